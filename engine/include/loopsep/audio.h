@@ -1,0 +1,82 @@
+// loopsep — audio buffers, file reading/writing and resampling.
+//
+// Audio is float, PLANAR: channel c, frame i is `audio.channel(c)[i]`.
+// All counts are frames. The engine works at kEngineRateHz (44.1 kHz); read_audio
+// resamples to it by default (libsamplerate, best sinc).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace loopsep {
+
+constexpr int kEngineRateHz = 44100;
+constexpr int kMinRateHz = 8000;
+constexpr int kMaxRateHz = 192000;
+
+struct Audio {
+    int sample_rate_hz = kEngineRateHz;
+    std::vector<std::vector<float>> channels;  // planar; all the same length
+
+    Audio() = default;
+    Audio(int num_channels, std::size_t num_frames, int rate_hz = kEngineRateHz)
+        : sample_rate_hz(rate_hz), channels(num_channels, std::vector<float>(num_frames, 0.0f)) {}
+
+    int num_channels() const { return static_cast<int>(channels.size()); }
+    std::size_t frames() const { return channels.empty() ? 0 : channels[0].size(); }
+    double duration_sec() const { return sample_rate_hz > 0 ? double(frames()) / sample_rate_hz : 0.0; }
+    float* channel(int c) { return channels[c].data(); }
+    const float* channel(int c) const { return channels[c].data(); }
+
+    std::vector<float> mono() const;   // mean of the channels
+    float peak() const;                // max |sample|
+    double rms() const;                // over all channels
+};
+
+struct ReadOptions {
+    int target_rate_hz = kEngineRateHz;  // 0 keeps the file's own rate
+    int max_channels = 2;                // more channels than this: error (no silent downmix)
+    bool allow_silent = false;           // silent audio is an error unless allowed
+    std::size_t min_frames = 2;          // fewer frames than this is an error
+};
+
+// Reads any format libsndfile reads. Throws loopsep::Error (input) naming the file:
+// missing, empty, not audio, truncated (frames read < header frames), absurd rate,
+// too many channels, too short, silent.
+Audio read_audio(const std::string& path, const ReadOptions& options = {});
+
+// Decodes audio held in memory (e.g. a FLAC blob from the catalog). `what` names
+// the source in error messages.
+Audio decode_audio(const void* data, std::size_t size, const std::string& what,
+                   const ReadOptions& options = {});
+
+enum class FileFormat { Wav, Flac };
+enum class SampleBits { Int16, Int24, Float32 };
+
+struct WriteOptions {
+    FileFormat format = FileFormat::Wav;
+    SampleBits bits = SampleBits::Int16;
+};
+
+FileFormat parse_file_format(const std::string& name);   // "wav" | "flac"; usage error otherwise
+SampleBits parse_sample_bits(const std::string& name);   // "16" | "24" | "f32"; usage error otherwise
+// The format implied by a file name's extension (.flac → Flac, otherwise Wav).
+FileFormat format_from_extension(const std::string& path);
+
+// Writes atomically: to "<path>.tmp-<pid>" first, renamed over `path` at the end;
+// on any failure the temporary file is removed and nothing appears at `path`.
+void write_audio(const std::string& path, const Audio& audio, const WriteOptions& options = {});
+
+// Encodes to an in-memory file (FLAC 16-bit by default) — for storing audio in the catalog.
+std::vector<unsigned char> encode_audio(const Audio& audio, const WriteOptions& options = {FileFormat::Flac, SampleBits::Int16});
+
+// Band-limited resampling of every channel (libsamplerate SRC_SINC_BEST_QUALITY).
+Audio resample(const Audio& audio, int target_rate_hz);
+
+// Renames `tmp_path` over `final_path` (atomic on one filesystem); throws on failure.
+void commit_file(const std::string& tmp_path, const std::string& final_path);
+// A temporary name beside `final_path`, unique per process.
+std::string temp_path_for(const std::string& final_path);
+
+}  // namespace loopsep

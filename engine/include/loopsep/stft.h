@@ -1,0 +1,56 @@
+// loopsep — short-time Fourier transform (FFTW3, single precision).
+//
+// Hann analysis window, hop = n_fft/4 by default; frames are centred: frame t
+// covers samples [t*hop - n_fft/2, t*hop + n_fft/2), with the signal
+// zero-padded at both ends, so num_frames = frames/hop + 1. The inverse uses
+// weighted overlap-add (window-squared normalisation) and reconstructs the
+// input to float precision. FFTW plans are made once per Stft object; an Stft is
+// not thread-safe (give each thread its own).
+#pragma once
+
+#include <complex>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+namespace loopsep {
+
+struct StftParams {
+    int n_fft = 2048;
+    int hop = 512;
+    void validate() const;  // usage error naming the parameter if out of range
+    int num_bins() const { return n_fft / 2 + 1; }
+};
+
+// A complex spectrogram, time-major: value(t, k) = data[t * num_bins + k].
+struct Spectrogram {
+    int num_bins = 0;
+    std::size_t num_frames = 0;
+    std::vector<std::complex<float>> data;
+
+    std::complex<float>& at(std::size_t t, int k) { return data[t * num_bins + k]; }
+    const std::complex<float>& at(std::size_t t, int k) const { return data[t * num_bins + k]; }
+};
+
+class Stft {
+public:
+    explicit Stft(const StftParams& params = {});
+    ~Stft();
+    Stft(const Stft&) = delete;
+    Stft& operator=(const Stft&) = delete;
+
+    const StftParams& params() const { return params_; }
+    std::size_t num_frames_for(std::size_t num_samples) const;
+
+    Spectrogram forward(const float* samples, std::size_t num_samples);
+    // Inverse to exactly `num_samples` samples.
+    std::vector<float> inverse(const Spectrogram& spec, std::size_t num_samples);
+
+private:
+    struct Plans;
+    StftParams params_;
+    std::vector<float> window_;
+    std::unique_ptr<Plans> plans_;
+};
+
+}  // namespace loopsep

@@ -1,0 +1,301 @@
+#include "loopsep/audio.h"
+
+#include <sndfile.h>
+#include <samplerate.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <sys/stat.h>
+
+#include "loopsep/error.h"
+
+namespace loopsep {
+
+std::vector<float> Audio::mono() const {
+    std::vector<float> out(frames(), 0.0f);
+    if (channels.empty()) return out;
+    const float scale = 1.0f / float(channels.size());
+    for (const auto& ch : channels)
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] += ch[i] * scale;
+    return out;
+}
+
+float Audio::peak() const {
+    float p = 0.0f;
+    for (const auto& ch : channels)
+        for (float v : ch) p = std::max(p, std::fabs(v));
+    return p;
+}
+
+double Audio::rms() const {
+    double sum = 0.0;
+    std::size_t n = 0;
+    for (const auto& ch : channels) {
+        for (float v : ch) sum += double(v) * v;
+        n += ch.size();
+    }
+    return n ? std::sqrt(sum / double(n)) : 0.0;
+}
+
+namespace {
+
+// Reads every frame from an open SNDFILE and applies the checks common to files and memory.
+Audio decode_open(SNDFILE* sf, const SF_INFO& info, const std::string& what, const ReadOptions& options) {
+    if (info.samplerate < kMinRateHz || info.samplerate > kMaxRateHz)
+        throw input_error(what + ": unsupported sample rate " + std::to_string(info.samplerate) +
+                          " Hz (must be " + std::to_string(kMinRateHz) + "–" + std::to_string(kMaxRateHz) + " Hz)");
+    if (info.channels < 1 || info.channels > options.max_channels)
+        throw input_error(what + ": " + std::to_string(info.channels) + " channels (at most " +
+                          std::to_string(options.max_channels) + " supported; downmix it first)");
+    if (info.frames <= 0) throw input_error(what + ": contains no audio frames");
+
+    const std::size_t expected = static_cast<std::size_t>(info.frames);
+    std::vector<float> interleaved(expected * info.channels);
+    sf_count_t got = sf_readf_float(sf, interleaved.data(), info.frames);
+    if (got < 0 || static_cast<std::size_t>(got) < expected)
+        throw input_error(what + ": truncated or corrupt (read " + std::to_string(std::max<sf_count_t>(got, 0)) +
+                          " of " + std::to_string(expected) + " frames)");
+    if (expected < options.min_frames)
+        throw input_error(what + ": too short (" + std::to_string(expected) + " frames)");
+
+    Audio audio(info.channels, expected, info.samplerate);
+    bool finite = true;
+    for (std::size_t i = 0; i < expected; ++i)
+        for (int c = 0; c < info.channels; ++c) {
+            float v = interleaved[i * info.channels + c];
+            if (!std::isfinite(v)) { finite = false; v = 0.0f; }
+            audio.channels[c][i] = v;
+        }
+    if (!finite) throw input_error(what + ": contains NaN or infinite samples");
+    if (!options.allow_silent && audio.peak() < 1e-6f) throw input_error(what + ": audio is silent");
+    if (options.target_rate_hz > 0 && audio.sample_rate_hz != options.target_rate_hz)
+        audio = resample(audio, options.target_rate_hz);
+    return audio;
+}
+
+struct MemoryReader {
+    const unsigned char* data;
+    sf_count_t size;
+    sf_count_t pos = 0;
+};
+
+sf_count_t mem_get_filelen(void* user) { return static_cast<MemoryReader*>(user)->size; }
+sf_count_t mem_seek(sf_count_t offset, int whence, void* user) {
+    auto* m = static_cast<MemoryReader*>(user);
+    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : m->size;
+    m->pos = std::clamp<sf_count_t>(base + offset, 0, m->size);
+    return m->pos;
+}
+sf_count_t mem_read(void* ptr, sf_count_t count, void* user) {
+    auto* m = static_cast<MemoryReader*>(user);
+    sf_count_t n = std::max<sf_count_t>(0, std::min(count, m->size - m->pos));
+    std::memcpy(ptr, m->data + m->pos, static_cast<std::size_t>(n));
+    m->pos += n;
+    return n;
+}
+sf_count_t mem_write_readonly(const void*, sf_count_t, void*) { return 0; }
+sf_count_t mem_tell(void* user) { return static_cast<MemoryReader*>(user)->pos; }
+
+struct MemoryWriter {
+    std::vector<unsigned char> bytes;
+    sf_count_t pos = 0;
+};
+sf_count_t memw_get_filelen(void* user) { return static_cast<sf_count_t>(static_cast<MemoryWriter*>(user)->bytes.size()); }
+sf_count_t memw_seek(sf_count_t offset, int whence, void* user) {
+    auto* m = static_cast<MemoryWriter*>(user);
+    sf_count_t size = static_cast<sf_count_t>(m->bytes.size());
+    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : size;
+    m->pos = std::max<sf_count_t>(0, base + offset);
+    return m->pos;
+}
+sf_count_t memw_read(void* ptr, sf_count_t count, void* user) {
+    auto* m = static_cast<MemoryWriter*>(user);
+    sf_count_t size = static_cast<sf_count_t>(m->bytes.size());
+    sf_count_t n = std::max<sf_count_t>(0, std::min(count, size - m->pos));
+    if (n > 0) std::memcpy(ptr, m->bytes.data() + m->pos, static_cast<std::size_t>(n));
+    m->pos += n;
+    return n;
+}
+sf_count_t memw_write(const void* ptr, sf_count_t count, void* user) {
+    auto* m = static_cast<MemoryWriter*>(user);
+    std::size_t end = static_cast<std::size_t>(m->pos + count);
+    if (end > m->bytes.size()) m->bytes.resize(end);
+    std::memcpy(m->bytes.data() + m->pos, ptr, static_cast<std::size_t>(count));
+    m->pos += count;
+    return count;
+}
+sf_count_t memw_tell(void* user) { return static_cast<MemoryWriter*>(user)->pos; }
+
+int sf_format_for(const WriteOptions& o) {
+    int major = o.format == FileFormat::Flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV;
+    int sub = o.bits == SampleBits::Int16 ? SF_FORMAT_PCM_16 : o.bits == SampleBits::Int24 ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT;
+    if (o.format == FileFormat::Flac && o.bits == SampleBits::Float32)
+        throw usage_error("--bits f32 is not available for FLAC (use 16 or 24)");
+    return major | sub;
+}
+
+void write_frames(SNDFILE* sf, const Audio& audio, const std::string& what) {
+    // Clip only for integer formats; libsndfile then scales to full range.
+    sf_command(sf, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+    const int nc = audio.num_channels();
+    const std::size_t block = 65536;
+    std::vector<float> interleaved(block * nc);
+    for (std::size_t start = 0; start < audio.frames(); start += block) {
+        std::size_t n = std::min(block, audio.frames() - start);
+        for (std::size_t i = 0; i < n; ++i)
+            for (int c = 0; c < nc; ++c) interleaved[i * nc + c] = audio.channels[c][start + i];
+        if (sf_writef_float(sf, interleaved.data(), static_cast<sf_count_t>(n)) != static_cast<sf_count_t>(n))
+            throw input_error(what + ": write failed: " + sf_strerror(sf));
+    }
+}
+
+void check_writable(const Audio& audio, const std::string& what) {
+    if (audio.num_channels() < 1) throw input_error(what + ": nothing to write (no channels)");
+    for (const auto& ch : audio.channels)
+        if (ch.size() != audio.frames()) throw input_error(what + ": channels differ in length");
+    if (audio.sample_rate_hz < kMinRateHz || audio.sample_rate_hz > kMaxRateHz)
+        throw input_error(what + ": unsupported sample rate " + std::to_string(audio.sample_rate_hz));
+}
+
+}  // namespace
+
+Audio read_audio(const std::string& path, const ReadOptions& options) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) throw input_error(path + ": " + std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) throw input_error(path + ": is a directory, not an audio file");
+    if (st.st_size == 0) throw input_error(path + ": file is empty");
+    SF_INFO info{};
+    SNDFILE* sf = sf_open(path.c_str(), SFM_READ, &info);
+    if (!sf) throw input_error(path + ": not a readable audio file (" + sf_strerror(nullptr) + ")");
+    try {
+        Audio a = decode_open(sf, info, path, options);
+        sf_close(sf);
+        return a;
+    } catch (...) {
+        sf_close(sf);
+        throw;
+    }
+}
+
+Audio decode_audio(const void* data, std::size_t size, const std::string& what, const ReadOptions& options) {
+    if (size == 0) throw input_error(what + ": empty audio data");
+    MemoryReader reader{static_cast<const unsigned char*>(data), static_cast<sf_count_t>(size)};
+    SF_VIRTUAL_IO io{mem_get_filelen, mem_seek, mem_read, mem_write_readonly, mem_tell};
+    SF_INFO info{};
+    SNDFILE* sf = sf_open_virtual(&io, SFM_READ, &info, &reader);
+    if (!sf) throw input_error(what + ": not decodable audio (" + sf_strerror(nullptr) + ")");
+    try {
+        Audio a = decode_open(sf, info, what, options);
+        sf_close(sf);
+        return a;
+    } catch (...) {
+        sf_close(sf);
+        throw;
+    }
+}
+
+FileFormat parse_file_format(const std::string& name) {
+    if (name == "wav") return FileFormat::Wav;
+    if (name == "flac") return FileFormat::Flac;
+    throw usage_error("--format must be wav or flac (got '" + name + "')");
+}
+
+SampleBits parse_sample_bits(const std::string& name) {
+    if (name == "16") return SampleBits::Int16;
+    if (name == "24") return SampleBits::Int24;
+    if (name == "f32" || name == "32f" || name == "float") return SampleBits::Float32;
+    throw usage_error("--bits must be 16, 24 or f32 (got '" + name + "')");
+}
+
+FileFormat format_from_extension(const std::string& path) {
+    auto dot = path.rfind('.');
+    if (dot == std::string::npos) return FileFormat::Wav;
+    std::string ext = path.substr(dot + 1);
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    return ext == "flac" ? FileFormat::Flac : FileFormat::Wav;
+}
+
+std::string temp_path_for(const std::string& final_path) {
+    return final_path + ".tmp-" + std::to_string(::getpid());
+}
+
+void commit_file(const std::string& tmp_path, const std::string& final_path) {
+    if (std::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
+        std::string err = std::strerror(errno);
+        std::remove(tmp_path.c_str());
+        throw input_error(final_path + ": cannot write (" + err + ")");
+    }
+}
+
+void write_audio(const std::string& path, const Audio& audio, const WriteOptions& options) {
+    check_writable(audio, path);
+    SF_INFO info{};
+    info.samplerate = audio.sample_rate_hz;
+    info.channels = audio.num_channels();
+    info.format = sf_format_for(options);
+    const std::string tmp = temp_path_for(path);
+    SNDFILE* sf = sf_open(tmp.c_str(), SFM_WRITE, &info);
+    if (!sf) throw input_error(path + ": cannot create output (" + sf_strerror(nullptr) + ")");
+    try {
+        write_frames(sf, audio, path);
+    } catch (...) {
+        sf_close(sf);
+        std::remove(tmp.c_str());
+        throw;
+    }
+    if (sf_close(sf) != 0) {
+        std::remove(tmp.c_str());
+        throw input_error(path + ": closing the output failed");
+    }
+    commit_file(tmp, path);
+}
+
+std::vector<unsigned char> encode_audio(const Audio& audio, const WriteOptions& options) {
+    check_writable(audio, "in-memory audio");
+    MemoryWriter writer;
+    SF_VIRTUAL_IO io{memw_get_filelen, memw_seek, memw_read, memw_write, memw_tell};
+    SF_INFO info{};
+    info.samplerate = audio.sample_rate_hz;
+    info.channels = audio.num_channels();
+    info.format = sf_format_for(options);
+    SNDFILE* sf = sf_open_virtual(&io, SFM_WRITE, &info, &writer);
+    if (!sf) throw input_error(std::string("cannot encode audio: ") + sf_strerror(nullptr));
+    try {
+        write_frames(sf, audio, "in-memory audio");
+    } catch (...) {
+        sf_close(sf);
+        throw;
+    }
+    sf_close(sf);
+    return std::move(writer.bytes);
+}
+
+Audio resample(const Audio& audio, int target_rate_hz) {
+    if (target_rate_hz < kMinRateHz || target_rate_hz > kMaxRateHz)
+        throw usage_error("resample: target rate " + std::to_string(target_rate_hz) + " Hz out of range");
+    if (audio.sample_rate_hz == target_rate_hz) return audio;
+    const double ratio = double(target_rate_hz) / audio.sample_rate_hz;
+    const std::size_t out_frames = static_cast<std::size_t>(std::llround(audio.frames() * ratio));
+    Audio out(audio.num_channels(), out_frames, target_rate_hz);
+    for (int c = 0; c < audio.num_channels(); ++c) {
+        // Allow a little extra room; src_simple may deliver a frame or so fewer/more.
+        std::vector<float> buf(out_frames + 16, 0.0f);
+        SRC_DATA d{};
+        d.data_in = audio.channel(c);
+        d.input_frames = static_cast<long>(audio.frames());
+        d.data_out = buf.data();
+        d.output_frames = static_cast<long>(buf.size());
+        d.src_ratio = ratio;
+        int err = src_simple(&d, SRC_SINC_BEST_QUALITY, 1);
+        if (err) throw input_error(std::string("resampling failed: ") + src_strerror(err));
+        std::copy_n(buf.begin(), std::min<std::size_t>(out_frames, static_cast<std::size_t>(d.output_frames_gen)),
+                    out.channels[c].begin());
+    }
+    return out;
+}
+
+}  // namespace loopsep

@@ -1,0 +1,106 @@
+#include "loopsep/stft.h"
+
+#include <fftw3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+#include "loopsep/error.h"
+
+namespace loopsep {
+
+namespace {
+// FFTW's planner is not thread-safe; plan creation/destruction is serialised.
+std::mutex& planner_mutex() {
+    static std::mutex m;
+    return m;
+}
+}  // namespace
+
+void StftParams::validate() const {
+    if (n_fft < 16 || n_fft > 65536 || (n_fft & (n_fft - 1)) != 0)
+        throw usage_error("n_fft must be a power of two in 16..65536 (got " + std::to_string(n_fft) + ")");
+    if (hop < 1 || hop > n_fft / 2)
+        throw usage_error("hop must be in 1..n_fft/2 (got " + std::to_string(hop) + ")");
+}
+
+struct Stft::Plans {
+    float* time = nullptr;
+    fftwf_complex* freq = nullptr;
+    fftwf_plan forward = nullptr;
+    fftwf_plan inverse = nullptr;
+};
+
+Stft::Stft(const StftParams& params) : params_(params), plans_(std::make_unique<Plans>()) {
+    params_.validate();
+    const int n = params_.n_fft;
+    window_.resize(n);
+    for (int i = 0; i < n; ++i) window_[i] = 0.5f - 0.5f * std::cos(2.0 * M_PI * i / n);  // periodic Hann
+    std::lock_guard<std::mutex> lock(planner_mutex());
+    plans_->time = fftwf_alloc_real(n);
+    plans_->freq = fftwf_alloc_complex(n / 2 + 1);
+    plans_->forward = fftwf_plan_dft_r2c_1d(n, plans_->time, plans_->freq, FFTW_ESTIMATE);
+    plans_->inverse = fftwf_plan_dft_c2r_1d(n, plans_->freq, plans_->time, FFTW_ESTIMATE);
+}
+
+Stft::~Stft() {
+    std::lock_guard<std::mutex> lock(planner_mutex());
+    fftwf_destroy_plan(plans_->forward);
+    fftwf_destroy_plan(plans_->inverse);
+    fftwf_free(plans_->time);
+    fftwf_free(plans_->freq);
+}
+
+std::size_t Stft::num_frames_for(std::size_t num_samples) const {
+    return num_samples / params_.hop + 1;
+}
+
+Spectrogram Stft::forward(const float* samples, std::size_t num_samples) {
+    const int n = params_.n_fft, hop = params_.hop, bins = params_.num_bins();
+    Spectrogram spec;
+    spec.num_bins = bins;
+    spec.num_frames = num_frames_for(num_samples);
+    spec.data.resize(spec.num_frames * bins);
+    for (std::size_t t = 0; t < spec.num_frames; ++t) {
+        const long start = long(t) * hop - n / 2;
+        for (int i = 0; i < n; ++i) {
+            long idx = start + i;
+            float v = (idx >= 0 && idx < long(num_samples)) ? samples[idx] : 0.0f;
+            plans_->time[i] = v * window_[i];
+        }
+        fftwf_execute(plans_->forward);
+        auto* out = &spec.data[t * bins];
+        for (int k = 0; k < bins; ++k) out[k] = {plans_->freq[k][0], plans_->freq[k][1]};
+    }
+    return spec;
+}
+
+std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_samples) {
+    const int n = params_.n_fft, hop = params_.hop, bins = params_.num_bins();
+    if (spec.num_bins != bins) throw usage_error("inverse STFT: spectrogram has " + std::to_string(spec.num_bins) +
+                                                 " bins, expected " + std::to_string(bins));
+    std::vector<double> acc(num_samples, 0.0), norm(num_samples, 0.0);
+    const float scale = 1.0f / n;  // FFTW's inverse is unnormalised
+    for (std::size_t t = 0; t < spec.num_frames; ++t) {
+        const long start = long(t) * hop - n / 2;
+        if (start >= long(num_samples)) break;
+        const auto* in = &spec.data[t * bins];
+        for (int k = 0; k < bins; ++k) {
+            plans_->freq[k][0] = in[k].real();
+            plans_->freq[k][1] = in[k].imag();
+        }
+        fftwf_execute(plans_->inverse);
+        for (int i = 0; i < n; ++i) {
+            long idx = start + i;
+            if (idx < 0 || idx >= long(num_samples)) continue;
+            acc[idx] += double(plans_->time[i]) * scale * window_[i];
+            norm[idx] += double(window_[i]) * window_[i];
+        }
+    }
+    std::vector<float> out(num_samples);
+    for (std::size_t i = 0; i < num_samples; ++i) out[i] = norm[i] > 1e-8 ? float(acc[i] / norm[i]) : 0.0f;
+    return out;
+}
+
+}  // namespace loopsep

@@ -1,0 +1,25 @@
+// loopsep CLI — the subcommands. Each takes the arguments after its name and
+// returns the process exit code; errors are thrown as loopsep::Error and turned
+// into one stderr line plus exit code by main().
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace loopsep::cli {
+
+using Argv = std::vector<std::string>;
+
+int run_separate(const Argv& args);
+int run_beats(const Argv& args);
+int run_stretch(const Argv& args);
+int run_catalog(const Argv& args);
+int run_synth(const Argv& args);
+int run_train(const Argv& args);
+int run_harvest(const Argv& args);
+int run_eval(const Argv& args);
+
+// For subcommands whose issue has not landed: says so and exits 2.
+int not_built_yet(const std::string& command, int issue);
+
+}  // namespace loopsep::cli

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds loopsep (Release) and runs every test suite with ctest.
+# This is the command CI runs (.ci/run) and the README's second quick-start command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+BUILD_DIR=${BUILD_DIR:-build}
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"
