@@ -43,6 +43,27 @@ double Audio::rms() const {
 
 namespace {
 
+// libsndfile clamps a truncated WAV/AIFF to the frames present and only says so in
+// its log ("data : 88200 (should be 43956)"). A declared audio chunk larger than
+// what the file holds means the file was cut short.
+bool header_declares_more_than_present(SNDFILE* sf) {
+    char log[8192] = {0};
+    sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log);
+    const char* cursor = log;
+    while ((cursor = std::strstr(cursor, "(should be ")) != nullptr) {
+        const char* line = cursor;
+        while (line > log && line[-1] != '\n') --line;
+        long declared = 0, actual = 0;
+        bool audio_chunk = std::strncmp(line, "data", 4) == 0 || std::strncmp(line, " SSND", 5) == 0 ||
+                           std::strncmp(line, "SSND", 4) == 0;
+        if (audio_chunk && std::sscanf(std::strchr(line, ':') + 1, "%ld", &declared) == 1 &&
+            std::sscanf(cursor + std::strlen("(should be "), "%ld", &actual) == 1 && declared > actual)
+            return true;
+        cursor += 1;
+    }
+    return false;
+}
+
 // Reads every frame from an open SNDFILE and applies the checks common to files and memory.
 Audio decode_open(SNDFILE* sf, const SF_INFO& info, const std::string& what, const ReadOptions& options) {
     if (info.samplerate < kMinRateHz || info.samplerate > kMaxRateHz)
@@ -52,6 +73,8 @@ Audio decode_open(SNDFILE* sf, const SF_INFO& info, const std::string& what, con
         throw input_error(what + ": " + std::to_string(info.channels) + " channels (at most " +
                           std::to_string(options.max_channels) + " supported; downmix it first)");
     if (info.frames <= 0) throw input_error(what + ": contains no audio frames");
+    if (header_declares_more_than_present(sf))
+        throw input_error(what + ": truncated (the header declares more audio than the file holds)");
 
     const std::size_t expected = static_cast<std::size_t>(info.frames);
     std::vector<float> interleaved(expected * info.channels);

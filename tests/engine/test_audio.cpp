@@ -1,0 +1,163 @@
+#include <gtest/gtest.h>
+#include <sndfile.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "loopsep/audio.h"
+#include "loopsep/error.h"
+#include "test_util.h"
+
+using namespace loopsep;
+using loopsep::testing::TempDir;
+
+namespace {
+
+// Dominant frequency by counting rising zero crossings.
+double zero_crossing_hz(const std::vector<float>& x, int rate_hz) {
+    int crossings = 0;
+    for (std::size_t i = 1; i < x.size(); ++i) crossings += (x[i - 1] < 0 && x[i] >= 0);
+    return crossings * double(rate_hz) / double(x.size());
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    double m = 0;
+    for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
+    return m;
+}
+
+std::string message_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST(AudioIo, WavRoundTripKeepsSamplesPerBitDepth) {
+    TempDir dir;
+    Audio a = loopsep::testing::sine(440, 0.5, 2);
+    struct Case { SampleBits bits; double tolerance; };
+    for (Case c : {Case{SampleBits::Int16, 1.0 / 32768 + 1e-6}, Case{SampleBits::Int24, 1e-6}, Case{SampleBits::Float32, 0}}) {
+        std::string path = dir.file("x.wav");
+        write_audio(path, a, {FileFormat::Wav, c.bits});
+        Audio b = read_audio(path);
+        ASSERT_EQ(b.num_channels(), 2);
+        ASSERT_EQ(b.frames(), a.frames());
+        EXPECT_LE(max_abs_diff(a.channels[0], b.channels[0]), c.tolerance);
+        EXPECT_LE(max_abs_diff(a.channels[1], b.channels[1]), c.tolerance);
+    }
+}
+
+TEST(AudioIo, FlacRoundTripAndMemoryCodec) {
+    TempDir dir;
+    Audio a = loopsep::testing::sine(220, 0.3, 1);
+    write_audio(dir.file("x.flac"), a, {FileFormat::Flac, SampleBits::Int24});
+    Audio b = read_audio(dir.file("x.flac"));
+    EXPECT_EQ(b.frames(), a.frames());
+    EXPECT_LE(max_abs_diff(a.channels[0], b.channels[0]), 1e-6);
+
+    std::vector<unsigned char> blob = encode_audio(a);
+    EXPECT_LT(blob.size(), a.frames() * 2);  // FLAC compresses a sine below raw 16-bit
+    Audio c = decode_audio(blob.data(), blob.size(), "blob");
+    EXPECT_EQ(c.frames(), a.frames());
+    EXPECT_LE(max_abs_diff(a.channels[0], c.channels[0]), 1.0 / 32768 + 1e-6);
+}
+
+TEST(AudioIo, ResamplesToEngineRateKeepingPitchAndDuration) {
+    TempDir dir;
+    Audio a = loopsep::testing::sine(1000, 1.0, 1, 48000);
+    write_audio(dir.file("48k.wav"), a, {FileFormat::Wav, SampleBits::Float32});
+    Audio b = read_audio(dir.file("48k.wav"));
+    EXPECT_EQ(b.sample_rate_hz, 44100);
+    EXPECT_EQ(b.frames(), 44100u);
+    EXPECT_NEAR(zero_crossing_hz(b.channels[0], 44100), 1000.0, 2.0);
+    // Keeping the native rate is possible too.
+    ReadOptions keep;
+    keep.target_rate_hz = 0;
+    EXPECT_EQ(read_audio(dir.file("48k.wav"), keep).sample_rate_hz, 48000);
+}
+
+TEST(AudioIo, MonoDownmixPeakRms) {
+    Audio a(2, 4);
+    a.channels[0] = {1, 0, -1, 0};
+    a.channels[1] = {0, 1, 0, -1};
+    std::vector<float> m = a.mono();
+    EXPECT_FLOAT_EQ(m[0], 0.5f);
+    EXPECT_FLOAT_EQ(m[3], -0.5f);
+    EXPECT_FLOAT_EQ(a.peak(), 1.0f);
+    EXPECT_NEAR(a.rms(), std::sqrt(0.5), 1e-9);
+}
+
+TEST(AudioIoBadInput, MissingEmptyTextTruncatedSilentTinyAreRefusedNamingTheFile) {
+    TempDir dir;
+    EXPECT_NE(message_of([&] { read_audio(dir.file("nope.wav")); }).find("nope.wav"), std::string::npos);
+
+    loopsep::testing::write_text(dir.file("empty.wav"), "");
+    EXPECT_NE(message_of([&] { read_audio(dir.file("empty.wav")); }).find("empty"), std::string::npos);
+
+    loopsep::testing::write_text(dir.file("text.wav"), "this is not audio at all, just words\n");
+    EXPECT_NE(message_of([&] { read_audio(dir.file("text.wav")); }).find("not a readable audio file"), std::string::npos);
+
+    // Truncated: a valid 1 s WAV cut in half. libsndfile opens it with a clamped length.
+    write_audio(dir.file("full.wav"), loopsep::testing::sine(440, 1.0), {FileFormat::Wav, SampleBits::Int16});
+    std::string bytes = loopsep::testing::read_text(dir.file("full.wav"));
+    loopsep::testing::write_text(dir.file("cut.wav"), bytes.substr(0, bytes.size() / 2));
+    EXPECT_NE(message_of([&] { read_audio(dir.file("cut.wav")); }).find("truncated"), std::string::npos);
+
+    write_audio(dir.file("silent.wav"), Audio(1, 44100), {});
+    EXPECT_NE(message_of([&] { read_audio(dir.file("silent.wav")); }).find("silent"), std::string::npos);
+    ReadOptions allow;
+    allow.allow_silent = true;
+    EXPECT_EQ(read_audio(dir.file("silent.wav"), allow).frames(), 44100u);
+
+    Audio one(1, 1);
+    one.channels[0][0] = 0.5f;
+    write_audio(dir.file("one.wav"), one, {});
+    EXPECT_NE(message_of([&] { read_audio(dir.file("one.wav")); }).find("too short"), std::string::npos);
+}
+
+TEST(AudioIoBadInput, AbsurdRateAndTooManyChannels) {
+    TempDir dir;
+    // A 4 kHz WAV is below the 8 kHz floor.
+    SF_INFO info{};
+    info.samplerate = 4000;
+    info.channels = 1;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    SNDFILE* sf = sf_open(dir.file("low.wav").c_str(), SFM_WRITE, &info);
+    ASSERT_NE(sf, nullptr);
+    std::vector<float> x(4000, 0.25f);
+    sf_writef_float(sf, x.data(), 4000);
+    sf_close(sf);
+    EXPECT_NE(message_of([&] { read_audio(dir.file("low.wav")); }).find("sample rate 4000"), std::string::npos);
+
+    Audio six(6, 1000);
+    for (auto& ch : six.channels) ch.assign(1000, 0.1f);
+    write_audio(dir.file("six.wav"), six, {FileFormat::Wav, SampleBits::Float32});
+    EXPECT_NE(message_of([&] { read_audio(dir.file("six.wav")); }).find("6 channels"), std::string::npos);
+}
+
+TEST(AudioIoBadInput, FailedWriteLeavesNoFile) {
+    TempDir dir;
+    Audio a = loopsep::testing::sine(440, 0.1);
+    std::string path = dir.file("missing-dir/out.wav");
+    EXPECT_THROW(write_audio(path, a), Error);
+    EXPECT_FALSE(loopsep::testing::file_exists(path));
+    EXPECT_FALSE(loopsep::testing::file_exists(temp_path_for(path)));
+    // f32 FLAC is a usage error raised before anything is created.
+    EXPECT_THROW(write_audio(dir.file("x.flac"), a, {FileFormat::Flac, SampleBits::Float32}), Error);
+    EXPECT_FALSE(loopsep::testing::file_exists(dir.file("x.flac")));
+}
+
+TEST(AudioIo, ParsesFormatNamesOnce) {
+    EXPECT_EQ(parse_file_format("flac"), FileFormat::Flac);
+    EXPECT_EQ(parse_sample_bits("24"), SampleBits::Int24);
+    EXPECT_EQ(parse_sample_bits("f32"), SampleBits::Float32);
+    EXPECT_EQ(format_from_extension("a/b.FLAC"), FileFormat::Flac);
+    EXPECT_EQ(format_from_extension("a/b.wav"), FileFormat::Wav);
+    EXPECT_THROW(parse_file_format("mp4"), Error);
+    EXPECT_THROW(parse_sample_bits("12"), Error);
+}

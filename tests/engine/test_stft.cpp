@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "loopsep/error.h"
+#include "loopsep/stft.h"
+#include "test_util.h"
+
+using namespace loopsep;
+
+namespace {
+double max_abs_error(const std::vector<float>& a, const float* b) {
+    double m = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
+    return m;
+}
+}  // namespace
+
+TEST(Stft, PerfectReconstructionOnNoise) {
+    Audio x = loopsep::testing::noise(1.3, 1, 7);
+    for (StftParams p : {StftParams{2048, 512}, StftParams{1024, 256}, StftParams{512, 128}}) {
+        Stft stft(p);
+        Spectrogram s = stft.forward(x.channel(0), x.frames());
+        EXPECT_EQ(s.num_frames, x.frames() / p.hop + 1);
+        std::vector<float> y = stft.inverse(s, x.frames());
+        EXPECT_LT(max_abs_error(y, x.channel(0)), 1e-5) << "n_fft " << p.n_fft;
+    }
+}
+
+TEST(Stft, PerfectReconstructionOnSineSweep) {
+    const int rate = 44100;
+    std::vector<float> x(rate * 2);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        double t = double(i) / rate;
+        x[i] = 0.8f * float(std::sin(2 * M_PI * (50 * t + 0.5 * (10000 - 50) / 2.0 * t * t)));  // 50 Hz → 10 kHz
+    }
+    Stft stft({2048, 512});
+    std::vector<float> y = stft.inverse(stft.forward(x.data(), x.size()), x.size());
+    EXPECT_LT(max_abs_error(y, x.data()), 1e-5);
+}
+
+TEST(Stft, SinePeaksInItsBin) {
+    Audio x = loopsep::testing::sine(1000, 0.5);
+    Stft stft({2048, 512});
+    Spectrogram s = stft.forward(x.channel(0), x.frames());
+    std::size_t t = s.num_frames / 2;
+    int best = 0;
+    for (int k = 1; k < s.num_bins; ++k)
+        if (std::abs(s.at(t, k)) > std::abs(s.at(t, best))) best = k;
+    EXPECT_EQ(best, int(std::lround(1000.0 * 2048 / 44100)));
+}
+
+TEST(Stft, ZeroMaskSilencesAndUnitMaskKeeps) {
+    Audio x = loopsep::testing::noise(0.5, 1, 3);
+    Stft stft({1024, 256});
+    Spectrogram s = stft.forward(x.channel(0), x.frames());
+    for (auto& v : s.data) v *= 0.0f;
+    std::vector<float> y = stft.inverse(s, x.frames());
+    double e = 0;
+    for (float v : y) e += v * v;
+    EXPECT_EQ(e, 0.0);
+}
+
+TEST(Stft, ValidatesParameters) {
+    EXPECT_THROW(Stft({1000, 250}), Error);   // not a power of two
+    EXPECT_THROW(Stft({1024, 0}), Error);
+    EXPECT_THROW(Stft({1024, 1024}), Error);  // hop > n_fft/2 breaks reconstruction
+    try {
+        Stft({1000, 250});
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("n_fft"), std::string::npos);
+        EXPECT_EQ(e.exit_code(), 2);
+    }
+}
