@@ -1,0 +1,72 @@
+// loopsep — beat grid, downbeats and four-beat segments of a song (offline).
+//
+// track_beats() analyses a whole song: aubio's tempo tracker gives a first
+// tempo, a log-spectral-flux onset envelope and its autocorrelation (weighted
+// by a per-genre tempo prior) fix the tempo octave, a global dynamic-programming
+// tracker (Ellis 2007) fits a smooth grid that follows the local tempo (intros,
+// drift, ramps), and a Viterbi pass over beat-in-bar positions picks the
+// downbeats from low-frequency onsets, harmonic change and backbeat cues.
+// four_beat_segments() turns the grid into exact frame spans, bar by bar.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "loopsep/audio.h"
+
+namespace loopsep {
+
+enum class Genre { Neutral, Bachata, HipHop };
+
+// "bachata", "hiphop" | "hip-hop", "neutral" | "auto" | "" (case-insensitive); usage error otherwise.
+Genre parse_genre(const std::string& name);
+const char* genre_name(Genre g);
+
+// Plausible tempo range of a genre; the weight inside it is log-normal around center_bpm.
+struct TempoPrior {
+    double min_bpm, max_bpm, center_bpm;
+};
+TempoPrior tempo_prior(Genre g);  // bachata 110–145, hip-hop 70–110, neutral 70–180
+
+struct BeatParams {
+    Genre genre = Genre::Neutral;
+    bool allow_beatless = false;   // silent/beatless audio → fixed grid (beatless = true) instead of an error
+    double tightness = 100.0;      // DP penalty weight on log(IBI / local period)^2; higher = stiffer grid
+    int beats_per_bar = 4;         // the downbeat model and the segments assume 4/4
+    double min_periodicity = 0.1;  // onset autocorrelation at the beat period below this = beatless
+    void validate() const;         // usage error naming the parameter
+};
+
+struct BeatGrid {
+    double tempo_bpm = 0;                // global (median) tempo
+    std::vector<double> beats_sec;       // every beat, whole song, increasing
+    std::vector<double> downbeats_sec;   // subset of beats_sec: bar starts
+    double confidence = 0;               // 0..1
+    bool beatless = false;               // true only for the fixed-grid fallback
+};
+
+struct Segment {                         // a span of the song, exact frames
+    std::size_t start_frame = 0, end_frame = 0;  // [start, end) in song frames at the song's rate
+    double beats = 4.0;                  // beats it spans: 4 for bars; < 4 for the pickup / the tail
+};
+
+// Whole-song analysis (offline). Throws input_error for silent or beatless audio unless
+// params.allow_beatless, in which case it returns a fixed grid at the prior's centre tempo
+// with beatless = true.
+BeatGrid track_beats(const Audio& song, const BeatParams& params = {});
+
+// Consecutive segments from downbeat to downbeat covering [0, total_frames) exactly, no
+// gaps/overlaps; the part before the first downbeat and after the last bar are their own
+// (shorter) segments. A beatless grid gives fixed four-beat windows at its tempo.
+std::vector<Segment> four_beat_segments(const BeatGrid& grid, std::size_t total_frames, int sample_rate_hz);
+
+// The fixed grid used by the fallback: beats every 60/tempo s from 0 to duration_sec,
+// a downbeat every 4 beats from 0, confidence 0, beatless = true.
+BeatGrid fixed_grid(double tempo_bpm, double duration_sec);
+
+// aubio's tracker alone (aubio_tempo "default", 1024/512, whole song, no prior, no DP);
+// downbeats are every 4th beat from the first. The baseline the benchmark compares with.
+BeatGrid track_beats_aubio_only(const Audio& song);
+
+}  // namespace loopsep

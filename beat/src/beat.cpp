@@ -1,0 +1,156 @@
+// loopsep beat — public API: genre/prior, track_beats orchestration, fallback grid, segments.
+#include "loopsep/beat.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "beat_internal.h"
+#include "loopsep/error.h"
+
+namespace loopsep {
+
+using namespace beat_detail;
+
+Genre parse_genre(const std::string& name) {
+    std::string s;
+    for (char c : name) s += char(std::tolower(static_cast<unsigned char>(c)));
+    if (s.empty() || s == "neutral" || s == "auto") return Genre::Neutral;
+    if (s == "bachata") return Genre::Bachata;
+    if (s == "hiphop" || s == "hip-hop") return Genre::HipHop;
+    throw usage_error("--genre: unknown genre '" + name + "' (bachata, hiphop, neutral)");
+}
+
+const char* genre_name(Genre g) {
+    switch (g) {
+        case Genre::Bachata: return "bachata";
+        case Genre::HipHop: return "hiphop";
+        default: return "neutral";
+    }
+}
+
+TempoPrior tempo_prior(Genre g) {
+    switch (g) {
+        case Genre::Bachata: return {110, 145, 127};
+        case Genre::HipHop: return {70, 110, 90};
+        default: return {70, 180, 115};
+    }
+}
+
+void BeatParams::validate() const {
+    if (!(tightness > 0 && tightness <= 10000)) throw usage_error("tightness: must be in (0, 10000]");
+    if (beats_per_bar < 2 || beats_per_bar > 12) throw usage_error("beats_per_bar: must be in 2..12");
+    if (!(min_periodicity >= 0 && min_periodicity < 1)) throw usage_error("min_periodicity: must be in [0, 1)");
+}
+
+BeatGrid fixed_grid(double tempo_bpm, double duration_sec) {
+    if (!(tempo_bpm > 0)) throw usage_error("fixed grid: tempo must be positive");
+    BeatGrid g;
+    g.tempo_bpm = tempo_bpm;
+    g.beatless = true;
+    const double period = 60.0 / tempo_bpm;
+    for (long i = 0; i * period < duration_sec; ++i) {
+        g.beats_sec.push_back(i * period);
+        if (i % 4 == 0) g.downbeats_sec.push_back(i * period);
+    }
+    return g;
+}
+
+namespace {
+
+std::vector<float> analysis_mono(const Audio& song) {
+    std::vector<float> mono = song.mono();
+    if (song.sample_rate_hz != kRateHz) {
+        Audio a;
+        a.sample_rate_hz = song.sample_rate_hz;
+        a.channels.push_back(std::move(mono));
+        mono = resample(a, kRateHz).channels[0];
+    }
+    return mono;
+}
+
+double median(std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+}
+
+// Tempo from the beats themselves: median over spans of up to 8 beats, so frame quantisation
+// (5.8 ms) costs < 0.2 BPM.
+double grid_tempo(const std::vector<double>& beats) {
+    const std::size_t k = std::min<std::size_t>(8, beats.size() - 1);
+    std::vector<double> spans;
+    for (std::size_t i = 0; i + k < beats.size(); ++i) spans.push_back((beats[i + k] - beats[i]) / k);
+    return 60.0 / median(spans);
+}
+
+}  // namespace
+
+BeatGrid track_beats(const Audio& song, const BeatParams& params) {
+    params.validate();
+    const TempoPrior prior = tempo_prior(params.genre);
+    auto beatless = [&](const std::string& why) {
+        if (params.allow_beatless) return fixed_grid(prior.center_bpm, song.duration_sec());
+        throw input_error(why + " (--no-beats gives a fixed grid)");
+    };
+    if (song.frames() == 0 || song.num_channels() == 0) return beatless("empty audio: no beats to track");
+    std::vector<float> mono = analysis_mono(song);
+    float peak = 0;
+    double energy = 0;
+    for (float v : mono) {
+        peak = std::max(peak, std::fabs(v));
+        energy += double(v) * v;
+    }
+    if (peak < 1e-5f) return beatless("silent audio: no beats to track");
+    // Loudness-normalise so the log compression behaves the same for quiet and loud songs.
+    const double gain = 0.1 / std::max(1e-9, std::sqrt(energy / mono.size()));
+    for (auto& v : mono) v = float(v * gain);
+
+    const AubioResult aubio = run_aubio_tempo(mono, kRateHz);
+    const Features f = compute_features(mono);
+    const TempoEstimate tempo = estimate_tempo(f, prior, aubio.bpm);
+    if (tempo.period_frames <= 0 || tempo.periodicity < params.min_periodicity) {
+        char msg[128];
+        std::snprintf(msg, sizeof msg, "no steady beat found (periodicity %.2f)", tempo.periodicity);
+        return beatless(msg);
+    }
+    const auto periods = local_periods(f, tempo.period_frames);
+    const auto beat_frames = dp_beats(f, periods, params.tightness);
+    if (beat_frames.size() < 4) return beatless("too few beats found (need 4)");
+
+    BeatGrid grid;
+    for (double b : beat_frames) {
+        const double t = std::clamp(f.frame_time(b), 0.0, song.duration_sec());
+        if (grid.beats_sec.empty() || t > grid.beats_sec.back() + 1e-4) grid.beats_sec.push_back(t);
+    }
+    if (grid.beats_sec.size() < 4) return beatless("too few beats found (need 4)");
+    grid.tempo_bpm = grid_tempo(grid.beats_sec);
+    std::vector<double> frames_kept;
+    for (double t : grid.beats_sec) frames_kept.push_back(f.time_to_frame(t));
+    for (std::size_t i : find_downbeats(f, frames_kept, params.beats_per_bar))
+        grid.downbeats_sec.push_back(grid.beats_sec[i]);
+
+    // Confidence: periodicity of the onsets and the share of beats that sit on an onset peak.
+    std::size_t on_onset = 0;
+    for (double b : frames_kept) {
+        const long c = long(std::lround(b));
+        float m = 0;
+        for (long t = c - 3; t <= c + 3; ++t)
+            if (t >= 0 && t < long(f.frames())) m = std::max(m, f.onset[t]);
+        if (m > 1.0f) ++on_onset;
+    }
+    const double hit = double(on_onset) / frames_kept.size();
+    grid.confidence = std::clamp(0.5 * std::min(1.0, tempo.periodicity / 0.4) + 0.5 * hit, 0.0, 1.0);
+    return grid;
+}
+
+BeatGrid track_beats_aubio_only(const Audio& song) {
+    BeatGrid g;
+    if (song.frames() == 0 || song.num_channels() == 0) return g;
+    const AubioResult a = run_aubio_tempo(analysis_mono(song), kRateHz);
+    g.beats_sec = a.beats_sec;
+    g.tempo_bpm = a.bpm;
+    for (std::size_t i = 0; i < a.beats_sec.size(); i += 4) g.downbeats_sec.push_back(a.beats_sec[i]);
+    return g;
+}
+
+}  // namespace loopsep

@@ -1,0 +1,66 @@
+// loopsep beat — internals shared by the beat tracker's stages (not public).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <vector>
+
+#include "loopsep/beat.h"
+
+namespace loopsep::beat_detail {
+
+// Analysis runs at the engine rate with a 1024-sample window and a 256-sample hop
+// (5.8 ms frames); chroma uses a longer 4096-sample window for pitch resolution.
+constexpr int kRateHz = kEngineRateHz;
+constexpr int kWin = 1024;
+constexpr int kHop = 256;
+constexpr int kChromaWin = 4096;
+constexpr int kChromaHop = 1024;
+
+struct Features {
+    double fps = double(kRateHz) / kHop;  // envelope frames per second
+    std::vector<float> onset;    // full-band log spectral flux, smoothed, scaled to unit std
+    std::vector<float> low;      // 30–150 Hz flux (kick, bass)
+    std::vector<float> snare;    // 1.5–6 kHz flux (snare crack, claps)
+    std::vector<float> rms;      // frame RMS of the signal (silence trimming)
+    std::vector<std::array<float, 12>> chroma;  // at kChromaHop, log-compressed, unit-normalised
+    double chroma_fps = double(kRateHz) / kChromaHop;
+    double duration_sec = 0;
+
+    std::size_t frames() const { return onset.size(); }
+    double frame_time(double f) const;          // seconds of envelope frame f (calibrated)
+    double time_to_frame(double sec) const;     // inverse of frame_time
+};
+
+// mono at kRateHz, already loudness-normalised.
+Features compute_features(const std::vector<float>& mono);
+
+struct TempoEstimate {
+    double bpm = 0;             // global tempo
+    double period_frames = 0;   // 60 * fps / bpm
+    double periodicity = 0;     // normalised autocorrelation at the period (0..1): beatless below ~0.1
+};
+
+// Global tempo from the onset autocorrelation, weighted by the genre prior; aubio_bpm (0 if none)
+// breaks near-ties between octaves.
+TempoEstimate estimate_tempo(const Features& f, const TempoPrior& prior, double aubio_bpm);
+
+// Local beat period (frames) at every envelope frame, following drift and ramps within
+// ±20 % of the global period.
+std::vector<double> local_periods(const Features& f, double global_period_frames);
+
+// Ellis-style dynamic programming: beat frames (fractional after peak refinement).
+std::vector<double> dp_beats(const Features& f, const std::vector<double>& period, double tightness);
+
+// Index into `beats` of each downbeat (every beats_per_bar, with rare phase changes).
+std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<double>& beat_frames,
+                                        int beats_per_bar);
+
+// aubio_tempo over the whole signal: beat times in seconds and its final bpm.
+struct AubioResult {
+    std::vector<double> beats_sec;
+    double bpm = 0;
+};
+AubioResult run_aubio_tempo(const std::vector<float>& mono, int rate_hz);
+
+}  // namespace loopsep::beat_detail

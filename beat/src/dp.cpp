@@ -1,0 +1,107 @@
+// loopsep beat — global dynamic-programming beat tracker (Ellis 2007), local-tempo aware.
+//
+// C(t) = onset(t) + max over τ of [ C(t−τ) − tightness · log(τ / P(t))² ], with P(t) the
+// local beat period. The best chain is found for the whole song at once, so beats in
+// an intro or in the first seconds are placed by the evidence after them (no settling
+// time), and P(t) lets the grid follow drift and ramps. Beats are then refined to the
+// onset peak (sub-frame, parabolic) and trimmed/extended to the audible part.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "beat_internal.h"
+
+namespace loopsep::beat_detail {
+namespace {
+
+// Audible span (frames): from the first to the last frame within 50 dB of the loud part.
+std::pair<long, long> audible_span(const Features& f) {
+    std::vector<float> sorted = f.rms;
+    std::sort(sorted.begin(), sorted.end());
+    const float loud = sorted[std::size_t(0.95 * (sorted.size() - 1))];
+    const float thr = std::max(1e-6f, loud * 0.003f);
+    long first = -1, last = -1;
+    for (long t = 0; t < long(f.rms.size()); ++t)
+        if (f.rms[t] > thr) {
+            if (first < 0) first = t;
+            last = t;
+        }
+    return {first, last};
+}
+
+double refine(const std::vector<float>& o, long b) {
+    const long n = long(o.size());
+    long best = b;
+    for (long t = std::max(0L, b - 3); t <= std::min(n - 1, b + 3); ++t)
+        if (o[t] > o[best]) best = t;
+    if (best <= 0 || best >= n - 1) return double(best);
+    // Only move onto a real peak; in an onset-free stretch keep the DP's grid position.
+    if (o[best] < 0.5f || o[best] < o[best - 1] || o[best] < o[best + 1]) return double(b);
+    const double a = o[best - 1], m = o[best], c = o[best + 1];
+    const double denom = a - 2 * m + c;
+    const double delta = std::fabs(denom) > 1e-12 ? std::clamp(0.5 * (a - c) / denom, -0.5, 0.5) : 0.0;
+    return best + delta;
+}
+
+}  // namespace
+
+std::vector<double> dp_beats(const Features& f, const std::vector<double>& period, double tightness) {
+    const auto& o = f.onset;
+    const long n = long(o.size());
+    const auto [first_on, last_on] = audible_span(f);
+    if (first_on < 0) return {};
+    std::vector<double> score(n, 0.0);
+    std::vector<long> back(n, -1);
+    for (long t = 0; t < n; ++t) {
+        const double p = period[t];
+        const long lo = std::max(1L, long(std::floor(0.5 * p))), hi = long(std::ceil(2.0 * p));
+        double best = -std::numeric_limits<double>::infinity();
+        long arg = -1;
+        for (long tau = lo; tau <= hi && tau <= t; ++tau) {
+            const double l = std::log(double(tau) / p);
+            const double v = score[t - tau] - tightness * l * l;
+            if (v > best) {
+                best = v;
+                arg = t - tau;
+            }
+        }
+        score[t] = o[t] + (arg >= 0 ? best : 0.0);
+        back[t] = arg;
+    }
+    // The chain ends at the best score within the last period of the audible part.
+    const long end = std::min(n - 1, last_on);
+    const long start = std::max(0L, end - long(std::ceil(period[end])));
+    long t = start;
+    for (long u = start; u <= end; ++u)
+        if (score[u] > score[t]) t = u;
+    std::vector<long> chain;
+    for (; t >= 0; t = back[t]) chain.push_back(t);
+    std::reverse(chain.begin(), chain.end());
+
+    std::vector<double> beats;
+    for (long b : chain) beats.push_back(refine(o, b));
+    // Trim beats outside the audible span (a silent lead-in or tail), with half a beat of slack.
+    auto inside = [&](double b) {
+        const double slack = 0.5 * period[std::clamp(long(b), 0L, n - 1)];
+        return b >= first_on - slack && b <= last_on + slack;
+    };
+    while (!beats.empty() && !inside(beats.front())) beats.erase(beats.begin());
+    while (!beats.empty() && !inside(beats.back())) beats.pop_back();
+    if (beats.empty()) return beats;
+    // Extend at the local period while the music goes on (the DP chain can stop short of the ends).
+    for (;;) {
+        const double p = period[std::clamp(long(beats.front()), 0L, n - 1)];
+        const double b = beats.front() - p;
+        if (b < 0 || b < first_on - 0.1 * p) break;
+        beats.insert(beats.begin(), refine(o, long(std::lround(b))));
+    }
+    for (;;) {
+        const double p = period[std::clamp(long(beats.back()), 0L, n - 1)];
+        const double b = beats.back() + p;
+        if (b > last_on || b >= n) break;
+        beats.push_back(refine(o, long(std::lround(b))));
+    }
+    return beats;
+}
+
+}  // namespace loopsep::beat_detail
