@@ -1,0 +1,66 @@
+// loopsep synth — a synthetic multitrack generator for bachata and hip-hop.
+//
+// Every song is composed from a seeded PRNG (pattern-based arrangement with
+// sections, chord progressions, humanised timing/velocity and optional tempo
+// drift), rendered per stem from General MIDI soundfonts (FluidSynth), recorded
+// drum kits (avldrums), our own DSP instruments and espeak-ng rap vocals, then
+// given per-stem gain/pan/EQ/reverb. The mix is exactly the sum of the stems.
+//
+// Output of render_songs() for a song named NAME:
+//   OUT/NAME/mix.wav, OUT/NAME/stems/<instrument>.wav, OUT/NAME/meta.json and,
+//   with `loops`, OUT/NAME/loops/<instrument>_<nn>.wav + OUT/NAME/loops/loops.json.
+// Same parameters → bit-identical files (no clocks, no threads, own PRNG and
+// own distributions).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace loopsep::synth {
+
+enum class Genre { Bachata, HipHop };
+// Which pool of sound sources (soundfont presets, kits, own-synth variants,
+// voices) is used: `train` for training data, `val` is held out so a model can
+// be validated on timbres it never heard.
+enum class SourceSplit { Train, Val };
+enum class StemFormat { Pcm16, Float32 };
+
+Genre parse_genre(const std::string& name);          // "bachata" | "hiphop"; usage error otherwise
+SourceSplit parse_split(const std::string& name);    // "train" | "val"
+StemFormat parse_stem_format(const std::string& name);  // "pcm16" | "float"
+std::string genre_name(Genre genre);
+std::string split_name(SourceSplit split);
+
+// The stems each genre writes, in a fixed order.
+std::vector<std::string> genre_instruments(Genre genre);
+
+struct SynthParams {
+    Genre genre = Genre::Bachata;
+    int songs = 1;                  // how many songs
+    int first_index = 0;            // song indices first_index .. first_index+songs-1 (sharding)
+    std::uint64_t seed = 1;
+    std::string out_dir;
+    bool loops = false;             // also write four-beat loops per instrument
+    int loops_per_instrument = 3;   // at most this many loops per instrument and song
+    SourceSplit split = SourceSplit::Train;
+    double duration_sec = 40.0;     // at least this long (whole bars, plus the release tail)
+    double bpm = 0.0;               // 0: random in the genre's range; otherwise fixed (no drift)
+    int sample_rate_hz = 44100;
+    bool mono = false;              // stereo unless set
+    StemFormat format = StemFormat::Pcm16;
+    std::string soundfont_dir = "/usr/share/sounds/sf2";
+    bool quiet = false;             // no progress lines on stderr
+
+    // Throws usage_error naming the bad parameter.
+    void validate() const;
+};
+
+// Name of song `index` ("bachata_<seed>_<index:04>"), a directory under out_dir.
+std::string song_name(const SynthParams& params, int index);
+
+// Renders params.songs songs and writes them. Throws loopsep::Error on bad
+// parameters or unusable sound sources (e.g. a missing soundfont).
+void render_songs(const SynthParams& params);
+
+}  // namespace loopsep::synth

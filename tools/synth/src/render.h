@@ -1,0 +1,45 @@
+// Renderers: turn one Part into audio at the song's sample rate, `frames` long.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "loopsep/audio.h"
+#include "score.h"
+
+namespace loopsep::synth {
+
+// FluidSynth rendering. One synth per soundfont file, loaded on first use and
+// kept for the whole run; every part starts from a reset synth, so a song
+// renders the same alone or after others (sharding gives identical files).
+class FluidBank {
+public:
+    FluidBank(std::string soundfont_dir, int sample_rate_hz);
+    ~FluidBank();
+    FluidBank(const FluidBank&) = delete;
+    FluidBank& operator=(const FluidBank&) = delete;
+
+    // Stereo audio of the part; `label` receives "file bank:program preset name".
+    Audio render(const Part& part, const Song& song, std::size_t frames, std::string& label);
+
+private:
+    struct Loaded;
+    Loaded& load(const std::string& file);
+    std::string dir_;
+    int rate_hz_;
+    std::map<std::string, std::unique_ptr<Loaded>> loaded_;
+};
+
+// Our own DSP instruments (bongo, cowbell, guira, bass, bass808, pluck, epiano,
+// drumkit). Mono audio; parameters drawn from part.source.variant.
+Audio render_own(const Part& part, const Song& song, int sample_rate_hz, std::size_t frames, std::string& label);
+
+// espeak-ng rap vocals: each word synthesised, trimmed, placed on its beat and
+// cut before the next one. Mono audio.
+Audio render_voice(const Part& part, const Song& song, int sample_rate_hz, std::size_t frames, std::string& label);
+
+// Frame of a note onset (grid time + humanisation), clamped to >= 0.
+std::size_t onset_frame(const Song& song, double beat, double offset_sec, int sample_rate_hz);
+
+}  // namespace loopsep::synth

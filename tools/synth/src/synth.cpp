@@ -1,0 +1,363 @@
+// loopsep synth — orchestration: compose, render every part, mix stems, write
+// mix/stems/meta.json/loops (see loopsep/synth.h).
+#include "loopsep/synth.h"
+
+#include <sndfile.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "effects.h"
+#include "loopsep/audio.h"
+#include "loopsep/error.h"
+#include "render.h"
+#include "score.h"
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+namespace loopsep::synth {
+
+Genre parse_genre(const std::string& name) {
+    if (name == "bachata") return Genre::Bachata;
+    if (name == "hiphop" || name == "hip-hop") return Genre::HipHop;
+    throw usage_error("--genre must be bachata or hiphop (got '" + name + "')");
+}
+SourceSplit parse_split(const std::string& name) {
+    if (name == "train") return SourceSplit::Train;
+    if (name == "val") return SourceSplit::Val;
+    throw usage_error("--split must be train or val (got '" + name + "')");
+}
+StemFormat parse_stem_format(const std::string& name) {
+    if (name == "pcm16" || name == "16") return StemFormat::Pcm16;
+    if (name == "float" || name == "f32") return StemFormat::Float32;
+    throw usage_error("--format must be pcm16 or float (got '" + name + "')");
+}
+std::string genre_name(Genre g) { return g == Genre::Bachata ? "bachata" : "hiphop"; }
+std::string split_name(SourceSplit s) { return s == SourceSplit::Train ? "train" : "val"; }
+
+std::vector<std::string> genre_instruments(Genre g) {
+    if (g == Genre::Bachata) return {"bongo", "guira", "bass", "guitar", "other"};
+    return {"drums", "bass", "vocals", "other"};
+}
+
+void SynthParams::validate() const {
+    if (songs < 1 || songs > 100000) throw usage_error("--songs must be in 1..100000");
+    if (first_index < 0 || first_index > 10000000) throw usage_error("--first-index must be in 0..10000000");
+    if (out_dir.empty()) throw usage_error("--out is required");
+    if (loops_per_instrument < 1 || loops_per_instrument > 16) throw usage_error("--loops-per-instrument must be in 1..16");
+    if (!(duration_sec >= 20.0 && duration_sec <= 600.0)) throw usage_error("--duration-sec must be in 20..600");
+    if (bpm != 0.0 && !(bpm >= 60.0 && bpm <= 200.0)) throw usage_error("--bpm must be in 60..200");
+    if (sample_rate_hz < 22050 || sample_rate_hz > 96000) throw usage_error("--sample-rate must be in 22050..96000");
+    if (soundfont_dir.empty()) throw usage_error("--soundfont-dir must not be empty");
+}
+
+std::string song_name(const SynthParams& p, int index) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s_%llu_%04d", genre_name(p.genre).c_str(), (unsigned long long)p.seed, index);
+    return buf;
+}
+
+namespace {
+
+std::uint64_t fnv1a(const std::string& s) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    return h;
+}
+
+struct StemMix {
+    std::string name;
+    Audio audio;
+    Json sources = Json::array();
+    double gain_db = 0.0, reverb = 0.0;
+};
+
+// RMS over the active part of a signal (windows within 40 dB of the loudest),
+// so a part that plays only in the mambo is levelled like one that plays throughout.
+double active_rms(const Audio& a) {
+    const std::size_t w = 2048;
+    std::vector<double> e;
+    for (std::size_t s = 0; s + w <= a.frames(); s += w) {
+        double sum = 0;
+        for (const auto& ch : a.channels)
+            for (std::size_t i = s; i < s + w; ++i) sum += double(ch[i]) * ch[i];
+        e.push_back(sum / double(w * a.channels.size()));
+    }
+    const double mx = e.empty() ? 0.0 : *std::max_element(e.begin(), e.end());
+    if (mx <= 1e-20) return 0.0;
+    double sum = 0;
+    int n = 0;
+    for (double v : e) if (v > mx * 1e-4) { sum += v; ++n; }
+    return std::sqrt(sum / n);
+}
+
+double stem_base_db(Genre g, const std::string& stem) {
+    if (g == Genre::Bachata) {
+        if (stem == "bongo") return -1.0;
+        if (stem == "guira") return -5.0;
+        if (stem == "bass") return 0.0;
+        if (stem == "guitar") return 0.0;
+        return -5.0;
+    }
+    if (stem == "drums") return 0.0;
+    if (stem == "bass") return -1.0;
+    if (stem == "vocals") return 0.5;
+    return -3.0;
+}
+
+double reverb_amount(Rng& rng, const std::string& stem) {
+    if (stem == "bass") return rng.uniform(0.0, 0.05);
+    if (stem == "drums") return rng.uniform(0.0, 0.25);
+    if (stem == "vocals") return rng.uniform(0.05, 0.3);
+    return rng.uniform(0.1, 0.45);
+}
+
+// Presence from the stem's own energy: 10 ms hops of a 46 ms RMS window above
+// -50 dB of the stem's loudest window, gaps under 0.5 s bridged.
+Json presence_of(const Audio& a) {
+    const int sr = a.sample_rate_hz;
+    const std::size_t hop = std::size_t(sr / 100), win = std::size_t(sr * 0.046);
+    std::vector<double> e;
+    for (std::size_t s = 0; s + win <= a.frames(); s += hop) {
+        double sum = 0;
+        for (const auto& ch : a.channels)
+            for (std::size_t i = s; i < s + win; ++i) sum += double(ch[i]) * ch[i];
+        e.push_back(sum / double(win * a.channels.size()));
+    }
+    Json out = Json::array();
+    const double mx = e.empty() ? 0.0 : *std::max_element(e.begin(), e.end());
+    if (mx <= 1e-20) return out;
+    const double thr = mx * 1e-5;
+    std::vector<std::pair<double, double>> iv;
+    for (std::size_t k = 0; k < e.size(); ++k) {
+        if (e[k] <= thr) continue;
+        const double a0 = double(k * hop) / sr, a1 = double(k * hop + win) / sr;
+        if (!iv.empty() && a0 - iv.back().second < 0.5) iv.back().second = a1;
+        else iv.push_back({a0, a1});
+    }
+    for (auto& [s, t] : iv)
+        if (t - s >= 0.05) out.push_back({std::round(s * 1000) / 1000, std::round(t * 1000) / 1000});
+    return out;
+}
+
+// PCM16 writer with explicit integer samples, so the mix file is exactly the
+// sum of the stem files (same integers, same scale when read back).
+void write_pcm16(const std::string& path, const std::vector<std::vector<int>>& planar, int sr) {
+    const std::string tmp = temp_path_for(path);
+    SF_INFO info{};
+    info.samplerate = sr;
+    info.channels = int(planar.size());
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    SNDFILE* f = sf_open(tmp.c_str(), SFM_WRITE, &info);
+    if (!f) throw input_error(path + ": cannot write (" + sf_strerror(nullptr) + ")");
+    const std::size_t n = planar[0].size(), nc = planar.size();
+    std::vector<short> inter(n * nc);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t c = 0; c < nc; ++c) inter[i * nc + c] = short(std::clamp(planar[c][i], -32768, 32767));
+    const sf_count_t wrote = sf_writef_short(f, inter.data(), sf_count_t(n));
+    sf_close(f);
+    if (wrote != sf_count_t(n)) {
+        fs::remove(tmp);
+        throw input_error(path + ": short write");
+    }
+    commit_file(tmp, path);
+}
+
+void write_text(const std::string& path, const std::string& text) {
+    const std::string tmp = temp_path_for(path);
+    {
+        std::ofstream o(tmp, std::ios::binary);
+        o << text;
+        if (!o) throw input_error(path + ": cannot write");
+    }
+    commit_file(tmp, path);
+}
+
+Json round_list(const std::vector<double>& v) {
+    Json a = Json::array();
+    for (double x : v) a.push_back(std::round(x * 1e6) / 1e6);
+    return a;
+}
+
+void render_one(const SynthParams& params, int index, FluidBank& bank) {
+    const std::string name = song_name(params, index);
+    Rng rng(mix_seed(params.seed, std::uint64_t(index) * 2 + (params.genre == Genre::HipHop ? 1 : 0)));
+    Rng compose_rng = rng.fork(1), mix_rng = rng.fork(2);
+    Song song = params.genre == Genre::Bachata ? compose_bachata(compose_rng, params) : compose_hiphop(compose_rng, params);
+    const int sr = params.sample_rate_hz, nc = params.mono ? 1 : 2;
+    const double end_sec = song.tempo.beat_sec.back() + song.tail_sec;
+    const std::size_t frames = std::size_t(std::ceil(std::max(end_sec, params.duration_sec) * sr));
+
+    // Render parts into stems.
+    std::vector<StemMix> stems;
+    for (const auto& inst : genre_instruments(params.genre)) stems.push_back({inst, Audio(nc, frames, sr)});
+    for (const auto& part : song.parts) {
+        std::string label;
+        Audio a = part.source.kind == SourceKind::SoundFont ? bank.render(part, song, frames, label)
+                  : part.source.kind == SourceKind::Own     ? render_own(part, song, sr, frames, label)
+                                                            : render_voice(part, song, sr, frames, label);
+        const double rms = active_rms(a);
+        if (rms <= 0.0) continue;  // e.g. a kit without that key: silent part
+        const float g = float(std::pow(10.0, (-20.0 + part.gain_db) / 20.0) / rms);
+        Audio panned = pan_to(a, part.pan, nc);
+        auto it = std::find_if(stems.begin(), stems.end(), [&](const StemMix& s) { return s.name == part.stem; });
+        for (int c = 0; c < nc; ++c)
+            for (std::size_t i = 0; i < frames; ++i) it->audio.channels[c][i] += g * panned.channels[c][i];
+        it->sources.push_back({{"role", part.role}, {"source", label}});
+    }
+    // Per-stem EQ, reverb and level.
+    for (auto& s : stems) {
+        Rng r = mix_rng.fork(fnv1a(s.name));  // std::hash differs between libraries
+        random_eq(s.audio, r, 3.0);
+        s.reverb = reverb_amount(r, s.name);
+        add_reverb(s.audio, s.reverb, r.uniform(0.7, 0.86), r.uniform(0.2, 0.5));
+        s.gain_db = stem_base_db(params.genre, s.name) + r.uniform(-2.5, 2.5);
+        const float g = float(std::pow(10.0, s.gain_db / 20.0));
+        for (auto& ch : s.audio.channels) for (auto& x : ch) x *= g;
+    }
+    // Master level: the loudest of mix and stems peaks at 0.5..0.89.
+    Audio mix(nc, frames, sr);
+    for (const auto& s : stems)
+        for (int c = 0; c < nc; ++c)
+            for (std::size_t i = 0; i < frames; ++i) mix.channels[c][i] += s.audio.channels[c][i];
+    float peak = mix.peak();
+    for (const auto& s : stems) peak = std::max(peak, s.audio.peak());
+    if (peak <= 0.0f) throw input_error("synth: song " + name + " rendered silent");
+    const float master = float(mix_rng.uniform(0.5, 0.89)) / peak;
+
+    const fs::path dir = fs::path(params.out_dir) / name;
+    fs::create_directories(dir / "stems");
+    Json meta;
+    meta["genre"] = genre_name(params.genre);
+    meta["name"] = name;
+    meta["seed"] = params.seed;
+    meta["index"] = index;
+    meta["split"] = split_name(params.split);
+    meta["bpm"] = song.bpm;
+    meta["tempo_drift"] = song.drift;
+    meta["key"] = song.key_name();
+    meta["time_signature"] = "4/4";
+    meta["sample_rate"] = sr;
+    meta["channels"] = nc;
+    meta["duration_sec"] = double(frames) / sr;
+    meta["format"] = params.format == StemFormat::Pcm16 ? "pcm16" : "float";
+
+    // Quantise and write. For PCM16 the mix is the integer sum of the
+    // quantised stems, so mix == sum(stems) exactly when read back.
+    std::vector<Audio> finals;
+    if (params.format == StemFormat::Pcm16) {
+        std::vector<std::vector<int>> mix_q(std::size_t(nc), std::vector<int>(frames, 0));
+        for (auto& s : stems) {
+            std::vector<std::vector<int>> q(std::size_t(nc), std::vector<int>(frames, 0));
+            Audio back(nc, frames, sr);
+            for (int c = 0; c < nc; ++c)
+                for (std::size_t i = 0; i < frames; ++i) {
+                    const int v = int(std::lrint(double(s.audio.channels[c][i]) * master * 32767.0));
+                    q[c][i] = v;
+                    mix_q[c][i] += v;
+                    back.channels[c][i] = float(v) / 32768.0f;
+                }
+            write_pcm16((dir / "stems" / (s.name + ".wav")).string(), q, sr);
+            finals.push_back(std::move(back));
+        }
+        write_pcm16((dir / "mix.wav").string(), mix_q, sr);
+    } else {
+        Audio m(nc, frames, sr);
+        for (auto& s : stems) {
+            for (auto& ch : s.audio.channels) for (auto& x : ch) x *= master;
+            for (int c = 0; c < nc; ++c)
+                for (std::size_t i = 0; i < frames; ++i) m.channels[c][i] += s.audio.channels[c][i];
+            write_audio((dir / "stems" / (s.name + ".wav")).string(), s.audio, {FileFormat::Wav, SampleBits::Float32});
+            finals.push_back(s.audio);
+        }
+        write_audio((dir / "mix.wav").string(), m, {FileFormat::Wav, SampleBits::Float32});
+    }
+
+    std::vector<double> beats, downbeats;
+    for (int b = 0; b < song.bars * 4; ++b) {
+        beats.push_back(song.tempo.beat_sec[std::size_t(b)]);
+        if (b % 4 == 0) downbeats.push_back(song.tempo.beat_sec[std::size_t(b)]);
+    }
+    meta["beats"] = round_list(beats);
+    meta["downbeats"] = round_list(downbeats);
+    Json sections = Json::array();
+    for (const auto& s : song.sections)
+        sections.push_back({std::round(song.tempo.time_of(s.start_bar * 4.0) * 1e6) / 1e6, s.name});
+    meta["sections"] = sections;
+    Json presence = Json::object(), stem_info = Json::object();
+    for (std::size_t k = 0; k < stems.size(); ++k) {
+        presence[stems[k].name] = presence_of(finals[k]);
+        stem_info[stems[k].name] = {{"sources", stems[k].sources},
+                                    {"gain_db", std::round(stems[k].gain_db * 100) / 100},
+                                    {"reverb", std::round(stems[k].reverb * 1000) / 1000}};
+    }
+    meta["presence"] = presence;
+    meta["stems"] = stem_info;
+
+    if (params.loops) {
+        fs::create_directories(dir / "loops");
+        Json list = Json::array();
+        Rng lr = rng.fork(3);
+        for (std::size_t k = 0; k < stems.size(); ++k) {
+            const auto& iv = presence[stems[k].name];
+            std::vector<int> eligible;
+            for (int bar = 0; bar + 1 < song.bars; ++bar) {
+                const double t0 = song.tempo.beat_sec[std::size_t(bar * 4)], t1 = song.tempo.beat_sec[std::size_t(bar * 4 + 4)];
+                for (const auto& p : iv)
+                    if (p[0].get<double>() <= t0 && p[1].get<double>() >= t1) { eligible.push_back(bar); break; }
+            }
+            // Prefer one bar per section, then any others.
+            std::vector<int> chosen;
+            for (const auto& sec : song.sections) {
+                std::vector<int> in;
+                for (int b : eligible) if (b >= sec.start_bar && b < sec.start_bar + sec.bars) in.push_back(b);
+                if (!in.empty() && int(chosen.size()) < params.loops_per_instrument) chosen.push_back(lr.pick(in));
+            }
+            for (int nn = 0; nn < int(chosen.size()); ++nn) {
+                const int bar = chosen[std::size_t(nn)];
+                const std::size_t a = std::size_t(std::llround(song.tempo.beat_sec[std::size_t(bar * 4)] * sr));
+                const std::size_t b = std::size_t(std::llround(song.tempo.beat_sec[std::size_t(bar * 4 + 4)] * sr));
+                Audio loop(nc, b - a, sr);
+                for (int c = 0; c < nc; ++c)
+                    std::copy(finals[k].channels[c].begin() + long(a), finals[k].channels[c].begin() + long(b), loop.channels[c].begin());
+                char file[64];
+                std::snprintf(file, sizeof file, "%s_%02d.wav", stems[k].name.c_str(), nn);
+                write_audio((dir / "loops" / file).string(), loop);
+                std::string source;
+                for (const auto& s : stems[k].sources) source += (source.empty() ? "" : "; ") + s["source"].get<std::string>();
+                list.push_back({{"file", file},
+                                {"instrument", stems[k].name},
+                                {"genre", genre_name(params.genre)},
+                                {"section", song.section_at_bar(bar).name},
+                                {"bpm", 240.0 * sr / double(b - a)},  // exactly four beats at this tempo
+                                {"beats", 4},
+                                {"key", song.key_name()},
+                                {"source", source},
+                                {"song", name},
+                                {"start_sec", double(a) / sr}});
+            }
+        }
+        write_text((dir / "loops" / "loops.json").string(), list.dump(2) + "\n");
+    }
+    write_text((dir / "meta.json").string(), meta.dump(2) + "\n");
+    if (!params.quiet)
+        std::fprintf(stderr, "synth: wrote %s (%.1f s, %.1f BPM, %s)\n", (dir).string().c_str(), double(frames) / sr,
+                     song.bpm, song.key_name().c_str());
+}
+
+}  // namespace
+
+void render_songs(const SynthParams& params) {
+    params.validate();
+    fs::create_directories(params.out_dir);
+    FluidBank bank(params.soundfont_dir, params.sample_rate_hz);
+    for (int i = 0; i < params.songs; ++i) render_one(params, params.first_index + i, bank);
+}
+
+}  // namespace loopsep::synth
