@@ -205,9 +205,12 @@ Catalog Catalog::open(const std::string& path, bool create_if_missing) {
         // Read-only probes first: nothing is written before we know the file is ours.
         std::int64_t app_id = 0, version = 0, tables = 0;
         try {
+            // One read transaction: another process may be creating the schema right now.
+            sql::exec(impl->db, path, "BEGIN");
             app_id = pragma_int(impl->db, path, "PRAGMA application_id");
             version = pragma_int(impl->db, path, "PRAGMA user_version");
             tables = pragma_int(impl->db, path, "SELECT count(*) FROM sqlite_master");
+            sql::exec(impl->db, path, "COMMIT");
         } catch (const sql::SqlError& e) {
             if (e.busy()) throw;
             throw input_error(path + ": corrupt or not a SQLite database (" + sqlite3_errmsg(impl->db) +
