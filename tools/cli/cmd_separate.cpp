@@ -1,8 +1,222 @@
-// loopsep separate — placeholder until issue #7 lands.
+// loopsep separate — song in, target stems out (see loopsep/engine.h).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "args.h"
 #include "commands.h"
+#include "loopsep/audio.h"
+#include "loopsep/catalog.h"
+#include "loopsep/engine.h"
+#include "loopsep/error.h"
+#include "loopsep/model.h"
 
 namespace loopsep::cli {
 
-int run_separate(const Argv&) { return not_built_yet("separate", 7); }
+namespace {
+
+const CommandSpec kSpec{
+    "separate",
+    "SONG --target NAME --output OUT.wav [options]\n       loopsep separate SONG... --targets a,b,c --outdir DIR [--residual] [options]",
+    "Extracts target instruments from songs. The query that selects a target is an example loop (--query), a catalog\n"
+    "loop (--query-id), or else the catalog's loops of that instrument averaged (class prototype).",
+    {{"--target", true, "one target instrument (with --output)", "NAME"},
+     {"--output", true, "output file for --target (.wav or .flac)", "OUT"},
+     {"--targets", true, "comma-separated targets (with --outdir)", "LIST"},
+     {"--outdir", true, "writes DIR/<song name>/<target>.wav for each song", "DIR"},
+     {"--residual", false, "also write residual = mixture minus the targets (with --outdir)"},
+     {"--query", true, "example loop of the target (repeat: one per target, in order)", "LOOP"},
+     {"--query-id", true, "catalog loop id as the query (repeat: one per target)", "ID"},
+     {"--query-bpm", true, "tempo of the --query loop (default: estimated)", "BPM"},
+     {"--genre", true, "bachata | hiphop | neutral: tempo prior and catalog genre", "G"},
+     {"--catalog", true, "loop catalog (default: the per-user catalog, seeded from samples/)", "DB"},
+     {"--model", true, "model file (default: models/loopsep-v1.safetensors)", "FILE"},
+     {"--format", true, "wav | flac (default: from the extension, else wav)", "F"},
+     {"--bits", true, "16 | 24 | f32 (default 16)", "B"},
+     {"--threads", true, "CPU threads (default 2)", "N"},
+     {"--batch", true, "segments per model call (default 8)", "N"},
+     {"--reconstruct", true, "mask (default: masks warped back to song time) | stretch (re-stretch audio)", "M"},
+     {"--grid", true, "beats (default) | fixed (plain windows, no beat sync: ablation)", "G"},
+     {"--no-beats", false, "songs without a beat: fixed grid at the genre's tempo instead of an error"},
+     {"--force", false, "overwrite existing outputs"},
+     {"--json", false, "print one JSON summary on stdout"}},
+    1,
+    SIZE_MAX};
+
+bool exists(const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0;
+}
+
+void make_dirs(const std::string& path) {
+    std::string partial;
+    for (std::size_t i = 0; i <= path.size(); ++i) {
+        if (i == path.size() || path[i] == '/') {
+            if (!partial.empty() && !exists(partial) && ::mkdir(partial.c_str(), 0755) != 0 && !exists(partial))
+                throw input_error(partial + ": cannot create directory");
+        }
+        if (i < path.size()) partial += path[i];
+    }
+}
+
+std::string stem_name(const std::string& path) {
+    std::string base = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+    auto dot = base.rfind('.');
+    return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
+}
+
+// FNV-1a of the model file: a cheap, stable tag for cached catalog embeddings.
+std::string model_tag(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::uint64_t h = 1469598103934665603ull;
+    char buf[65536];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+        if (!in) break;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    return "fnv64:" + std::string(hex);
+}
+
+class ProgressBar {
+public:
+    ProgressBar(std::string label) : label_(std::move(label)), enabled_(::isatty(2)) {}
+    void operator()(std::size_t done, std::size_t total) const {
+        if (!enabled_ || total == 0) return;
+        const int width = 30, filled = int(width * done / total);
+        std::fprintf(stderr, "\r%s [%s%s] %zu/%zu", label_.c_str(), std::string(filled, '#').c_str(),
+                     std::string(width - filled, '.').c_str(), done, total);
+        if (done == total) std::fprintf(stderr, "\n");
+    }
+
+private:
+    std::string label_;
+    bool enabled_;
+};
+
+}  // namespace
+
+int run_separate(const Argv& argv) {
+    ParsedArgs args = parse_args(kSpec, argv);
+    if (args.has("--help")) { std::cout << usage_text(kSpec); return 0; }
+
+    // --- configuration, validated once ---
+    const bool single = args.has("--target") || args.has("--output");
+    if (single && (args.has("--targets") || args.has("--outdir")))
+        throw usage_error("use either --target/--output or --targets/--outdir, not both");
+    std::vector<std::string> target_names = single ? std::vector<std::string>{args.require("--target")}
+                                                   : split_list(args.require("--targets"));
+    if (target_names.empty()) throw usage_error("--targets is empty");
+    if (single) args.require("--output");
+    else args.require("--outdir");
+    if (single && args.positional.size() != 1) throw usage_error("--output takes exactly one SONG (use --outdir for several)");
+    if (single && args.has("--residual")) throw usage_error("--residual needs --outdir");
+
+    SeparationParams params;
+    params.genre = parse_genre(args.get("--genre", "neutral"));
+    params.reconstruct = parse_reconstruction(args.get("--reconstruct", "mask"));
+    params.grid = parse_grid_mode(args.get("--grid", "beats"));
+    params.allow_beatless = args.has("--no-beats");
+    params.threads = int(args.get_int("--threads", 2, 1, 64));
+    params.batch_segments = int(args.get_int("--batch", 8, 1, 256));
+    params.residual = args.has("--residual");
+    params.validate();
+    WriteOptions wo;
+    wo.bits = parse_sample_bits(args.get("--bits", "16"));
+    const bool force = args.has("--force");
+    const auto queries = args.all("--query"), query_ids = args.all("--query-id"), query_bpms = args.all("--query-bpm");
+    if (queries.size() > target_names.size() || query_ids.size() > target_names.size())
+        throw usage_error("more --query/--query-id than targets");
+    if (!queries.empty() && !query_ids.empty()) throw usage_error("use --query or --query-id, not both");
+    if (query_bpms.size() > queries.size()) throw usage_error("--query-bpm needs a --query for each value");
+
+    // --- model (loaded once for all songs) ---
+    set_torch_threads(params.threads);
+    const std::string model_path = args.get("--model", default_model_path());
+    Engine engine(Separator::load(model_path), model_tag(model_path));
+
+    // --- one query embedding per target ---
+    std::optional<Catalog> catalog;
+    auto open_catalog = [&]() -> Catalog& {
+        if (!catalog) catalog.emplace(args.has("--catalog") ? Catalog::open(args.get("--catalog"), false) : open_default_catalog());
+        return *catalog;
+    };
+    std::vector<TargetQuery> targets;
+    for (std::size_t i = 0; i < target_names.size(); ++i) {
+        TargetQuery q{target_names[i], {}};
+        if (i < queries.size()) {
+            double bpm = i < query_bpms.size() ? parse_double(query_bpms[i], "--query-bpm", 20, 400) : 0.0;
+            q.embedding = engine.query_from_loop(read_audio(queries[i]), bpm, queries[i]);
+        } else if (i < query_ids.size()) {
+            long id = parse_int(query_ids[i], "--query-id", 1, LONG_MAX);
+            Catalog& cat = open_catalog();
+            auto rec = cat.get(id);
+            if (!rec) throw input_error("catalog has no loop with id " + std::to_string(id));
+            q.embedding = engine.query_from_loop(cat.load_audio(id), rec->bpm, "catalog loop " + std::to_string(id));
+        } else {
+            q.embedding = engine.query_from_catalog(open_catalog(), q.name, params.genre);
+        }
+        targets.push_back(std::move(q));
+    }
+
+    // --- songs ---
+    nlohmann::json summary = nlohmann::json::array();
+    int failures = 0;
+    for (const std::string& song_path : args.positional) {
+        // Outputs first, so an existing file is refused before any work.
+        std::vector<std::string> outputs;
+        std::string residual_path;
+        if (single) {
+            outputs.push_back(args.get("--output"));
+            wo.format = args.has("--format") ? parse_file_format(args.get("--format")) : format_from_extension(outputs[0]);
+        } else {
+            wo.format = parse_file_format(args.get("--format", "wav"));
+            const std::string ext = wo.format == FileFormat::Flac ? ".flac" : ".wav";
+            const std::string dir = args.get("--outdir") + "/" + stem_name(song_path);
+            for (const auto& t : target_names) outputs.push_back(dir + "/" + t + ext);
+            if (params.residual) residual_path = dir + "/residual" + ext;
+        }
+        try {
+            for (const auto& o : outputs)
+                if (!force && exists(o)) throw input_error(o + ": exists (use --force to overwrite)");
+            ReadOptions ro;
+            ro.target_rate_hz = 0;  // keep the song's rate: stems come back at it
+            Audio song = read_audio(song_path, ro);
+            ProgressBar bar(stem_name(song_path));
+            SeparationResult r = engine.separate(song, targets, params, std::cref(bar));
+            if (!single) make_dirs(args.get("--outdir") + "/" + stem_name(song_path));
+            for (std::size_t t = 0; t < outputs.size(); ++t) write_audio(outputs[t], r.stems[t], wo);
+            if (params.residual) write_audio(residual_path, r.residual, wo);
+            nlohmann::json stems = nlohmann::json::array();
+            for (std::size_t t = 0; t < outputs.size(); ++t)
+                stems.push_back({{"target", target_names[t]}, {"path", outputs[t]}});
+            if (params.residual) stems.push_back({{"target", "residual"}, {"path", residual_path}});
+            summary.push_back({{"song", song_path},
+                               {"seconds", song.duration_sec()},
+                               {"tempo_bpm", r.grid.tempo_bpm},
+                               {"segments", r.num_segments},
+                               {"stems", stems},
+                               {"stage_sec", {{"beats", r.times.beats}, {"stretch", r.times.stretch},
+                                              {"model", r.times.model}, {"reconstruct", r.times.reconstruct}}}});
+            if (!args.has("--json"))
+                for (std::size_t t = 0; t < outputs.size(); ++t) std::printf("%s\n", outputs[t].c_str());
+        } catch (const Error& e) {
+            if (args.positional.size() == 1) throw;
+            std::fprintf(stderr, "loopsep: %s\n", e.what());
+            ++failures;
+        }
+    }
+    if (args.has("--json")) std::cout << (single ? summary.at(0) : nlohmann::json{{"songs", summary}}).dump(2) << "\n";
+    return failures ? 1 : 0;
+}
 
 }  // namespace loopsep::cli

@@ -1,0 +1,170 @@
+// The separation pipeline. See loopsep/engine.h for the flow and why masks,
+// not audio, are brought back to song time.
+#include "loopsep/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "engine_plan.h"
+#include "engine_reconstruct.h"
+#include "loopsep/error.h"
+#include "loopsep/model.h"
+#include "loopsep/stft.h"
+
+namespace loopsep {
+
+using detail::SegmentPlan;
+using detail::kFadeFrames;
+using detail::make_reconstructor;
+
+Reconstruction parse_reconstruction(const std::string& name) {
+    if (name == "mask") return Reconstruction::MaskWarp;
+    if (name == "stretch") return Reconstruction::Stretch;
+    throw usage_error("--reconstruct must be mask or stretch (got '" + name + "')");
+}
+
+GridMode parse_grid_mode(const std::string& name) {
+    if (name == "beats") return GridMode::Beats;
+    if (name == "fixed") return GridMode::Fixed;
+    throw usage_error("--grid must be beats or fixed (got '" + name + "')");
+}
+
+void SeparationParams::validate() const {
+    if (batch_segments < 1 || batch_segments > 256)
+        throw usage_error("batch_segments must be in 1..256 (got " + std::to_string(batch_segments) + ")");
+    if (threads < 1 || threads > 64) throw usage_error("threads must be in 1..64 (got " + std::to_string(threads) + ")");
+}
+
+Engine::Engine(std::shared_ptr<const Separator> model, std::string model_tag)
+    : model_(std::move(model)), model_tag_(std::move(model_tag)) {
+    if (!model_) throw usage_error("Engine needs a loaded model");
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Runs f(i) for i in [0, n) on up to `threads` threads.
+template <typename F>
+void parallel_for(std::size_t n, int threads, F&& f) {
+    const std::size_t workers = std::min<std::size_t>(n, std::max(1, threads));
+    if (workers <= 1) {
+        for (std::size_t i = 0; i < n; ++i) f(i);
+        return;
+    }
+    std::vector<std::thread> pool;
+    std::vector<std::exception_ptr> errors(workers);
+    for (std::size_t w = 0; w < workers; ++w)
+        pool.emplace_back([&, w] {
+            try {
+                for (std::size_t i = w; i < n; i += workers) f(i);
+            } catch (...) {
+                errors[w] = std::current_exception();
+            }
+        });
+    for (auto& t : pool) t.join();
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+}
+
+// Magnitude (time-major, window_frames × bins) of the stretched mid of one window.
+std::vector<float> window_magnitude(const std::vector<float>& mid, const SegmentPlan& plan, const ModelConfig& cfg,
+                                    const StretchParams& stretch, Stft& stft) {
+    Audio region(1, 0, cfg.sample_rate_hz);
+    region.channels[0] = detail::extract_region(mid, plan.region_start, plan.region_frames);
+    Audio stretched = plan.region_frames == plan.window_ref_frames || region.peak() == 0.0f
+                          ? region
+                          : stretch_to_frames(region, plan.window_ref_frames, stretch);
+    stretched.channels[0].resize(plan.window_ref_frames, 0.0f);
+    Spectrogram spec = stft.forward(stretched.channel(0), stretched.frames());
+    const int bins = cfg.num_bins(), frames = cfg.window_frames();
+    std::vector<float> mag(std::size_t(frames) * bins, 0.0f);
+    for (std::size_t t = 0; t < std::min<std::size_t>(spec.num_frames, frames); ++t)
+        for (int k = 0; k < bins; ++k) mag[t * bins + k] = std::abs(spec.at(t, k));
+    return mag;
+}
+
+}  // namespace
+
+SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQuery>& targets,
+                                  const SeparationParams& params, const ProgressFn& progress) const {
+    params.validate();
+    if (targets.empty()) throw usage_error("separate: no target given");
+    const ModelConfig& cfg = model_->config();
+    for (const auto& t : targets)
+        if (int(t.embedding.size()) != model_->embedding_size())
+            throw usage_error("target '" + t.name + "': query embedding has the wrong size");
+    const Audio song = input.sample_rate_hz == cfg.sample_rate_hz ? input : resample(input, cfg.sample_rate_hz);
+    SeparationResult result;
+
+    auto t0 = Clock::now();
+    std::vector<Segment> segments;
+    if (params.grid == GridMode::Beats) {
+        BeatParams bp;
+        bp.genre = params.genre;
+        bp.allow_beatless = params.allow_beatless;
+        result.grid = track_beats(song, bp);
+        segments = four_beat_segments(result.grid, song.frames(), song.sample_rate_hz);
+    }
+    const std::vector<SegmentPlan> plans =
+        detail::plan_segments(segments, result.grid, song.frames(), song.sample_rate_hz, cfg.reference_bpm,
+                              cfg.window_frames(), cfg.hop, params.grid == GridMode::Fixed, 2 * kFadeFrames);
+    result.num_segments = plans.size();
+    result.times.beats = seconds_since(t0);
+
+    const std::vector<float> mid = song.mono();
+    StretchParams stretch;
+    stretch.engine = params.stretch_engine;
+    auto reconstructor = make_reconstructor(params.reconstruct, cfg, stretch);
+    result.stems.assign(targets.size(), Audio(song.num_channels(), song.frames(), song.sample_rate_hz));
+
+    std::vector<std::unique_ptr<Stft>> stfts;
+    for (int i = 0; i < params.threads; ++i) stfts.push_back(std::make_unique<Stft>(StftParams{cfg.n_fft, cfg.hop}));
+    for (std::size_t first = 0; first < plans.size(); first += params.batch_segments) {
+        const std::size_t n = std::min<std::size_t>(params.batch_segments, plans.size() - first);
+        auto ts = Clock::now();
+        std::vector<std::vector<float>> mags(n);
+        parallel_for(n, params.threads, [&](std::size_t i) {
+            // Each worker only touches its own Stft (i % workers is stable per worker).
+            Stft& stft = *stfts[i % std::min<std::size_t>(n, params.threads)];
+            mags[i] = window_magnitude(mid, plans[first + i], cfg, stretch, stft);
+        });
+        result.times.stretch += seconds_since(ts);
+
+        auto tm = Clock::now();
+        std::vector<std::vector<std::vector<float>>> masks(targets.size());  // [target][segment]
+        for (std::size_t t = 0; t < targets.size(); ++t) masks[t] = model_->predict_masks(mags, targets[t].embedding);
+        result.times.model += seconds_since(tm);
+
+        auto tr = Clock::now();
+        for (std::size_t i = 0; i < n; ++i) {
+            std::vector<std::vector<float>> per_target;
+            for (auto& m : masks) per_target.push_back(std::move(m[i]));
+            reconstructor->add(song, plans[first + i], per_target, result.stems);
+        }
+        result.times.reconstruct += seconds_since(tr);
+        if (progress) progress(first + n, plans.size());
+    }
+
+    if (params.residual) {
+        result.residual = song;
+        for (const Audio& s : result.stems)
+            for (int c = 0; c < song.num_channels(); ++c)
+                for (std::size_t i = 0; i < song.frames(); ++i) result.residual.channels[c][i] -= s.channels[c][i];
+    }
+    if (input.sample_rate_hz != song.sample_rate_hz) {
+        // Back to the song's own rate and exact length.
+        auto restore = [&](Audio& a) {
+            a = resample(a, input.sample_rate_hz);
+            for (auto& ch : a.channels) ch.resize(input.frames(), 0.0f);
+        };
+        for (Audio& s : result.stems) restore(s);
+        if (params.residual) restore(result.residual);
+    }
+    return result;
+}
+
+}  // namespace loopsep

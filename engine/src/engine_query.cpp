@@ -1,0 +1,79 @@
+// Queries: an example loop, or the catalog's loops of an instrument averaged
+// into a class prototype.
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "loopsep/catalog.h"
+#include "loopsep/engine.h"
+#include "loopsep/error.h"
+#include "loopsep/model.h"
+
+namespace loopsep {
+
+namespace {
+constexpr std::size_t kMaxPrototypeLoops = 16;  // enough for a stable mean, cheap to embed
+}
+
+std::vector<float> Engine::query_from_loop(const Audio& loop_in, double loop_bpm, const std::string& what) const {
+    const ModelConfig& cfg = model_->config();
+    if (loop_in.peak() < 1e-6f) throw input_error(what + ": query loop is silent");
+    Audio loop = loop_in.sample_rate_hz == cfg.sample_rate_hz ? loop_in : resample(loop_in, cfg.sample_rate_hz);
+    int beats = 0;
+    if (loop_bpm <= 0) {
+        loop_bpm = estimate_loop_bpm(loop, &beats);
+    } else {
+        beats = int(std::lround(loop.duration_sec() * loop_bpm / 60.0));
+    }
+    if (beats < 1) throw input_error(what + ": query loop is shorter than one beat at " + std::to_string(loop_bpm) + " BPM");
+    const std::size_t ref_frames =
+        static_cast<std::size_t>(std::llround(loop.frames() * loop_bpm / cfg.reference_bpm));
+    // The encoder wants at least one bar: repeat a shorter loop.
+    Audio at_ref = ref_frames == loop.frames() ? loop : stretch_to_frames(loop, ref_frames);
+    const std::size_t bar_frames = static_cast<std::size_t>(std::llround(4 * 60.0 / cfg.reference_bpm * cfg.sample_rate_hz));
+    if (at_ref.frames() < bar_frames) {
+        for (auto& ch : at_ref.channels) {
+            std::vector<float> once = ch;
+            while (ch.size() < bar_frames) ch.insert(ch.end(), once.begin(), once.end());
+            ch.resize(bar_frames);
+        }
+    }
+    return model_->embed_query(at_ref);
+}
+
+std::vector<float> Engine::query_from_catalog(Catalog& catalog, const std::string& instrument, Genre genre) const {
+    LoopFilter filter;
+    filter.instrument = instrument;
+    std::vector<LoopRecord> loops;
+    if (genre != Genre::Neutral) {
+        filter.genre = genre_name(genre);
+        loops = catalog.list(filter);
+        filter.genre.clear();
+    }
+    if (loops.empty()) loops = catalog.list(filter);
+    if (loops.empty()) {
+        std::ostringstream msg;
+        msg << "no loops of instrument '" << instrument << "' in the catalog; available:";
+        auto names = catalog.instruments();
+        if (names.empty()) msg << " none";
+        for (std::size_t i = 0; i < names.size(); ++i) msg << (i ? ", " : " ") << names[i];
+        msg << " (or give --query LOOP)";
+        throw input_error(msg.str());
+    }
+    if (loops.size() > kMaxPrototypeLoops) loops.resize(kMaxPrototypeLoops);
+    std::vector<std::vector<float>> embeddings;
+    for (const LoopRecord& rec : loops) {
+        if (!model_tag_.empty())
+            if (auto cached = catalog.embedding(rec.id, model_tag_); cached && int(cached->size()) == model_->embedding_size()) {
+                embeddings.push_back(*cached);
+                continue;
+            }
+        Audio audio = catalog.load_audio(rec.id);
+        std::vector<float> e = query_from_loop(audio, rec.bpm, "catalog loop " + std::to_string(rec.id));
+        if (!model_tag_.empty()) catalog.set_embedding(rec.id, model_tag_, e);
+        embeddings.push_back(std::move(e));
+    }
+    return Separator::prototype(embeddings);
+}
+
+}  // namespace loopsep

@@ -1,0 +1,117 @@
+// Mask warping (default) and audio re-stretching (measured alternative).
+#include "engine_reconstruct.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "loopsep/stft.h"
+
+namespace loopsep::detail {
+
+void normalise_jointly(std::vector<std::vector<float>>& masks) {
+    if (masks.size() < 2) return;
+    for (std::size_t i = 0; i < masks[0].size(); ++i) {
+        float sum = 0;
+        for (const auto& m : masks) sum += m[i];
+        if (sum > 1.0f)
+            for (auto& m : masks) m[i] /= sum;
+    }
+}
+
+
+
+namespace {
+
+void accumulate(const std::vector<float>& chunk, long chunk_start, const SegmentPlan& plan, std::size_t song_frames,
+                std::vector<float>& out) {
+    const long from = std::max<long>(0, long(plan.start_frame) - long(kFadeFrames));
+    const long to = std::min<long>(long(song_frames), long(plan.end_frame) + long(kFadeFrames));
+    for (long n = from; n < to; ++n) {
+        long i = n - chunk_start;
+        if (i < 0 || i >= long(chunk.size())) continue;
+        double w = detail::crossfade_weight(plan, std::size_t(n), song_frames, kFadeFrames);
+        if (w > 0) out[n] += float(w * chunk[i]);
+    }
+}
+
+// Default: warp the masks onto the original song's STFT frames and filter the original mixture.
+class MaskWarpReconstructor : public SegmentReconstructor {
+public:
+    explicit MaskWarpReconstructor(const ModelConfig& cfg) : cfg_(cfg), stft_({cfg.n_fft, cfg.hop}) {}
+
+    void add(const Audio& song, const SegmentPlan& plan, const std::vector<std::vector<float>>& masks,
+             std::vector<Audio>& stems) override {
+        const int hop = cfg_.hop, bins = cfg_.num_bins(), window = cfg_.window_frames();
+        // Chunk aligned to the hop grid, reaching a full FFT beyond the cross-fade on each side.
+        const long margin = long(kFadeFrames) + cfg_.n_fft;
+        const long chunk_start = ((long(plan.start_frame) - margin) / hop - 1) * hop;
+        const long chunk_end = long(plan.end_frame) + margin;
+        const std::size_t chunk_frames = std::size_t(chunk_end - chunk_start);
+        std::vector<double> src(stft_.num_frames_for(chunk_frames));
+        for (std::size_t f = 0; f < src.size(); ++f)
+            src[f] = std::clamp(plan.ref_frame_for(double(chunk_start) + double(f) * hop, hop), 0.0, double(window - 1));
+        std::vector<std::vector<float>> warped;
+        for (const auto& m : masks) warped.push_back(warp_rows(m.data(), std::size_t(window), bins, src));
+        normalise_jointly(warped);
+        for (int c = 0; c < song.num_channels(); ++c) {
+            std::vector<float> x = detail::extract_region(song.channels[c], double(chunk_start), chunk_frames);
+            Spectrogram mix = stft_.forward(x.data(), x.size());
+            for (std::size_t t = 0; t < warped.size(); ++t) {
+                Spectrogram est = mix;
+                for (std::size_t i = 0; i < est.data.size(); ++i) est.data[i] *= warped[t][i];
+                accumulate(stft_.inverse(est, chunk_frames), chunk_start, plan, song.frames(), stems[t].channels[c]);
+            }
+        }
+    }
+
+private:
+    ModelConfig cfg_;
+    Stft stft_;
+};
+
+// Measured alternative: filter the stretched segment and stretch the result back to song time.
+class StretchReconstructor : public SegmentReconstructor {
+public:
+    StretchReconstructor(const ModelConfig& cfg, const StretchParams& stretch)
+        : cfg_(cfg), stretch_(stretch), stft_({cfg.n_fft, cfg.hop}) {}
+
+    void add(const Audio& song, const SegmentPlan& plan, const std::vector<std::vector<float>>& masks,
+             std::vector<Audio>& stems) override {
+        std::vector<std::vector<float>> norm = masks;
+        normalise_jointly(norm);
+        Audio region(song.num_channels(), 0, song.sample_rate_hz);
+        for (int c = 0; c < song.num_channels(); ++c)
+            region.channels[c] = detail::extract_region(song.channels[c], plan.region_start, plan.region_frames);
+        Audio stretched = stretch_to_frames(region, plan.window_ref_frames, stretch_);
+        const int bins = cfg_.num_bins();
+        for (std::size_t t = 0; t < norm.size(); ++t) {
+            Audio est(song.num_channels(), plan.window_ref_frames, song.sample_rate_hz);
+            for (int c = 0; c < song.num_channels(); ++c) {
+                Spectrogram spec = stft_.forward(stretched.channel(c), stretched.frames());
+                for (std::size_t f = 0; f < spec.num_frames; ++f)
+                    for (int k = 0; k < bins; ++k)
+                        spec.at(f, k) *= norm[t][std::min<std::size_t>(f, cfg_.window_frames() - 1) * bins + k];
+                est.channels[c] = stft_.inverse(spec, stretched.frames());
+            }
+            Audio back = stretch_to_frames(est, plan.region_frames, stretch_);
+            const long start = long(std::floor(plan.region_start));
+            for (int c = 0; c < song.num_channels(); ++c)
+                accumulate(back.channels[c], start, plan, song.frames(), stems[t].channels[c]);
+        }
+    }
+
+private:
+    ModelConfig cfg_;
+    StretchParams stretch_;
+    Stft stft_;
+};
+
+}  // namespace
+
+std::unique_ptr<SegmentReconstructor> make_reconstructor(Reconstruction r, const ModelConfig& cfg,
+                                                         const StretchParams& stretch) {
+    if (r == Reconstruction::Stretch) return std::make_unique<StretchReconstructor>(cfg, stretch);
+    return std::make_unique<MaskWarpReconstructor>(cfg);
+}
+
+}  // namespace loopsep::detail

@@ -1,0 +1,106 @@
+// End-to-end engine runs on a generated song with a small untrained model:
+// the pipeline's contracts (lengths, rates, channels, stems + residual =
+// mixture, query handling, bad input) do not depend on what the net learned.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+#include "loopsep/engine.h"
+#include "loopsep/error.h"
+#include "loopsep/model.h"
+#include "song_fixture.h"
+#include "test_util.h"
+
+using namespace loopsep;
+using loopsep::testing::TempDir;
+
+namespace {
+
+std::string small_model(const TempDir& dir) {
+    ModelConfig cfg;
+    cfg.num_bands = 32;
+    cfg.unet_channels = {8, 8, 16};
+    cfg.query_channels = {8, 16};
+    cfg.embedding_size = 16;
+    std::string path = dir.file("tiny.safetensors");
+    write_untrained_model(path, cfg, 7);
+    return path;
+}
+
+}  // namespace
+
+TEST(Engine, StemsMatchTheSongAndSumWithTheResidualToTheMixture) {
+    TempDir dir;
+    Engine engine(Separator::load(small_model(dir)), "test");
+    Audio song = loopsep::testing::make_test_song(124, 9.0);
+    Audio loop = loopsep::testing::make_test_song(120, 2.0, 1);
+    std::vector<TargetQuery> targets = {{"a", engine.query_from_loop(loop, 120, "loop")},
+                                        {"b", engine.query_from_loop(loop, 0, "loop")}};
+    SeparationParams p;
+    p.residual = true;
+    SeparationResult r = engine.separate(song, targets, p);
+    ASSERT_EQ(r.stems.size(), 2u);
+    EXPECT_NEAR(r.grid.tempo_bpm, 124, 1.0);
+    EXPECT_GE(r.num_segments, 4u);
+    double max_err = 0;
+    for (int c = 0; c < 2; ++c) {
+        ASSERT_EQ(r.stems[0].frames(), song.frames());
+        ASSERT_EQ(r.residual.frames(), song.frames());
+        for (std::size_t i = 0; i < song.frames(); ++i) {
+            double sum = r.stems[0].channels[c][i] + r.stems[1].channels[c][i] + r.residual.channels[c][i];
+            max_err = std::max(max_err, std::fabs(sum - song.channels[c][i]));
+        }
+    }
+    EXPECT_LT(max_err, 1e-4);
+    // The song's energy is not amplified: joint masks are ≤ 1 per bin.
+    EXPECT_LT(r.stems[0].rms() + r.stems[1].rms(), 1.5 * song.rms());
+}
+
+TEST(Engine, KeepsTheSongsRateAndLengthAndMono) {
+    TempDir dir;
+    Engine engine(Separator::load(small_model(dir)), "");
+    Audio song = resample(loopsep::testing::make_test_song(100, 7.0, 1), 48000);
+    song.channels[0].resize(song.frames() - 17);  // an odd length
+    Audio loop = loopsep::testing::make_test_song(120, 2.0, 1);
+    SeparationParams p;
+    p.genre = Genre::HipHop;
+    SeparationResult r = engine.separate(song, {{"x", engine.query_from_loop(loop, 120, "loop")}}, p);
+    ASSERT_EQ(r.stems.size(), 1u);
+    EXPECT_EQ(r.stems[0].sample_rate_hz, 48000);
+    EXPECT_EQ(r.stems[0].num_channels(), 1);
+    EXPECT_EQ(r.stems[0].frames(), song.frames());
+}
+
+TEST(Engine, FixedGridAndStretchReconstructionRunToo) {
+    TempDir dir;
+    Engine engine(Separator::load(small_model(dir)), "");
+    Audio song = loopsep::testing::make_test_song(110, 6.0);
+    Audio loop = loopsep::testing::make_test_song(120, 2.0, 1);
+    auto q = engine.query_from_loop(loop, 120, "loop");
+    for (auto grid : {GridMode::Beats, GridMode::Fixed})
+        for (auto rec : {Reconstruction::MaskWarp, Reconstruction::Stretch}) {
+            SeparationParams p;
+            p.grid = grid;
+            p.reconstruct = rec;
+            SeparationResult r = engine.separate(song, {{"x", q}}, p);
+            EXPECT_EQ(r.stems[0].frames(), song.frames());
+            EXPECT_GT(r.stems[0].rms(), 0.0);
+        }
+}
+
+TEST(Engine, RefusesSilentQueriesAndBeatlessSongsClearly) {
+    TempDir dir;
+    Engine engine(Separator::load(small_model(dir)), "");
+    EXPECT_THROW(engine.query_from_loop(Audio(1, 88200), 120, "silent.wav"), Error);
+    Audio loop = loopsep::testing::make_test_song(120, 2.0, 1);
+    auto q = engine.query_from_loop(loop, 120, "loop");
+    Audio tone = loopsep::testing::sine(440, 6.0, 1);
+    EXPECT_THROW(engine.separate(tone, {{"x", q}}, {}), Error);
+    SeparationParams fallback;
+    fallback.allow_beatless = true;
+    EXPECT_EQ(engine.separate(tone, {{"x", q}}, fallback).stems[0].frames(), tone.frames());
+    SeparationParams bad;
+    bad.threads = 0;
+    EXPECT_THROW(bad.validate(), Error);
+}

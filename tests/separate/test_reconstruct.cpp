@@ -1,0 +1,107 @@
+// The engine's segment plumbing: plans, cross-fades and mask reconstruction,
+// checked with masks whose answer is known (all-pass, all-stop, low-pass).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine_plan.h"
+#include "engine_reconstruct.h"
+#include "loopsep/metrics.h"
+#include "song_fixture.h"
+#include "test_util.h"
+
+using namespace loopsep;
+using namespace loopsep::detail;
+
+namespace {
+
+// Three bars at slightly different tempi plus a pickup and a tail.
+std::vector<SegmentPlan> test_plans(std::size_t song_frames, const ModelConfig& cfg) {
+    std::vector<Segment> segs = {{0, 30000, 1.0}, {30000, 118000, 4.0}, {118000, 210000, 4.0}, {210000, 300000, 4.0},
+                                 {300000, song_frames, 2.0}};
+    BeatGrid grid;
+    grid.tempo_bpm = 120;
+    return plan_segments(segs, grid, song_frames, 44100, cfg.reference_bpm, cfg.window_frames(), cfg.hop, false,
+                         2 * kFadeFrames);
+}
+
+}  // namespace
+
+TEST(EnginePlan, SegmentsCoverTheSongAndCrossfadesSumToOne) {
+    ModelConfig cfg;
+    const std::size_t n = 340000;
+    auto plans = test_plans(n, cfg);
+    ASSERT_EQ(plans.size(), 5u);
+    EXPECT_EQ(plans.front().start_frame, 0u);
+    EXPECT_EQ(plans.back().end_frame, n);
+    for (std::size_t i = 1; i < plans.size(); ++i) EXPECT_EQ(plans[i].start_frame, plans[i - 1].end_frame);
+    // Bar 2 spans 88000 frames for 4 beats; the reference bar is 88200 → ratio 0.99773.
+    EXPECT_NEAR(plans[1].song_per_ref, 88000.0 / 88200.0, 1e-9);
+    for (std::size_t f = 0; f < n; f += 97) {
+        double sum = 0;
+        for (const auto& p : plans) sum += crossfade_weight(p, f, n, kFadeFrames);
+        ASSERT_NEAR(sum, 1.0, 1e-12) << "frame " << f;
+    }
+}
+
+TEST(EnginePlan, SliversAreMergedAndFixedGridIgnoresBeats) {
+    ModelConfig cfg;
+    std::vector<Segment> segs = {{0, 100, 0.01}, {100, 88300, 4.0}, {88300, 88400, 0.01}};
+    BeatGrid grid;
+    grid.tempo_bpm = 120;
+    auto plans = plan_segments(segs, grid, 88400, 44100, 120, cfg.window_frames(), cfg.hop, false, 4096);
+    ASSERT_EQ(plans.size(), 1u);
+    EXPECT_EQ(plans[0].start_frame, 0u);
+    EXPECT_EQ(plans[0].end_frame, 88400u);
+    auto fixed = plan_segments({}, grid, 200000, 44100, 120, cfg.window_frames(), cfg.hop, true, 4096);
+    ASSERT_EQ(fixed.size(), 3u);  // 88200 + 88200 + 23600
+    EXPECT_DOUBLE_EQ(fixed[0].song_per_ref, 1.0);
+}
+
+TEST(EngineReconstruct, AllPassMasksGiveBackTheMixtureAndStopMasksSilence) {
+    ModelConfig cfg;
+    Audio song = loopsep::testing::make_test_song(120, 340000.0 / 44100);
+    auto plans = test_plans(song.frames(), cfg);
+    const std::size_t cells = std::size_t(cfg.window_frames()) * cfg.num_bins();
+    auto recon = make_reconstructor(Reconstruction::MaskWarp, cfg, {});
+    std::vector<Audio> stems(2, Audio(2, song.frames()));
+    for (const auto& p : plans) recon->add(song, p, {std::vector<float>(cells, 1.0f), std::vector<float>(cells, 0.0f)}, stems);
+    double max_err = 0, max_zero = 0;
+    for (int c = 0; c < 2; ++c)
+        for (std::size_t i = 0; i < song.frames(); ++i) {
+            max_err = std::max(max_err, double(std::fabs(stems[0].channels[c][i] - song.channels[c][i])));
+            max_zero = std::max(max_zero, double(std::fabs(stems[1].channels[c][i])));
+        }
+    EXPECT_LT(max_err, 1e-4);
+    EXPECT_EQ(max_zero, 0.0);
+}
+
+TEST(EngineReconstruct, LowPassMaskKeepsTheLowToneAndDropsTheHighOne) {
+    ModelConfig cfg;
+    Audio low_tone = loopsep::testing::sine(110, 340000.0 / 44100, 1);
+    Audio song = low_tone;
+    Audio high = loopsep::testing::sine(5000, 340000.0 / 44100, 1);
+    for (std::size_t i = 0; i < song.frames(); ++i) song.channels[0][i] += high.channels[0][i];
+    auto plans = test_plans(song.frames(), cfg);
+    const int bins = cfg.num_bins();
+    std::vector<float> low(std::size_t(cfg.window_frames()) * bins, 0.0f);
+    const int cutoff = int(1000.0 / 44100 * cfg.n_fft);  // 1 kHz
+    for (int t = 0; t < cfg.window_frames(); ++t)
+        for (int k = 0; k < cutoff; ++k) low[std::size_t(t) * bins + k] = 1.0f;
+    auto recon = make_reconstructor(Reconstruction::MaskWarp, cfg, {});
+    std::vector<Audio> stems(1, Audio(1, song.frames()));
+    for (const auto& p : plans) recon->add(song, p, {low}, stems);
+    const double sdr_mix = sdr_db(low_tone.channel(0), song.channel(0), song.frames());
+    const double sdr_low = sdr_db(low_tone.channel(0), stems[0].channel(0), song.frames());
+    EXPECT_NEAR(sdr_mix, 0.0, 0.1);
+    EXPECT_GT(sdr_low, 40.0) << "low-passed " << sdr_low << " dB";
+}
+
+TEST(EngineReconstruct, JointNormalisationCapsTheSumAtOne) {
+    std::vector<std::vector<float>> m = {{0.8f, 0.2f, 1.0f}, {0.6f, 0.3f, 1.0f}};
+    normalise_jointly(m);
+    EXPECT_NEAR(m[0][0] + m[1][0], 1.0f, 1e-6);
+    EXPECT_NEAR(m[0][0] / m[1][0], 0.8f / 0.6f, 1e-5);
+    EXPECT_FLOAT_EQ(m[0][1], 0.2f);  // under 1: untouched
+    EXPECT_NEAR(m[0][2], 0.5f, 1e-6);
+}
