@@ -1,8 +1,110 @@
-// loopsep train — placeholder until issue #6 lands.
+// loopsep train --data DIR [--data DIR2 ...] --out MODEL [--steps N] [--batch B] [--lr X]
+//               [--seed S] [--resume CKPT] [--threads T] [--val DIR]
+// Prepares tempo-normalised four-beat windows of every stem (once; optionally kept
+// in --cache / --val-cache files), then trains the query-conditioned U-Net.
+#include <iostream>
+
+#include "args.h"
 #include "commands.h"
+#include "loopsep/error.h"
+#include "loopsep/model.h"
+#include "loopsep/train.h"
 
 namespace loopsep::cli {
 
-int run_train(const Argv&) { return not_built_yet("train", 6); }
+namespace {
+std::vector<int> int_list(const std::string& text, const std::string& what) {
+    std::vector<int> out;
+    for (const auto& item : split_list(text)) out.push_back(int(parse_int(item, what, 1, 1024)));
+    if (out.empty()) throw usage_error(what + ": expected a list like 8,16,32,64");
+    return out;
+}
+
+SegmentCache load_or_prepare(const std::vector<std::string>& dirs, const std::string& cache_path,
+                             const ModelConfig& cfg, int threads, bool fast, const char* what) {
+    if (dirs.empty()) {
+        std::cerr << "reading " << what << " cache " << cache_path << "\n";
+        return read_segment_cache(cache_path);
+    }
+    PrepareParams pp;
+    pp.data_dirs = dirs;
+    pp.threads = threads;
+    pp.fast_stretch = fast;
+    std::cerr << "preparing " << what << " windows from " << dirs.size() << " folder(s)\n";
+    SegmentCache c = prepare_segments(pp, cfg, std::cerr);
+    std::cerr << "  " << c.segments.size() << " windows, " << c.songs.size() << " songs, "
+              << c.instruments.size() << " instruments\n";
+    if (!cache_path.empty()) {
+        write_segment_cache(cache_path, c);
+        std::cerr << "  wrote " << cache_path << "\n";
+    }
+    return c;
+}
+}  // namespace
+
+int run_train(const Argv& argv) {
+    const CommandSpec spec{
+        "train", "--data DIR [--data DIR2 ...] --out MODEL [options]",
+        "Trains the query-conditioned U-Net on `loopsep synth` folders; keeps the model with the best validation SDR.",
+        {{"--data", true, "folder of synth songs for training (repeatable)", "DIR"},
+         {"--out", true, "model file to write (safetensors)", "MODEL"},
+         {"--steps", true, "training steps (default 3000)", "N"},
+         {"--batch", true, "examples per step (default 16)", "B"},
+         {"--lr", true, "Adam learning rate, cosine-decayed (default 0.001)", "X"},
+         {"--seed", true, "random seed (default 1)", "S"},
+         {"--resume", true, "start from this model file (its architecture wins)", "CKPT"},
+         {"--threads", true, "CPU threads (default 2)", "T"},
+         {"--val", true, "folder of synth songs from held-out sound sources (repeatable)", "DIR"},
+         {"--cache", true, "training windows file: written after preparing --data, read when --data is absent", "FILE"},
+         {"--val-cache", true, "validation windows file, like --cache", "FILE"},
+         {"--prepare-only", false, "stop after writing the caches (for loopsep-train-gpu)"},
+         {"--minutes", true, "stop after this many minutes (the best model so far is kept)", "M"},
+         {"--val-every", true, "steps between validations (default 250)", "N"},
+         {"--val-examples", true, "validation windows per instrument (default 24)", "N"},
+         {"--channels", true, "U-Net channels per level (default 8,16,32,64)", "LIST"},
+         {"--query-channels", true, "query encoder channels (default 16,32,64)", "LIST"},
+         {"--bands", true, "mel bands the net sees (default 96)", "N"},
+         {"--embedding", true, "query embedding size (default 64)", "N"},
+         {"--finer-stretch", false, "prepare with Rubber Band R3 instead of R2 (slower)"}}};
+    ParsedArgs args = parse_args(spec, argv);
+    if (args.has("--help")) { std::cout << usage_text(spec); return 0; }
+
+    TrainParams p;
+    p.out = args.get("--out");
+    p.steps = args.get_int("--steps", 3000, 1, 10000000);
+    p.batch = int(args.get_int("--batch", 16, 1, 1024));
+    p.lr = args.get_double("--lr", 1e-3, 1e-7, 0.5);
+    p.seed = std::uint64_t(args.get_int("--seed", 1, 0, 2147483647));
+    p.resume = args.get("--resume");
+    p.threads = int(args.get_int("--threads", 2, 1, 256));
+    p.max_minutes = args.get_double("--minutes", 0, 0, 1e6);
+    p.val_every = int(args.get_int("--val-every", 250, 1, 10000000));
+    p.val_examples = int(args.get_int("--val-examples", 24, 1, 10000));
+    if (args.has("--channels")) p.config.unet_channels = int_list(args.get("--channels"), "--channels");
+    if (args.has("--query-channels"))
+        p.config.query_channels = int_list(args.get("--query-channels"), "--query-channels");
+    p.config.num_bands = int(args.get_int("--bands", p.config.num_bands, 8, 1025));
+    p.config.embedding_size = int(args.get_int("--embedding", p.config.embedding_size, 1, 4096));
+    p.config.validate();
+
+    const auto data = args.all("--data"), val_dirs = args.all("--val");
+    const std::string cache = args.get("--cache"), val_cache = args.get("--val-cache");
+    if (data.empty() && cache.empty()) throw usage_error("--data: at least one folder of synth songs is required");
+    const bool prepare_only = args.has("--prepare-only");
+    if (!prepare_only && p.out.empty()) throw usage_error("--out: a model file is required");
+    set_torch_threads(p.threads);
+
+    const bool fast = !args.has("--finer-stretch");
+    SegmentCache train = load_or_prepare(data, cache, p.config, p.threads, fast, "training");
+    SegmentCache val;
+    const bool have_val = !val_dirs.empty() || !val_cache.empty();
+    if (have_val) val = load_or_prepare(val_dirs, val_cache, p.config, p.threads, fast, "validation");
+    if (prepare_only) return 0;
+
+    TrainResult r = train_model(p, train, have_val ? &val : nullptr, std::cerr);
+    std::cerr << (r.interrupted ? "interrupted" : "done") << " after " << r.steps_done << " steps; loss "
+              << r.first_loss << " → " << r.last_loss << "; model in " << p.out << "\n";
+    return 0;
+}
 
 }  // namespace loopsep::cli

@@ -1,0 +1,89 @@
+// loopsep — the query-conditioned separation network (loading and running it).
+//
+// A Separator holds trained weights loaded from a safetensors model file. Given
+// an example loop of the target instrument (the "query") it computes an
+// embedding; given a batch of mixture magnitude windows and that embedding it
+// predicts one soft mask per window (values in [0,1], one per STFT bin and frame).
+//
+// Data layout the engine must follow:
+//  * Audio at 44.1 kHz, stretched so that four beats last 4·60/reference_bpm s
+//    (= 88200 samples at 120 BPM).
+//  * A window is the four-beat segment plus context_frames·hop samples on each
+//    side. Its STFT (n_fft, hop, periodic Hann, centred, zero-padded ends —
+//    loopsep/stft.h) has window_frames() frames when the window holds
+//    (window_frames()−1)·hop samples. Frames [context_frames, context_frames +
+//    segment_frames) are the segment itself.
+//  * Stereo: the net sees the mid channel ((L+R)/2); the engine applies that one
+//    mask to both channels' STFTs (keeps the stereo image, halves the cost).
+//
+// No LibTorch types appear here: all of it lives in models/src.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loopsep/audio.h"
+
+namespace loopsep {
+
+struct ModelConfig {                 // stored in the model file's metadata, validated on load
+    int sample_rate_hz = 44100;
+    int n_fft = 2048, hop = 512;     // the engine computes the mixture STFT with these (Hann, centred: loopsep/stft.h)
+    double reference_bpm = 120.0;    // a four-beat segment lasts 4*60/reference_bpm s at the reference tempo
+    int segment_frames = 172;        // STFT frames of one four-beat segment at the reference tempo (centre part)
+    int context_frames = 10;         // extra frames the net sees on each side
+    int window_frames() const { return segment_frames + 2 * context_frames; }
+    int num_bins() const { return n_fft / 2 + 1; }
+
+    // Architecture. The net works on `num_bands` mel-spaced triangular bands
+    // covering 0 Hz .. sample_rate/2 (the whole band: güira and bongo live
+    // high); its band mask is mapped back to every STFT bin by the normalised
+    // transposed filterbank.
+    int num_bands = 96;
+    std::vector<int> unet_channels = {8, 16, 32, 64};   // per level; levels = size()-1 down-samplings (×2 in time and bands)
+    std::vector<int> query_channels = {16, 32, 64};     // query encoder CNN (each followed by 2×2 pooling)
+    int embedding_size = 64;
+
+    // Provenance (free text / lists, not checked beyond their types).
+    std::vector<std::string> instruments;   // instruments seen in training
+    std::string training_data;              // description of the training data
+    long training_steps = 0;
+
+    void validate() const;                   // usage error naming the field
+    std::string to_json() const;             // one JSON object
+    static ModelConfig from_json(const std::string& json, const std::string& what);  // input error naming `what`
+    std::uint64_t num_window_samples() const { return std::uint64_t(window_frames() - 1) * hop; }
+    std::uint64_t segment_samples() const { return std::uint64_t(4.0 * 60.0 / reference_bpm * sample_rate_hz + 0.5); }
+};
+
+class Separator {                    // loaded weights: immutable, shareable across threads/runs (const methods thread-safe)
+public:
+    ~Separator();
+    static std::shared_ptr<const Separator> load(const std::string& path);   // input_error naming the file on any problem
+    const ModelConfig& config() const;
+    int embedding_size() const;
+    std::int64_t num_parameters() const;
+    // Query loop already at the reference tempo, 44.1 kHz, any length ≥ one bar (4 beats); stereo → mid inside.
+    std::vector<float> embed_query(const Audio& loop) const;
+    // Few-shot class prototype: mean of several query embeddings (Wang et al. 2022).
+    static std::vector<float> prototype(const std::vector<std::vector<float>>& embeddings);
+    // Batch of mixture MAGNITUDE windows, each window_frames() × num_bins(), time-major (|STFT| of the mid channel of
+    // the stretched segment with its context). Returns one mask per window, same shape, values in [0,1].
+    std::vector<std::vector<float>> predict_masks(const std::vector<std::vector<float>>& mix_magnitudes,
+                                                  const std::vector<float>& embedding) const;
+
+    struct Impl;  // LibTorch internals (models/src)
+    explicit Separator(std::unique_ptr<Impl> impl);
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+void set_torch_threads(int threads);           // at::set_num_threads, once per process
+std::string default_model_path();              // $LOOPSEP_MODEL, else <source tree>/models/loopsep-v1.safetensors
+// For tests and the trainer: a freshly initialised (untrained) model written to `path` (small configs run fast).
+void write_untrained_model(const std::string& path, const ModelConfig& config, std::uint64_t seed);
+
+}  // namespace loopsep

@@ -1,0 +1,108 @@
+// loopsep — training the query-conditioned U-Net.
+//
+// Two stages, so a training step does no DSP beyond mixing and the STFT:
+//  1. prepare_segments (loopsep_train; audio I/O + Rubber Band): every stem of
+//     every `loopsep synth` song is cut into four-beat windows at the annotated
+//     downbeats (with context), stretched to the reference tempo, reduced to mono
+//     (mid) and stored 8-bit µ-law in a SegmentCache file.
+//  2. train_model (loopsep_train_core; LibTorch only — also built alone as
+//     loopsep-train-gpu): mixtures made on the fly (target + other stems of the
+//     same bar or remixed from other songs, random gains, target-silent
+//     examples), query = the same instrument from another song (another sound
+//     source when there is one), L1 loss on magnitudes, validation SDR per
+//     instrument on a separate cache, best model kept, Ctrl-C safe.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "loopsep/model.h"
+
+namespace loopsep {
+
+struct CachedSegment {
+    std::uint16_t instrument = 0;       // index into SegmentCache::instruments
+    std::uint32_t song = 0;             // index into SegmentCache::songs
+    std::uint32_t source = 0;           // index into SegmentCache::sources (sound source: preset/sample set)
+    std::uint32_t bar = 0;              // bar number within the song (same bar = same time span)
+    bool active = false;                // the stem sounds in the centre part of the window
+    float scale = 0.0f;                 // peak amplitude: sample = scale · µ-law⁻¹(code)
+    std::vector<std::uint8_t> codes;    // window_samples µ-law codes
+};
+
+struct SegmentCache {
+    int sample_rate_hz = 44100;
+    std::uint32_t window_samples = 0;   // ModelConfig::num_window_samples()
+    std::vector<std::string> instruments, songs, sources;
+    std::vector<CachedSegment> segments;
+    std::string description;            // where the data came from (goes into the model metadata)
+
+    std::vector<float> decode(const CachedSegment& s) const;
+    void append(const SegmentCache& other);   // merges name tables
+};
+
+CachedSegment encode_segment(const float* samples, std::uint32_t n);   // µ-law, scale = peak
+void write_segment_cache(const std::string& path, const SegmentCache& cache);   // atomic
+SegmentCache read_segment_cache(const std::string& path);                      // input error naming the file
+
+// Stage 1: synth folders (DIR/<song>/{mix.wav, stems/<instrument>.wav, meta.json}) → segments.
+struct PrepareParams {
+    std::vector<std::string> data_dirs;
+    int threads = 2;
+    bool fast_stretch = true;           // Rubber Band R2 (data prep only)
+    void validate() const;
+};
+SegmentCache prepare_segments(const PrepareParams& params, const ModelConfig& config, std::ostream& log);
+
+struct TrainParams {
+    std::string out;                    // model file (best validation score; the last state if no validation)
+    std::string resume;                 // model file to start from (its architecture wins)
+    long steps = 3000;
+    int batch = 16;
+    double lr = 1e-3;
+    std::uint64_t seed = 1;
+    int threads = 2;
+    bool cuda = false;                  // loopsep-train-gpu
+    int log_every = 20;
+    int val_every = 250;
+    int val_examples = 24;              // per instrument
+    double silent_fraction = 0.15;      // examples whose target is silent
+    double same_bar_fraction = 0.5;     // accompaniment from the target's own bar (else remixed)
+    double max_minutes = 0;             // stop after this wall time (0: no limit)
+    ModelConfig config;                 // architecture of a fresh model
+    void validate() const;              // usage error naming the parameter
+};
+
+struct InstrumentScores {
+    int examples = 0;
+    double sdr_model_db = 0, sdr_irm_db = 0, sdr_mixture_db = 0, sdr_wrong_query_db = 0;
+    double leakage_db = 0;              // output / mixture energy where the target is silent
+    int silent_examples = 0;
+};
+struct EvalReport {
+    std::map<std::string, InstrumentScores> per_instrument;
+    double mean_sdr_model_db = 0, mean_sdr_irm_db = 0, mean_sdr_mixture_db = 0, mean_sdr_wrong_query_db = 0;
+    double mean_leakage_db = 0;
+};
+
+struct TrainResult {
+    long steps_done = 0;
+    double first_loss = 0, last_loss = 0;   // mean training loss over the first / last log windows
+    double steps_per_sec = 0;
+    bool interrupted = false;
+    EvalReport best;                    // validation report of the saved model (empty without validation)
+};
+
+TrainResult train_model(const TrainParams& params, const SegmentCache& train, const SegmentCache* val, std::ostream& log);
+
+// Scores a model file on a validation cache: SDR (centre part, per four-beat window) of the
+// model, the ideal ratio mask (power), the mixture as estimate and the model with a wrong
+// instrument's query; leakage where the target is silent. Deterministic for a seed.
+EvalReport evaluate_model(const std::string& model_path, const SegmentCache& val, int examples_per_instrument,
+                          std::uint64_t seed, int threads);
+void print_report(const EvalReport& report, std::ostream& out);
+
+}  // namespace loopsep

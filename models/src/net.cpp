@@ -1,0 +1,375 @@
+// The query-conditioned U-Net (LibTorch) and the Separator that runs it.
+//
+// Front end: |STFT| → mel-spaced triangular bands over the whole band → log1p.
+// Query encoder: small CNN (3×3 conv + ReLU + 2×2 average pooling per layer),
+// mean and max over time, linear → embedding. Separator: U-Net with one
+// residual FiLM block per level (and at the bottleneck), strided 2×2 down- and
+// transposed up-sampling, additive skips, sigmoid band mask, mapped back to all
+// bins by the normalised transposed filterbank.
+#include "net.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "loopsep/error.h"
+
+namespace loopsep::net {
+
+namespace {
+double hz_to_mel(double hz) { return 2595.0 * std::log10(1.0 + hz / 700.0); }
+double mel_to_hz(double mel) { return 700.0 * (std::pow(10.0, mel / 2595.0) - 1.0); }
+
+// Raw triangular weights [bands, bins]; every bin belongs to at least one band
+// and every band has at least one bin (narrow low bands take their nearest bin).
+std::vector<double> triangles(const ModelConfig& c) {
+    const int B = c.num_bands, F = c.num_bins();
+    const double nyq = c.sample_rate_hz / 2.0, bin_hz = double(c.sample_rate_hz) / c.n_fft;
+    std::vector<double> edges(B + 2);
+    for (int i = 0; i < B + 2; ++i) edges[i] = mel_to_hz(hz_to_mel(nyq) * i / (B + 1));
+    std::vector<double> w(std::size_t(B) * F, 0.0);
+    for (int b = 0; b < B; ++b) {
+        const double lo = edges[b], mid = edges[b + 1], hi = edges[b + 2];
+        bool any = false;
+        for (int k = 0; k < F; ++k) {
+            const double f = k * bin_hz;
+            double v = 0.0;
+            if (f > lo && f <= mid) v = (f - lo) / (mid - lo);
+            else if (f > mid && f < hi) v = (hi - f) / (hi - mid);
+            if (v > 0) { w[std::size_t(b) * F + k] = v; any = true; }
+        }
+        if (!any) {
+            const int k = std::min(F - 1, int(std::lround(mid / bin_hz)));
+            w[std::size_t(b) * F + k] = 1.0;
+        }
+    }
+    for (int k = 0; k < F; ++k) {  // edges (0 Hz, Nyquist) and gaps: nearest band centre
+        double sum = 0.0;
+        for (int b = 0; b < B; ++b) sum += w[std::size_t(b) * F + k];
+        if (sum > 0) continue;
+        int best = 0;
+        for (int b = 1; b < B; ++b)
+            if (std::abs(edges[b + 1] - k * bin_hz) < std::abs(edges[best + 1] - k * bin_hz)) best = b;
+        w[std::size_t(best) * F + k] = 1.0;
+    }
+    return w;
+}
+
+torch::Tensor to_tensor(const std::vector<double>& w, int rows, int cols) {
+    std::vector<float> f(w.begin(), w.end());
+    return torch::from_blob(f.data(), {rows, cols}, torch::kFloat32).clone();
+}
+}  // namespace
+
+torch::Tensor analysis_filterbank(const ModelConfig& c) {
+    auto w = to_tensor(triangles(c), c.num_bands, c.num_bins());
+    return w / w.sum(1, true);
+}
+
+torch::Tensor synthesis_filterbank(const ModelConfig& c) {
+    auto w = to_tensor(triangles(c), c.num_bands, c.num_bins());
+    return w / w.sum(0, true);
+}
+
+torch::Tensor stft_complex(const torch::Tensor& waves, const ModelConfig& c) {
+    auto window = torch::hann_window(c.n_fft, torch::TensorOptions().dtype(torch::kFloat32).device(waves.device()));
+    return torch::stft(waves, c.n_fft, c.hop, c.n_fft, window, /*center=*/true, "constant",
+                       /*normalized=*/false, /*onesided=*/true, /*return_complex=*/true);
+}
+
+torch::Tensor stft_magnitude(const torch::Tensor& waves, const ModelConfig& c) {
+    return stft_complex(waves, c).abs().transpose(1, 2).contiguous();
+}
+
+torch::Tensor istft(const torch::Tensor& spec, const ModelConfig& c, std::int64_t length) {
+    auto window = torch::hann_window(c.n_fft, torch::TensorOptions().dtype(torch::kFloat32).device(spec.device()));
+    return torch::istft(spec, c.n_fft, c.hop, c.n_fft, window, /*center=*/true, /*normalized=*/false,
+                        /*onesided=*/true, length, /*return_complex=*/false);
+}
+
+FilmResBlockImpl::FilmResBlockImpl(int ch, int emb) : channels(ch) {
+    const int groups = std::max(1, ch / 8);
+    norm1 = register_module("norm1", torch::nn::GroupNorm(groups, ch));
+    conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, ch, 3).padding(1)));
+    norm2 = register_module("norm2", torch::nn::GroupNorm(groups, ch));
+    conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, ch, 3).padding(1)));
+    film = register_module("film", torch::nn::Linear(emb, 2 * ch));
+    // Start as identity FiLM (scale 1, shift 0) and a near-identity residual.
+    torch::NoGradGuard g;
+    film->weight.mul_(0.1);
+    film->bias.zero_();
+    conv2->weight.mul_(0.5);
+}
+
+torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& embedding) {
+    auto y = conv1(torch::relu(norm1(x)));
+    auto gb = film(embedding);  // [N, 2C]
+    auto gamma = (1.0 + gb.slice(1, 0, channels)).unsqueeze(-1).unsqueeze(-1);
+    auto beta = gb.slice(1, channels, 2 * channels).unsqueeze(-1).unsqueeze(-1);
+    y = norm2(y) * gamma + beta;
+    return x + conv2(torch::relu(y));
+}
+
+namespace {
+// Sparse (COO) application of a [bands, bins] filterbank: the dense product
+// cost as much as the whole U-Net; each bin touches at most a few bands.
+struct Coo { torch::Tensor rows, cols, weights; };
+Coo to_coo(const torch::Tensor& dense) {
+    auto nz = dense.nonzero();  // [K, 2]
+    auto r = nz.select(1, 0).contiguous(), c = nz.select(1, 1).contiguous();
+    return {r, c, dense.index({r, c}).contiguous()};
+}
+}  // namespace
+
+LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
+    const int E = c.embedding_size;
+    query_convs = register_module("query_convs", torch::nn::ModuleList());
+    int in = 1;
+    for (int ch : c.query_channels) {
+        query_convs->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, ch, 3).padding(1)));
+        in = ch;
+    }
+    const int pooled_bands = c.num_bands >> c.query_channels.size();
+    query_out = register_module("query_out", torch::nn::Linear(2 * in * pooled_bands, E));
+
+    const auto& ch = c.unet_channels;
+    const int levels = int(ch.size()) - 1;
+    stem = register_module("stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, ch[0], 3).padding(1)));
+    enc = register_module("enc", torch::nn::ModuleList());
+    down = register_module("down", torch::nn::ModuleList());
+    up = register_module("up", torch::nn::ModuleList());
+    dec = register_module("dec", torch::nn::ModuleList());
+    for (int i = 0; i < levels; ++i) {
+        enc->push_back(FilmResBlock(ch[i], E));
+        down->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[i], ch[i + 1], 2).stride(2)));
+        up->push_back(torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(ch[i + 1], ch[i], 2).stride(2)));
+        dec->push_back(FilmResBlock(ch[i], E));
+    }
+    mid = register_module("mid", FilmResBlock(ch[levels], E));
+    head = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[0], 1, 1)));
+    const auto a = to_coo(analysis_filterbank(c)), s = to_coo(synthesis_filterbank(c));
+    fa_bands = register_buffer("fa_bands", a.rows);
+    fa_bins = register_buffer("fa_bins", a.cols);
+    fa_weights = register_buffer("fa_weights", a.weights);
+    fs_bands = register_buffer("fs_bands", s.rows);
+    fs_bins = register_buffer("fs_bins", s.cols);
+    fs_weights = register_buffer("fs_weights", s.weights);
+}
+
+torch::Tensor LoopSepNetImpl::features(const torch::Tensor& mag) {
+    // bands[..., b] = Σ_k A[b,k]·mag[..., k]
+    auto src = mag.index_select(-1, fa_bins) * fa_weights;
+    auto sizes = mag.sizes().vec();
+    sizes.back() = config.num_bands;
+    auto bands = torch::zeros(sizes, mag.options()).index_add(-1, fa_bands, src);  // [N, T, B]
+    return torch::log1p(bands).unsqueeze(1);
+}
+
+torch::Tensor LoopSepNetImpl::embed(const torch::Tensor& query_mag) {
+    auto x = features(query_mag);
+    for (auto& m : *query_convs) {
+        x = torch::relu(m->as<torch::nn::Conv2d>()->forward(x));
+        x = torch::avg_pool2d(x, {2, 2}, {2, 2}, {0, 0}, /*ceil_mode=*/true);
+    }
+    // [N, C, T', B'] → mean and max over time → [N, 2·C·B']
+    auto mean = x.mean(2), mx = std::get<0>(x.max(2));
+    return query_out(torch::cat({mean, mx}, 1).flatten(1));
+}
+
+torch::Tensor LoopSepNetImpl::mask(const torch::Tensor& mix_mag, const torch::Tensor& emb_in) {
+    const int64_t n = mix_mag.size(0);
+    auto emb = emb_in.size(0) == n ? emb_in : emb_in.expand({n, emb_in.size(1)});
+    auto x = stem(features(mix_mag));
+    std::vector<torch::Tensor> skips;
+    const int levels = int(config.unet_channels.size()) - 1;
+    for (int i = 0; i < levels; ++i) {
+        x = enc[i]->as<FilmResBlock>()->forward(x, emb);
+        skips.push_back(x);
+        x = down[i]->as<torch::nn::Conv2d>()->forward(x);
+    }
+    x = mid(x, emb);
+    for (int i = levels - 1; i >= 0; --i) {
+        x = up[i]->as<torch::nn::ConvTranspose2d>()->forward(x) + skips[i];
+        x = dec[i]->as<FilmResBlock>()->forward(x, emb);
+    }
+    auto band_mask = torch::sigmoid(head(torch::relu(x))).squeeze(1);  // [N, T, B]
+    auto src = band_mask.index_select(-1, fs_bands) * fs_weights;         // bin mask = Σ_b S[b,k]·band_mask[b]
+    auto sizes = band_mask.sizes().vec();
+    sizes.back() = config.num_bins();
+    return torch::zeros(sizes, band_mask.options()).index_add(-1, fs_bins, src);  // [N, T, F]
+}
+
+LoopSepNet make_net(const ModelConfig& config, std::uint64_t seed) {
+    config.validate();
+    torch::manual_seed(seed);
+    LoopSepNet net(config);
+    return net;
+}
+
+SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config) {
+    SafetensorsFile f;
+    f.metadata["format"] = "loopsep-model";
+    f.metadata["format_version"] = "1";
+    f.metadata["config"] = config.to_json();
+    for (const auto& p : net->named_parameters()) {
+        auto t = p.value().detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
+        NamedTensor nt;
+        nt.shape.assign(t.sizes().begin(), t.sizes().end());
+        nt.values.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+        f.tensors.emplace(p.key(), std::move(nt));
+    }
+    return f;
+}
+
+void load_weights(LoopSepNet& net, const SafetensorsFile& file, const std::string& what) {
+    torch::NoGradGuard g;
+    auto params = net->named_parameters();
+    for (const auto& p : params) {
+        auto it = file.tensors.find(p.key());
+        if (it == file.tensors.end()) throw input_error(what + ": model file lacks tensor '" + p.key() + "'");
+        const auto& t = it->second;
+        if (!std::equal(t.shape.begin(), t.shape.end(), p.value().sizes().begin(), p.value().sizes().end()))
+            throw input_error(what + ": tensor '" + p.key() + "' has the wrong shape for the model configuration");
+        auto src = torch::from_blob(const_cast<float*>(t.values.data()), p.value().sizes(), torch::kFloat32);
+        p.value().copy_(src);
+    }
+    if (file.tensors.size() != params.size())
+        throw input_error(what + ": model file holds tensors the model configuration does not use");
+}
+
+LoopSepNet load_net(const std::string& path, ModelConfig* config_out) {
+    const auto file = read_safetensors(path);
+    auto fmt = file.metadata.find("format");
+    if (fmt == file.metadata.end() || fmt->second != "loopsep-model")
+        throw input_error(path + ": not a loopsep model (metadata 'format' missing)");
+    auto ver = file.metadata.find("format_version");
+    if (ver == file.metadata.end() || ver->second != "1")
+        throw input_error(path + ": unsupported loopsep model format version");
+    auto cfg = file.metadata.find("config");
+    if (cfg == file.metadata.end()) throw input_error(path + ": model file has no 'config' metadata");
+    const ModelConfig config = ModelConfig::from_json(cfg->second, path);
+    LoopSepNet net(config);
+    load_weights(net, file, path);
+    net->eval();
+    if (config_out) *config_out = config;
+    return net;
+}
+
+}  // namespace loopsep::net
+
+// ---------------------------------------------------------------------------
+namespace loopsep {
+
+struct Separator::Impl {
+    ModelConfig config;
+    net::LoopSepNet net{nullptr};
+};
+
+Separator::Separator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Separator::~Separator() = default;
+
+std::shared_ptr<const Separator> Separator::load(const std::string& path) {
+    auto impl = std::make_unique<Impl>();
+    try {
+        impl->net = net::load_net(path, &impl->config);
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw input_error(path + ": cannot load model (" + std::string(e.what()).substr(0, 200) + ")");
+    }
+    return std::make_shared<const Separator>(std::move(impl));
+}
+
+const ModelConfig& Separator::config() const { return impl_->config; }
+int Separator::embedding_size() const { return impl_->config.embedding_size; }
+
+std::int64_t Separator::num_parameters() const {
+    std::int64_t n = 0;
+    for (const auto& p : impl_->net->parameters()) n += p.numel();
+    return n;
+}
+
+std::vector<float> Separator::embed_query(const Audio& loop) const {
+    const auto& c = impl_->config;
+    if (loop.num_channels() < 1 || loop.frames() == 0) throw input_error("query loop is empty");
+    if (loop.sample_rate_hz != c.sample_rate_hz)
+        throw usage_error("query loop must be at " + std::to_string(c.sample_rate_hz) + " Hz");
+    // One bar at the reference tempo (a 1 % tolerance for stretch rounding).
+    if (double(loop.frames()) < 0.99 * double(c.segment_samples()))
+        throw input_error("query loop is shorter than one bar (4 beats) at the reference tempo");
+    std::vector<float> mid(loop.frames(), 0.0f);
+    for (int ch = 0; ch < loop.num_channels(); ++ch)
+        for (std::size_t i = 0; i < mid.size(); ++i) mid[i] += loop.channels[ch][i] / float(loop.num_channels());
+    torch::NoGradGuard g;
+    auto wave = torch::from_blob(mid.data(), {1, int64_t(mid.size())}, torch::kFloat32);
+    auto emb = impl_->net->embed(net::stft_magnitude(wave, c)).contiguous();
+    return std::vector<float>(emb.data_ptr<float>(), emb.data_ptr<float>() + emb.numel());
+}
+
+std::vector<float> Separator::prototype(const std::vector<std::vector<float>>& embeddings) {
+    if (embeddings.empty()) throw usage_error("prototype: no embeddings");
+    std::vector<float> mean(embeddings[0].size(), 0.0f);
+    for (const auto& e : embeddings) {
+        if (e.size() != mean.size()) throw usage_error("prototype: embeddings differ in size");
+        for (std::size_t i = 0; i < e.size(); ++i) mean[i] += e[i] / float(embeddings.size());
+    }
+    return mean;
+}
+
+std::vector<std::vector<float>> Separator::predict_masks(const std::vector<std::vector<float>>& mix,
+                                                         const std::vector<float>& embedding) const {
+    const auto& c = impl_->config;
+    const std::size_t per = std::size_t(c.window_frames()) * c.num_bins();
+    if (embedding.size() != std::size_t(c.embedding_size))
+        throw usage_error("predict_masks: embedding has " + std::to_string(embedding.size()) + " values, the model uses " +
+                          std::to_string(c.embedding_size));
+    for (const auto& m : mix)
+        if (m.size() != per)
+            throw usage_error("predict_masks: a window has " + std::to_string(m.size()) + " values, expected " +
+                              std::to_string(c.window_frames()) + " frames × " + std::to_string(c.num_bins()) + " bins");
+    std::vector<std::vector<float>> out;
+    out.reserve(mix.size());
+    torch::NoGradGuard g;
+    auto emb = torch::from_blob(const_cast<float*>(embedding.data()), {1, c.embedding_size}, torch::kFloat32);
+    constexpr std::size_t kChunk = 8;  // bounds memory; batched enough for GEMM efficiency
+    for (std::size_t start = 0; start < mix.size(); start += kChunk) {
+        const std::size_t n = std::min(kChunk, mix.size() - start);
+        auto batch = torch::empty({int64_t(n), c.window_frames(), c.num_bins()}, torch::kFloat32);
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto& m = mix[start + i];
+            float* dst = batch.data_ptr<float>() + i * per;
+            for (std::size_t k = 0; k < per; ++k) dst[k] = std::isfinite(m[k]) ? std::max(0.0f, m[k]) : 0.0f;
+        }
+        auto masks = impl_->net->mask(batch, emb).clamp(0.0, 1.0).contiguous();
+        for (std::size_t i = 0; i < n; ++i) {
+            const float* src = masks.data_ptr<float>() + i * per;
+            out.emplace_back(src, src + per);
+        }
+    }
+    return out;
+}
+
+void set_torch_threads(int threads) {
+    if (threads < 1) throw usage_error("--threads must be ≥ 1");
+    at::set_num_threads(threads);
+    try {
+        at::set_num_interop_threads(1);
+    } catch (...) {  // only settable once per process, before any parallel work
+    }
+}
+
+std::string default_model_path() {
+    if (const char* env = std::getenv("LOOPSEP_MODEL"); env && *env) return env;
+#ifdef LOOPSEP_SOURCE_DIR
+    return std::string(LOOPSEP_SOURCE_DIR) + "/models/loopsep-v1.safetensors";
+#else
+    return "models/loopsep-v1.safetensors";
+#endif
+}
+
+void write_untrained_model(const std::string& path, const ModelConfig& config, std::uint64_t seed) {
+    auto net = net::make_net(config, seed);
+    write_safetensors(path, net::to_safetensors(net, config));
+}
+
+}  // namespace loopsep

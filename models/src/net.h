@@ -1,0 +1,64 @@
+// INTERNAL (LibTorch): the network modules shared by inference (model.cpp) and
+// the trainer (trainer.cpp). Never include this from a public header.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+#include "loopsep/model.h"
+#include "loopsep/safetensors.h"
+
+namespace loopsep::net {
+
+// Mel (HTK) triangular filterbank, [num_bands, num_bins], each row summing to 1
+// (a band value is the weighted mean magnitude of its bins).
+torch::Tensor analysis_filterbank(const ModelConfig& config);
+// Band → bin interpolation, [num_bands, num_bins], each column summing to 1:
+// the normalised transposed filterbank, so a band mask in [0,1] maps to a bin mask in [0,1].
+torch::Tensor synthesis_filterbank(const ModelConfig& config);
+
+// |STFT| of waveforms [N, L] → [N, frames, bins] (periodic Hann, centred, zero-padded like loopsep::Stft).
+torch::Tensor stft_magnitude(const torch::Tensor& waves, const ModelConfig& config);
+torch::Tensor stft_complex(const torch::Tensor& waves, const ModelConfig& config);              // [N, bins, frames]
+torch::Tensor istft(const torch::Tensor& spec, const ModelConfig& config, std::int64_t length);  // → [N, length]
+
+struct FilmResBlockImpl : torch::nn::Module {
+    FilmResBlockImpl(int channels, int embedding_size);
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& embedding);
+    torch::nn::GroupNorm norm1{nullptr}, norm2{nullptr};
+    torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+    torch::nn::Linear film{nullptr};
+    int channels;
+};
+TORCH_MODULE(FilmResBlock);
+
+struct LoopSepNetImpl : torch::nn::Module {
+    explicit LoopSepNetImpl(const ModelConfig& config);
+    // Log band features of magnitudes [N, T, bins] → [N, 1, T, bands].
+    torch::Tensor features(const torch::Tensor& magnitudes);
+    // Query magnitudes [N, T, bins] (any T ≥ 1) → embeddings [N, E].
+    torch::Tensor embed(const torch::Tensor& query_magnitudes);
+    // Mixture magnitudes [N, window_frames, bins] + embeddings [N, E] (or [1, E]) → bin masks [N, T, bins].
+    torch::Tensor mask(const torch::Tensor& mix_magnitudes, const torch::Tensor& embeddings);
+
+    ModelConfig config;
+    torch::nn::ModuleList query_convs{nullptr};
+    torch::nn::Linear query_out{nullptr};
+    torch::nn::Conv2d stem{nullptr}, head{nullptr};
+    torch::nn::ModuleList enc{nullptr}, down{nullptr}, up{nullptr}, dec{nullptr};
+    FilmResBlock mid{nullptr};
+    // Sparse filterbanks as buffers (not saved: rebuilt from the config).
+    torch::Tensor fa_bands, fa_bins, fa_weights, fs_bands, fs_bins, fs_weights;
+};
+TORCH_MODULE(LoopSepNet);
+
+LoopSepNet make_net(const ModelConfig& config, std::uint64_t seed);
+// Parameters (not buffers) + the config as metadata.
+SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config);
+// Copies every parameter from `file`; any missing, extra or mis-shaped tensor is an input error naming `what`.
+void load_weights(LoopSepNet& net, const SafetensorsFile& file, const std::string& what);
+// Reads and validates a model file: config from its metadata, then the weights.
+LoopSepNet load_net(const std::string& path, ModelConfig* config_out);
+
+}  // namespace loopsep::net

@@ -1,0 +1,62 @@
+// loopsep-train-gpu: the trainer with LibTorch as its only dependency (built with
+// -DLOOPSEP_TRAINER_ONLY=ON), for machines with a GPU. It reads segment caches
+// written by `loopsep train --prepare-only` and writes the same model file.
+//   loopsep-train-gpu --cache FILE [--cache FILE2 ...] --out MODEL [--val-cache FILE]
+//       [--steps N] [--batch B] [--lr X] [--seed S] [--minutes M] [--resume MODEL]
+//       [--channels 8,16,32,64] [--bands 96] [--embedding 64] [--query-channels 16,32,64]
+//       [--val-every N] [--cpu] [--threads T]
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "arch_args.h"
+#include "loopsep/error.h"
+#include "loopsep/train.h"
+
+int main(int argc, char** argv) {
+    using namespace loopsep;
+    try {
+        TrainParams p;
+        p.cuda = true;
+        std::vector<std::string> caches;
+        std::string val_cache;
+        for (int i = 1; i < argc; ++i) {
+            const std::string a = argv[i];
+            if (a == "--cpu") { p.cuda = false; continue; }
+            if (i + 1 >= argc) throw usage_error(a + ": needs a value");
+            const std::string v = argv[++i];
+            if (a == "--cache") caches.push_back(v);
+            else if (a == "--val-cache") val_cache = v;
+            else if (a == "--out") p.out = v;
+            else if (a == "--resume") p.resume = v;
+            else if (a == "--steps") p.steps = std::atol(v.c_str());
+            else if (a == "--batch") p.batch = std::atoi(v.c_str());
+            else if (a == "--lr") p.lr = std::atof(v.c_str());
+            else if (a == "--seed") p.seed = std::strtoull(v.c_str(), nullptr, 10);
+            else if (a == "--minutes") p.max_minutes = std::atof(v.c_str());
+            else if (a == "--threads") p.threads = std::atoi(v.c_str());
+            else if (a == "--val-every") p.val_every = std::atoi(v.c_str());
+            else if (a == "--val-examples") p.val_examples = std::atoi(v.c_str());
+            else if (a == "--channels") p.config.unet_channels = detail::parse_int_list(v, a);
+            else if (a == "--query-channels") p.config.query_channels = detail::parse_int_list(v, a);
+            else if (a == "--bands") p.config.num_bands = std::atoi(v.c_str());
+            else if (a == "--embedding") p.config.embedding_size = std::atoi(v.c_str());
+            else throw usage_error("unknown option " + a);
+        }
+        if (caches.empty()) throw usage_error("--cache: at least one segment cache is required");
+        SegmentCache train;
+        for (const auto& c : caches) train.append(read_segment_cache(c));
+        SegmentCache val;
+        if (!val_cache.empty()) val = read_segment_cache(val_cache);
+        auto r = train_model(p, train, val_cache.empty() ? nullptr : &val, std::cout);
+        std::cout << "done: " << r.steps_done << " steps, loss " << r.first_loss << " → " << r.last_loss << "\n";
+        return 0;
+    } catch (const Error& e) {
+        std::cerr << "loopsep-train-gpu: " << e.what() << "\n";
+        return e.exit_code();
+    } catch (const std::exception& e) {
+        std::cerr << "loopsep-train-gpu: " << e.what() << "\n";
+        return 1;
+    }
+}

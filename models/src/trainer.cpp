@@ -1,0 +1,456 @@
+// The training loop and the validation scorer (LibTorch; see loopsep/train.h).
+//
+// The whole cache lives on the training device as µ-law codes [segments, samples];
+// a batch is a table of segment indices and gains, decoded and mixed on the device,
+// so a GPU step never waits for the CPU and a CPU step does no extra copies.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <iomanip>
+#include <map>
+#include <ostream>
+#include <random>
+#include <set>
+
+#include "loopsep/error.h"
+#include "loopsep/train.h"
+#include "net.h"
+
+namespace loopsep {
+
+void TrainParams::validate() const {
+    if (out.empty()) throw usage_error("--out: a model file is required");
+    if (steps < 1 || steps > 10000000) throw usage_error("--steps must be in 1..10000000");
+    if (batch < 1 || batch > 1024) throw usage_error("--batch must be in 1..1024");
+    if (!(lr > 0 && lr < 1)) throw usage_error("--lr must be in (0, 1)");
+    if (threads < 1 || threads > 256) throw usage_error("--threads must be in 1..256");
+    if (log_every < 1 || val_every < 1 || val_examples < 1) throw usage_error("log/validation intervals must be ≥ 1");
+    if (silent_fraction < 0 || silent_fraction > 1) throw usage_error("silent_fraction must be in [0, 1]");
+    if (same_bar_fraction < 0 || same_bar_fraction > 1) throw usage_error("same_bar_fraction must be in [0, 1]");
+    config.validate();
+}
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted = true; }
+
+constexpr int kSlots = 6;  // per example: target + up to 5 accompaniment stems
+
+torch::Tensor mulaw_lut(torch::Device dev) {
+    std::vector<float> t(256);
+    for (int c = 0; c < 256; ++c) {
+        const double y = c / 127.5 - 1.0;
+        t[c] = float((y < 0 ? -1.0 : 1.0) * (std::pow(256.0, std::abs(y)) - 1.0) / 255.0);
+    }
+    return torch::from_blob(t.data(), {256}, torch::kFloat32).clone().to(dev);
+}
+
+// The cache, on the device.
+struct DeviceCache {
+    torch::Tensor codes;   // [S, L] uint8
+    torch::Tensor scales;  // [S]
+    torch::Tensor lut;     // [256]
+    DeviceCache(const SegmentCache& c, torch::Device dev) {
+        const int64_t S = int64_t(c.segments.size()), L = c.window_samples;
+        auto host = torch::empty({S, L}, torch::kUInt8);
+        std::vector<float> sc(S);
+        for (int64_t i = 0; i < S; ++i) {
+            std::memcpy(host.data_ptr<std::uint8_t>() + i * L, c.segments[i].codes.data(), L);
+            sc[i] = c.segments[i].scale;
+        }
+        codes = host.to(dev);
+        scales = torch::from_blob(sc.data(), {S}, torch::kFloat32).clone().to(dev);
+        lut = mulaw_lut(dev);
+    }
+    // Σ_j gain[b,j] · segment(idx[b,j]) → [B, L]; idx < 0 contributes nothing.
+    torch::Tensor mix(const std::vector<int64_t>& idx, const std::vector<float>& gain, int64_t B, int64_t J) const {
+        auto dev = codes.device();
+        auto i = torch::from_blob(const_cast<int64_t*>(idx.data()), {B * J}, torch::kInt64).clone().to(dev);
+        auto g = torch::from_blob(const_cast<float*>(gain.data()), {B * J}, torch::kFloat32).clone().to(dev);
+        g = g * (i >= 0).to(torch::kFloat32);
+        i = i.clamp_min(0);
+        auto w = lut.index({codes.index_select(0, i).to(torch::kInt64)}) * (scales.index_select(0, i) * g).unsqueeze(1);
+        return w.view({B, J, -1}).sum(1);
+    }
+};
+
+struct Index {
+    std::vector<std::vector<int64_t>> active;            // per instrument: active segments
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<int64_t>> bars;  // (song, bar) → segments
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> bar_keys;
+    std::vector<int> usable;                             // instruments with active segments in ≥ 2 songs
+    explicit Index(const SegmentCache& c) : active(c.instruments.size()) {
+        std::vector<std::set<std::uint32_t>> songs(c.instruments.size());
+        for (std::size_t i = 0; i < c.segments.size(); ++i) {
+            const auto& s = c.segments[i];
+            if (s.active) { active[s.instrument].push_back(int64_t(i)); songs[s.instrument].insert(s.song); }
+            bars[{s.song, s.bar}].push_back(int64_t(i));
+        }
+        for (const auto& kv : bars) bar_keys.push_back(kv.first);
+        for (std::size_t k = 0; k < songs.size(); ++k)
+            if (songs[k].size() >= 2) usable.push_back(int(k));
+    }
+};
+
+double db_to_gain(double db) { return std::pow(10.0, db / 20.0); }
+
+// Query of `instrument` from another song, preferably another sound source.
+int64_t pick_query(const SegmentCache& c, const Index& ix, int instrument, std::uint32_t song, std::uint32_t source,
+                   std::mt19937_64& rng) {
+    const auto& pool = ix.active[instrument];
+    int64_t fallback = -1;
+    for (int tries = 0; tries < 16; ++tries) {
+        const int64_t q = pool[rng() % pool.size()];
+        if (c.segments[q].song == song) continue;
+        if (c.segments[q].source != source) return q;
+        fallback = q;
+    }
+    if (fallback >= 0) return fallback;
+    for (int64_t q : pool)
+        if (c.segments[q].song != song) return q;
+    return pool[rng() % pool.size()];
+}
+
+struct Batch {
+    torch::Tensor mix, target, query;  // waveforms [B, L]
+};
+
+Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc, const TrainParams& p,
+                   std::mt19937_64& rng) {
+    const int64_t B = p.batch;
+    std::vector<int64_t> mix_idx(B * kSlots, -1), tgt_idx(B, -1), q_idx(B, -1);
+    std::vector<float> mix_gain(B * kSlots, 0.0f), tgt_gain(B, 0.0f), q_gain(B, 1.0f);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int64_t b = 0; b < B; ++b) {
+        const int inst = ix.usable[rng() % ix.usable.size()];
+        const bool silent = u(rng) < p.silent_fraction;
+        const double level = db_to_gain(-18.0 * u(rng));  // overall level: the net must not rely on loudness
+        std::uint32_t song = 0, source = 0, bar = 0;
+        int slot = 0;
+        if (!silent) {
+            const int64_t t = ix.active[inst][rng() % ix.active[inst].size()];
+            song = c.segments[t].song; source = c.segments[t].source; bar = c.segments[t].bar;
+            const float g = float(level * db_to_gain(-6.0 + 12.0 * u(rng)));
+            tgt_idx[b] = t; tgt_gain[b] = g;
+            mix_idx[b * kSlots + slot] = t; mix_gain[b * kSlots + slot] = g; ++slot;
+        } else {
+            const auto key = ix.bar_keys[rng() % ix.bar_keys.size()];
+            song = key.first; bar = key.second;
+            source = ~0u;
+        }
+        std::vector<int64_t> others;
+        if (u(rng) < p.same_bar_fraction || silent) {
+            for (int64_t o : ix.bars.at({song, bar}))
+                if (c.segments[o].instrument != inst) others.push_back(o);
+        }
+        if (others.empty()) {
+            const int k = 1 + int(rng() % (kSlots - 2));
+            for (int tries = 0; tries < 20 && int(others.size()) < k; ++tries) {
+                const int64_t o = int64_t(rng() % c.segments.size());
+                if (c.segments[o].instrument != inst) others.push_back(o);
+            }
+        }
+        std::shuffle(others.begin(), others.end(), rng);
+        for (int64_t o : others) {
+            if (slot >= kSlots) break;
+            mix_idx[b * kSlots + slot] = o;
+            mix_gain[b * kSlots + slot] = float(level * db_to_gain(-9.0 + 12.0 * u(rng)));
+            ++slot;
+        }
+        q_idx[b] = pick_query(c, ix, inst, silent ? ~0u : song, source, rng);
+        q_gain[b] = float(db_to_gain(-12.0 * u(rng)));
+    }
+    Batch out;
+    out.mix = dc.mix(mix_idx, mix_gain, B, kSlots);
+    out.target = dc.mix(tgt_idx, tgt_gain, B, 1);
+    out.query = dc.mix(q_idx, q_gain, B, 1);
+    return out;
+}
+
+torch::Tensor loss_fn(net::LoopSepNet& model, const Batch& b) {
+    const auto& cfg = model->config;
+    auto mix_mag = net::stft_magnitude(b.mix, cfg);
+    auto tgt_mag = net::stft_magnitude(b.target, cfg);
+    auto emb = model->embed(net::stft_magnitude(b.query, cfg));
+    auto est = model->mask(mix_mag, emb) * mix_mag;
+    // L1 on magnitudes, normalised per example by the mixture's mean magnitude (levels vary by 18 dB).
+    auto err = (est - tgt_mag).abs().mean({1, 2});
+    return (err / (mix_mag.mean({1, 2}) + 1e-4)).mean();
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+struct ValExample {
+    int instrument;
+    std::vector<int64_t> stems;  // all stems of the bar (the real mixture)
+    int64_t target;              // -1 when the target is silent in this bar
+    int64_t query, wrong_query;  // wrong_query: another instrument's loop (-1 if none)
+};
+
+std::vector<ValExample> make_val_set(const SegmentCache& c, int per_instrument, std::uint64_t seed) {
+    Index ix(c);
+    std::mt19937_64 rng(seed);
+    std::vector<ValExample> out;
+    for (int inst : ix.usable) {
+        auto pool = ix.active[inst];
+        std::shuffle(pool.begin(), pool.end(), rng);
+        int n = 0;
+        for (int64_t t : pool) {
+            if (n >= per_instrument) break;
+            const auto& s = c.segments[t];
+            ValExample e{inst, ix.bars.at({s.song, s.bar}), t, pick_query(c, ix, inst, s.song, s.source, rng), -1};
+            if (e.stems.size() < 2) continue;  // a lone stem is no separation task
+            std::vector<int> others;
+            for (int o : ix.usable) if (o != inst) others.push_back(o);
+            if (!others.empty()) {
+                const int w = others[rng() % others.size()];
+                e.wrong_query = ix.active[w][rng() % ix.active[w].size()];
+            }
+            out.push_back(std::move(e));
+            ++n;
+        }
+        // Bars where the instrument is silent (leakage): up to a quarter as many.
+        int silent = 0;
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> keys = ix.bar_keys;
+        std::shuffle(keys.begin(), keys.end(), rng);
+        for (const auto& key : keys) {
+            if (silent >= std::max(1, per_instrument / 4)) break;
+            const auto& stems = ix.bars.at(key);
+            bool has = false, any_active = false;
+            for (int64_t o : stems) {
+                if (c.segments[o].instrument == inst && c.segments[o].active) has = true;
+                if (c.segments[o].active) any_active = true;
+            }
+            if (has || !any_active) continue;
+            std::vector<int64_t> st;
+            for (int64_t o : stems) if (c.segments[o].instrument != inst) st.push_back(o);
+            out.push_back({inst, st, -1, pick_query(c, ix, inst, key.first, ~0u, rng), -1});
+            ++silent;
+        }
+    }
+    return out;
+}
+
+double sdr(const torch::Tensor& ref, const torch::Tensor& est) {  // [L] each
+    const double num = ref.pow(2).sum().item<double>(), den = (ref - est).pow(2).sum().item<double>();
+    return 10.0 * std::log10((num + 1e-9) / (den + 1e-9));
+}
+
+EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceCache& dc,
+                    const std::vector<ValExample>& set) {
+    torch::NoGradGuard ng;
+    model->eval();
+    const auto& cfg = model->config;
+    const int64_t L = c.window_samples, start = int64_t(cfg.context_frames) * cfg.hop;
+    const int64_t len = std::min<int64_t>(int64_t(cfg.segment_samples()), L - start);
+    std::map<int, std::vector<double>> m, irm, mixs, wrong, leak;
+    for (const auto& e : set) {
+        std::vector<int64_t> idx(e.stems.begin(), e.stems.end());
+        std::vector<float> gains(idx.size(), 1.0f);
+        auto mix = dc.mix(idx, gains, 1, int64_t(idx.size()));
+        auto X = net::stft_complex(mix, cfg);          // [1, F, T]
+        auto mag = X.abs().transpose(1, 2);             // [1, T, F]
+        auto q = dc.mix({e.query}, {1.0f}, 1, 1);
+        auto mask = model->mask(mag, model->embed(net::stft_magnitude(q, cfg))).transpose(1, 2);
+        auto est = net::istft(X * mask, cfg, L).narrow(1, start, len)[0];
+        auto centre_mix = mix.narrow(1, start, len)[0];
+        if (e.target < 0) {
+            const double em = centre_mix.pow(2).sum().item<double>(), ee = est.pow(2).sum().item<double>();
+            leak[e.instrument].push_back(10.0 * std::log10((ee + 1e-12) / (em + 1e-12)));
+            continue;
+        }
+        auto tgt = dc.mix({e.target}, {1.0f}, 1, 1);
+        auto S = net::stft_complex(tgt, cfg);
+        auto N = X - S;
+        auto ideal = S.abs().pow(2) / (S.abs().pow(2) + N.abs().pow(2) + 1e-12);
+        auto est_irm = net::istft(X * ideal, cfg, L).narrow(1, start, len)[0];
+        auto ref = tgt.narrow(1, start, len)[0];
+        m[e.instrument].push_back(sdr(ref, est));
+        irm[e.instrument].push_back(sdr(ref, est_irm));
+        mixs[e.instrument].push_back(sdr(ref, centre_mix));
+        if (e.wrong_query >= 0) {
+            auto wq = dc.mix({e.wrong_query}, {1.0f}, 1, 1);
+            auto wm = model->mask(mag, model->embed(net::stft_magnitude(wq, cfg))).transpose(1, 2);
+            wrong[e.instrument].push_back(sdr(ref, net::istft(X * wm, cfg, L).narrow(1, start, len)[0]));
+        }
+    }
+    auto mean = [](const std::vector<double>& v) {
+        double s = 0;
+        for (double x : v) s += x;
+        return v.empty() ? 0.0 : s / double(v.size());
+    };
+    EvalReport r;
+    int n = 0, nl = 0;
+    for (const auto& kv : m) {
+        InstrumentScores s;
+        s.examples = int(kv.second.size());
+        s.sdr_model_db = mean(kv.second);
+        s.sdr_irm_db = mean(irm[kv.first]);
+        s.sdr_mixture_db = mean(mixs[kv.first]);
+        s.sdr_wrong_query_db = mean(wrong[kv.first]);
+        s.silent_examples = int(leak[kv.first].size());
+        s.leakage_db = mean(leak[kv.first]);
+        r.per_instrument[c.instruments[kv.first]] = s;
+        r.mean_sdr_model_db += s.sdr_model_db;
+        r.mean_sdr_irm_db += s.sdr_irm_db;
+        r.mean_sdr_mixture_db += s.sdr_mixture_db;
+        r.mean_sdr_wrong_query_db += s.sdr_wrong_query_db;
+        ++n;
+        if (s.silent_examples) { r.mean_leakage_db += s.leakage_db; ++nl; }
+    }
+    if (n) {
+        r.mean_sdr_model_db /= n; r.mean_sdr_irm_db /= n; r.mean_sdr_mixture_db /= n; r.mean_sdr_wrong_query_db /= n;
+    }
+    if (nl) r.mean_leakage_db /= nl;
+    model->train();
+    return r;
+}
+
+void save(net::LoopSepNet& model, ModelConfig cfg, long steps, const std::string& path) {
+    cfg.training_steps = steps;
+    write_safetensors(path, net::to_safetensors(model, cfg));
+}
+
+}  // namespace
+
+void print_report(const EvalReport& r, std::ostream& o) {
+    o << std::fixed << std::setprecision(2);
+    o << "  instrument      n  model   IRM  mixture  wrong-query  leakage(n)\n";
+    for (const auto& [name, s] : r.per_instrument)
+        o << "  " << std::left << std::setw(12) << name << std::right << std::setw(4) << s.examples << std::setw(7)
+          << s.sdr_model_db << std::setw(7) << s.sdr_irm_db << std::setw(8) << s.sdr_mixture_db << std::setw(11)
+          << s.sdr_wrong_query_db << std::setw(9) << s.leakage_db << " (" << s.silent_examples << ")\n";
+    o << "  mean SDR dB: model " << r.mean_sdr_model_db << ", IRM " << r.mean_sdr_irm_db << ", mixture "
+      << r.mean_sdr_mixture_db << ", wrong query " << r.mean_sdr_wrong_query_db << "; mean leakage "
+      << r.mean_leakage_db << " dB\n";
+}
+
+EvalReport evaluate_model(const std::string& model_path, const SegmentCache& val, int per_instrument,
+                          std::uint64_t seed, int threads) {
+    at::set_num_threads(threads);
+    ModelConfig cfg;
+    auto model = net::load_net(model_path, &cfg);
+    if (val.window_samples != cfg.num_window_samples())
+        throw input_error(model_path + ": model window does not match the validation cache");
+    DeviceCache dc(val, torch::kCPU);
+    return evaluate(model, val, dc, make_val_set(val, per_instrument, seed));
+}
+
+TrainResult train_model(const TrainParams& p, const SegmentCache& train, const SegmentCache* val, std::ostream& log) {
+    p.validate();
+    const torch::Device dev = p.cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    if (p.cuda && !torch::cuda::is_available()) throw usage_error("CUDA requested but not available");
+    if (!p.cuda) at::set_num_threads(p.threads);
+
+    ModelConfig cfg = p.config;
+    long step0 = 0;
+    net::LoopSepNet model{nullptr};
+    if (!p.resume.empty()) {
+        model = net::load_net(p.resume, &cfg);
+        step0 = cfg.training_steps;
+        log << "resuming from " << p.resume << " (" << step0 << " steps; optimiser state starts fresh)\n";
+    } else {
+        model = net::make_net(cfg, p.seed);
+    }
+    if (train.window_samples != cfg.num_window_samples())
+        throw usage_error("training cache windows (" + std::to_string(train.window_samples) +
+                          " samples) do not match the model (" + std::to_string(cfg.num_window_samples()) + ")");
+    if (val && val->window_samples != cfg.num_window_samples())
+        throw usage_error("validation cache windows do not match the model");
+    cfg.instruments = train.instruments;
+    cfg.training_data = train.description;
+    model->to(dev);
+    model->train();
+
+    Index ix(train);
+    if (ix.usable.empty()) throw input_error("training data: no instrument is active in two or more songs");
+    DeviceCache dc(train, dev);
+    std::unique_ptr<DeviceCache> vdc;
+    std::vector<ValExample> vset;
+    if (val) {
+        vdc = std::make_unique<DeviceCache>(*val, dev);
+        vset = make_val_set(*val, p.val_examples, 12345);
+        log << "validation: " << vset.size() << " examples from " << val->songs.size() << " songs\n";
+    }
+    int64_t n_params = 0;
+    for (const auto& t : model->parameters()) n_params += t.numel();
+    log << "training " << n_params << " parameters on " << (p.cuda ? "CUDA" : "CPU") << ", " << train.segments.size()
+        << " segments, " << ix.usable.size() << " instruments, batch " << p.batch << ", " << p.steps << " steps\n";
+
+    torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(p.lr));
+    std::mt19937_64 rng(p.seed * 7919 + 17);
+    g_interrupted = false;
+    auto old_handler = std::signal(SIGINT, on_sigint);
+
+    TrainResult res;
+    double best = -1e9, window_loss = 0;
+    int window_n = 0;
+    bool saved = false;
+    const auto t_start = std::chrono::steady_clock::now();
+    auto t_log = t_start;
+    long s = 0;
+    auto elapsed_min = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() / 60.0;
+    };
+    auto checkpoint = [&](long steps_now) {
+        if (val) {
+            auto r = evaluate(model, *val, *vdc, vset);
+            log << "validation at step " << step0 + steps_now << ":\n";
+            print_report(r, log);
+            if (r.mean_sdr_model_db > best || !saved) {
+                best = r.mean_sdr_model_db;
+                res.best = r;
+                save(model, cfg, step0 + steps_now, p.out);
+                saved = true;
+                log << "  saved best model to " << p.out << "\n";
+            }
+        } else {
+            save(model, cfg, step0 + steps_now, p.out);
+            saved = true;
+        }
+        log.flush();
+    };
+    for (s = 1; s <= p.steps; ++s) {
+        // Cosine decay to 5 % of the learning rate.
+        const double lr = p.lr * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(M_PI * double(s - 1) / double(p.steps))));
+        for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+        auto batch = sample_batch(train, ix, dc, p, rng);
+        auto loss = loss_fn(model, batch);
+        opt.zero_grad();
+        loss.backward();
+        torch::nn::utils::clip_grad_norm_(model->parameters(), 5.0);
+        opt.step();
+        const double lv = loss.item<double>();
+        if (!std::isfinite(lv)) throw input_error("training diverged (loss is not finite); try a lower --lr");
+        window_loss += lv;
+        ++window_n;
+        if (s % p.log_every == 0 || s == p.steps) {
+            const double mean_loss = window_loss / window_n;
+            if (res.first_loss == 0) res.first_loss = mean_loss;
+            res.last_loss = mean_loss;
+            const auto now = std::chrono::steady_clock::now();
+            const double sps = window_n / std::chrono::duration<double>(now - t_log).count();
+            res.steps_per_sec = sps;
+            log << "step " << step0 + s << "/" << step0 + p.steps << "  loss " << std::setprecision(4) << mean_loss
+                << "  " << std::setprecision(2) << sps << " steps/s  lr " << std::setprecision(5) << lr
+                << "  ETA " << std::setprecision(1) << (p.steps - s) / std::max(sps, 1e-9) / 60.0 << " min\n";
+            log.flush();
+            t_log = now;
+            window_loss = 0;
+            window_n = 0;
+        }
+        if (s % p.val_every == 0 && s != p.steps) checkpoint(s);
+        if (g_interrupted) { log << "interrupted: saving\n"; res.interrupted = true; break; }
+        if (p.max_minutes > 0 && elapsed_min() > p.max_minutes) { log << "time limit reached\n"; break; }
+    }
+    res.steps_done = std::min(s, p.steps);
+    checkpoint(res.steps_done);
+    std::signal(SIGINT, old_handler);
+    return res;
+}
+
+}  // namespace loopsep

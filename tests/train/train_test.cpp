@@ -1,0 +1,148 @@
+// Tests of the trainer: segment cache files, a toy task that a tiny model must
+// learn, and `loopsep train` on the command line.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "loopsep/error.h"
+#include "loopsep/model.h"
+#include "loopsep/train.h"
+#include "test_util.h"
+
+using namespace loopsep;
+namespace lt = loopsep::testing;
+
+namespace {
+
+// Small windows: 32 frames (28 + 2·2 context) → 15872 samples; a tiny net.
+ModelConfig toy_config() {
+    ModelConfig c;
+    c.segment_frames = 28;
+    c.context_frames = 2;
+    c.num_bands = 32;
+    c.unet_channels = {8, 8, 16};
+    c.query_channels = {8, 8};
+    c.embedding_size = 16;
+    return c;
+}
+
+// Toy songs: instrument "sine" (a steady tone, pitch varies by song) and
+// instrument "noise" (bursts of white noise), each song one bar of each.
+SegmentCache toy_cache(const ModelConfig& c, int songs, unsigned seed) {
+    SegmentCache cache;
+    cache.window_samples = std::uint32_t(c.num_window_samples());
+    cache.instruments = {"sine", "noise"};
+    cache.sources = {"sine-src", "noise-src"};
+    cache.description = "toy";
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> n(0.0f, 0.2f);
+    const std::uint32_t L = cache.window_samples;
+    for (int s = 0; s < songs; ++s) {
+        cache.songs.push_back("song" + std::to_string(s));
+        const double f = 300.0 + 150.0 * s;
+        std::vector<float> sine(L), noise(L, 0.0f);
+        for (std::uint32_t i = 0; i < L; ++i) sine[i] = 0.3f * float(std::sin(2 * M_PI * f * i / 44100.0));
+        for (std::uint32_t i = 0; i < L; ++i)
+            if ((i / 2000) % 2 == 0) noise[i] = n(rng);
+        auto a = encode_segment(sine.data(), L);
+        a.instrument = 0; a.source = 0; a.song = std::uint32_t(s); a.active = true;
+        auto b = encode_segment(noise.data(), L);
+        b.instrument = 1; b.source = 1; b.song = std::uint32_t(s); b.active = true;
+        cache.segments.push_back(a);
+        cache.segments.push_back(b);
+    }
+    return cache;
+}
+
+}  // namespace
+
+TEST(SegmentCache, RoundTripAndMuLawAccuracy) {
+    lt::TempDir dir;
+    const auto c = toy_config();
+    auto cache = toy_cache(c, 3, 1);
+    write_segment_cache(dir.file("c.bin"), cache);
+    auto back = read_segment_cache(dir.file("c.bin"));
+    ASSERT_EQ(back.segments.size(), cache.segments.size());
+    EXPECT_EQ(back.instruments, cache.instruments);
+    EXPECT_EQ(back.songs, cache.songs);
+    EXPECT_EQ(back.description, "toy");
+    EXPECT_EQ(back.segments[3].codes, cache.segments[3].codes);
+    EXPECT_EQ(back.segments[3].song, 1u);
+    // µ-law: ≥ 30 dB SNR on a sine.
+    std::vector<float> x(cache.window_samples);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = 0.5f * float(std::sin(i * 0.05));
+    auto enc = encode_segment(x.data(), std::uint32_t(x.size()));
+    enc.codes.resize(x.size());
+    auto y = back.decode(enc);
+    double e = 0, s = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) { s += x[i] * x[i]; e += (x[i] - y[i]) * (x[i] - y[i]); }
+    EXPECT_GT(10 * std::log10(s / e), 30.0);
+}
+
+TEST(SegmentCache, CorruptFilesAreRefused) {
+    lt::TempDir dir;
+    auto cache = toy_cache(toy_config(), 2, 1);
+    write_segment_cache(dir.file("c.bin"), cache);
+    std::ifstream in(dir.file("c.bin"), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(dir.file("cut.bin"), std::ios::binary) << bytes.substr(0, bytes.size() - 10);
+    EXPECT_THROW(read_segment_cache(dir.file("cut.bin")), Error);
+    std::ofstream(dir.file("junk.bin"), std::ios::binary) << "not a cache at all";
+    EXPECT_THROW(read_segment_cache(dir.file("junk.bin")), Error);
+    EXPECT_THROW(read_segment_cache(dir.file("missing.bin")), Error);
+}
+
+TEST(Trainer, TinyModelLearnsAToyTaskAndWritesALoadableModel) {
+    lt::TempDir dir;
+    TrainParams p;
+    p.config = toy_config();
+    p.out = dir.file("toy.safetensors");
+    p.steps = 60;
+    p.batch = 8;
+    p.lr = 3e-3;
+    p.log_every = 10;
+    p.val_every = 1000;
+    p.val_examples = 4;
+    p.silent_fraction = 0.2;
+    p.threads = 2;
+    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    auto r = train_model(p, train, &val, log);
+    EXPECT_EQ(r.steps_done, 60);
+    EXPECT_GT(r.first_loss, 0.0);
+    EXPECT_LT(r.last_loss, 0.7 * r.first_loss) << log.str();
+    EXPECT_NE(log.str().find("steps/s"), std::string::npos);
+    auto sep = Separator::load(p.out);
+    EXPECT_EQ(sep->config().training_steps, 60);
+    EXPECT_EQ(sep->config().instruments, (std::vector<std::string>{"sine", "noise"}));
+    // Validation ran: per-instrument scores, the model beats the mixture on the toy.
+    ASSERT_EQ(r.best.per_instrument.size(), 2u);
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
+}
+
+TEST(Trainer, ParametersAreValidated) {
+    TrainParams p;
+    p.out = "/tmp/x";
+    p.steps = 0;
+    EXPECT_THROW(p.validate(), Error);
+    p.steps = 10;
+    p.lr = 0;
+    EXPECT_THROW(p.validate(), Error);
+    p.lr = 1e-3;
+    p.out.clear();
+    EXPECT_THROW(p.validate(), Error);
+}
+
+TEST(TrainCli, BadInvocationsAreUsageErrors) {
+    auto run = [](const std::string& args) {
+        return std::system((std::string(LOOPSEP_BINARY) + " train " + args + " >/dev/null 2>&1").c_str());
+    };
+    EXPECT_EQ(WEXITSTATUS(run("")), 2);
+    EXPECT_EQ(WEXITSTATUS(run("--out /tmp/x.safetensors")), 2);
+    EXPECT_EQ(WEXITSTATUS(run("--data /nonexistent-dir --out /tmp/x.safetensors")), 1);
+    EXPECT_EQ(WEXITSTATUS(run("--data /tmp --out /tmp/x.safetensors --steps -3")), 2);
+    EXPECT_EQ(WEXITSTATUS(run("--help")), 0);
+}
