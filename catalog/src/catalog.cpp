@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "catalog_internal.h"
@@ -230,7 +231,9 @@ Catalog Catalog::open(const std::string& path, bool create_if_missing) {
             try {
                 Stmt wal(impl->db, path, "PRAGMA journal_mode=WAL");
                 wal.run();
-                sql::exec(impl->db, path, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
+                sql::exec(impl->db, path,
+                          "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                          "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456");
                 sql::WriteTxn txn(impl->db, path);
                 std::int64_t v = pragma_int(impl->db, path, "PRAGMA user_version");
                 if (v < kCatalogSchemaVersion) {
@@ -267,23 +270,23 @@ constexpr const char* kSelectLoop =
     "SELECT id, instrument, genre, section, bpm, beats, key, source, sample_rate_hz, channels, frames, "
     "duration_sec, hash, created_at FROM loops";
 
-LoopRecord read_record(const Stmt& s) {
-    LoopRecord r;
+// Fills `r` in place: when one record is reused for many rows its strings keep
+// their capacity, so streaming a large listing allocates almost nothing.
+void read_record(const Stmt& s, LoopRecord& r) {
     r.id = s.i64(0);
-    r.instrument = s.text(1);
-    r.genre = s.text(2);
-    r.section = s.text(3);
+    s.text_into(1, r.instrument);
+    s.text_into(2, r.genre);
+    s.text_into(3, r.section);
     r.bpm = s.f64(4);
     r.beats = static_cast<int>(s.i64(5));
-    r.key = s.text(6);
-    r.source = s.text(7);
+    s.text_into(6, r.key);
+    s.text_into(7, r.source);
     r.sample_rate_hz = static_cast<int>(s.i64(8));
     r.channels = static_cast<int>(s.i64(9));
     r.frames = s.i64(10);
     r.duration_sec = s.f64(11);
-    r.hash = s.text(12);
-    r.created_at = s.text(13);
-    return r;
+    s.text_into(12, r.hash);
+    s.text_into(13, r.created_at);
 }
 
 }  // namespace
@@ -339,7 +342,7 @@ AddResult Catalog::add(const Audio& audio, const LoopMeta& meta_in) {
     return {AddStatus::Added, id};
 }
 
-std::vector<LoopRecord> Catalog::list(const LoopFilter& filter) const {
+void Catalog::for_each(const LoopFilter& filter, const std::function<void(const LoopRecord&)>& visit) const {
     // The SQL is assembled from constant fragments only; values are bound.
     std::string q = kSelectLoop;
     std::vector<std::string> conds;
@@ -358,8 +361,16 @@ std::vector<LoopRecord> Catalog::list(const LoopFilter& filter) const {
     if (filter.bpm_min > 0) s.bind(4, filter.bpm_min);
     if (filter.bpm_max > 0) s.bind(5, filter.bpm_max);
     if (filter.limit > 0) s.bind(6, filter.limit);
+    LoopRecord r;
+    while (s.step()) {
+        read_record(s, r);
+        visit(r);
+    }
+}
+
+std::vector<LoopRecord> Catalog::list(const LoopFilter& filter) const {
     std::vector<LoopRecord> out;
-    while (s.step()) out.push_back(read_record(s));
+    for_each(filter, [&](const LoopRecord& r) { out.push_back(r); });
     return out;
 }
 
@@ -367,7 +378,9 @@ std::optional<LoopRecord> Catalog::get(std::int64_t id) const {
     Stmt s(impl_->db, impl_->path, (std::string(kSelectLoop) + " WHERE id = ?1").c_str());
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
-    return read_record(s);
+    LoopRecord r;
+    read_record(s, r);
+    return r;
 }
 
 Audio Catalog::load_audio(std::int64_t id) const {

@@ -67,6 +67,11 @@ public:
         const unsigned char* t = sqlite3_column_text(s_, c);
         return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s_, c)) : std::string();
     }
+    void text_into(int c, std::string& out) const {
+        const unsigned char* t = sqlite3_column_text(s_, c);
+        if (t) out.assign(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s_, c));
+        else out.clear();
+    }
     std::vector<unsigned char> blob(int c) const {
         const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(s_, c));
         int n = sqlite3_column_bytes(s_, c);

@@ -211,25 +211,37 @@ LoopFilter filter_from(const ParsedArgs& a) {
 int cmd_list(const Context& c) {
     LoopFilter f = filter_from(c.args);
     Catalog cat = c.open(false);
-    std::vector<LoopRecord> rows = cat.list(f);
-    if (c.args.has("--json")) {
-        nlohmann::json arr = nlohmann::json::array();
-        for (const auto& r : rows) arr.push_back(to_json(r));
-        std::cout << arr.dump(2) << "\n";
-        return 0;
-    }
+    // Streamed: a 100k-loop catalog is listed without building it in memory first.
     std::string out;
-    char line[512];
-    std::snprintf(line, sizeof line, "%6s  %-12s %-10s %-10s %7s %5s %-4s %7s  %s\n", "ID", "INSTRUMENT", "GENRE",
-                  "SECTION", "BPM", "BEATS", "KEY", "SEC", "SOURCE");
-    out += line;
-    for (const auto& r : rows) {
-        std::snprintf(line, sizeof line, "%6lld  %-12s %-10s %-10s %7.2f %5d %-4s %7.2f  ", static_cast<long long>(r.id),
-                      r.instrument.c_str(), r.genre.c_str(), r.section.empty() ? "-" : r.section.c_str(), r.bpm,
-                      r.beats, r.key.empty() ? "-" : r.key.c_str(), r.duration_sec);
+    auto flush_if_big = [&] {
+        if (out.size() > (1 << 16)) { std::fwrite(out.data(), 1, out.size(), stdout); out.clear(); }
+    };
+    if (c.args.has("--json")) {
+        // One object per line inside the array: still one JSON document, and greppable.
+        bool first = true;
+        out += "[";
+        cat.for_each(f, [&](const LoopRecord& r) {
+            out += first ? "\n  " : ",\n  ";
+            first = false;
+            out += to_json(r).dump();
+            flush_if_big();
+        });
+        out += first ? "]\n" : "\n]\n";
+    } else {
+        char line[512];
+        std::snprintf(line, sizeof line, "%6s  %-12s %-10s %-10s %7s %5s %-4s %7s  %s\n", "ID", "INSTRUMENT", "GENRE",
+                      "SECTION", "BPM", "BEATS", "KEY", "SEC", "SOURCE");
         out += line;
-        out += r.source;
-        out += '\n';
+        cat.for_each(f, [&](const LoopRecord& r) {
+            std::snprintf(line, sizeof line, "%6lld  %-12s %-10s %-10s %7.2f %5d %-4s %7.2f  ",
+                          static_cast<long long>(r.id), r.instrument.c_str(), r.genre.c_str(),
+                          r.section.empty() ? "-" : r.section.c_str(), r.bpm, r.beats,
+                          r.key.empty() ? "-" : r.key.c_str(), r.duration_sec);
+            out += line;
+            out += r.source;
+            out += '\n';
+            flush_if_big();
+        });
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,6 +86,9 @@ public:
     // written) for empty, silent, non-finite audio or bad metadata.
     AddResult add(const Audio& audio, const LoopMeta& meta);
     std::vector<LoopRecord> list(const LoopFilter& filter = {}) const;   // ordered by id
+    // Streams the same rows without building a vector (the record passed is
+    // reused between calls: copy what you keep). For listing huge catalogs.
+    void for_each(const LoopFilter& filter, const std::function<void(const LoopRecord&)>& visit) const;
     std::optional<LoopRecord> get(std::int64_t id) const;
     Audio load_audio(std::int64_t id) const;            // decoded, at its stored rate; input error if no such id
     bool remove(std::int64_t id);                       // false if no such id; embeddings go with it
