@@ -342,8 +342,11 @@ AddResult Catalog::add(const Audio& audio, const LoopMeta& meta_in) {
     return {AddStatus::Added, id};
 }
 
-void Catalog::for_each(const LoopFilter& filter, const std::function<void(const LoopRecord&)>& visit) const {
-    // The SQL is assembled from constant fragments only; values are bound.
+namespace {
+// Runs the filtered listing query and hands each row to `on_row`. The SQL is
+// assembled from constant fragments only; values are bound.
+template <typename OnRow>
+void run_filter(sqlite3* db, const std::string& path, const LoopFilter& filter, OnRow&& on_row) {
     std::string q = kSelectLoop;
     std::vector<std::string> conds;
     if (!filter.instrument.empty()) conds.push_back("instrument = ?1");
@@ -354,23 +357,38 @@ void Catalog::for_each(const LoopFilter& filter, const std::function<void(const 
     for (std::size_t i = 0; i < conds.size(); ++i) q += (i ? " AND " : " WHERE ") + conds[i];
     q += " ORDER BY id";
     if (filter.limit > 0) q += " LIMIT ?6";
-    Stmt s(impl_->db, impl_->path, q.c_str());
+    Stmt s(db, path, q.c_str());
     if (!filter.instrument.empty()) s.bind(1, normalize_tag(filter.instrument));
     if (!filter.genre.empty()) s.bind(2, normalize_tag(filter.genre));
     if (!filter.section.empty()) s.bind(3, normalize_tag(filter.section));
     if (filter.bpm_min > 0) s.bind(4, filter.bpm_min);
     if (filter.bpm_max > 0) s.bind(5, filter.bpm_max);
     if (filter.limit > 0) s.bind(6, filter.limit);
+    while (s.step()) on_row(s);
+}
+}  // namespace
+
+void Catalog::for_each(const LoopFilter& filter, const std::function<void(const LoopRecord&)>& visit) const {
     LoopRecord r;
-    while (s.step()) {
+    run_filter(impl_->db, impl_->path, filter, [&](const Stmt& s) {
         read_record(s, r);
         visit(r);
-    }
+    });
 }
 
 std::vector<LoopRecord> Catalog::list(const LoopFilter& filter) const {
     std::vector<LoopRecord> out;
-    for_each(filter, [&](const LoopRecord& r) { out.push_back(r); });
+    // An unfiltered listing knows its size up front (count(*) walks the smallest index).
+    const bool unfiltered = filter.instrument.empty() && filter.genre.empty() && filter.section.empty() &&
+                            filter.bpm_min <= 0 && filter.bpm_max <= 0;
+    if (unfiltered) {
+        std::int64_t n = count();
+        out.reserve(static_cast<std::size_t>(filter.limit > 0 ? std::min<std::int64_t>(n, filter.limit) : n));
+    }
+    run_filter(impl_->db, impl_->path, filter, [&](const Stmt& s) {
+        out.emplace_back();
+        read_record(s, out.back());
+    });
     return out;
 }
 

@@ -238,7 +238,7 @@ TEST(CatalogCli, DuplicateNotStoredTwiceAndCommandsWork) {
     EXPECT_EQ(run_loopsep({"catalog", "--db", db, "init"}, d).rc, 0);
     EXPECT_EQ(run_loopsep({"catalog", "--db", db, "init"}, d).rc, 0);  // idempotent
     auto a = run_loopsep({"catalog", "--db", db, "add", dir / "a.wav", "--instrument", "bongo", "--genre", "bachata",
-                          "--bpm", "128", "--section", "derecho", "--key", "Am"},
+                          "--bpm", "128", "--section", "derecho", "--key", "Am", "--source", "take \"1\"\\\tdemo"},
                          d);
     ASSERT_EQ(a.rc, 0) << a.err;
     auto dup = run_loopsep({"catalog", "--db", db, "add", dir / "a.wav", "--instrument", "bongo", "--genre",
@@ -262,6 +262,8 @@ TEST(CatalogCli, DuplicateNotStoredTwiceAndCommandsWork) {
         EXPECT_TRUE(j[0].contains(k)) << k;
     EXPECT_EQ(j[0]["section"], "derecho");
     EXPECT_EQ(j[0]["beats"], 8);
+    EXPECT_EQ(j[0]["bpm"], 128.0);
+    EXPECT_EQ(j[0]["source"], "take \"1\"\\\tdemo");  // escaped and parsed back exactly
     const long id = j[0]["id"];
     auto none = run_loopsep({"catalog", "--db", db, "list", "--bpm-min", "100", "--bpm-max", "110", "--json"}, d);
     EXPECT_EQ(nlohmann::json::parse(none.out).size(), 0u);
