@@ -14,6 +14,11 @@
 #include "loopsep/catalog.h"
 #include "test_util.h"
 
+#if __has_include("loopsep/loopfile.h")  // the loops library is linked: exports carry acid/smpl
+#include "loopsep/loopfile.h"
+#define LOOPSEP_TEST_HAVE_LOOPFILE 1
+#endif
+
 using namespace loopsep;
 using namespace loopsep::test;
 
@@ -277,6 +282,12 @@ TEST(CatalogCli, DuplicateNotStoredTwiceAndCommandsWork) {
     std::snprintf(name, sizeof name, "bachata_bongo_128bpm_derecho_%04ld.wav", id);
     EXPECT_TRUE(fs::exists(dir.path / "out" / name)) << exp.out;
     EXPECT_EQ(read_audio(dir / ("out/" + std::string(name))).frames(), read_audio(dir / "a.wav").frames());
+#ifdef LOOPSEP_TEST_HAVE_LOOPFILE
+    LoopInfo info = read_loop_info(dir / ("out/" + std::string(name)));
+    EXPECT_NEAR(info.tempo_bpm, 128, 1e-3);
+    EXPECT_EQ(info.beats, 8);
+    EXPECT_EQ(info.root_note, 69);  // A, from --key Am
+#endif
 
     auto stats = run_loopsep({"catalog", "--db", db, "stats", "--json"}, d);
     ASSERT_EQ(stats.rc, 0);
