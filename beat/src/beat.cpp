@@ -126,7 +126,7 @@ BeatGrid track_beats(const Audio& song, const BeatParams& params) {
     grid.tempo_bpm = grid_tempo(grid.beats_sec);
     std::vector<double> frames_kept;
     for (double t : grid.beats_sec) frames_kept.push_back(f.time_to_frame(t));
-    for (std::size_t i : find_downbeats(f, frames_kept, params.beats_per_bar))
+    for (std::size_t i : find_downbeats(f, frames_kept, params.beats_per_bar, params.genre))
         grid.downbeats_sec.push_back(grid.beats_sec[i]);
 
     // Confidence: periodicity of the onsets and the share of beats that sit on an onset peak.

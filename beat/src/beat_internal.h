@@ -22,6 +22,7 @@ struct Features {
     std::vector<float> onset;    // full-band log spectral flux, smoothed, scaled to unit std
     std::vector<float> low;      // 30–150 Hz flux (kick, bass)
     std::vector<float> snare;    // 1.5–6 kHz flux (snare crack, claps)
+    std::vector<float> lowmid;   // 180–350 Hz flux (low bongo, toms)
     std::vector<float> rms;      // frame RMS of the signal (silence trimming)
     std::vector<std::array<float, 12>> chroma;  // at kChromaHop, log-compressed, unit-normalised
     double chroma_fps = double(kRateHz) / kChromaHop;
@@ -54,7 +55,7 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
 
 // Index into `beats` of each downbeat (every beats_per_bar, with rare phase changes).
 std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<double>& beat_frames,
-                                        int beats_per_bar);
+                                        int beats_per_bar, Genre genre);
 
 // aubio_tempo over the whole signal: beat times in seconds and its final bpm.
 struct AubioResult {

@@ -1,14 +1,21 @@
 // loopsep beat — downbeats: which beat of each bar is "one".
 //
-// Per beat we measure three cues and z-score each over the song:
-//   low   — 30–150 Hz onset strength at the beat (kick and bass land on one),
-//   harm  — chroma change across the beat (chords change at bar starts),
-//   snare — 1.5–6 kHz onset strength (backbeat on two and four: evidence against one).
+// Per beat we measure cues and z-score each over the song:
+//   low    — 30–150 Hz onset strength at the beat (kick and bass land on one),
+//   harm   — chroma change from the bar before the beat to the bar after it (chords
+//            change at bar starts),
+//   snare  — 1.5–6 kHz onset strength (backbeat on two and four): evidence against one,
+//            and for one on the beat before a snare,
+//   lowmid — 180–350 Hz onsets one beat earlier (bachata: the bongo's low drum on four).
+// The evidence that beat i is "one" is a weighted sum; the weights per genre say which
+// cues that genre has (no backbeat snare in bachata, a low bongo on four).
 // A Viterbi pass over the position in the bar (0..3) then picks the phase: advancing one
 // position per beat is free, any other move costs kPhaseJump, so the phase is global
 // unless the evidence says a bar was cut (a missed or extra beat) for several bars.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "beat_internal.h"
@@ -16,9 +23,17 @@
 namespace loopsep::beat_detail {
 namespace {
 
-constexpr double kWeightLow = 1.0;
-constexpr double kWeightHarm = 1.0;
-constexpr double kWeightSnare = 0.5;
+struct CueWeights {
+    double low, harm, snare, snare_next, lowmid_prev;
+};
+
+CueWeights weights_for(Genre g) {
+    switch (g) {
+        case Genre::Bachata: return {1.0, 1.0, 0.0, 0.0, 0.7};
+        case Genre::HipHop: return {1.0, 1.0, 0.5, 0.5, 0.0};
+        default: return {1.0, 1.0, 0.5, 0.5, 0.2};
+    }
+}
 constexpr double kPhaseJump = 8.0;
 
 void zscore(std::vector<double>& x) {
@@ -41,13 +56,14 @@ double peak_near(const std::vector<float>& x, double frame, int radius) {
 
 }  // namespace
 
-std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<double>& beats, int per_bar) {
+std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<double>& beats, int per_bar, Genre genre) {
     const std::size_t n = beats.size();
     if (n == 0) return {};
-    std::vector<double> low(n), snare(n), harm(n, 0.0);
+    std::vector<double> low(n), snare(n), lowmid(n), harm(n, 0.0);
     for (std::size_t i = 0; i < n; ++i) {
         low[i] = peak_near(f.low, beats[i], 4);
         snare[i] = peak_near(f.snare, beats[i], 4);
+        lowmid[i] = peak_near(f.lowmid, beats[i], 4);
     }
     // Beat-synchronous chroma: mean over each beat span, then change over two beats each side.
     auto chroma_frame = [&](double beat_frame) {
@@ -64,12 +80,16 @@ std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<dou
             for (int c = 0; c < 12; ++c) acc[c] += f.chroma[k][c];
         beat_chroma[i] = acc;
     }
-    for (std::size_t i = 2; i + 2 <= n; ++i) {
+    // Chord changes land on bar starts: compare the mean chroma of the bar before each beat with
+    // the bar after it. Whole-bar windows average out patterns inside the bar (arpeggios,
+    // bass moving between root and fifth) that would otherwise look like changes.
+    const std::size_t w = std::size_t(per_bar);
+    for (std::size_t i = 1; i < n; ++i) {
         std::array<double, 12> before{}, after{};
-        for (int c = 0; c < 12; ++c) {
-            before[c] = beat_chroma[i - 2][c] + beat_chroma[i - 1][c];
-            after[c] = beat_chroma[i][c] + (i + 1 < n ? beat_chroma[i + 1][c] : beat_chroma[i][c]);
-        }
+        for (std::size_t j = (i >= w ? i - w : 0); j < i; ++j)
+            for (int c = 0; c < 12; ++c) before[c] += beat_chroma[j][c];
+        for (std::size_t j = i; j < std::min(n, i + w); ++j)
+            for (int c = 0; c < 12; ++c) after[c] += beat_chroma[j][c];
         double dot = 0, na = 0, nb = 0;
         for (int c = 0; c < 12; ++c) {
             dot += before[c] * after[c];
@@ -81,10 +101,32 @@ std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<dou
     zscore(low);
     zscore(snare);
     zscore(harm);
+    zscore(lowmid);
+    if (std::getenv("LOOPSEP_BEAT_DEBUG")) {
+        for (std::size_t i = 0; i < std::min<std::size_t>(n, 24); ++i) {
+            int am = 0;
+            for (int c = 1; c < 12; ++c) if (beat_chroma[i][c] > beat_chroma[i][am]) am = c;
+            std::fprintf(stderr, "%zu:%.2f:%d:%.2f ", i, f.frame_time(beats[i]), am, harm[i]);
+        }
+        std::fprintf(stderr, "\n");
+        double m[4][4] = {};
+        for (std::size_t i = 0; i < n; ++i) {
+            m[0][i % 4] += low[i] / n * 4;
+            m[1][i % 4] += harm[i] / n * 4;
+            m[2][i % 4] += snare[i] / n * 4;
+            m[3][i % 4] += lowmid[i] / n * 4;
+        }
+        for (int k = 0; k < 4; ++k)
+            std::fprintf(stderr, "%s: %6.2f %6.2f %6.2f %6.2f\n", k == 0 ? "low  " : k == 1 ? "harm " : k == 2 ? "snare" : "lowmd", m[k][0],
+                         m[k][1], m[k][2], m[k][3]);
+    }
+    const CueWeights w8 = weights_for(genre);
     std::vector<double> evidence(n);
-    for (std::size_t i = 0; i < n; ++i)
-        evidence[i] = kWeightLow * low[i] + kWeightHarm * harm[i] - kWeightSnare * snare[i];
-
+    for (std::size_t i = 0; i < n; ++i) {
+        evidence[i] = w8.low * low[i] + w8.harm * harm[i] - w8.snare * snare[i];
+        if (i + 1 < n) evidence[i] += w8.snare_next * snare[i + 1];
+        if (i > 0) evidence[i] += w8.lowmid_prev * lowmid[i - 1];
+    }
     // Viterbi over the position in the bar.
     const int S = per_bar;
     std::vector<std::vector<double>> score(n, std::vector<double>(S));

@@ -7,6 +7,8 @@
 // onset peak (sub-frame, parabolic) and trimmed/extended to the audible part.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "beat_internal.h"
@@ -14,18 +16,20 @@
 namespace loopsep::beat_detail {
 namespace {
 
-// Audible span (frames): from the first to the last frame within 50 dB of the loud part.
-std::pair<long, long> audible_span(const Features& f) {
+// Span of the music (frames): from the first audible frame (within 50 dB of the loud part;
+// a soft drum-less intro counts) to the last clear onset (above one standard deviation of
+// the envelope). A silent lead-in or a ring-out gets no beats.
+std::pair<long, long> music_span(const Features& f) {
     std::vector<float> sorted = f.rms;
     std::sort(sorted.begin(), sorted.end());
     const float loud = sorted[std::size_t(0.95 * (sorted.size() - 1))];
     const float thr = std::max(1e-6f, loud * 0.003f);
     long first = -1, last = -1;
-    for (long t = 0; t < long(f.rms.size()); ++t)
-        if (f.rms[t] > thr) {
-            if (first < 0) first = t;
-            last = t;
-        }
+    for (long t = 0; t < long(f.rms.size()); ++t) {
+        const bool audible = f.rms[t] > thr || (t > 0 && f.rms[t - 1] > thr) || (t + 1 < long(f.rms.size()) && f.rms[t + 1] > thr);
+        if (audible && first < 0) first = t;
+        if (audible && f.onset[t] > 1.0f) last = t;
+    }
     return {first, last};
 }
 
@@ -48,8 +52,8 @@ double refine(const std::vector<float>& o, long b) {
 std::vector<double> dp_beats(const Features& f, const std::vector<double>& period, double tightness) {
     const auto& o = f.onset;
     const long n = long(o.size());
-    const auto [first_on, last_on] = audible_span(f);
-    if (first_on < 0) return {};
+    const auto [first_on, last_on] = music_span(f);
+    if (first_on < 0 || last_on < 0) return {};
     std::vector<double> score(n, 0.0);
     std::vector<long> back(n, -1);
     for (long t = 0; t < n; ++t) {
@@ -68,9 +72,9 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
         score[t] = o[t] + (arg >= 0 ? best : 0.0);
         back[t] = arg;
     }
-    // The chain ends at the best score within the last period of the audible part.
-    const long end = std::min(n - 1, last_on);
-    const long start = std::max(0L, end - long(std::ceil(period[end])));
+    // The chain ends at the best score around the last onset.
+    const long start = std::max(0L, last_on - long(std::ceil(period[last_on])));
+    const long end = std::min(n - 1, last_on + long(std::ceil(0.5 * period[last_on])));
     long t = start;
     for (long u = start; u <= end; ++u)
         if (score[u] > score[t]) t = u;
@@ -78,6 +82,8 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
     for (; t >= 0; t = back[t]) chain.push_back(t);
     std::reverse(chain.begin(), chain.end());
 
+    if (std::getenv("LOOPSEP_BEAT_DEBUG"))
+        std::fprintf(stderr, "span %ld..%ld chain %zu first %ld last %ld\n", first_on, last_on, chain.size(), chain.front(), chain.back());
     std::vector<double> beats;
     for (long b : chain) beats.push_back(refine(o, b));
     // Trim beats outside the audible span (a silent lead-in or tail), with half a beat of slack.
@@ -88,17 +94,22 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
     while (!beats.empty() && !inside(beats.front())) beats.erase(beats.begin());
     while (!beats.empty() && !inside(beats.back())) beats.pop_back();
     if (beats.empty()) return beats;
-    // Extend at the local period while the music goes on (the DP chain can stop short of the ends).
+    // Extend at the local period (the DP chain can stop short of the ends): back to the start
+    // of the music, forward while there are onsets on the grid.
+    auto onset_near = [&](double b) {
+        const long c = long(std::lround(b));
+        for (long u = std::max(0L, c - 4); u <= std::min(n - 1, c + 4); ++u)
+            if (o[u] > 1.0f) return true;
+        return false;
+    };
     for (;;) {
-        const double p = period[std::clamp(long(beats.front()), 0L, n - 1)];
-        const double b = beats.front() - p;
-        if (b < 0 || b < first_on - 0.1 * p) break;
+        const double b = beats.front() - period[std::clamp(long(beats.front()), 0L, n - 1)];
+        if (b < 0 || b < first_on - 0.1 * period[0]) break;
         beats.insert(beats.begin(), refine(o, long(std::lround(b))));
     }
     for (;;) {
-        const double p = period[std::clamp(long(beats.back()), 0L, n - 1)];
-        const double b = beats.back() + p;
-        if (b > last_on || b >= n) break;
+        const double b = beats.back() + period[std::clamp(long(beats.back()), 0L, n - 1)];
+        if (b >= n || !onset_near(b)) break;
         beats.push_back(refine(o, long(std::lround(b))));
     }
     return beats;

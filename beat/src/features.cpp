@@ -82,11 +82,13 @@ Features compute_features(const std::vector<float>& mono) {
     const double bin_hz = double(kRateHz) / kWin;
     auto bin_of = [&](double hz) { return std::clamp(int(std::lround(hz / bin_hz)), 1, bins - 1); };
     const int low_lo = bin_of(30), low_hi = bin_of(150), sn_lo = bin_of(1500), sn_hi = bin_of(6000),
+              lm_lo = bin_of(180), lm_hi = bin_of(350),
               top = bin_of(16000);
 
     f.onset.assign(frames, 0.0f);
     f.low.assign(frames, 0.0f);
     f.snare.assign(frames, 0.0f);
+    f.lowmid.assign(frames, 0.0f);
     f.rms.assign(frames, 0.0f);
 
     // Log compression: magnitudes are normalised so a full-scale sine peaks near 1.
@@ -104,23 +106,26 @@ Features compute_features(const std::vector<float>& mono) {
         f.rms[k] = float(std::sqrt(energy / kHop));
         aubio_pvoc_do(pv.pv, pv.in, pv.spec);
         for (int b = 0; b < bins; ++b) cur[b] = std::log1p(gain * pv.spec->norm[b]);
-        float all = 0, low = 0, sn = 0;
+        float all = 0, low = 0, sn = 0, lm = 0;
         for (int b = 1; b <= top; ++b) {
             float d = cur[b] - prev[b];
             if (d <= 0) continue;
             all += d;
             if (b >= low_lo && b <= low_hi) low += d;
             if (b >= sn_lo && b <= sn_hi) sn += d;
+            if (b >= lm_lo && b <= lm_hi) lm += d;
         }
         f.onset[k] = all;
         f.low[k] = low;
         f.snare[k] = sn;
+        f.lowmid[k] = lm;
         std::swap(prev, cur);
     }
     f.onset = gaussian_smooth(f.onset, 1.0);
     scale_to_unit_std(f.onset);
     scale_to_unit_std(f.low);
     scale_to_unit_std(f.snare);
+    scale_to_unit_std(f.lowmid);
 
     // Chroma from 100 Hz to 2.5 kHz: enough for bass notes and chords, little drum noise.
     const std::size_t cframes = mono.size() / kChromaHop + kChromaWin / kChromaHop;
@@ -134,7 +139,6 @@ Features compute_features(const std::vector<float>& mono) {
         pitch_class[b] = ((midi % 12) + 12) % 12;
     }
     Pvoc cpv(kChromaWin, kChromaHop);
-    const float cgain = 1000.0f / (kChromaWin / 4.0f);
     f.chroma.assign(cframes, {});
     for (std::size_t k = 0; k < cframes; ++k) {
         for (int i = 0; i < kChromaHop; ++i) {
@@ -142,9 +146,16 @@ Features compute_features(const std::vector<float>& mono) {
             cpv.in->data[i] = idx < mono.size() ? mono[idx] : 0.0f;
         }
         aubio_pvoc_do(cpv.pv, cpv.in, cpv.spec);
+        // Only spectral peaks within 30 dB of the frame's strongest count: tonal partials, not
+        // the broadband floor of percussion (which would make every chroma look alike).
+        const float* mag = cpv.spec->norm;
+        float top_mag = 0;
+        for (int b = 1; b + 1 < cbins; ++b)
+            if (pitch_class[b] >= 0) top_mag = std::max(top_mag, mag[b]);
         std::array<float, 12> c{};
-        for (int b = 0; b < cbins; ++b)
-            if (pitch_class[b] >= 0) c[pitch_class[b]] += std::log1p(cgain * cpv.spec->norm[b]);
+        for (int b = 1; b + 1 < cbins; ++b)
+            if (pitch_class[b] >= 0 && mag[b] > mag[b - 1] && mag[b] >= mag[b + 1] && mag[b] > 0.03f * top_mag)
+                c[pitch_class[b]] += std::sqrt(mag[b]);
         float norm = 0;
         for (float v : c) norm += v * v;
         norm = std::sqrt(norm);

@@ -1,6 +1,6 @@
 // bench_beats — beat and downbeat F-measure of loopsep's tracker vs aubio alone.
 //
-// usage: bench_beats [--seeds N] [--verbose] [--write DIR] [--synth-dir DIR]
+// usage: bench_beats [--seeds N] [--verbose] [--write DIR] [--synth-dir DIR]...
 //
 // Renders the synthetic song set (bench_songs.h: pop with drum-less intros, ±4 % tempo
 // drift, swung boom-bap, bachata with pickups), tracks each with track_beats (given the
@@ -77,6 +77,10 @@ void score(const Case& c, std::map<std::string, Row>& rows, bool verbose) {
         bf = f_measure(c.beats, g.beats_sec);
         df = f_measure(c.downbeats, g.downbeats_sec);
         te = std::fabs(g.tempo_bpm - true_bpm);
+        if (verbose && bf < 1.0) {
+            std::printf("    ref %zu [%.3f .. %.3f] est %zu [%.3f .. %.3f]\n", c.beats.size(), c.beats.front(), c.beats.back(),
+                        g.beats_sec.size(), g.beats_sec.front(), g.beats_sec.back());
+        }
     } catch (const loopsep::Error& e) {
         std::fprintf(stderr, "%s: %s\n", c.name.c_str(), e.what());
         ++row.errors;
@@ -112,13 +116,14 @@ void write_case(const std::string& dir, const Case& c) {
 int main(int argc, char** argv) {
     int seeds = 6;
     bool verbose = false;
-    std::string write_dir, synth_dir;
+    std::string write_dir;
+    std::vector<std::string> synth_dirs;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--seeds" && i + 1 < argc) seeds = std::max(1, std::atoi(argv[++i]));
         else if (a == "--verbose") verbose = true;
         else if (a == "--write" && i + 1 < argc) write_dir = argv[++i];
-        else if (a == "--synth-dir" && i + 1 < argc) synth_dir = argv[++i];
+        else if (a == "--synth-dir" && i + 1 < argc) synth_dirs.push_back(argv[++i]);
         else {
             std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--write DIR] [--synth-dir DIR]\n");
             return 2;
@@ -133,7 +138,7 @@ int main(int argc, char** argv) {
         if (!write_dir.empty()) write_case(write_dir, c);
         score(c, rows, verbose);
     }
-    if (!synth_dir.empty()) {
+    for (const auto& synth_dir : synth_dirs) {
         std::vector<std::filesystem::path> dirs;
         for (const auto& e : std::filesystem::directory_iterator(synth_dir))
             if (std::filesystem::exists(e.path() / "meta.json")) dirs.push_back(e.path());
