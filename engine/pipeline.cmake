@@ -21,3 +21,10 @@ if(_engine_ready AND (LOOPSEP_ENGINE_DEV OR EXISTS ${CMAKE_CURRENT_LIST_DIR}/src
 else()
   message(STATUS "loopsep_engine: waiting for ${_engine_deps}")
 endif()
+
+# Benchmark: quality (SDR vs ideal ratio mask and mixture, ablations) and speed on synth songs.
+if(TARGET loopsep_engine)
+  add_executable(bench_separate ${PROJECT_SOURCE_DIR}/bench/separate/bench_separate.cpp)
+  target_compile_options(bench_separate PRIVATE ${LOOPSEP_WARNINGS})
+  target_link_libraries(bench_separate PRIVATE loopsep_engine nlohmann_json::nlohmann_json)
+endif()

@@ -192,7 +192,12 @@ int run_separate(const Argv& argv) {
             ro.target_rate_hz = 0;  // keep the song's rate: stems come back at it
             Audio song = read_audio(song_path, ro);
             ProgressBar bar(stem_name(song_path));
-            SeparationResult r = engine.separate(song, targets, params, std::cref(bar));
+            SeparationResult r;
+            try {
+                r = engine.separate(song, targets, params, std::cref(bar));
+            } catch (const Error& e) {  // e.g. "no steady beat": say which song
+                throw Error(e.kind(), song_path + ": " + e.what());
+            }
             if (!single) make_dirs(args.get("--outdir") + "/" + stem_name(song_path));
             for (std::size_t t = 0; t < outputs.size(); ++t) write_audio(outputs[t], r.stems[t], wo);
             if (params.residual) write_audio(residual_path, r.residual, wo);
