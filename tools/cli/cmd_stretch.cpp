@@ -1,8 +1,89 @@
-// loopsep stretch — placeholder until issue #3 lands.
+// loopsep stretch LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] --output OUT
+//
+// Stretches a whole file by A/B with Rubber Band (offline, pitch kept); the
+// output has exactly round(frames·A/B) frames. Without --from-bpm the loop's
+// tempo is estimated from its length and onsets (loops start on a beat and last
+// a whole number of beats).
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "args.h"
 #include "commands.h"
+#include "loopsep/audio.h"
+#include "loopsep/error.h"
+#include "loopsep/stretch.h"
 
 namespace loopsep::cli {
 
-int run_stretch(const Argv&) { return not_built_yet("stretch", 3); }
+int run_stretch(const Argv& argv) {
+    const CommandSpec spec{
+        "stretch", "LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] [--bits 16|24|f32] --output OUT [--json]",
+        "Time-stretches a loop to tempo B (pitch kept, exact length frames·A/B). Without --from-bpm the loop's\n"
+        "tempo A is estimated from its length and onsets (4, 8, 16 or 32 beats at 70..180 BPM).",
+        {{"--to-bpm", true, "target tempo (20..400)", "B"},
+         {"--from-bpm", true, "the loop's own tempo (20..400); estimated when absent", "A"},
+         {"--engine", true, "r3 (finer, default) or r2 (faster)", "r3|r2"},
+         {"--short-window", false, "R3 short window: much faster, slightly less smooth"},
+         {"--bits", true, "output sample format: 16 (default), 24 or f32", "BITS"},
+         {"--output", true, "output file (.wav or .flac), written atomically", "OUT"},
+         {"--json", false, "print one JSON object describing the result"}},
+        1, 1};
+    ParsedArgs args = parse_args(spec, argv);
+    if (args.has("--help")) { std::cout << usage_text(spec); return 0; }
+
+    // Validate every option before touching any file.
+    args.require("--to-bpm");
+    const double to_bpm = args.get_double("--to-bpm", 0, 20, 400);
+    const bool have_from = args.has("--from-bpm");
+    const double from_bpm_given = args.get_double("--from-bpm", 0, 20, 400);
+    StretchParams params;
+    if (args.has("--engine")) params.engine = parse_stretch_engine(args.get("--engine"));
+    params.short_window = args.has("--short-window");
+    params.validate();
+    const std::string out_path = args.require("--output");
+    WriteOptions wo;
+    wo.format = format_from_extension(out_path);
+    if (args.has("--bits")) wo.bits = parse_sample_bits(args.get("--bits"));
+    const std::string in_path = args.positional[0];
+
+    Audio loop = read_audio(in_path);
+    double from_bpm = from_bpm_given;
+    int beats = 0;
+    if (!have_from) {
+        try {
+            from_bpm = estimate_loop_bpm(loop, &beats);
+        } catch (const Error& e) {
+            throw Error(e.kind(), in_path + ": " + e.what());
+        }
+    }
+    const std::size_t out_frames = stretched_frames(loop.frames(), from_bpm, to_bpm);
+    const double ratio = double(out_frames) / double(loop.frames());
+    if (out_frames == 0 || ratio < kMinStretchRatio || ratio > kMaxStretchRatio)
+        throw usage_error("stretch ratio " + std::to_string(from_bpm) + "/" + std::to_string(to_bpm) +
+                          " BPM is outside 1/8..8");
+    Audio out = stretch_to_frames(loop, out_frames, params);
+    write_audio(out_path, out, wo);
+
+    if (args.has("--json")) {
+        nlohmann::json j{{"input", in_path},
+                         {"output", out_path},
+                         {"from_bpm", from_bpm},
+                         {"from_bpm_estimated", !have_from},
+                         {"to_bpm", to_bpm},
+                         {"engine", stretch_engine_name(params.engine)},
+                         {"input_frames", loop.frames()},
+                         {"output_frames", out.frames()},
+                         {"sample_rate_hz", out.sample_rate_hz}};
+        if (!have_from) j["beats"] = beats;
+        std::cout << j.dump() << "\n";
+    } else {
+        if (!have_from) std::printf("estimated tempo %.2f BPM (%d beats)\n", from_bpm, beats);
+        std::printf("%s: %.2f -> %.2f BPM, %zu -> %zu frames (%s)\n", out_path.c_str(), from_bpm, to_bpm,
+                    loop.frames(), out.frames(), stretch_engine_name(params.engine));
+    }
+    return 0;
+}
 
 }  // namespace loopsep::cli

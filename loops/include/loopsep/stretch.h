@@ -52,9 +52,10 @@ std::size_t stretched_frames(std::size_t frames, double from_bpm, double to_bpm)
 // on a beat and to last a whole number of beats: candidates are beats = 4·k
 // (k = 1, 2, 4, 8), and 2 or 3 beats only if no 4·k candidate is plausible; a
 // candidate is plausible when bpm = 60·beats/duration lies in 70..180. Among the
-// plausible ones the winner is the grid the onsets align with best (onset
-// strength on beats, weighted by a mild prior towards 85..150 BPM to break
-// half/double ties). `beats_out` (optional) receives the number of beats.
+// plausible ones the winner is the grid the onsets align with best: strong
+// onsets on its beats, weaker ones halfway between (a grid whose half-beats are
+// as strong as its beats is read as half the tempo), most onset strength on its
+// 16th-note grid, and a mild prior towards 85..150 BPM. `beats_out` (optional) receives the number of beats.
 // Input error if the loop is silent, shorter than 0.5 s, or no candidate fits.
 double estimate_loop_bpm(const Audio& loop, int* beats_out = nullptr);
 
