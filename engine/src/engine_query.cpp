@@ -2,6 +2,8 @@
 // into a class prototype.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #include "loopsep/catalog.h"
@@ -13,6 +15,20 @@ namespace loopsep {
 
 namespace {
 constexpr std::size_t kMaxPrototypeLoops = 16;  // enough for a stable mean, cheap to embed
+}
+
+std::string model_file_tag(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw input_error(path + ": cannot read the model file");
+    std::uint64_t h = 1469598103934665603ull;
+    char buf[65536];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+        if (!in) break;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    return "fnv64:" + std::string(hex);
 }
 
 std::vector<float> Engine::query_from_loop(const Audio& loop_in, double loop_bpm, const std::string& what) const {

@@ -73,20 +73,6 @@ std::string stem_name(const std::string& path) {
     return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
 }
 
-// FNV-1a of the model file: a cheap, stable tag for cached catalog embeddings.
-std::string model_tag(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::uint64_t h = 1469598103934665603ull;
-    char buf[65536];
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-        for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
-        if (!in) break;
-    }
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-    return "fnv64:" + std::string(hex);
-}
-
 class ProgressBar {
 public:
     ProgressBar(std::string label) : label_(std::move(label)), enabled_(::isatty(2)) {}
@@ -142,7 +128,7 @@ int run_separate(const Argv& argv) {
     // --- model (loaded once for all songs) ---
     set_torch_threads(params.threads);
     const std::string model_path = args.get("--model", default_model_path());
-    Engine engine(Separator::load(model_path), model_tag(model_path));
+    Engine engine(Separator::load(model_path), model_file_tag(model_path));
 
     // --- one query embedding per target ---
     std::optional<Catalog> catalog;

@@ -64,6 +64,10 @@ struct SeparationResult {
     StageTimes times;
 };
 
+// A stable tag naming a model file's weights (FNV-1a of its bytes), for the
+// catalog's per-model embedding cache.
+std::string model_file_tag(const std::string& path);
+
 // Called after each batch with (segments done, segments total).
 using ProgressFn = std::function<void(std::size_t, std::size_t)>;
 
