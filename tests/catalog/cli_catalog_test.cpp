@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include <set>
 
@@ -347,4 +348,32 @@ TEST(CatalogCli, AddWithoutBpmEstimatesIt) {
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_NEAR(rows[0].bpm, 128, 1.0);
     EXPECT_EQ(rows[0].beats, 8);
+}
+
+TEST(CatalogCli, VerifyExitsNonZeroOnDamagedAudio) {
+    TempDir dir;
+    const std::string db = dir / "c.db";
+    std::int64_t id;
+    {
+        Catalog cat = Catalog::open(db, true);
+        LoopMeta m;
+        m.instrument = "bongo";
+        m.genre = "bachata";
+        m.bpm = 120;
+        id = cat.add(make_loop(440), m).id;
+    }
+    std::vector<unsigned char> other = encode_audio(make_loop(441));
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(h, "UPDATE loop_audio SET data = ?1 WHERE loop_id = ?2", -1, &s, nullptr);
+    sqlite3_bind_blob(s, 1, other.data(), static_cast<int>(other.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, id);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    auto r = run_loopsep({"catalog", "--db", db, "verify"}, dir.path.string());
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_NE(r.out.find("hash mismatch"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("DAMAGED"), std::string::npos) << r.out;
 }
