@@ -74,6 +74,7 @@ def riff_chunks(path):
     return out
 
 kept = correct = exact = 0
+bars_total = bars_playing = 0
 total_dur = 0.0
 from_sections, where_plays = {}, {}
 for song in report["songs"]:
@@ -87,10 +88,18 @@ for song in report["songs"]:
             if start <= t + 0.05:
                 name = n
         return name
-    for s, e in presence:
-        for start, n in secs:
-            if s <= start + 0.05 < e:
-                where_plays[n] = where_plays.get(n, 0) + 1
+    # Chance level: bars of the song (meta.json downbeats) where the target plays throughout.
+    db = meta["downbeats"]
+    for i in range(len(db) - 1):
+        cov = sum(max(0.0, min(db[i + 1], e) - max(db[i], s)) for s, e in presence)
+        bars_total += 1
+        bars_playing += cov >= 0.95 * (db[i + 1] - db[i])
+    # Share of each section's time where the target plays (sections can repeat).
+    bounds = [(secs[i][0], secs[i + 1][0] if i + 1 < len(secs) else meta["duration_sec"], secs[i][1]) for i in range(len(secs))]
+    for a0, b0, n in bounds:
+        cov = sum(max(0.0, min(b0, e) - max(a0, s)) for s, e in presence)
+        tot, c = where_plays.get(n, (0.0, 0.0))
+        where_plays[n] = (tot + (b0 - a0), c + cov)
     for loop in song["loops"]:
         kept += 1
         fmt = riff_chunks(loop["file"])
@@ -120,8 +129,10 @@ for song in report["songs"]:
 
 print(f"harvest {target}: songs {report['songs_harvested']}, loops kept {kept}")
 print(f"precision (loop inside target presence): {correct}/{kept} = {correct / kept:.3f}" if kept else "precision: no loops kept")
+print(f"chance (bars where {target} plays throughout): {bars_playing}/{bars_total} = {bars_playing / max(1, bars_total):.3f}")
 print(f"exact length + acid tempo/beats: {exact}/{kept}")
-print(f"sections of kept loops: {from_sections}; sections where {target} starts playing: {where_plays}")
+print(f"sections of kept loops: {from_sections}")
+print(f"{target} plays in: " + ", ".join(f"{n} {100 * c / t:.0f}%" for n, (t, c) in where_plays.items() if t > 0))
 print(f"catalog verify: {verify}")
 print(f"wall time: {t1 - t0:.1f} s for {total_dur:.0f} s of audio ({total_dur / (t1 - t0):.1f}x real time, incl. model load)")
 EOF

@@ -177,7 +177,11 @@ LoopScore score_loop(const Audio& stem, const Audio& residual, const LoopSpan& s
     const std::vector<float> mr = magnitudes(mid_slice(residual, a, b), &frames, &bins);
     double rr = 0;
     for (float x : mr) rr += double(x) * x;
-    s.leakage = (e_stem <= kTiny || rr <= kTiny) ? 0.0 : std::clamp(cosine(ms, mr), 0.0, 1.0);
+    // If the stem is target T plus a share of the rest B (disjoint from T in time-frequency),
+    // cos(|S|, |R|) ≈ |leaked B| / |S|: its square estimates the fraction of the loop's
+    // energy that belongs to other instruments.
+    const double c = (e_stem <= kTiny || rr <= kTiny) ? 0.0 : std::clamp(cosine(ms, mr), 0.0, 1.0);
+    s.leakage = c * c;
 
     // Silence: beats far below the loop's own RMS. Beat-sized slots, so that short
     // hits on every eighth or quarter (bongo, güira) count as filling the loop.

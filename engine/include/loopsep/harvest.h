@@ -11,10 +11,11 @@
 //   share_db     stem energy / mixture energy over the loop (how much of the bar the target is).
 //   rel_level_db level_dbfs minus the song's typical target level (90th percentile over its bars),
 //                so "the target is absent here" does not depend on the mix level.
-//   leakage      cosine similarity of |STFT(stem)| and |STFT(residual)| over the loop: 0 when the
-//                mask cleanly splits time-frequency bins, 1 when the stem is just a scaled copy of
-//                what was left out (a mask that could not tell the target apart lets everything
-//                through a little; that is the leakage a listener hears).
+//   leakage      squared cosine similarity of |STFT(stem)| and |STFT(residual)| over the loop:
+//                0 when the mask cleanly splits time-frequency bins, 1 when the stem is just a
+//                scaled copy of what was left out (a mask that could not tell the target apart
+//                lets everything through a little). For stem = target + a share of the rest it
+//                estimates the fraction of the loop's energy that is the rest.
 //   silence      fraction of beats more than 30 dB below the loop's RMS (a loop where the
 //                target plays half the bar makes a poor loop).
 //   quality      presence · (1 − silence) · (1 − leakage), presence = clamp(1 + rel_level_db / level_range_db, 0, 1).
