@@ -112,10 +112,8 @@ for song in report["songs"]:
         want = round(beats * 60.0 / tempo * rate) if tempo > 0 else -1
         ok_len = frames == want and abs(tempo - loop["bpm"]) < 1e-3 and beats > 0
         exact += ok_len
-        # The loop's span in the song: it keeps the song's tempo unless --bpm, so its
-        # source span is `beats` beats of the song starting at start_sec.
         a = loop["start_sec"]
-        b = a + beats * 60.0 / (loop["bpm"] if "--bpm" not in sys.argv else meta["bpm"])
+        b = loop["end_sec"]
         covered = sum(max(0.0, min(b, e) - max(a, s)) for s, e in presence)
         good = covered >= 0.95 * (b - a)
         correct += good

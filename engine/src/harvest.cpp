@@ -117,6 +117,7 @@ std::vector<HarvestedLoop> recorded_loops(const Catalog& catalog, const std::str
             h.was_duplicate = true;
             h.first_bar = l.value("bar", 0);
             h.start_sec = l.value("start_sec", 0.0);
+            h.end_sec = l.value("end_sec", 0.0);
             h.bpm = rec->bpm;
             h.section = rec->section;
             out.push_back(h);
@@ -234,12 +235,13 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
             h.was_duplicate = added.status == AddStatus::Duplicate;
             h.first_bar = span.first_bar;
             h.start_sec = span.start_sec;
+            h.end_sec = double(span.end_frame) / song.sample_rate_hz;
             h.bpm = loop_bpm;
             h.section = lower_trim(meta.section);
             h.score = scores[i];
             sh.loops.push_back(h);
             ids.push_back(added.id);
-            rec_loops.push_back({{"id", added.id}, {"bar", span.first_bar}, {"start_sec", span.start_sec}});
+            rec_loops.push_back({{"id", added.id}, {"bar", span.first_bar}, {"start_sec", h.start_sec}, {"end_sec", h.end_sec}});
         }
         for (int r = int(DropReason::Silent); r <= int(DropReason::Limit); ++r) {
             const int n = int(std::count(decision.begin(), decision.end(), DropReason(r)));

@@ -123,7 +123,10 @@ TEST(HarvestEndToEnd, FilesExactLoopsWithTagsAndExportsDawReadyWavs) {
         EXPECT_NE(rec.source.find("song_a/mix.wav bar "), std::string::npos) << rec.source;
         sections.insert(rec.section);
     }
-    for (const auto& l : s.loops) EXPECT_EQ(l.section, l.start_sec < 7.7 - 0.05 ? "intro" : "derecho");
+    for (const auto& l : s.loops) {
+        EXPECT_EQ(l.section, l.start_sec < 7.7 - 0.05 ? "intro" : "derecho");
+        EXPECT_NEAR(l.end_sec - l.start_sec, 4 * 60.0 / 124, 0.05);  // one bar of the song
+    }
     EXPECT_TRUE(cat.verify().ok());
 
     // Exported: Splice-style names, acid chunk read back by libsndfile.
@@ -177,6 +180,25 @@ TEST(HarvestEndToEnd, SecondRunAddsNothingAndForceRedoes) {
     for (const auto& l : forced.songs[0].loops) EXPECT_TRUE(l.was_duplicate);  // same loops, nothing new
     EXPECT_EQ(cat.list(LoopFilter{"bongo", "", "", 0, 0, 0}).size(), std::size_t(n));
     EXPECT_TRUE(cat.verify().ok());
+}
+
+TEST(HarvestEndToEnd, ACrashBeforeTheSongIsRecordedIsRedoneWithoutDuplicates) {
+    Fixture fx;
+    HarvestParams p = fx.params();
+    Catalog cat = Catalog::open(fx.db, true);
+    HarvestReport first = harvest({fx.song}, cat, p);
+    const auto n = cat.count();
+    const std::string key = "harvest:" + first.songs[0].hash + ":bongo";
+    ASSERT_FALSE(cat.meta_value(key).empty());
+    // A crash after the loops went in but before the song's record was written:
+    // the record is missing, the loops are there.
+    cat.set_meta_value(key, "");
+    HarvestReport resumed = harvest({fx.song}, cat, p);
+    EXPECT_FALSE(resumed.songs[0].skipped);
+    for (const auto& l : resumed.songs[0].loops) EXPECT_TRUE(l.was_duplicate);
+    EXPECT_EQ(cat.count(), n);
+    EXPECT_FALSE(cat.meta_value(key).empty());
+    EXPECT_TRUE(harvest({fx.song}, cat, p).songs[0].skipped);
 }
 
 TEST(HarvestEndToEnd, TwoBarsAndATargetTempo) {

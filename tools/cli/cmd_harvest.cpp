@@ -51,7 +51,7 @@ nlohmann::json score_json(const LoopScore& s) {
 nlohmann::json song_json(const SongHarvest& s) {
     nlohmann::json loops = nlohmann::json::array();
     for (const auto& l : s.loops) {
-        nlohmann::json j = {{"id", l.catalog_id}, {"bar", l.first_bar + 1}, {"start_sec", l.start_sec},
+        nlohmann::json j = {{"id", l.catalog_id}, {"bar", l.first_bar + 1}, {"start_sec", l.start_sec}, {"end_sec", l.end_sec},
                             {"bpm", l.bpm},       {"section", l.section},   {"new", !l.was_duplicate}};
         if (!s.skipped) j["score"] = score_json(l.score);
         if (!l.file.empty()) j["file"] = l.file;

@@ -123,7 +123,8 @@ struct HarvestedLoop {
     std::int64_t catalog_id = 0;
     bool was_duplicate = false;      // the catalog already held this exact audio
     int first_bar = 0;
-    double start_sec = 0, bpm = 0;
+    double start_sec = 0, end_sec = 0;  // its span in the song (before any stretch)
+    double bpm = 0;                      // tagged tempo
     std::string section, file;       // file: exported path (empty without export_dir)
     LoopScore score;
 };
