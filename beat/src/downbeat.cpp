@@ -14,8 +14,6 @@
 // unless the evidence says a bar was cut (a missed or extra beat) for several bars.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <limits>
 
 #include "beat_internal.h"
@@ -102,24 +100,6 @@ std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<dou
     zscore(snare);
     zscore(harm);
     zscore(lowmid);
-    if (std::getenv("LOOPSEP_BEAT_DEBUG")) {
-        for (std::size_t i = 0; i < std::min<std::size_t>(n, 24); ++i) {
-            int am = 0;
-            for (int c = 1; c < 12; ++c) if (beat_chroma[i][c] > beat_chroma[i][am]) am = c;
-            std::fprintf(stderr, "%zu:%.2f:%d:%.2f ", i, f.frame_time(beats[i]), am, harm[i]);
-        }
-        std::fprintf(stderr, "\n");
-        double m[4][4] = {};
-        for (std::size_t i = 0; i < n; ++i) {
-            m[0][i % 4] += low[i] / n * 4;
-            m[1][i % 4] += harm[i] / n * 4;
-            m[2][i % 4] += snare[i] / n * 4;
-            m[3][i % 4] += lowmid[i] / n * 4;
-        }
-        for (int k = 0; k < 4; ++k)
-            std::fprintf(stderr, "%s: %6.2f %6.2f %6.2f %6.2f\n", k == 0 ? "low  " : k == 1 ? "harm " : k == 2 ? "snare" : "lowmd", m[k][0],
-                         m[k][1], m[k][2], m[k][3]);
-    }
     const CueWeights w8 = weights_for(genre);
     std::vector<double> evidence(n);
     for (std::size_t i = 0; i < n; ++i) {

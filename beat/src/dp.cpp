@@ -7,14 +7,16 @@
 // onset peak (sub-frame, parabolic) and trimmed/extended to the audible part.
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <limits>
 
 #include "beat_internal.h"
 
 namespace loopsep::beat_detail {
 namespace {
+
+// An onset this many standard deviations of the envelope counts as music going on
+// (for where the grid may end).
+constexpr float kClearOnset = 0.5f;
 
 // Span of the music (frames): from the first audible frame (within 50 dB of the loud part;
 // a soft drum-less intro counts) to the last clear onset (above one standard deviation of
@@ -28,7 +30,7 @@ std::pair<long, long> music_span(const Features& f) {
     for (long t = 0; t < long(f.rms.size()); ++t) {
         const bool audible = f.rms[t] > thr || (t > 0 && f.rms[t - 1] > thr) || (t + 1 < long(f.rms.size()) && f.rms[t + 1] > thr);
         if (audible && first < 0) first = t;
-        if (audible && f.onset[t] > 1.0f) last = t;
+        if (audible && f.onset[t] > kClearOnset) last = t;
     }
     return {first, last};
 }
@@ -69,8 +71,15 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
                 arg = t - tau;
             }
         }
-        score[t] = o[t] + (arg >= 0 ? best : 0.0);
-        back[t] = arg;
+        // A chain whose best predecessor scores below zero (near the start, where only a
+        // badly spaced one exists) is better started afresh here.
+        if (arg >= 0 && best > 0) {
+            score[t] = o[t] + best;
+            back[t] = arg;
+        } else {
+            score[t] = o[t];
+            back[t] = -1;
+        }
     }
     // The chain ends at the best score around the last onset.
     const long start = std::max(0L, last_on - long(std::ceil(period[last_on])));
@@ -82,8 +91,6 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
     for (; t >= 0; t = back[t]) chain.push_back(t);
     std::reverse(chain.begin(), chain.end());
 
-    if (std::getenv("LOOPSEP_BEAT_DEBUG"))
-        std::fprintf(stderr, "span %ld..%ld chain %zu first %ld last %ld\n", first_on, last_on, chain.size(), chain.front(), chain.back());
     std::vector<double> beats;
     for (long b : chain) beats.push_back(refine(o, b));
     // Trim beats outside the audible span (a silent lead-in or tail), with half a beat of slack.
@@ -99,7 +106,7 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
     auto onset_near = [&](double b) {
         const long c = long(std::lround(b));
         for (long u = std::max(0L, c - 4); u <= std::min(n - 1, c + 4); ++u)
-            if (o[u] > 1.0f) return true;
+            if (o[u] > kClearOnset) return true;
         return false;
     };
     for (;;) {

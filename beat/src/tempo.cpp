@@ -65,6 +65,9 @@ TempoEstimate estimate_tempo(const Features& f, const TempoPrior& prior, double 
     for (double bpm = lo_bpm; bpm <= hi_bpm; bpm += 0.05) {
         const double lag = 60.0 * f.fps / bpm;
         double s = std::max(0.0, at(r, lag)) + 0.5 * std::max(0.0, at(r, 2 * lag));
+        // A pulse as strong at half the period means this is not the beat but every other
+        // beat (a click train at 170 BPM is not 85 BPM).
+        if (at(r, lag / 2) > 0.9 * at(r, lag)) s *= 0.5;
         s *= prior_weight(prior, bpm);
         if (aubio_bpm > 0 && std::fabs(bpm / aubio_bpm - 1) < 0.03) s *= 1.05;
         if (s > best) {

@@ -1,6 +1,6 @@
 // bench_beats — beat and downbeat F-measure of loopsep's tracker vs aubio alone.
 //
-// usage: bench_beats [--seeds N] [--verbose] [--write DIR] [--synth-dir DIR]...
+// usage: bench_beats [--seeds N] [--verbose] [--tightness T] [--write DIR] [--synth-dir DIR]...
 //
 // Renders the synthetic song set (bench_songs.h: pop with drum-less intros, ±4 % tempo
 // drift, swung boom-bap, bachata with pickups), tracks each with track_beats (given the
@@ -65,8 +65,11 @@ struct Case {
     std::vector<double> beats, downbeats;
 };
 
+double g_tightness = loopsep::BeatParams{}.tightness;
+
 void score(const Case& c, std::map<std::string, Row>& rows, bool verbose) {
     loopsep::BeatParams params;
+    params.tightness = g_tightness;
     params.genre = c.genre;
     const double true_bpm = median_tempo(c.beats);
     Row& row = rows[c.category];
@@ -122,10 +125,11 @@ int main(int argc, char** argv) {
         std::string a = argv[i];
         if (a == "--seeds" && i + 1 < argc) seeds = std::max(1, std::atoi(argv[++i]));
         else if (a == "--verbose") verbose = true;
+        else if (a == "--tightness" && i + 1 < argc) g_tightness = std::atof(argv[++i]);
         else if (a == "--write" && i + 1 < argc) write_dir = argv[++i];
         else if (a == "--synth-dir" && i + 1 < argc) synth_dirs.push_back(argv[++i]);
         else {
-            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--write DIR] [--synth-dir DIR]\n");
+            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--tightness T] [--write DIR] [--synth-dir DIR]...\n");
             return 2;
         }
     }

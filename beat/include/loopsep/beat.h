@@ -32,7 +32,7 @@ TempoPrior tempo_prior(Genre g);  // bachata 110–145, hip-hop 70–110, neutra
 struct BeatParams {
     Genre genre = Genre::Neutral;
     bool allow_beatless = false;   // silent/beatless audio → fixed grid (beatless = true) instead of an error
-    double tightness = 100.0;      // DP penalty weight on log(IBI / local period)^2; higher = stiffer grid
+    double tightness = 400.0;      // DP penalty weight on log(IBI / local period)^2; higher = stiffer grid
     int beats_per_bar = 4;         // the downbeat model and the segments assume 4/4
     double min_periodicity = 0.1;  // onset autocorrelation at the beat period below this = beatless
     void validate() const;         // usage error naming the parameter
