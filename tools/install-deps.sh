@@ -8,8 +8,8 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libaubio-dev librubberband-dev libsndfile1-dev libfftw3-dev libsamplerate0-dev
   libsqlite3-dev sqlite3 libgtest-dev nlohmann-json3-dev
-  libfluidsynth-dev fluid-soundfont-gm timgm6mb-soundfont espeak-ng
-  libespeak-ng-dev csound-soundfont avldrums.lv2-soundfont
+  libfluidsynth-dev fluid-soundfont-gm timgm6mb-soundfont espeak-ng sox time
+  csound-soundfont avldrums.lv2-soundfont
 )
 
 missing=()

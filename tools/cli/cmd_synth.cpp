@@ -29,7 +29,7 @@ CommandSpec synth_spec() {
                 {"--bpm", true, "fixed tempo 60..200 (default: random in the genre range, sometimes drifting)", "BPM"},
                 {"--sample-rate", true, "output sample rate in Hz (default 44100)", "HZ"},
                 {"--mono", false, "write mono files (default stereo)"},
-                {"--format", true, "pcm16 (default; mix = integer sum of stems) or float (32-bit float WAV)", "FMT"},
+                {"--format", true, "pcm16 (default: 16-bit WAV, mix = exact sum of the stems), flac (same, as .flac files) or float", "FMT"},
                 {"--first-index", true, "index of the first song (default 0); shard a big set over processes", "I"},
                 {"--soundfont-dir", true, "where the .sf2 files are (default /usr/share/sounds/sf2)", "DIR"},
                 {"--quiet", false, "no progress lines"},

@@ -126,4 +126,47 @@ void add_reverb(Audio& audio, double wet, double room, double damp) {
     }
 }
 
+void add_chorus(Audio& audio, double rate_hz, double depth_ms, double mix) {
+    const double sr = audio.sample_rate_hz;
+    const std::size_t n = audio.frames();
+    const double base = 0.012 * sr, depth = depth_ms * 1e-3 * sr;
+    for (int c = 0; c < audio.num_channels(); ++c) {
+        const std::vector<float> dry = audio.channels[c];
+        auto& out = audio.channels[c];
+        const double phase = c * kPi / 2;  // left and right move differently: width
+        for (std::size_t i = 0; i < n; ++i) {
+            const double d = base + depth * (1 + std::sin(2 * kPi * rate_hz * i / sr + phase)) / 2;
+            const double pos = double(i) - d;
+            if (pos < 0) continue;
+            const std::size_t k = std::size_t(pos);
+            const double f = pos - double(k);
+            const double delayed = dry[k] * (1 - f) + dry[std::min(k + 1, n - 1)] * f;
+            out[i] = float(dry[i] * (1 - mix * 0.5) + delayed * mix);
+        }
+    }
+}
+
+void add_lofi(Audio& audio, Rng& rng, double drive, double crackle) {
+    const double norm = std::tanh(drive);
+    for (auto& ch : audio.channels)
+        for (auto& x : ch) x = float(std::tanh(drive * x) / norm);
+    if (crackle <= 0) return;
+    // Sparse clicks with a short decay, the same on both channels (mono vinyl).
+    const double sr = audio.sample_rate_hz;
+    const std::size_t n = audio.frames();
+    const double per_sec = rng.uniform(4, 14);
+    double level = 0;
+    double t = 0;
+    std::vector<float> noise(n, 0.0f);
+    while (true) {
+        t += -std::log(std::max(1e-9, rng.uniform())) / per_sec;
+        const std::size_t at = std::size_t(t * sr);
+        if (at >= n) break;
+        level = crackle * rng.uniform(0.2, 1.0) * (rng.chance(0.5) ? 1 : -1);
+        for (std::size_t i = 0; i < 40 && at + i < n; ++i) noise[at + i] += float(level * std::exp(-double(i) / 6.0));
+    }
+    for (auto& ch : audio.channels)
+        for (std::size_t i = 0; i < n; ++i) ch[i] += noise[i];
+}
+
 }  // namespace loopsep::synth

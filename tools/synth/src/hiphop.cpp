@@ -28,7 +28,7 @@ double swung(double beat, double grid, double swing) {
 
 std::vector<Section> plan_sections(Rng& rng, int bars) {
     std::vector<Section> out;
-    const int intro = bars >= 12 ? rng.pick(std::vector<int>{2, 4}) : 2;
+    const int intro = bars >= 20 ? rng.pick(std::vector<int>{2, 4}) : bars >= 10 ? 2 : 1;
     const int outro = bars >= 16 ? 2 : 1;
     const int body = bars - intro - outro;
     out.push_back({0, intro, "intro"});
@@ -113,6 +113,9 @@ Song compose_hiphop(Rng& rng, const SynthParams& params) {
     Part bass{"bass", "hh_bass", pick_source(rng, "hh_bass", params.split), {}, {}, 0.0, 0.0};
     Part sample{"other", "sample", pick_source(rng, "sample", params.split), {}, {}, 0.0, rng.uniform(-0.2, 0.2)};
     Part rap{"vocals", "rap", pick_source(rng, "rap", params.split), {}, {}, 0.0, 0.0};
+    // Sometimes a second layer in "other": strings/pad swelling in under the hooks.
+    const bool hook_pad = rng.chance(0.35);
+    Part pad{"other", "pad", hook_pad ? pick_source(rng, "pad", params.split) : Source{}, {}, {}, -4.0, rng.uniform(-0.4, 0.4)};
     const auto& vocab = words_for(rap.source.voice);
 
     // Kick patterns (beats in the bar; 2.5 is the "and" of 3).
@@ -154,6 +157,8 @@ Song compose_hiphop(Rng& rng, const SynthParams& params) {
             for (auto& n : sample.notes) if (n.beat >= b0) n.dur_beats = std::min(n.dur_beats, 4.0);
             continue;
         }
+        if (hook_pad && sec.name == "hook")
+            for (int k : voice_chord(chord, song.key_pc, 60, 76)) add(pad.notes, b0, 3.95, k, 64);
         if (!drums_on) continue;
         // drums
         const auto& kick = (sec.name == "hook") ? kick_b : kick_a;
@@ -200,7 +205,7 @@ Song compose_hiphop(Rng& rng, const SynthParams& params) {
     humanize(rng, drums.notes, 3.0, 8);
     humanize(rng, bass.notes, 3.0, 6);
     humanize(rng, sample.notes, 2.0, 6);
-    for (Part* p : {&drums, &bass, &sample, &rap})
+    for (Part* p : {&drums, &bass, &sample, &pad, &rap})
         if (!p->notes.empty() || !p->words.empty()) song.parts.push_back(std::move(*p));
     return song;
 }

@@ -10,9 +10,9 @@
 
 namespace loopsep::synth {
 
-// FluidSynth rendering. One synth per soundfont file, loaded on first use and
-// kept for the whole run; every part starts from a reset synth, so a song
-// renders the same alone or after others (sharding gives identical files).
+// FluidSynth rendering. One synth per soundfont file, loaded on first use; use
+// one FluidBank per song (a reset synth is not perfectly stateless, so sharing
+// one across songs would make a song depend on the songs rendered before it).
 class FluidBank {
 public:
     FluidBank(std::string soundfont_dir, int sample_rate_hz);

@@ -35,8 +35,9 @@ SourceSplit parse_split(const std::string& name) {
 }
 StemFormat parse_stem_format(const std::string& name) {
     if (name == "pcm16" || name == "16") return StemFormat::Pcm16;
+    if (name == "flac") return StemFormat::Flac;
     if (name == "float" || name == "f32") return StemFormat::Float32;
-    throw usage_error("--format must be pcm16 or float (got '" + name + "')");
+    throw usage_error("--format must be pcm16, flac or float (got '" + name + "')");
 }
 std::string genre_name(Genre g) { return g == Genre::Bachata ? "bachata" : "hiphop"; }
 std::string split_name(SourceSplit s) { return s == SourceSplit::Train ? "train" : "val"; }
@@ -76,6 +77,7 @@ struct StemMix {
     Audio audio;
     Json sources = Json::array();
     double gain_db = 0.0, reverb = 0.0;
+    bool chorus = false, lofi = false;
 };
 
 // RMS over the active part of a signal (windows within 40 dB of the loudest),
@@ -148,12 +150,12 @@ Json presence_of(const Audio& a) {
 
 // PCM16 writer with explicit integer samples, so the mix file is exactly the
 // sum of the stem files (same integers, same scale when read back).
-void write_pcm16(const std::string& path, const std::vector<std::vector<int>>& planar, int sr) {
+void write_pcm16(const std::string& path, const std::vector<std::vector<int>>& planar, int sr, bool flac) {
     const std::string tmp = temp_path_for(path);
     SF_INFO info{};
     info.samplerate = sr;
     info.channels = int(planar.size());
-    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    info.format = (flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV) | SF_FORMAT_PCM_16;
     SNDFILE* f = sf_open(tmp.c_str(), SFM_WRITE, &info);
     if (!f) throw input_error(path + ": cannot write (" + sf_strerror(nullptr) + ")");
     const std::size_t n = planar[0].size(), nc = planar.size();
@@ -215,6 +217,15 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
     for (auto& s : stems) {
         Rng r = mix_rng.fork(fnv1a(s.name));  // std::hash differs between libraries
         random_eq(s.audio, r, 3.0);
+        if (s.name == "guitar" && r.chance(0.7)) {
+            s.chorus = true;
+            add_chorus(s.audio, r.uniform(0.4, 1.5), r.uniform(1.0, 4.0), r.uniform(0.3, 0.6));
+        }
+        if (params.genre == Genre::HipHop && s.name == "other" && r.chance(0.4)) {
+            s.lofi = true;
+            random_eq(s.audio, r, 6.0);
+            add_lofi(s.audio, r, r.uniform(1.0, 2.5), r.uniform(0.0, 0.01));
+        }
         s.reverb = reverb_amount(r, s.name);
         add_reverb(s.audio, s.reverb, r.uniform(0.7, 0.86), r.uniform(0.2, 0.5));
         s.gain_db = stem_base_db(params.genre, s.name) + r.uniform(-2.5, 2.5);
@@ -246,12 +257,14 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
     meta["sample_rate"] = sr;
     meta["channels"] = nc;
     meta["duration_sec"] = double(frames) / sr;
-    meta["format"] = params.format == StemFormat::Pcm16 ? "pcm16" : "float";
+    meta["format"] = params.format == StemFormat::Pcm16 ? "pcm16" : params.format == StemFormat::Flac ? "flac" : "float";
+    const std::string ext = params.format == StemFormat::Flac ? ".flac" : ".wav";
 
     // Quantise and write. For PCM16 the mix is the integer sum of the
     // quantised stems, so mix == sum(stems) exactly when read back.
     std::vector<Audio> finals;
-    if (params.format == StemFormat::Pcm16) {
+    if (params.format != StemFormat::Float32) {
+        const bool flac = params.format == StemFormat::Flac;
         std::vector<std::vector<int>> mix_q(std::size_t(nc), std::vector<int>(frames, 0));
         for (auto& s : stems) {
             std::vector<std::vector<int>> q(std::size_t(nc), std::vector<int>(frames, 0));
@@ -263,10 +276,10 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
                     mix_q[c][i] += v;
                     back.channels[c][i] = float(v) / 32768.0f;
                 }
-            write_pcm16((dir / "stems" / (s.name + ".wav")).string(), q, sr);
+            write_pcm16((dir / "stems" / (s.name + ext)).string(), q, sr, flac);
             finals.push_back(std::move(back));
         }
-        write_pcm16((dir / "mix.wav").string(), mix_q, sr);
+        write_pcm16((dir / ("mix" + ext)).string(), mix_q, sr, flac);
     } else {
         Audio m(nc, frames, sr);
         for (auto& s : stems) {
@@ -295,7 +308,9 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
         presence[stems[k].name] = presence_of(finals[k]);
         stem_info[stems[k].name] = {{"sources", stems[k].sources},
                                     {"gain_db", std::round(stems[k].gain_db * 100) / 100},
-                                    {"reverb", std::round(stems[k].reverb * 1000) / 1000}};
+                                    {"reverb", std::round(stems[k].reverb * 1000) / 1000},
+                                    {"chorus", stems[k].chorus},
+                                    {"lofi", stems[k].lofi}};
     }
     meta["presence"] = presence;
     meta["stems"] = stem_info;
@@ -327,8 +342,9 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
                 for (int c = 0; c < nc; ++c)
                     std::copy(finals[k].channels[c].begin() + long(a), finals[k].channels[c].begin() + long(b), loop.channels[c].begin());
                 char file[64];
-                std::snprintf(file, sizeof file, "%s_%02d.wav", stems[k].name.c_str(), nn);
-                write_audio((dir / "loops" / file).string(), loop);
+                std::snprintf(file, sizeof file, "%s_%02d%s", stems[k].name.c_str(), nn, ext.c_str());
+                write_audio((dir / "loops" / file).string(), loop,
+                            {params.format == StemFormat::Flac ? FileFormat::Flac : FileFormat::Wav, SampleBits::Int16});
                 std::string source;
                 for (const auto& s : stems[k].sources) source += (source.empty() ? "" : "; ") + s["source"].get<std::string>();
                 list.push_back({{"file", file},
@@ -356,8 +372,13 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
 void render_songs(const SynthParams& params) {
     params.validate();
     fs::create_directories(params.out_dir);
-    FluidBank bank(params.soundfont_dir, params.sample_rate_hz);
-    for (int i = 0; i < params.songs; ++i) render_one(params, params.first_index + i, bank);
+    for (int i = 0; i < params.songs; ++i) {
+        // A fresh FluidSynth per song (loading is cheap with dynamic sample
+        // loading): a reset synth still carries some state between renders,
+        // and a song must render identically alone or after others (sharding).
+        FluidBank bank(params.soundfont_dir, params.sample_rate_hz);
+        render_one(params, params.first_index + i, bank);
+    }
 }
 
 }  // namespace loopsep::synth

@@ -8,7 +8,8 @@
 //
 // Output of render_songs() for a song named NAME:
 //   OUT/NAME/mix.wav, OUT/NAME/stems/<instrument>.wav, OUT/NAME/meta.json and,
-//   with `loops`, OUT/NAME/loops/<instrument>_<nn>.wav + OUT/NAME/loops/loops.json.
+//   with `loops`, OUT/NAME/loops/<instrument>_<nn>.wav + OUT/NAME/loops/loops.json
+//   (.flac instead of .wav with StemFormat::Flac).
 // Same parameters → bit-identical files (no clocks, no threads, own PRNG and
 // own distributions).
 #pragma once
@@ -24,11 +25,14 @@ enum class Genre { Bachata, HipHop };
 // voices) is used: `train` for training data, `val` is held out so a model can
 // be validated on timbres it never heard.
 enum class SourceSplit { Train, Val };
-enum class StemFormat { Pcm16, Float32 };
+// Pcm16: 16-bit WAV, the mix the integer sum of the stems (exact when read back);
+// Flac: the same samples in FLAC files (*.flac, lossless, ~half the size);
+// Float32: 32-bit float WAV.
+enum class StemFormat { Pcm16, Flac, Float32 };
 
 Genre parse_genre(const std::string& name);          // "bachata" | "hiphop"; usage error otherwise
 SourceSplit parse_split(const std::string& name);    // "train" | "val"
-StemFormat parse_stem_format(const std::string& name);  // "pcm16" | "float"
+StemFormat parse_stem_format(const std::string& name);  // "pcm16" | "flac" | "float"
 std::string genre_name(Genre genre);
 std::string split_name(SourceSplit split);
 
