@@ -2,11 +2,11 @@
 // of every stem (see loopsep/train.h). Runs once; training then does no DSP
 // beyond mixing and the STFT.
 //
-// Window convention (as the engine): at the reference tempo a window starts
-// context_frames·hop samples before the downbeat and lasts (window_frames−1)·hop
-// samples, so its centred STFT has window_frames frames. In song time the same
-// span is scaled by song-bar-length / reference-bar-length (from the annotated
-// downbeats, so tempo drift is followed bar by bar).
+// Window convention (as the engine): at the reference tempo a window lasts
+// (window_frames−1)·hop samples, so its centred STFT has window_frames frames,
+// and is centred on the four-beat bar (≈ context_frames of context each side).
+// In song time the same span is scaled by song-bar-length / reference-bar-length
+// (from the annotated downbeats, so tempo drift is followed bar by bar).
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -67,7 +67,7 @@ Audio stretch(const Audio& in, std::size_t out_frames, bool fast) {
 #endif
 }
 
-SongResult prepare_song(const fs::path& dir, const ModelConfig& cfg, bool fast) {
+SongResult prepare_song(const fs::path& dir, const ModelConfig& cfg, bool fast, int bars_per_song) {
     SongResult r;
     r.name = dir.parent_path().filename().string() + "/" + dir.filename().string();
     const std::string meta_path = (dir / "meta.json").string();
@@ -110,15 +110,23 @@ SongResult prepare_song(const fs::path& dir, const ModelConfig& cfg, bool fast) 
     }
     const int sr = cfg.sample_rate_hz;
     const double ref_bar = double(cfg.segment_samples());
-    const double ref_ctx = double(cfg.context_frames) * cfg.hop;
     const std::size_t L = cfg.num_window_samples();
     const std::size_t n = stems.frames();
     std::vector<std::vector<float>> windows;  // per bar × stem
-    for (std::size_t b = 0; b + 1 < downbeats.size(); ++b) {
+    const std::size_t num_bars = downbeats.size() < 2 ? 0 : downbeats.size() - 1;
+    std::vector<std::size_t> bars;
+    if (bars_per_song <= 0 || std::size_t(bars_per_song) >= num_bars) {
+        for (std::size_t b = 0; b < num_bars; ++b) bars.push_back(b);
+    } else {  // evenly spread: one per 1/K of the song (covers the sections)
+        for (int k = 0; k < bars_per_song; ++k)
+            bars.push_back(std::min(num_bars - 1, std::size_t((k + 0.5) * double(num_bars) / bars_per_song)));
+    }
+    for (std::size_t b : bars) {
         const double t0 = downbeats[b] * sr, t1 = downbeats[b + 1] * sr;
         if (!(t1 > t0)) throw input_error(meta_path + ": downbeats are not increasing");
         const double ratio = ref_bar / (t1 - t0);  // reference samples per song sample
-        const long start = std::lround(t0 - ref_ctx / ratio);
+        // Centred on the bar, as the engine's windows (engine_plan.cpp).
+        const long start = std::lround(0.5 * (t0 + t1) - 0.5 * double(L) / ratio);
         const std::size_t len = std::size_t(std::lround(double(L) / ratio));
         Audio cut(stems.num_channels(), len, sr);
         for (int c = 0; c < stems.num_channels(); ++c)
@@ -134,7 +142,8 @@ SongResult prepare_song(const fs::path& dir, const ModelConfig& cfg, bool fast) 
             seg.bar = std::uint32_t(b);
             // Centre part RMS decides "active" (relative to the stem's loudest bar, below).
             double e = 0;
-            const std::size_t c0 = std::size_t(ref_ctx), c1 = std::min<std::size_t>(L, c0 + cfg.segment_samples());
+            const std::size_t seg_len = std::min<std::size_t>(L, cfg.segment_samples());
+            const std::size_t c0 = (L - seg_len) / 2, c1 = c0 + seg_len;
             for (std::size_t i = c0; i < c1; ++i) e += double(st.channels[c][i]) * st.channels[c][i];
             seg.scale = std::max(seg.scale, 0.0f);
             r.segments.push_back(std::move(seg));
@@ -173,7 +182,7 @@ SegmentCache prepare_segments(const PrepareParams& p, const ModelConfig& cfg, st
     auto worker = [&] {
         for (std::size_t i = next++; i < songs.size(); i = next++) {
             try {
-                results[i] = prepare_song(songs[i], cfg, p.fast_stretch);
+                results[i] = prepare_song(songs[i], cfg, p.fast_stretch, p.bars_per_song);
                 std::lock_guard<std::mutex> g(mu);
                 log << "  prepared " << results[i].name << " (" << results[i].segments.size() << " windows)\n";
                 log.flush();

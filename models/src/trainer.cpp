@@ -83,7 +83,8 @@ struct Index {
     std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<int64_t>> bars;  // (song, bar) → segments
     std::vector<std::pair<std::uint32_t, std::uint32_t>> bar_keys;
     std::vector<int> usable;                             // instruments with active segments in ≥ 2 songs
-    explicit Index(const SegmentCache& c) : active(c.instruments.size()) {
+    explicit Index(const SegmentCache& c, const std::vector<std::string>& accompaniment_only = {"other"})
+        : active(c.instruments.size()) {
         std::vector<std::set<std::uint32_t>> songs(c.instruments.size());
         for (std::size_t i = 0; i < c.segments.size(); ++i) {
             const auto& s = c.segments[i];
@@ -92,7 +93,9 @@ struct Index {
         }
         for (const auto& kv : bars) bar_keys.push_back(kv.first);
         for (std::size_t k = 0; k < songs.size(); ++k)
-            if (songs[k].size() >= 2) usable.push_back(int(k));
+            if (songs[k].size() >= 2 && std::find(accompaniment_only.begin(), accompaniment_only.end(),
+                                                  c.instruments[k]) == accompaniment_only.end())
+                usable.push_back(int(k));
     }
 };
 
@@ -245,8 +248,9 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
     torch::NoGradGuard ng;
     model->eval();
     const auto& cfg = model->config;
-    const int64_t L = c.window_samples, start = int64_t(cfg.context_frames) * cfg.hop;
-    const int64_t len = std::min<int64_t>(int64_t(cfg.segment_samples()), L - start);
+    // Score the four-beat centre of each window (windows are centred on their bar).
+    const int64_t L = c.window_samples, len = std::min<int64_t>(int64_t(cfg.segment_samples()), L);
+    const int64_t start = (L - len) / 2;
     std::map<int, std::vector<double>> m, irm, mixs, wrong, leak;
     for (const auto& e : set) {
         std::vector<int64_t> idx(e.stems.begin(), e.stems.end());
@@ -366,7 +370,7 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
     model->to(dev);
     model->train();
 
-    Index ix(train);
+    Index ix(train, p.accompaniment_only);
     if (ix.usable.empty()) throw input_error("training data: no instrument is active in two or more songs");
     DeviceCache dc(train, dev);
     std::unique_ptr<DeviceCache> vdc;
@@ -415,8 +419,10 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         log.flush();
     };
     for (s = 1; s <= p.steps; ++s) {
-        // Cosine decay to 5 % of the learning rate.
-        const double lr = p.lr * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(M_PI * double(s - 1) / double(p.steps))));
+        // Cosine decay to 5 % of the learning rate, over the steps or the time limit, whichever ends first.
+        double progress = double(s - 1) / double(p.steps);
+        if (p.max_minutes > 0) progress = std::min(1.0, std::max(progress, elapsed_min() / p.max_minutes));
+        const double lr = p.lr * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(M_PI * progress)));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
         auto batch = sample_batch(train, ix, dc, p, rng);
         auto loss = loss_fn(model, batch);

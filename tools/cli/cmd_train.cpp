@@ -21,7 +21,7 @@ std::vector<int> int_list(const std::string& text, const std::string& what) {
 }
 
 SegmentCache load_or_prepare(const std::vector<std::string>& dirs, const std::string& cache_path,
-                             const ModelConfig& cfg, int threads, bool fast, const char* what) {
+                             const ModelConfig& cfg, int threads, bool fast, int bars, const char* what) {
     if (dirs.empty()) {
         std::cerr << "reading " << what << " cache " << cache_path << "\n";
         return read_segment_cache(cache_path);
@@ -30,6 +30,7 @@ SegmentCache load_or_prepare(const std::vector<std::string>& dirs, const std::st
     pp.data_dirs = dirs;
     pp.threads = threads;
     pp.fast_stretch = fast;
+    pp.bars_per_song = bars;
     std::cerr << "preparing " << what << " windows from " << dirs.size() << " folder(s)\n";
     SegmentCache c = prepare_segments(pp, cfg, std::cerr);
     std::cerr << "  " << c.segments.size() << " windows, " << c.songs.size() << " songs, "
@@ -65,6 +66,7 @@ int run_train(const Argv& argv) {
          {"--query-channels", true, "query encoder channels (default 16,32,64)", "LIST"},
          {"--bands", true, "mel bands the net sees (default 96)", "N"},
          {"--embedding", true, "query embedding size (default 64)", "N"},
+         {"--bars-per-song", true, "prepare only this many bars per song, spread evenly (default: all)", "N"},
          {"--finer-stretch", false, "prepare with Rubber Band R3 instead of R2 (slower)"}}};
     ParsedArgs args = parse_args(spec, argv);
     if (args.has("--help")) { std::cout << usage_text(spec); return 0; }
@@ -95,10 +97,11 @@ int run_train(const Argv& argv) {
     set_torch_threads(p.threads);
 
     const bool fast = !args.has("--finer-stretch");
-    SegmentCache train = load_or_prepare(data, cache, p.config, p.threads, fast, "training");
+    const int bars = int(args.get_int("--bars-per-song", 0, 0, 100000));
+    SegmentCache train = load_or_prepare(data, cache, p.config, p.threads, fast, bars, "training");
     SegmentCache val;
     const bool have_val = !val_dirs.empty() || !val_cache.empty();
-    if (have_val) val = load_or_prepare(val_dirs, val_cache, p.config, p.threads, fast, "validation");
+    if (have_val) val = load_or_prepare(val_dirs, val_cache, p.config, p.threads, fast, bars, "validation");
     if (prepare_only) return 0;
 
     TrainResult r = train_model(p, train, have_val ? &val : nullptr, std::cerr);

@@ -8,11 +8,11 @@
 // Data layout the engine must follow:
 //  * Audio at 44.1 kHz, stretched so that four beats last 4·60/reference_bpm s
 //    (= 88200 samples at 120 BPM).
-//  * A window is the four-beat segment plus context_frames·hop samples on each
-//    side. Its STFT (n_fft, hop, periodic Hann, centred, zero-padded ends —
-//    loopsep/stft.h) has window_frames() frames when the window holds
-//    (window_frames()−1)·hop samples. Frames [context_frames, context_frames +
-//    segment_frames) are the segment itself.
+//  * A window holds (window_frames()−1)·hop samples CENTRED on the four-beat
+//    segment (≈ context_frames·hop samples of context on each side). Its STFT
+//    (n_fft, hop, periodic Hann, centred, zero-padded ends — loopsep/stft.h) has
+//    window_frames() frames; frames ≈ [context_frames, context_frames +
+//    segment_frames) are the segment itself. Training data is cut the same way.
 //  * Stereo: the net sees the mid channel ((L+R)/2); the engine applies that one
 //    mask to both channels' STFTs (keeps the stereo image, halves the cost).
 //

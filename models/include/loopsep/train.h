@@ -53,6 +53,7 @@ struct PrepareParams {
     std::vector<std::string> data_dirs;
     int threads = 2;
     bool fast_stretch = true;           // Rubber Band R2 (data prep only)
+    int bars_per_song = 0;              // 0: every bar; else this many bars spread evenly over each song
     void validate() const;
 };
 SegmentCache prepare_segments(const PrepareParams& params, const ModelConfig& config, std::ostream& log);
@@ -72,6 +73,7 @@ struct TrainParams {
     double silent_fraction = 0.15;      // examples whose target is silent
     double same_bar_fraction = 0.5;     // accompaniment from the target's own bar (else remixed)
     double max_minutes = 0;             // stop after this wall time (0: no limit)
+    std::vector<std::string> accompaniment_only = {"other"};  // never a target (catch-all stems)
     ModelConfig config;                 // architecture of a fresh model
     void validate() const;              // usage error naming the parameter
 };
