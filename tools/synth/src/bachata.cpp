@@ -85,7 +85,21 @@ void bongo_bar(Rng& rng, Notes& n, double b0, const std::string& sec, bool fill,
         add(n, b0 + 0.5, 0.5, hi, 60);
         add(n, b0 + 1.0, 0.5, hi, 95);
         add(n, b0 + 1.5, 0.5, hi, 60);
-        for (int i = 0; i < 8; ++i) add(n, b0 + 2.0 + 0.25 * i, 0.25, (i % 3 == 2) ? lo : hi, 60 + 5 * i);
+        switch (rng.range(0, 2)) {
+        case 0:  // sixteenth run, crescendo, low drum mixed in
+            for (int i = 0; i < 8; ++i) add(n, b0 + 2.0 + 0.25 * i, 0.25, (i % 3 == 2) ? lo : hi, 60 + 5 * i);
+            break;
+        case 1:  // accented eighths alternating high/low
+            for (int i = 0; i < 4; ++i) add(n, b0 + 2.0 + 0.5 * i, 0.5, i % 2 ? lo : hi, 90 + 4 * i);
+            add(n, b0 + 3.75, 0.25, hi, 80);
+            break;
+        default:  // flams into the low drum
+            for (int i = 0; i < 4; ++i) {
+                add(n, b0 + 2.0 + 0.5 * i - 0.06, 0.1, hi, 55);
+                add(n, b0 + 2.0 + 0.5 * i, 0.5, i == 3 ? lo : hi, 96);
+            }
+            break;
+        }
         return;
     }
     const int accent = int(10 * intensity);

@@ -8,8 +8,10 @@
 namespace loopsep::synth {
 namespace {
 
+// sf_GMbank shares most of its samples with TimGM6mb (measured: identical
+// renders of many presets), so both belong to val; train uses FluidR3 only.
 constexpr const char* kFluid = "FluidR3_GM.sf2";        // fluid-soundfont-gm (train)
-constexpr const char* kCsound = "sf_GMbank.sf2";        // csound-soundfont (train)
+constexpr const char* kCsound = "sf_GMbank.sf2";        // csound-soundfont (val)
 constexpr const char* kTim = "TimGM6mb.sf2";            // timgm6mb-soundfont (val)
 constexpr const char* kPearl = "Black_Pearl_4_LV2.sf2";  // avldrums recorded kit (train)
 constexpr const char* kZeppelin = "Red_Zeppelin_4_LV2.sf2";  // avldrums recorded kit (val)
@@ -46,21 +48,23 @@ Source melodic(Rng& rng, const char* file, const std::vector<int>& programs) {
 
 Source pick_source(Rng& rng, const std::string& role, SourceSplit split) {
     const bool train = split == SourceSplit::Train;
-    // Melodic soundfonts per split (train picks one of two sample sets).
-    const char* mel = train ? (rng.chance(0.6) ? kFluid : kCsound) : kTim;
+    // Melodic soundfont per split.
+    const char* mel = train ? kFluid : (rng.chance(0.5) ? kTim : kCsound);
 
     if (role == "bongo" || role == "cowbell") {
-        const double own_p = role == "bongo" ? 0.35 : 0.3;
+        // FluidR3 has one bongo sample set in all its kits: the own modal
+        // bongo carries the rest of the timbre variety.
+        const double own_p = role == "bongo" ? 0.5 : 0.3;
         if (rng.chance(own_p)) return own(role == "bongo" ? "bongo" : "cowbell", rng, split);
-        if (train) return rng.chance(0.6) ? kit(rng, {kFluid}, {0, 8, 16, 24, 32, 40, 48}) : kit(rng, {kCsound}, {0, 8, 16, 32, 40});
-        return kit(rng, {kTim}, {0, 8, 16, 32, 40});
+        if (train) return kit(rng, {kFluid}, {0, 8, 16, 24, 32, 40, 48});
+        return kit(rng, {kTim, kCsound}, {0, 8, 16, 24, 32, 40, 48});
     }
     if (role == "guira") {
         // GM's guiro is a wooden scraper; the güira is metal, so our own
         // scrape model carries most of the weight.
         if (rng.chance(0.7)) return own("guira", rng, split);
-        if (train) return rng.chance(0.6) ? kit(rng, {kFluid}, {0, 8, 16, 32}) : kit(rng, {kCsound}, {0, 8, 32});
-        return kit(rng, {kTim}, {0, 8, 32});
+        if (train) return kit(rng, {kFluid}, {0, 8, 16, 32});
+        return kit(rng, {kTim, kCsound}, {0, 8, 16, 32});
     }
     if (role == "bass") {
         if (rng.chance(0.25)) return own("bass", rng, split);
@@ -83,8 +87,8 @@ Source pick_source(Rng& rng, const std::string& role, SourceSplit split) {
         const double r = rng.uniform();
         if (r < 0.2) return own("drumkit", rng, split);
         if (r < 0.45) return sf(train ? kPearl : kZeppelin, 0, 0, false);  // avldrums: melodic bank, GM keys
-        if (train) return rng.chance(0.6) ? kit(rng, {kFluid}, {0, 8, 16, 24, 25, 32}) : kit(rng, {kCsound}, {0, 8, 16, 24, 25});
-        return kit(rng, {kTim}, {0, 8, 16, 24, 25, 32});
+        if (train) return kit(rng, {kFluid}, {0, 8, 16, 24, 25, 32});
+        return kit(rng, {kTim, kCsound}, {0, 8, 16, 24, 25, 32});
     }
     if (role == "hh_bass") {
         if (rng.chance(0.35)) return own(rng.chance(0.5) ? "bass808" : "bass", rng, split);
