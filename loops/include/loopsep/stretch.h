@@ -41,6 +41,8 @@ constexpr double kMaxStretchRatio = 8.0;
 // with silence). out_frames == in.frames() returns a copy untouched. The engine
 // version the library actually runs is checked: asking R3 from a library older
 // than 3.0 is an error rather than a silent R2 result.
+// Inputs of a few hundred frames or less come out near-silent with R3 (its
+// analysis window is longer than the input); the length is still exact.
 // Errors: empty input, out_frames == 0 or ratio outside [kMinStretchRatio, kMaxStretchRatio].
 Audio stretch_to_frames(const Audio& in, std::size_t out_frames, const StretchParams& params = {});
 
