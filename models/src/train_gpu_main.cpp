@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
             else if (a == "--threads") p.threads = std::atoi(v.c_str());
             else if (a == "--val-every") p.val_every = std::atoi(v.c_str());
             else if (a == "--val-examples") p.val_examples = std::atoi(v.c_str());
+            else if (a == "--pair-fraction") p.pair_fraction = std::atof(v.c_str());
+            else if (a == "--silent-fraction") p.silent_fraction = std::atof(v.c_str());
             else if (a == "--channels") p.config.unet_channels = detail::parse_int_list(v, a);
             else if (a == "--query-channels") p.config.query_channels = detail::parse_int_list(v, a);
             else if (a == "--bands") p.config.num_bands = std::atoi(v.c_str());

@@ -30,6 +30,7 @@ void TrainParams::validate() const {
     if (log_every < 1 || val_every < 1 || val_examples < 1) throw usage_error("log/validation intervals must be ≥ 1");
     if (silent_fraction < 0 || silent_fraction > 1) throw usage_error("silent_fraction must be in [0, 1]");
     if (same_bar_fraction < 0 || same_bar_fraction > 1) throw usage_error("same_bar_fraction must be in [0, 1]");
+    if (pair_fraction < 0 || pair_fraction > 1) throw usage_error("--pair-fraction must be in [0, 1]");
     config.validate();
 }
 
@@ -129,6 +130,31 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
     std::vector<float> mix_gain(B * kSlots, 0.0f), tgt_gain(B, 0.0f), q_gain(B, 1.0f);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     for (int64_t b = 0; b < B; ++b) {
+        // Contrastive pair: the same mixture as the previous example, another of its stems as the
+        // target (queried by its own instrument) — teaches the net that the query decides.
+        if (b > 0 && u(rng) < p.pair_fraction && tgt_idx[b - 1] >= 0) {
+            std::vector<int> cand;
+            for (int j = 0; j < kSlots; ++j) {
+                const int64_t o = mix_idx[(b - 1) * kSlots + j];
+                if (o < 0 || o == tgt_idx[b - 1] || !c.segments[o].active) continue;
+                if (std::find(ix.usable.begin(), ix.usable.end(), int(c.segments[o].instrument)) == ix.usable.end())
+                    continue;
+                cand.push_back(j);
+            }
+            if (!cand.empty()) {
+                const int j = cand[rng() % cand.size()];
+                for (int k = 0; k < kSlots; ++k) {
+                    mix_idx[b * kSlots + k] = mix_idx[(b - 1) * kSlots + k];
+                    mix_gain[b * kSlots + k] = mix_gain[(b - 1) * kSlots + k];
+                }
+                const auto& t = c.segments[mix_idx[b * kSlots + j]];
+                tgt_idx[b] = mix_idx[b * kSlots + j];
+                tgt_gain[b] = mix_gain[b * kSlots + j];
+                q_idx[b] = pick_query(c, ix, t.instrument, t.song, t.source, rng);
+                q_gain[b] = float(db_to_gain(-12.0 * u(rng)));
+                continue;
+            }
+        }
         const int inst = ix.usable[rng() % ix.usable.size()];
         const bool silent = u(rng) < p.silent_fraction;
         const double level = db_to_gain(-18.0 * u(rng));  // overall level: the net must not rely on loudness
@@ -207,11 +233,18 @@ std::vector<ValExample> make_val_set(const SegmentCache& c, int per_instrument, 
             const auto& s = c.segments[t];
             ValExample e{inst, ix.bars.at({s.song, s.bar}), t, pick_query(c, ix, inst, s.song, s.source, rng), -1};
             if (e.stems.size() < 2) continue;  // a lone stem is no separation task
-            std::vector<int> others;
+            // Wrong query: the loop of another instrument that plays in this same bar (the net
+            // should then extract that one — the hard case); any other instrument if none does.
+            std::vector<int> others, present;
             for (int o : ix.usable) if (o != inst) others.push_back(o);
-            if (!others.empty()) {
-                const int w = others[rng() % others.size()];
-                e.wrong_query = ix.active[w][rng() % ix.active[w].size()];
+            for (int64_t o : e.stems)
+                if (c.segments[o].active && int(c.segments[o].instrument) != inst &&
+                    std::find(others.begin(), others.end(), int(c.segments[o].instrument)) != others.end())
+                    present.push_back(int(c.segments[o].instrument));
+            const auto& pool_w = present.empty() ? others : present;
+            if (!pool_w.empty()) {
+                const int w = pool_w[rng() % pool_w.size()];
+                e.wrong_query = pick_query(c, ix, w, s.song, ~0u, rng);
             }
             out.push_back(std::move(e));
             ++n;

@@ -72,6 +72,7 @@ struct TrainParams {
     int val_examples = 24;              // per instrument
     double silent_fraction = 0.15;      // examples whose target is silent
     double same_bar_fraction = 0.5;     // accompaniment from the target's own bar (else remixed)
+    double pair_fraction = 0.0;         // example = previous mixture with another of its stems as target
     double max_minutes = 0;             // stop after this wall time (0: no limit)
     std::vector<std::string> accompaniment_only = {"other"};  // never a target (catch-all stems)
     ModelConfig config;                 // architecture of a fresh model
