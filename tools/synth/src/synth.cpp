@@ -320,20 +320,36 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
         Json list = Json::array();
         Rng lr = rng.fork(3);
         for (std::size_t k = 0; k < stems.size(); ++k) {
-            const auto& iv = presence[stems[k].name];
-            std::vector<int> eligible;
-            for (int bar = 0; bar + 1 < song.bars; ++bar) {
-                const double t0 = song.tempo.beat_sec[std::size_t(bar * 4)], t1 = song.tempo.beat_sec[std::size_t(bar * 4 + 4)];
-                for (const auto& p : iv)
-                    if (p[0].get<double>() <= t0 && p[1].get<double>() >= t1) { eligible.push_back(bar); break; }
+            // A loop bar must have the instrument playing in every one of its
+            // four beats (beat RMS within 20 dB of the stem's loudest beat).
+            std::vector<double> beat_rms;
+            for (int b = 0; b < song.bars * 4; ++b) {
+                const std::size_t s0 = std::size_t(song.tempo.beat_sec[std::size_t(b)] * sr);
+                const std::size_t s1 = std::min(frames, std::size_t(song.tempo.beat_sec[std::size_t(b + 1)] * sr));
+                double sum = 0;
+                for (const auto& ch : finals[k].channels)
+                    for (std::size_t i = s0; i < s1; ++i) sum += double(ch[i]) * ch[i];
+                beat_rms.push_back(std::sqrt(sum / double(std::max<std::size_t>(1, (s1 - s0) * std::size_t(nc)))));
             }
-            // Prefer one bar per section, then any others.
+            const double loudest = beat_rms.empty() ? 0.0 : *std::max_element(beat_rms.begin(), beat_rms.end());
+            std::vector<int> eligible;
+            for (int bar = 0; bar + 1 < song.bars && loudest > 0; ++bar) {
+                bool ok = true;
+                for (int b = bar * 4; b < bar * 4 + 4; ++b) ok &= beat_rms[std::size_t(b)] >= 0.1 * loudest;
+                if (ok) eligible.push_back(bar);
+            }
+            // One bar per section, the body sections first (intros and outros
+            // are often partial), at most loops_per_instrument.
+            std::vector<const Section*> order;
+            for (const auto& sec : song.sections) if (sec.name != "intro" && sec.name != "outro") order.push_back(&sec);
+            for (const auto& sec : song.sections) if (sec.name == "intro" || sec.name == "outro") order.push_back(&sec);
             std::vector<int> chosen;
-            for (const auto& sec : song.sections) {
+            for (const Section* sec : order) {
                 std::vector<int> in;
-                for (int b : eligible) if (b >= sec.start_bar && b < sec.start_bar + sec.bars) in.push_back(b);
+                for (int b : eligible) if (b >= sec->start_bar && b < sec->start_bar + sec->bars) in.push_back(b);
                 if (!in.empty() && int(chosen.size()) < params.loops_per_instrument) chosen.push_back(lr.pick(in));
             }
+            std::sort(chosen.begin(), chosen.end());
             for (int nn = 0; nn < int(chosen.size()); ++nn) {
                 const int bar = chosen[std::size_t(nn)];
                 const std::size_t a = std::size_t(std::llround(song.tempo.beat_sec[std::size_t(bar * 4)] * sr));
