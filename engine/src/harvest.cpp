@@ -243,6 +243,9 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
             ids.push_back(added.id);
             rec_loops.push_back({{"id", added.id}, {"bar", span.first_bar}, {"start_sec", h.start_sec}, {"end_sec", h.end_sec}});
         }
+        for (std::size_t i = 0; i < spans.size(); ++i)
+            sh.considered.push_back({spans[i].first_bar, spans[i].start_sec,
+                                     double(spans[i].end_frame) / song.sample_rate_hz, scores[i], decision[i]});
         for (int r = int(DropReason::Silent); r <= int(DropReason::Limit); ++r) {
             const int n = int(std::count(decision.begin(), decision.end(), DropReason(r)));
             if (n > 0) sh.dropped.emplace_back(drop_reason_name(DropReason(r)), n);

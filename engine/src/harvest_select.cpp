@@ -14,7 +14,7 @@ namespace loopsep {
 namespace {
 
 constexpr double kTiny = 1e-20;
-constexpr double kSlotFloorDb = 30.0;  // a beat this far below the loop's RMS counts as silent
+constexpr double kSlotFloorDb = 20.0;  // a beat this far below the loop's RMS counts as silent
 constexpr int kFingerprintBands = 24;
 constexpr double kBandLowHz = 40.0, kBandHighHz = 16000.0;
 
@@ -79,6 +79,7 @@ void HarvestParams::validate() const {
     if (threads < 1 || threads > 64) bad("--threads must be in 1..64");
     if (!(level_range_db > 0)) bad("level_range_db must be > 0");
     if (!(duplicate_similarity > 0 && duplicate_similarity <= 1)) bad("duplicate_similarity must be in (0, 1]");
+    if (!(max_silence >= 0 && max_silence <= 1)) bad("max_silence must be in 0..1");
     if (!std::isfinite(min_level_dbfs) || !std::isfinite(min_share_db) || !std::isfinite(min_rel_level_db))
         bad("level gates must be finite");
 }
@@ -291,6 +292,8 @@ std::vector<DropReason> select_loops(const std::vector<LoopScore>& scores,
         if (s.level_dbfs < params.min_level_dbfs || s.share_db < params.min_share_db ||
             s.rel_level_db < params.min_rel_level_db) {
             out[i] = DropReason::Silent;
+        } else if (s.silence > params.max_silence + 1e-9) {
+            out[i] = DropReason::Gaps;
         } else if (s.quality < params.min_quality) {
             const double presence = std::clamp(1.0 + s.rel_level_db / params.level_range_db, 0.0, 1.0);
             const double fill = 1.0 - s.silence, clean = 1.0 - s.leakage;

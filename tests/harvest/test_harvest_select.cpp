@@ -245,6 +245,9 @@ TEST(HarvestSelect, GatesQualityDedupeAndLimit) {
     p.min_quality = 0;  // no quality gate: the leaky / gappy / quiet ones compete (and are duplicates of 0)
     d = select_loops(s, f, p);
     EXPECT_EQ(d[5], DropReason::Duplicate);
+    // Half the beats silent: a gappy loop whatever its quality.
+    EXPECT_EQ(select_loops({mk(-20, -5, 0, 0.0, 0.5, 0.9)}, {same}, p)[0], DropReason::Gaps);
+    EXPECT_EQ(select_loops({mk(-20, -5, 0, 0.0, 0.25, 0.9)}, {same}, p)[0], DropReason::Kept);
     EXPECT_THROW(select_loops(s, {}, p), Error);
 }
 

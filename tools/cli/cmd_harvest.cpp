@@ -45,6 +45,7 @@ const CommandSpec kSpec{
 nlohmann::json score_json(const LoopScore& s) {
     auto r = [](double v) { return std::round(v * 1000.0) / 1000.0; };
     return {{"quality", r(s.quality)}, {"level_dbfs", r(s.level_dbfs)}, {"share_db", r(s.share_db)},
+            {"rel_level_db", r(s.rel_level_db)},
             {"leakage", r(s.leakage)}, {"silence", r(s.silence)}};
 }
 
@@ -57,11 +58,15 @@ nlohmann::json song_json(const SongHarvest& s) {
         if (!l.file.empty()) j["file"] = l.file;
         loops.push_back(j);
     }
+    nlohmann::json considered = nlohmann::json::array();
+    for (const auto& c : s.considered)
+        considered.push_back({{"bar", c.first_bar + 1}, {"start_sec", c.start_sec}, {"end_sec", c.end_sec},
+                              {"decision", drop_reason_name(c.decision)}, {"score", score_json(c.score)}});
     nlohmann::json dropped = nlohmann::json::object();
     for (const auto& [reason, n] : s.dropped) dropped[reason] = n;
     return {{"song", s.song},         {"hash", s.hash},     {"status", s.skipped ? "skipped" : "harvested"},
             {"tempo_bpm", s.tempo_bpm}, {"candidates", s.candidates}, {"kept", s.loops.size()},
-            {"dropped", dropped},     {"loops", loops}};
+            {"dropped", dropped},     {"loops", loops},       {"considered", considered}};
 }
 
 std::string song_line(const SongHarvest& s) {

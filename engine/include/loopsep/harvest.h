@@ -16,12 +16,14 @@
 //                scaled copy of what was left out (a mask that could not tell the target apart
 //                lets everything through a little). For stem = target + a share of the rest it
 //                estimates the fraction of the loop's energy that is the rest.
-//   silence      fraction of beats more than 30 dB below the loop's RMS (a loop where the
-//                target plays half the bar makes a poor loop).
+//   silence      fraction of beats more than 20 dB below the loop's RMS (a loop where the
+//                target plays half the bar makes a poor loop: more than max_silence of them
+//                and it is dropped as "gaps").
 //   quality      presence · (1 − silence) · (1 − leakage), presence = clamp(1 + rel_level_db / level_range_db, 0, 1).
 // A loop is "silent" (the target does not play there) when level, share or rel_level fall
-// below their gates; otherwise it is dropped when quality < min_quality, the reason being the
-// weakest factor ("quiet", "gaps", "leakage"). Near-duplicates: rhythm (per-band sixteenth-slot
+// below their gates, "gaps" when more than max_silence of its beats are silent; otherwise it
+// is dropped when quality < min_quality, the reason being the weakest factor ("quiet", "gaps",
+// "leakage"). The gates were set on songs of seed 801 (bench/harvest), not on those reported. Near-duplicates: rhythm (per-band sixteenth-slot
 // log-energy pattern) AND timbre (band envelope) both with cosine ≥ duplicate_similarity to a
 // better loop already kept.
 //
@@ -65,9 +67,10 @@ struct HarvestParams {
 
     // Gates and thresholds (defaults documented above).
     double min_level_dbfs = -60.0;
-    double min_share_db = -30.0;
+    double min_share_db = -25.0;
     double min_rel_level_db = -20.0;
     double level_range_db = 20.0;
+    double max_silence = 0.25;       // more of the loop's beats silent than this: "gaps"
     double duplicate_similarity = 0.9;
 
     void validate() const;           // usage error naming the parameter
@@ -129,6 +132,13 @@ struct HarvestedLoop {
     LoopScore score;
 };
 
+struct HarvestCandidate {           // every loop considered, with its fate
+    int first_bar = 0;
+    double start_sec = 0, end_sec = 0;
+    LoopScore score;
+    DropReason decision = DropReason::Kept;
+};
+
 struct SongHarvest {
     std::string song, hash;          // path as given, sha-256 of its audio
     bool skipped = false;            // already harvested (same audio + target) and not forced
@@ -136,6 +146,7 @@ struct SongHarvest {
     int candidates = 0;
     std::vector<std::pair<std::string, int>> dropped;  // reason → count, reasons in DropReason order
     std::vector<HarvestedLoop> loops;
+    std::vector<HarvestCandidate> considered;          // in song order (empty when skipped)
 };
 
 struct HarvestReport {
