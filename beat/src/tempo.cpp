@@ -2,8 +2,8 @@
 //
 // Tempo-octave errors (half/double) are the classic failure of generic trackers:
 // an autocorrelation has peaks at every multiple of the beat period. We score each
-// candidate tempo by the autocorrelation at its period plus half that at twice the
-// period (favouring the metrical level that the bar structure supports) times the
+// candidate tempo by the autocorrelation at its period plus half that at two and four
+// periods (favouring the metrical level that the bar structure supports) times the
 // genre prior, which is log-normal around the genre's centre and falls off steeply
 // outside its range.
 #include <algorithm>
@@ -13,6 +13,10 @@
 
 namespace loopsep::beat_detail {
 namespace {
+
+// Weight of the autocorrelation at four beats (one bar): bar-level repetition is the
+// strongest periodicity in most music and tells the beat from a dotted or half beat.
+constexpr double kBarWeight = 0.5;
 
 // Normalised autocorrelation (r[0] = 1) of x[begin, end) with its mean removed, lags 0..max_lag.
 std::vector<double> autocorr(const std::vector<float>& x, std::size_t begin, std::size_t end, int max_lag) {
@@ -59,15 +63,17 @@ double prior_weight(const TempoPrior& p, double bpm) {
 TempoEstimate estimate_tempo(const Features& f, const TempoPrior& prior, double aubio_bpm) {
     TempoEstimate est;
     const double lo_bpm = prior.min_bpm / 1.3, hi_bpm = prior.max_bpm * 1.3;
-    const int max_lag = int(std::ceil(2 * 60.0 * f.fps / lo_bpm)) + 2;
+    const int max_lag = int(std::ceil(4 * 60.0 * f.fps / lo_bpm)) + 2;
     const auto r = autocorr(f.onset, 0, f.frames(), max_lag);
     double best = -1;
     for (double bpm = lo_bpm; bpm <= hi_bpm; bpm += 0.05) {
         const double lag = 60.0 * f.fps / bpm;
-        double s = std::max(0.0, at(r, lag)) + 0.5 * std::max(0.0, at(r, 2 * lag));
-        // A pulse as strong at half the period means this is not the beat but every other
-        // beat (a click train at 170 BPM is not 85 BPM).
-        if (at(r, lag / 2) > 0.9 * at(r, lag)) s *= 0.5;
+        double s = std::max(0.0, at(r, lag)) + 0.5 * std::max(0.0, at(r, 2 * lag)) +
+                   kBarWeight * std::max(0.0, at(r, 4 * lag));
+        // A pulse as strong at half the period, at a tempo the prior allows, means this is
+        // not the beat but every other beat (a click train at 170 BPM is not 85 BPM).
+        // Above the range it is a subdivision (even eighths in bachata) and says nothing.
+        if (2 * bpm <= prior.max_bpm && at(r, lag / 2) > 0.9 * at(r, lag)) s *= 0.5;
         s *= prior_weight(prior, bpm);
         if (aubio_bpm > 0 && std::fabs(bpm / aubio_bpm - 1) < 0.03) s *= 1.05;
         if (s > best) {

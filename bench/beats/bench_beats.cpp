@@ -1,11 +1,13 @@
 // bench_beats — beat and downbeat F-measure of loopsep's tracker vs aubio alone.
 //
-// usage: bench_beats [--seeds N] [--verbose] [--tightness T] [--write DIR] [--synth-dir DIR]...
+// usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]...
 //
 // Renders the synthetic song set (bench_songs.h: pop with drum-less intros, ±4 % tempo
 // drift, swung boom-bap, bachata with pickups), tracks each with track_beats (given the
 // song's genre prior) and with aubio alone, and scores with the mir_eval F-measure
 // (±70 ms, one-to-one matching, no trimming of the first 5 s: intros count).
+// Songs with a genre are scored again with the neutral prior ("/neutral" rows) unless
+// --no-neutral, to show what the genre prior buys (left out of the ALL row).
 // --synth-dir also scores songs made by `loopsep synth` (DIR/*/mix.wav + meta.json
 // with "beats"/"downbeats" in seconds and an optional "genre").
 #include <algorithm>
@@ -67,13 +69,14 @@ struct Case {
 
 double g_tightness = loopsep::BeatParams{}.tightness;
 
-void score(const Case& c, std::map<std::string, Row>& rows, bool verbose) {
+void score(const Case& c, std::map<std::string, Row>& rows, bool verbose, bool in_all = true) {
     loopsep::BeatParams params;
     params.tightness = g_tightness;
     params.genre = c.genre;
     const double true_bpm = median_tempo(c.beats);
     Row& row = rows[c.category];
-    Row& all = rows["~all"];
+    Row scratch;
+    Row& all = in_all ? rows["~all"] : scratch;
     double bf = 0, df = 0, te = 100, bfa = 0, dfa = 0, tea = 100;
     try {
         const auto g = loopsep::track_beats(c.audio, params);
@@ -93,7 +96,7 @@ void score(const Case& c, std::map<std::string, Row>& rows, bool verbose) {
     bfa = f_measure(c.beats, a.beats_sec);
     dfa = f_measure(c.downbeats, a.downbeats_sec);
     tea = std::fabs(a.tempo_bpm - true_bpm);
-    for (Row* r : {&row, &all}) {
+    for (Row* r : in_all ? std::vector<Row*>{&row, &all} : std::vector<Row*>{&row}) {
         r->n++;
         r->beat_f += bf;
         r->down_f += df;
@@ -107,6 +110,18 @@ void score(const Case& c, std::map<std::string, Row>& rows, bool verbose) {
                     c.name.c_str(), true_bpm, bf, df, te, bfa, dfa, tea);
 }
 
+// Scores with the case's genre prior, then (if it has one) again with the neutral prior in a
+// "/neutral" row that is left out of ALL: what the genre prior buys.
+void score_with_neutral(Case& c, std::map<std::string, Row>& rows, bool verbose, bool with_neutral) {
+    score(c, rows, verbose);
+    if (c.genre == loopsep::Genre::Neutral || !with_neutral) return;
+    Case n = c;
+    n.category += "/neutral";
+    n.name += "/neutral";
+    n.genre = loopsep::Genre::Neutral;
+    score(n, rows, verbose, false);
+}
+
 void write_case(const std::string& dir, const Case& c) {
     std::filesystem::create_directories(dir);
     loopsep::write_audio(dir + "/" + c.name + ".wav", c.audio);
@@ -118,18 +133,19 @@ void write_case(const std::string& dir, const Case& c) {
 
 int main(int argc, char** argv) {
     int seeds = 6;
-    bool verbose = false;
+    bool verbose = false, with_neutral = true;
     std::string write_dir;
     std::vector<std::string> synth_dirs;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--seeds" && i + 1 < argc) seeds = std::max(1, std::atoi(argv[++i]));
         else if (a == "--verbose") verbose = true;
+        else if (a == "--no-neutral") with_neutral = false;
         else if (a == "--tightness" && i + 1 < argc) g_tightness = std::atof(argv[++i]);
         else if (a == "--write" && i + 1 < argc) write_dir = argv[++i];
         else if (a == "--synth-dir" && i + 1 < argc) synth_dirs.push_back(argv[++i]);
         else {
-            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--tightness T] [--write DIR] [--synth-dir DIR]...\n");
+            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]...\n");
             return 2;
         }
     }
@@ -140,7 +156,7 @@ int main(int argc, char** argv) {
         Case c{spec.name, spec.name + "_" + std::to_string(idx++), std::move(song.audio), spec.genre,
                song.beats_sec, song.downbeats_sec};
         if (!write_dir.empty()) write_case(write_dir, c);
-        score(c, rows, verbose);
+        score_with_neutral(c, rows, verbose, with_neutral);
     }
     for (const auto& synth_dir : synth_dirs) {
         std::vector<std::filesystem::path> dirs;
@@ -161,17 +177,17 @@ int main(int argc, char** argv) {
                 c.audio = loopsep::read_audio(mix.string());
                 c.beats = meta.at("beats").get<std::vector<double>>();
                 c.downbeats = meta.at("downbeats").get<std::vector<double>>();
-                score(c, rows, verbose);
+                score_with_neutral(c, rows, verbose, with_neutral);
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "%s: skipped (%s)\n", d.string().c_str(), e.what());
             }
         }
     }
-    std::printf("\n%-18s %3s | %-17s | %-17s | %-15s | %s\n", "category", "n", "beat F loopsep/aubio",
+    std::printf("\n%-24s %3s | %-17s | %-17s | %-15s | %s\n", "category", "n", "beat F loopsep/aubio",
                 "downbeat F l/a", "|dBPM| l/a", "errors");
     for (const auto& [name, r] : rows) {
         const double n = std::max(1, r.n);
-        std::printf("%-18s %3d | %7.3f / %7.3f  | %7.3f / %7.3f | %6.2f / %6.2f | %d\n",
+        std::printf("%-24s %3d | %7.3f / %7.3f  | %7.3f / %7.3f | %6.2f / %6.2f | %d\n",
                     name == "~all" ? "ALL" : name.c_str(), r.n, r.beat_f / n, r.beat_f_aubio / n, r.down_f / n,
                     r.down_f_aubio / n, r.tempo_err / n, r.tempo_err_aubio / n, r.errors);
     }
