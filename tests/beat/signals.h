@@ -32,9 +32,10 @@ struct ClickSong {
 };
 
 // Beats at `bpm` (optionally ramping linearly to bpm_end), starting at `start_sec`. The first
-// `pickup` beats come before the first downbeat; downbeats get a low kick (accents).
+// `pickup` beats come before the first downbeat; downbeats get a low kick (accents). The first
+// `quiet_intro_beats` clicks are 21 dB softer and without kick (a soft intro before the drums).
 inline ClickSong click_song(double bpm, double seconds, int pickup = 0, double bpm_end = 0, double start_sec = 0.25,
-                            bool accents = true) {
+                            bool accents = true, int quiet_intro_beats = 0) {
     ClickSong s;
     std::vector<float> x(std::size_t(seconds * kSr), 0.0f);
     if (bpm_end <= 0) bpm_end = bpm;
@@ -50,8 +51,8 @@ inline ClickSong click_song(double bpm, double seconds, int pickup = 0, double b
         const bool down = int(i) >= pickup && (int(i) - pickup) % 4 == 0;
         s.beats.push_back(times[i]);
         if (down) s.downbeats.push_back(times[i]);
-        add_click(x, times[i], 0.35, false);
-        if (accents && down) add_click(x, times[i], 0.8, true);
+        add_click(x, times[i], int(i) < quiet_intro_beats ? 0.03 : 0.35, false);
+        if (accents && down && int(i) >= quiet_intro_beats) add_click(x, times[i], 0.8, true);
     }
     s.audio.sample_rate_hz = kSr;
     s.audio.channels = {x, x};

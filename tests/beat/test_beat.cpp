@@ -51,6 +51,25 @@ TEST(TrackBeats, FollowsATempoRamp) {
     EXPECT_LT(g.tempo_bpm, 116);
 }
 
+TEST(TrackBeats, FollowsFourPercentDrift) {
+    const auto song = click_song(120, 40.0, 0, 124.8, 0.25, false);
+    const BeatGrid g = track_beats(song.audio);
+    const auto [worst, missed] = compare(song.beats, g.beats_sec, 0.02);
+    EXPECT_LT(worst, 0.02);
+    EXPECT_EQ(missed, 0);
+}
+
+TEST(TrackBeats, SoftIntroBeforeTheDrumsGetsItsBeats) {
+    // Eight soft clicks (−21 dB), then the loud ones with a kick on each bar: the grid must
+    // reach back into the intro from the first second on, and the phase must hold.
+    const auto song = click_song(110, 24.0, 0, 0, 0.3, true, 8);
+    const BeatGrid g = track_beats(song.audio);
+    const auto [worst, missed] = compare(song.beats, g.beats_sec, 0.03);
+    EXPECT_LT(worst, 0.03);
+    EXPECT_EQ(missed, 0);
+    EXPECT_EQ(compare(song.downbeats, g.downbeats_sec, 0.03).second, 0);
+}
+
 TEST(TrackBeats, PickupAndAccentedKickGiveTheDownbeats) {
     for (int pickup : {0, 1, 2, 3}) {
         const auto song = click_song(120, 20.0, pickup);
