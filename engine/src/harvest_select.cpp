@@ -324,7 +324,7 @@ int HarvestReport::songs_harvested() const {
 int HarvestReport::songs_skipped() const { return int(songs.size()) - songs_harvested(); }
 int HarvestReport::loops_kept() const {
     int n = 0;
-    for (const auto& s : songs) n += int(s.loops.size());
+    for (const auto& s : songs) n += s.skipped ? 0 : int(s.loops.size());
     return n;
 }
 

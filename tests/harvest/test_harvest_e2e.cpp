@@ -161,6 +161,7 @@ TEST(HarvestEndToEnd, SecondRunAddsNothingAndForceRedoes) {
     ASSERT_EQ(again.songs.size(), 1u);
     EXPECT_TRUE(again.songs[0].skipped);
     EXPECT_EQ(again.songs_skipped(), 1);
+    EXPECT_EQ(again.loops_kept(), 0);
     EXPECT_EQ(again.songs[0].loops.size(), first.songs[0].loops.size());  // listed from the record
     EXPECT_EQ(cat.count(), n);
 
@@ -285,7 +286,7 @@ TEST(HarvestCli, JsonSummaryIdempotenceAndErrors) {
     auto again = loopsep::testing::run_loopsep("harvest '" + fx.song + "' " + common);
     EXPECT_EQ(again.exit_code, 0) << again.err;
     EXPECT_NE(again.err.find("skipped"), std::string::npos) << again.err;
-    EXPECT_NE(again.out.find("0 songs harvested, 1 skipped"), std::string::npos) << again.out;
+    EXPECT_NE(again.out.find("0 songs harvested, 1 skipped, 0 loops kept"), std::string::npos) << again.out;
 
     auto listed = loopsep::testing::run_loopsep("catalog --db '" + fx.db + "' list --json");
     ASSERT_EQ(listed.exit_code, 0) << listed.err;

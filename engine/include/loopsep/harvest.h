@@ -153,7 +153,7 @@ struct HarvestReport {
     std::vector<SongHarvest> songs;
     int songs_harvested() const;
     int songs_skipped() const;
-    int loops_kept() const;
+    int loops_kept() const;          // by the songs harvested in this run (skipped songs not counted)
 };
 
 // Songs are checked (readable, not silent, …) before any is separated: bad input is
