@@ -23,9 +23,10 @@
 // A loop is "silent" (the target does not play there) when level, share or rel_level fall
 // below their gates, "gaps" when more than max_silence of its beats are silent; otherwise it
 // is dropped when quality < min_quality, the reason being the weakest factor ("quiet", "gaps",
-// "leakage"). The gates were set on songs of seed 801 (bench/harvest), not on those reported. Near-duplicates: rhythm (per-band sixteenth-slot
-// log-energy pattern) AND timbre (band envelope) both with cosine ≥ duplicate_similarity to a
-// better loop already kept.
+// "leakage"). The gates were set on songs of seed 801 (bench/harvest), not on those reported.
+// Near-duplicates: rhythm (per-band sixteenth-slot log-energy pattern) AND timbre (band
+// envelope) both with cosine ≥ duplicate_similarity to a better loop already kept.
+// max_loops counts per song.
 //
 // Tempo: loops keep the song's tempo (240·rate / median bar length, rounded to 0.01 BPM) or
 // take `bpm`; each loop has EXACTLY round(4·bars·60/bpm·rate) frames. A bar within 0.2 % of
