@@ -15,7 +15,11 @@ namespace loopsep::beat_detail {
 AubioResult run_aubio_tempo(const std::vector<float>& mono, int rate_hz) {
     constexpr int kBuf = 1024, kHopA = 512;
     AubioResult out;
-    aubio_tempo_t* tempo = new_aubio_tempo("default", kBuf, kHopA, rate_hz);
+    aubio_tempo_t* tempo = nullptr;
+    {
+        std::lock_guard<std::mutex> lock(aubio_plan_mutex());
+        tempo = new_aubio_tempo("default", kBuf, kHopA, rate_hz);
+    }
     if (!tempo) throw input_error("aubio: cannot create the tempo tracker");
     fvec_t* in = new_fvec(kHopA);
     fvec_t* beat = new_fvec(1);
@@ -30,6 +34,7 @@ AubioResult run_aubio_tempo(const std::vector<float>& mono, int rate_hz) {
     out.bpm = aubio_tempo_get_bpm(tempo);
     del_fvec(beat);
     del_fvec(in);
+    std::lock_guard<std::mutex> lock(aubio_plan_mutex());
     del_aubio_tempo(tempo);
     return out;
 }

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstddef>
+#include <mutex>
 #include <vector>
 
 #include "loopsep/beat.h"
@@ -56,6 +57,10 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
 // Index into `beats` of each downbeat (every beats_per_bar, with rare phase changes).
 std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<double>& beat_frames,
                                         int beats_per_bar, Genre genre);
+
+// aubio plans its FFTs with FFTW, whose planner is not thread-safe: every aubio object
+// is created and deleted under this lock, so track_beats may run on several threads.
+std::mutex& aubio_plan_mutex();
 
 // aubio_tempo over the whole signal: beat times in seconds and its final bpm.
 struct AubioResult {

@@ -25,9 +25,15 @@ struct Pvoc {
     aubio_pvoc_t* pv;
     fvec_t* in;
     cvec_t* spec;
-    Pvoc(int win, int hop) : pv(new_aubio_pvoc(win, hop)), in(new_fvec(hop)), spec(new_cvec(win)) {}
+    Pvoc(int win, int hop) : in(new_fvec(hop)), spec(new_cvec(win)) {
+        std::lock_guard<std::mutex> lock(aubio_plan_mutex());
+        pv = new_aubio_pvoc(win, hop);
+    }
     ~Pvoc() {
-        del_aubio_pvoc(pv);
+        {
+            std::lock_guard<std::mutex> lock(aubio_plan_mutex());
+            del_aubio_pvoc(pv);
+        }
         del_fvec(in);
         del_cvec(spec);
     }
@@ -65,6 +71,11 @@ void scale_to_unit_std(std::vector<float>& x) {
 }
 
 }  // namespace
+
+std::mutex& aubio_plan_mutex() {
+    static std::mutex m;
+    return m;
+}
 
 double Features::frame_time(double f) const {
     return ((f + 1) * kHop - kWin / 2.0) / kRateHz + kCalibrationSec;

@@ -1,6 +1,8 @@
 // loopsep_beat: tempo, beat positions, downbeats, errors and segments on signals made here.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "loopsep/beat.h"
 #include "loopsep/error.h"
 #include "signals.h"
@@ -102,6 +104,19 @@ TEST(TrackBeats, OtherSampleRateIsAnalysedAtTheEngineRate) {
     const BeatGrid g = track_beats(a48);
     EXPECT_NEAR(g.tempo_bpm, 120, 0.5);
     EXPECT_EQ(compare(song.beats, g.beats_sec, 0.02).second, 0);
+}
+
+TEST(TrackBeats, ConcurrentCallsGiveTheSameGrid) {
+    const auto song = click_song(100, 10.0, 1);
+    const BeatGrid ref = track_beats(song.audio);
+    std::vector<BeatGrid> out(3);
+    std::vector<std::thread> pool;
+    for (auto& g : out) pool.emplace_back([&] { g = track_beats(song.audio); });
+    for (auto& t : pool) t.join();
+    for (const auto& g : out) {
+        EXPECT_EQ(g.beats_sec, ref.beats_sec);
+        EXPECT_EQ(g.downbeats_sec, ref.downbeats_sec);
+    }
 }
 
 TEST(TrackBeats, SilenceIsAnInputError) {

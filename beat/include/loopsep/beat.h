@@ -1,12 +1,14 @@
 // loopsep — beat grid, downbeats and four-beat segments of a song (offline).
 //
-// track_beats() analyses a whole song: aubio's tempo tracker gives a first
-// tempo, a log-spectral-flux onset envelope and its autocorrelation (weighted
-// by a per-genre tempo prior) fix the tempo octave, a global dynamic-programming
-// tracker (Ellis 2007) fits a smooth grid that follows the local tempo (intros,
-// drift, ramps), and a Viterbi pass over beat-in-bar positions picks the
-// downbeats from low-frequency onsets, harmonic change and backbeat cues.
-// four_beat_segments() turns the grid into exact frame spans, bar by bar.
+// track_beats() analyses a whole song offline at the engine rate: aubio's phase
+// vocoder feeds a log-spectral-flux onset envelope; its autocorrelation, weighted by a
+// per-genre tempo prior (aubio's own tempo tracker breaks near-ties), fixes the tempo
+// octave; a global dynamic-programming tracker (Ellis 2007) fits a smooth grid that
+// follows the local tempo (intros, first seconds, drift, ramps); and a Viterbi pass over
+// the beat-in-bar position picks the downbeats from low-frequency onsets, bar-to-bar
+// chord change and backbeat/low-bongo cues. four_beat_segments() turns the grid into
+// exact frame spans, bar by bar. track_beats may run on several threads at once (aubio's
+// FFTW planning is serialised inside); it is deterministic.
 #pragma once
 
 #include <cstddef>
