@@ -182,7 +182,12 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
         sp.genre = params.genre;
         sp.residual = true;
         sp.threads = params.threads;
-        SeparationResult sep = engine->separate(song, {TargetQuery{params.target, embedding}}, sp);
+        SeparationResult sep;
+        try {
+            sep = engine->separate(song, {TargetQuery{params.target, embedding}}, sp);
+        } catch (const Error& e) {  // e.g. no beat: say which song
+            throw Error(e.kind(), songs[si] + ": " + e.what());
+        }
         const Audio& stem = sep.stems.at(0);
         sh.tempo_bpm = sep.grid.tempo_bpm;
 

@@ -256,6 +256,24 @@ TEST(HarvestEndToEnd, BadInputFailsBeforeAnythingIsWritten) {
     EXPECT_TRUE(cat.meta_value("harvest:" + audio_content_hash(read_audio(fx.song, {0})) + ":bongo").empty());
 }
 
+TEST(HarvestEndToEnd, ASongWithoutABeatStopsTheRunNamingIt) {
+    Fixture fx;
+    HarvestParams p = fx.params();
+    Catalog cat = Catalog::open(fx.db, true);
+    const std::string drone = fx.dir.file("drone.wav");
+    write_audio(drone, loopsep::testing::sine(220, 12.0, 2));
+    try {
+        harvest({fx.song, drone}, cat, p);
+        ADD_FAILURE() << "a beatless song was harvested";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.exit_code(), 1);
+        EXPECT_EQ(std::string(e.what()).rfind(drone + ": ", 0), 0u) << e.what();
+    }
+    // The song before it is done and recorded: a re-run skips it.
+    EXPECT_GT(cat.count(), 0);
+    EXPECT_TRUE(harvest({fx.song}, cat, p).songs[0].skipped);
+}
+
 // ---- the CLI (built in once the engine is out of engine/src/dev) ----
 
 namespace {

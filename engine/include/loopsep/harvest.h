@@ -158,7 +158,8 @@ struct HarvestReport {
 };
 
 // Songs are checked (readable, not silent, …) before any is separated: bad input is
-// an error naming the file and nothing is written. `on_song` (optional) is called after
+// an error naming the file and nothing is written. A song that fails later (no beat to
+// cut on) stops the run with an error naming it; the songs before it stay harvested. `on_song` (optional) is called after
 // each song (for progress lines).
 HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, const HarvestParams& params,
                       const std::function<void(const SongHarvest&)>& on_song = {});
