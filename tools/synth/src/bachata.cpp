@@ -45,9 +45,13 @@ std::vector<Section> plan_sections(Rng& rng, int bars) {
     int body = bars - intro - outro;
     out.push_back({0, intro, "intro"});
     std::vector<std::pair<std::string, int>> seq;
-    if (body < 16) {
+    if (body < 10) {
         const int mambo = std::max(2, body / 2 - (body / 2) % 2);
         seq = {{"derecho", body - mambo}, {"mambo", mambo}};
+    } else if (body < 20) {  // short songs still get the three sections
+        const int mambo = body >= 14 ? 4 : 2;
+        const int majao = body >= 14 ? 4 : 2;
+        seq = {{"derecho", body - mambo - majao}, {"majao", majao}, {"mambo", mambo}};
     } else {
         const std::vector<std::vector<std::pair<std::string, int>>> arrangements = {
             {{"derecho", 8}, {"majao", 4}, {"mambo", 8}, {"derecho", 8}, {"majao", 8}, {"mambo", 8}},
