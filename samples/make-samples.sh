@@ -40,7 +40,7 @@ for genre in bachata hiphop; do
   # Only the stems of the usual demo targets, to keep samples/ under ~15 MB; the
   # others come back with: loopsep synth --genre G --seed 2026 --duration-sec 30 --split val --format flac
   case "$genre" in
-    bachata) keep=(bongo guira) ;;
+    bachata) keep=(bongo) ;;
     hiphop) keep=(vocals) ;;
   esac
   for inst in "${keep[@]}"; do cp "$src/stems/$inst.flac" "$here/demo/${genre}_demo/stems/"; done
