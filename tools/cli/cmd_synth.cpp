@@ -16,7 +16,11 @@ CommandSpec synth_spec() {
             "isolated four-beat loops per instrument. Writes DIR/<song>/mix.wav, DIR/<song>/stems/<instrument>.wav\n"
             "(bachata: bongo guira bass guitar other; hiphop: drums bass vocals other), DIR/<song>/meta.json and\n"
             "DIR/<song>/loops/{<instrument>_<nn>.wav,loops.json}. Songs are named <genre>_<seed>_<index>.\n"
-            "The mix is exactly the sum of the stems; the same options give bit-identical files.",
+            "The mix is exactly the sum of the stems; the same options (and package versions) give bit-identical\n"
+            "files, and a song is the same whether rendered alone or in a batch (--first-index shards a set).\n"
+            "Sound sources: --split train uses FluidR3_GM, the avldrums Black Pearl kit, train espeak-ng voices and\n"
+            "own synths; --split val holds out TimGM6mb + sf_GMbank, the Red Zeppelin kit, other voices and other\n"
+            "own-synth parameter ranges. meta.json names every stem's sources.",
             {
                 {"--genre", true, "bachata or hiphop (required)", "GENRE"},
                 {"--songs", true, "number of songs (default 1)", "N"},
@@ -27,7 +31,7 @@ CommandSpec synth_spec() {
                 {"--split", true, "sound-source pool: train (default) or val (held-out timbres)", "POOL"},
                 {"--duration-sec", true, "minimum song length in seconds, 20..600 (default 40)", "SEC"},
                 {"--bpm", true, "fixed tempo 60..200 (default: random in the genre range, sometimes drifting)", "BPM"},
-                {"--sample-rate", true, "output sample rate in Hz (default 44100)", "HZ"},
+                {"--sample-rate", true, "output sample rate in Hz, 22050..96000 (default 44100)", "HZ"},
                 {"--mono", false, "write mono files (default stereo)"},
                 {"--format", true, "pcm16 (default: 16-bit WAV, mix = exact sum of the stems), flac (same, as .flac files) or float", "FMT"},
                 {"--first-index", true, "index of the first song (default 0); shard a big set over processes", "I"},
