@@ -17,7 +17,7 @@ sox $(ls "$W"/s30/*/mix.wav) "$W/long30.wav"
 
 run() {  # song label
   /usr/bin/time -f "%e %M" -o "$W/time" $L separate "$1" --target bongo --genre bachata --model "$MODEL" \
-      --query samples/loops/bachata_bongo_01.flac --output "$W/out.wav" --force --json > "$W/summary.json"
+      --query samples/loops/bachata_4242_0001_bongo_00.flac --output "$W/out.wav" --force --json > "$W/summary.json"
   read -r wall rss < "$W/time"
   python3 - "$W/summary.json" "$wall" "$rss" "$2" <<'PY'
 import json, sys

@@ -31,6 +31,12 @@ GridMode parse_grid_mode(const std::string& name) {
     throw usage_error("--grid must be beats or fixed (got '" + name + "')");
 }
 
+InputStretch parse_input_stretch(const std::string& name) {
+    if (name == "rubberband") return InputStretch::RubberBand;
+    if (name == "spectral") return InputStretch::Spectral;
+    throw usage_error("--input-stretch must be rubberband or spectral (got '" + name + "')");
+}
+
 void SeparationParams::validate() const {
     if (batch_segments < 1 || batch_segments > 256)
         throw usage_error("batch_segments must be in 1..256 (got " + std::to_string(batch_segments) + ")");
@@ -72,15 +78,25 @@ void parallel_for(std::size_t n, int threads, F&& f) {
 
 // Magnitude (time-major, window_frames × bins) of the stretched mid of one window.
 std::vector<float> window_magnitude(const std::vector<float>& mid, const SegmentPlan& plan, const ModelConfig& cfg,
-                                    const StretchParams& stretch, Stft& stft) {
-    Audio region(1, 0, cfg.sample_rate_hz);
-    region.channels[0] = detail::extract_region(mid, plan.region_start, plan.region_frames);
-    Audio stretched = plan.region_frames == plan.window_ref_frames || region.peak() == 0.0f
-                          ? region
-                          : stretch_to_frames(region, plan.window_ref_frames, stretch);
-    stretched.channels[0].resize(plan.window_ref_frames, 0.0f);
-    Spectrogram spec = stft.forward(stretched.channel(0), stretched.frames());
+                                    const SeparationParams& params, Stft& stft) {
     const int bins = cfg.num_bins(), frames = cfg.window_frames();
+    Spectrogram spec;
+    if (params.input_stretch == InputStretch::Spectral) {
+        std::vector<long> centers(frames);
+        for (int t = 0; t < frames; ++t)
+            centers[t] = std::lround(plan.region_start + double(t) * cfg.hop * plan.song_per_ref);
+        spec = stft.forward_at(mid.data(), mid.size(), centers);
+    } else {
+        Audio region(1, 0, cfg.sample_rate_hz);
+        region.channels[0] = detail::extract_region(mid, plan.region_start, plan.region_frames);
+        StretchParams stretch;
+        stretch.engine = params.stretch_engine;
+        Audio stretched = plan.region_frames == plan.window_ref_frames || region.peak() == 0.0f
+                              ? region
+                              : stretch_to_frames(region, plan.window_ref_frames, stretch);
+        stretched.channels[0].resize(plan.window_ref_frames, 0.0f);
+        spec = stft.forward(stretched.channel(0), stretched.frames());
+    }
     std::vector<float> mag(std::size_t(frames) * bins, 0.0f);
     for (std::size_t t = 0; t < std::min<std::size_t>(spec.num_frames, frames); ++t)
         for (int k = 0; k < bins; ++k) mag[t * bins + k] = std::abs(spec.at(t, k));
@@ -130,7 +146,7 @@ SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQu
         parallel_for(n, params.threads, [&](std::size_t i) {
             // Each worker only touches its own Stft (i % workers is stable per worker).
             Stft& stft = *stfts[i % std::min<std::size_t>(n, params.threads)];
-            mags[i] = window_magnitude(mid, plans[first + i], cfg, stretch, stft);
+            mags[i] = window_magnitude(mid, plans[first + i], cfg, params, stft);
         });
         result.times.stretch += seconds_since(ts);
 

@@ -57,13 +57,19 @@ std::size_t Stft::num_frames_for(std::size_t num_samples) const {
 }
 
 Spectrogram Stft::forward(const float* samples, std::size_t num_samples) {
-    const int n = params_.n_fft, hop = params_.hop, bins = params_.num_bins();
+    std::vector<long> centers(num_frames_for(num_samples));
+    for (std::size_t t = 0; t < centers.size(); ++t) centers[t] = long(t) * params_.hop;
+    return forward_at(samples, num_samples, centers);
+}
+
+Spectrogram Stft::forward_at(const float* samples, std::size_t num_samples, const std::vector<long>& centers) {
+    const int n = params_.n_fft, bins = params_.num_bins();
     Spectrogram spec;
     spec.num_bins = bins;
-    spec.num_frames = num_frames_for(num_samples);
+    spec.num_frames = centers.size();
     spec.data.resize(spec.num_frames * bins);
     for (std::size_t t = 0; t < spec.num_frames; ++t) {
-        const long start = long(t) * hop - n / 2;
+        const long start = centers[t] - n / 2;
         for (int i = 0; i < n; ++i) {
             long idx = start + i;
             float v = (idx >= 0 && idx < long(num_samples)) ? samples[idx] : 0.0f;

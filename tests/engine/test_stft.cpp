@@ -72,3 +72,19 @@ TEST(Stft, ValidatesParameters) {
         EXPECT_EQ(e.exit_code(), 2);
     }
 }
+
+TEST(Stft, FramesAtArbitraryCentresMatchTheRegularGrid) {
+    Audio x = loopsep::testing::noise(0.3, 1, 11);
+    Stft stft({1024, 256});
+    Spectrogram regular = stft.forward(x.channel(0), x.frames());
+    std::vector<long> centres = {0, 256 * 7, 256 * 20};
+    Spectrogram picked = stft.forward_at(x.channel(0), x.frames(), centres);
+    ASSERT_EQ(picked.num_frames, 3u);
+    for (int k = 0; k < picked.num_bins; ++k) {
+        EXPECT_EQ(picked.at(1, k), regular.at(7, k));
+        EXPECT_EQ(picked.at(2, k), regular.at(20, k));
+    }
+    // A centre past the end sees only zero padding.
+    Spectrogram outside = stft.forward_at(x.channel(0), x.frames(), {long(x.frames()) + 2048});
+    for (int k = 0; k < outside.num_bins; ++k) EXPECT_EQ(std::abs(outside.at(0, k)), 0.0f);
+}

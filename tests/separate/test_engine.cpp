@@ -72,7 +72,7 @@ TEST(Engine, KeepsTheSongsRateAndLengthAndMono) {
     EXPECT_EQ(r.stems[0].frames(), song.frames());
 }
 
-TEST(Engine, FixedGridAndStretchReconstructionRunToo) {
+TEST(Engine, FixedGridRubberBandInputAndStretchReconstructionRunToo) {
     TempDir dir;
     Engine engine(Separator::load(small_model(dir)), "");
     Audio song = loopsep::testing::make_test_song(110, 6.0);
@@ -83,6 +83,7 @@ TEST(Engine, FixedGridAndStretchReconstructionRunToo) {
             SeparationParams p;
             p.grid = grid;
             p.reconstruct = rec;
+            p.input_stretch = rec == Reconstruction::Stretch ? InputStretch::RubberBand : InputStretch::Spectral;
             SeparationResult r = engine.separate(song, {{"x", q}}, p);
             EXPECT_EQ(r.stems[0].frames(), song.frames());
             EXPECT_GT(r.stems[0].rms(), 0.0);

@@ -44,6 +44,7 @@ const CommandSpec kSpec{
      {"--threads", true, "CPU threads (default 2)", "N"},
      {"--batch", true, "segments per model call (default 8)", "N"},
      {"--reconstruct", true, "mask (default: masks warped back to song time) | stretch (re-stretch audio)", "M"},
+     {"--input-stretch", true, "spectral (default) | rubberband: how segments reach the reference tempo for the model", "M"},
      {"--grid", true, "beats (default) | fixed (plain windows, no beat sync: ablation)", "G"},
      {"--no-beats", false, "songs without a beat: fixed grid at the genre's tempo instead of an error"},
      {"--force", false, "overwrite existing outputs"},
@@ -111,6 +112,7 @@ int run_separate(const Argv& argv) {
     params.genre = parse_genre(args.get("--genre", "neutral"));
     params.reconstruct = parse_reconstruction(args.get("--reconstruct", "mask"));
     params.grid = parse_grid_mode(args.get("--grid", "beats"));
+    if (args.has("--input-stretch")) params.input_stretch = parse_input_stretch(args.get("--input-stretch"));
     params.allow_beatless = args.has("--no-beats");
     params.threads = int(args.get_int("--threads", 2, 1, 64));
     params.batch_segments = int(args.get_int("--batch", 8, 1, 256));

@@ -43,6 +43,9 @@ public:
     std::size_t num_frames_for(std::size_t num_samples) const;
 
     Spectrogram forward(const float* samples, std::size_t num_samples);
+    // Frames centred at arbitrary sample positions (zero padding outside the
+    // signal): frame t covers [centers[t] - n_fft/2, centers[t] + n_fft/2).
+    Spectrogram forward_at(const float* samples, std::size_t num_samples, const std::vector<long>& centers);
     // Inverse to exactly `num_samples` samples.
     std::vector<float> inverse(const Spectrogram& spec, std::size_t num_samples);
 
