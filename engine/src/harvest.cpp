@@ -142,7 +142,11 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
     std::vector<std::string> hashes;
     for (const auto& path : songs) hashes.push_back(audio_content_hash(read_audio(path, check)));
     std::optional<Audio> query;
-    if (!params.query_path.empty()) query = read_audio(params.query_path);
+    std::optional<LoopFingerprint> query_print;
+    if (!params.query_path.empty()) {
+        query = read_audio(params.query_path);
+        query_print = fingerprint_loop(*query, 4);
+    }
 
     std::optional<Engine> engine;
     std::vector<float> embedding;
@@ -203,6 +207,7 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
         for (const auto& span : spans) {
             scores.push_back(score_loop(stem, sep.residual, span, beats));
             prints.push_back(fingerprint_loop(slice(stem, span.start_frame, span.end_frame), beats));
+            if (query_print) scores.back().match = timbre_similarity(prints.back(), *query_print);
         }
         finish_scores(scores, params);
         std::vector<DropReason> decision = select_loops(scores, prints, params);

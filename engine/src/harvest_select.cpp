@@ -264,6 +264,8 @@ LoopFingerprint fingerprint_loop(const Audio& loop, int beats) {
     return fp;
 }
 
+double timbre_similarity(const LoopFingerprint& a, const LoopFingerprint& b) { return cosine(a.timbre, b.timbre); }
+
 double fingerprint_similarity(const LoopFingerprint& a, const LoopFingerprint& b) {
     if (a.rhythm.size() != b.rhythm.size() || a.timbre.size() != b.timbre.size()) return 0.0;  // different lengths
     return std::min(cosine(a.rhythm, b.rhythm), cosine(a.timbre, b.timbre));

@@ -204,6 +204,9 @@ TEST(HarvestFingerprint, SameRhythmAndTimbreAreDuplicatesOthersAreNot) {
     EXPECT_LT(fingerprint_similarity(fa, fr), 0.85);
     EXPECT_LT(fingerprint_similarity(fa, fd), 0.85);
     EXPECT_NEAR(fingerprint_similarity(fa, fa), 1.0, 1e-6);
+    // Timbre alone: the same sound in another rhythm matches, another sound does not.
+    EXPECT_GT(timbre_similarity(fa, fr), 0.9);
+    EXPECT_LT(timbre_similarity(fa, fd), 0.85);
     EXPECT_EQ(fingerprint_similarity(fa, fingerprint_loop(clicks(bpm, 4.0, eighths, 0.5f, 0.9, 1), 8)), 0.0);
 }
 

@@ -45,7 +45,7 @@ const CommandSpec kSpec{
 nlohmann::json score_json(const LoopScore& s) {
     auto r = [](double v) { return std::round(v * 1000.0) / 1000.0; };
     return {{"quality", r(s.quality)}, {"level_dbfs", r(s.level_dbfs)}, {"share_db", r(s.share_db)},
-            {"rel_level_db", r(s.rel_level_db)},
+            {"rel_level_db", r(s.rel_level_db)}, {"match", r(s.match)},
             {"leakage", r(s.leakage)}, {"silence", r(s.silence)}};
 }
 

@@ -19,6 +19,8 @@
 //   silence      fraction of beats more than 20 dB below the loop's RMS (a loop where the
 //                target plays half the bar makes a poor loop: more than max_silence of them
 //                and it is dropped as "gaps").
+//   match        timbre cosine with the --query loop (reported only, no gate: on the benchmark
+//                songs it told a cowbell from a bongo in some songs but not in others).
 //   quality      presence · (1 − silence) · (1 − leakage), presence = clamp(1 + rel_level_db / level_range_db, 0, 1).
 // A loop is "silent" (the target does not play there) when level, share or rel_level fall
 // below their gates, "gaps" when more than max_silence of its beats are silent; otherwise it
@@ -101,6 +103,7 @@ Audio fit_loop_length(const Audio& loop, double bpm, int beats);
 
 struct LoopScore {
     double level_dbfs = -200, share_db = -200, rel_level_db = 0, leakage = 1, silence = 1, quality = 0;
+    double match = 1;                // timbre cosine with the query loop (1 when there is no query audio)
 };
 // Everything but rel_level_db and quality (those need the whole song: see finish_scores).
 LoopScore score_loop(const Audio& stem, const Audio& residual, const LoopSpan& span, int beats);
@@ -113,6 +116,7 @@ struct LoopFingerprint {
 };
 LoopFingerprint fingerprint_loop(const Audio& loop, int beats);
 double fingerprint_similarity(const LoopFingerprint& a, const LoopFingerprint& b);  // min of the two cosines
+double timbre_similarity(const LoopFingerprint& a, const LoopFingerprint& b);       // cosine of the timbres
 
 enum class DropReason { Kept, Silent, Quiet, Gaps, Leakage, Duplicate, Limit };
 const char* drop_reason_name(DropReason r);   // "kept", "silent", "quiet", "gaps", "leakage", "duplicate", "limit"
