@@ -77,22 +77,29 @@ Audio decode_open(SNDFILE* sf, const SF_INFO& info, const std::string& what, con
         throw input_error(what + ": truncated (the header declares more audio than the file holds)");
 
     const std::size_t expected = static_cast<std::size_t>(info.frames);
-    std::vector<float> interleaved(expected * info.channels);
-    sf_count_t got = sf_readf_float(sf, interleaved.data(), info.frames);
-    if (got < 0 || static_cast<std::size_t>(got) < expected)
-        throw input_error(what + ": truncated or corrupt (read " + std::to_string(std::max<sf_count_t>(got, 0)) +
-                          " of " + std::to_string(expected) + " frames)");
+    // Decode in blocks straight into planar channels: no second full-length copy.
+    Audio audio(info.channels, expected, info.samplerate);
+    const std::size_t block = 65536;
+    std::vector<float> interleaved(block * info.channels);
+    std::size_t got = 0;
+    bool finite = true;
+    while (got < expected) {
+        const sf_count_t want = static_cast<sf_count_t>(std::min(block, expected - got));
+        const sf_count_t n = sf_readf_float(sf, interleaved.data(), want);
+        if (n <= 0) break;
+        for (sf_count_t i = 0; i < n; ++i)
+            for (int c = 0; c < info.channels; ++c) {
+                float v = interleaved[std::size_t(i) * info.channels + c];
+                if (!std::isfinite(v)) { finite = false; v = 0.0f; }
+                audio.channels[c][got + std::size_t(i)] = v;
+            }
+        got += std::size_t(n);
+    }
+    if (got < expected)
+        throw input_error(what + ": truncated or corrupt (read " + std::to_string(got) + " of " +
+                          std::to_string(expected) + " frames)");
     if (expected < options.min_frames)
         throw input_error(what + ": too short (" + std::to_string(expected) + " frames)");
-
-    Audio audio(info.channels, expected, info.samplerate);
-    bool finite = true;
-    for (std::size_t i = 0; i < expected; ++i)
-        for (int c = 0; c < info.channels; ++c) {
-            float v = interleaved[i * info.channels + c];
-            if (!std::isfinite(v)) { finite = false; v = 0.0f; }
-            audio.channels[c][i] = v;
-        }
     if (!finite) throw input_error(what + ": contains NaN or infinite samples");
     if (!options.allow_silent && audio.peak() < 1e-6f) throw input_error(what + ": audio is silent");
     if (options.target_rate_hz > 0 && audio.sample_rate_hz != options.target_rate_hz)

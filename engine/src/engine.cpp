@@ -77,18 +77,22 @@ void parallel_for(std::size_t n, int threads, F&& f) {
 }
 
 // Magnitude (time-major, window_frames × bins) of the stretched mid of one window.
-std::vector<float> window_magnitude(const std::vector<float>& mid, const SegmentPlan& plan, const ModelConfig& cfg,
+std::vector<float> window_magnitude(const Audio& song, const SegmentPlan& plan, const ModelConfig& cfg,
                                     const SeparationParams& params, Stft& stft) {
     const int bins = cfg.num_bins(), frames = cfg.window_frames();
+    // Only this window's stretch of the mid is materialised (memory stays flat with song length).
+    const double first = std::floor(plan.region_start) - cfg.n_fft;
+    const std::size_t span = plan.region_frames + 2 * std::size_t(cfg.n_fft) + 2;
     Spectrogram spec;
     if (params.input_stretch == InputStretch::Spectral) {
+        std::vector<float> mid = detail::extract_mid_region(song, first, span);
         std::vector<long> centers(frames);
         for (int t = 0; t < frames; ++t)
-            centers[t] = std::lround(plan.region_start + double(t) * cfg.hop * plan.song_per_ref);
+            centers[t] = std::lround(plan.region_start - first + double(t) * cfg.hop * plan.song_per_ref);
         spec = stft.forward_at(mid.data(), mid.size(), centers);
     } else {
         Audio region(1, 0, cfg.sample_rate_hz);
-        region.channels[0] = detail::extract_region(mid, plan.region_start, plan.region_frames);
+        region.channels[0] = detail::extract_mid_region(song, plan.region_start, plan.region_frames);
         StretchParams stretch;
         stretch.engine = params.stretch_engine;
         Audio stretched = plan.region_frames == plan.window_ref_frames || region.peak() == 0.0f
@@ -113,7 +117,9 @@ SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQu
     for (const auto& t : targets)
         if (int(t.embedding.size()) != model_->embedding_size())
             throw usage_error("target '" + t.name + "': query embedding has the wrong size");
-    const Audio song = input.sample_rate_hz == cfg.sample_rate_hz ? input : resample(input, cfg.sample_rate_hz);
+    Audio resampled;  // only when the song is not at the model's rate (no copy otherwise)
+    if (input.sample_rate_hz != cfg.sample_rate_hz) resampled = resample(input, cfg.sample_rate_hz);
+    const Audio& song = input.sample_rate_hz == cfg.sample_rate_hz ? input : resampled;
     SeparationResult result;
 
     auto t0 = Clock::now();
@@ -131,7 +137,6 @@ SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQu
     result.num_segments = plans.size();
     result.times.beats = seconds_since(t0);
 
-    const std::vector<float> mid = song.mono();
     StretchParams stretch;
     stretch.engine = params.stretch_engine;
     auto reconstructor = make_reconstructor(params.reconstruct, cfg, stretch);
@@ -146,7 +151,7 @@ SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQu
         parallel_for(n, params.threads, [&](std::size_t i) {
             // Each worker only touches its own Stft (i % workers is stable per worker).
             Stft& stft = *stfts[i % std::min<std::size_t>(n, params.threads)];
-            mags[i] = window_magnitude(mid, plans[first + i], cfg, params, stft);
+            mags[i] = window_magnitude(song, plans[first + i], cfg, params, stft);
         });
         result.times.stretch += seconds_since(ts);
 

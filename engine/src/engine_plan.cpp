@@ -56,6 +56,16 @@ std::vector<float> extract_region(const std::vector<float>& x, double region_sta
     return out;
 }
 
+std::vector<float> extract_mid_region(const Audio& song, double region_start, std::size_t region_frames) {
+    std::vector<float> mid(region_frames, 0.0f);
+    const float scale = 1.0f / float(std::max(1, song.num_channels()));
+    for (const auto& ch : song.channels) {
+        std::vector<float> part = extract_region(ch, region_start, region_frames);
+        for (std::size_t i = 0; i < region_frames; ++i) mid[i] += part[i] * scale;
+    }
+    return mid;
+}
+
 double crossfade_weight(const SegmentPlan& plan, std::size_t n, std::size_t song_frames, std::size_t fade_frames) {
     const double half = 0.5 * double(fade_frames);
     auto rise = [&](double boundary) {  // 0 before boundary-half, 1 after boundary+half

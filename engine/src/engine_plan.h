@@ -37,6 +37,9 @@ std::vector<SegmentPlan> plan_segments(const std::vector<Segment>& segments, con
 // Copies song[region] (zero outside the song) of one channel vector.
 std::vector<float> extract_region(const std::vector<float>& x, double region_start, std::size_t region_frames);
 
+// The mid (mean of the channels) of song[region], zero outside the song.
+std::vector<float> extract_mid_region(const Audio& song, double region_start, std::size_t region_frames);
+
 // Cross-fade weight of segment `plan` at song frame n: 1 inside, raised-cosine
 // ramps of `fade_frames` centred on interior boundaries; weights of adjacent
 // segments sum to exactly 1.

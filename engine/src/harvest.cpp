@@ -31,21 +31,6 @@ std::string lower_trim(const std::string& s) {
     return out;
 }
 
-// FNV-1a of the model file, the same tag `loopsep separate` uses, so cached
-// catalog query embeddings are shared between the two commands.
-std::string model_tag(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::uint64_t h = 1469598103934665603ull;
-    char buf[65536];
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-        for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
-        if (!in) break;
-    }
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-    return "fnv64:" + std::string(hex);
-}
-
 // What the song's folder tells about it: `meta.json` beside it, as `loopsep synth`
 // writes ("sections": [[start_sec, name], …], "key"). Anything unreadable or
 // shaped otherwise is ignored: the structure is a bonus, not a requirement.
@@ -153,7 +138,7 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
     auto ensure_engine = [&]() {
         if (engine) return;
         const std::string model_path = params.model_path.empty() ? default_model_path() : params.model_path;
-        engine.emplace(Separator::load(model_path), model_tag(model_path));
+        engine.emplace(Separator::load(model_path), model_file_tag(model_path));
         embedding = query ? engine->query_from_loop(*query, params.query_bpm, params.query_path)
                           : engine->query_from_catalog(catalog, lower_trim(params.target), params.genre);
     };
