@@ -19,7 +19,4 @@ int run_train(const Argv& args);
 int run_harvest(const Argv& args);
 int run_eval(const Argv& args);
 
-// For subcommands whose issue has not landed: says so and exits 2.
-int not_built_yet(const std::string& command, int issue);
-
 }  // namespace loopsep::cli

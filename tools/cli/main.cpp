@@ -44,12 +44,6 @@ void print_help() {
 
 }  // namespace
 
-namespace loopsep::cli {
-int not_built_yet(const std::string& command, int issue) {
-    std::fprintf(stderr, "loopsep %s: not built yet (issue #%d)\n", command.c_str(), issue);
-    return 2;
-}
-}  // namespace loopsep::cli
 
 int main(int argc, char** argv) {
     if (argc < 2) {
