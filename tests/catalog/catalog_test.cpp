@@ -163,14 +163,9 @@ TEST(Catalog, VerifyDetectsDamagedAudio) {
     }
     // Another valid FLAC under the first loop: decodes fine, but the hash no longer matches.
     std::vector<unsigned char> other = encode_audio(make_loop(880));
+    ASSERT_TRUE(overwrite_loop_audio(db, id, other));
     sqlite3* h = nullptr;
     ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-    sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(h, "UPDATE loop_audio SET data = ?1 WHERE loop_id = ?2", -1, &s, nullptr);
-    sqlite3_bind_blob(s, 1, other.data(), static_cast<int>(other.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, id);
-    ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
-    sqlite3_finalize(s);
     ASSERT_EQ(sqlite3_exec(h, "UPDATE loop_audio SET data = x'00112233' WHERE loop_id <> 1", nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(h);

@@ -363,15 +363,7 @@ TEST(CatalogCli, VerifyExitsNonZeroOnDamagedAudio) {
         id = cat.add(make_loop(440), m).id;
     }
     std::vector<unsigned char> other = encode_audio(make_loop(441));
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-    sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(h, "UPDATE loop_audio SET data = ?1 WHERE loop_id = ?2", -1, &s, nullptr);
-    sqlite3_bind_blob(s, 1, other.data(), static_cast<int>(other.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, id);
-    ASSERT_EQ(sqlite3_step(s), SQLITE_DONE);
-    sqlite3_finalize(s);
-    sqlite3_close(h);
+    ASSERT_TRUE(overwrite_loop_audio(db, id, other));
     auto r = run_loopsep({"catalog", "--db", db, "verify"}, dir.path.string());
     EXPECT_EQ(r.rc, 1);
     EXPECT_NE(r.out.find("hash mismatch"), std::string::npos) << r.out;

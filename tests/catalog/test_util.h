@@ -7,12 +7,15 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <sqlite3.h>
 
 #include "loopsep/audio.h"
 
@@ -35,6 +38,21 @@ struct TempDir {
     }
     std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
+
+// Replaces a loop's stored audio bytes behind the catalog's back (to damage it);
+// true when exactly that row was updated.
+inline bool overwrite_loop_audio(const std::string& db, std::int64_t id, const std::vector<unsigned char>& bytes) {
+    sqlite3* h = nullptr;
+    bool ok = sqlite3_open(db.c_str(), &h) == SQLITE_OK;
+    sqlite3_stmt* s = nullptr;
+    ok = ok && sqlite3_prepare_v2(h, "UPDATE loop_audio SET data = ?1 WHERE loop_id = ?2", -1, &s, nullptr) == SQLITE_OK;
+    ok = ok && sqlite3_bind_blob(s, 1, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT) == SQLITE_OK;
+    ok = ok && sqlite3_bind_int64(s, 2, id) == SQLITE_OK;
+    ok = ok && sqlite3_step(s) == SQLITE_DONE && sqlite3_changes(h) == 1;
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    return ok;
+}
 
 // A decaying tone burst on every beat: a loop with a clear pulse whose content
 // (and so hash) depends on freq_hz.
