@@ -15,6 +15,7 @@
 #include "loopsep/error.h"
 #include "loopsep/harvest.h"
 #include "loopsep/model.h"
+#include "model_fixture.h"
 #include "test_util.h"
 
 using namespace loopsep;
@@ -47,13 +48,8 @@ Audio make_song(double bpm, double seconds, double bongo_from_sec) {
 }
 
 std::string small_model(const TempDir& dir) {
-    ModelConfig cfg;
-    cfg.num_bands = 32;
-    cfg.unet_channels = {8, 8, 16};
-    cfg.query_channels = {8, 16};
-    cfg.embedding_size = 16;
     const std::string path = dir.file("tiny.safetensors");
-    write_untrained_model(path, cfg, 7);
+    loopsep::testing::write_small_test_model(path, 7);
     return path;
 }
 

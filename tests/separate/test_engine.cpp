@@ -10,6 +10,7 @@
 #include "loopsep/error.h"
 #include "loopsep/model.h"
 #include "song_fixture.h"
+#include "model_fixture.h"
 #include "test_util.h"
 
 using namespace loopsep;
@@ -18,13 +19,8 @@ using loopsep::testing::TempDir;
 namespace {
 
 std::string small_model(const TempDir& dir) {
-    ModelConfig cfg;
-    cfg.num_bands = 32;
-    cfg.unet_channels = {8, 8, 16};
-    cfg.query_channels = {8, 16};
-    cfg.embedding_size = 16;
     std::string path = dir.file("tiny.safetensors");
-    write_untrained_model(path, cfg, 7);
+    loopsep::testing::write_small_test_model(path, 7);
     return path;
 }
 

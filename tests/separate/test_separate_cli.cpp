@@ -5,6 +5,7 @@
 
 #include "loopsep/model.h"
 #include "song_fixture.h"
+#include "model_fixture.h"
 #include "test_util.h"
 
 using namespace loopsep;
@@ -17,12 +18,7 @@ namespace {
 struct Fixture {
     TempDir dir;
     Fixture() {
-        ModelConfig cfg;
-        cfg.num_bands = 32;
-        cfg.unet_channels = {8, 8, 16};
-        cfg.query_channels = {8, 16};
-        cfg.embedding_size = 16;
-        write_untrained_model(dir.file("m.safetensors"), cfg, 3);
+        loopsep::testing::write_small_test_model(dir.file("m.safetensors"), 3);
         write_audio(dir.file("song.wav"), loopsep::testing::make_test_song(122, 7.0), {});
         write_audio(dir.file("loop.wav"), loopsep::testing::make_test_song(120, 2.0, 1), {});
         write_audio(dir.file("silent.wav"), Audio(1, 88200), {});
