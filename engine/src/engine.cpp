@@ -53,12 +53,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Runs f(i) for i in [0, n) on up to `threads` threads.
+// Runs f(i, worker) for i in [0, n) on up to `threads` workers; `worker` (< threads)
+// lets each worker use its own scratch objects.
 template <typename F>
 void parallel_for(std::size_t n, int threads, F&& f) {
     const std::size_t workers = std::min<std::size_t>(n, std::max(1, threads));
     if (workers <= 1) {
-        for (std::size_t i = 0; i < n; ++i) f(i);
+        for (std::size_t i = 0; i < n; ++i) f(i, std::size_t(0));
         return;
     }
     std::vector<std::thread> pool;
@@ -66,7 +67,7 @@ void parallel_for(std::size_t n, int threads, F&& f) {
     for (std::size_t w = 0; w < workers; ++w)
         pool.emplace_back([&, w] {
             try {
-                for (std::size_t i = w; i < n; i += workers) f(i);
+                for (std::size_t i = w; i < n; i += workers) f(i, w);
             } catch (...) {
                 errors[w] = std::current_exception();
             }
@@ -148,10 +149,8 @@ SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQu
         const std::size_t n = std::min<std::size_t>(params.batch_segments, plans.size() - first);
         auto ts = Clock::now();
         std::vector<std::vector<float>> mags(n);
-        parallel_for(n, params.threads, [&](std::size_t i) {
-            // Each worker only touches its own Stft (i % workers is stable per worker).
-            Stft& stft = *stfts[i % std::min<std::size_t>(n, params.threads)];
-            mags[i] = window_magnitude(song, plans[first + i], cfg, params, stft);
+        parallel_for(n, params.threads, [&](std::size_t i, std::size_t worker) {
+            mags[i] = window_magnitude(song, plans[first + i], cfg, params, *stfts[worker]);
         });
         result.times.stretch += seconds_since(ts);
 

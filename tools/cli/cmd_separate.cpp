@@ -1,11 +1,10 @@
 // loopsep separate — song in, target stems out (see loopsep/engine.h).
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -20,6 +19,8 @@
 #include "loopsep/model.h"
 
 namespace loopsep::cli {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -51,28 +52,6 @@ const CommandSpec kSpec{
      {"--json", false, "print one JSON summary on stdout"}},
     1,
     SIZE_MAX};
-
-bool exists(const std::string& p) {
-    struct stat st {};
-    return ::stat(p.c_str(), &st) == 0;
-}
-
-void make_dirs(const std::string& path) {
-    std::string partial;
-    for (std::size_t i = 0; i <= path.size(); ++i) {
-        if (i == path.size() || path[i] == '/') {
-            if (!partial.empty() && !exists(partial) && ::mkdir(partial.c_str(), 0755) != 0 && !exists(partial))
-                throw input_error(partial + ": cannot create directory");
-        }
-        if (i < path.size()) partial += path[i];
-    }
-}
-
-std::string stem_name(const std::string& path) {
-    std::string base = path.substr(path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
-    auto dot = base.rfind('.');
-    return dot == std::string::npos || dot == 0 ? base : base.substr(0, dot);
-}
 
 class ProgressBar {
 public:
@@ -163,30 +142,35 @@ int run_separate(const Argv& argv) {
         // Outputs first, so an existing file is refused before any work.
         std::vector<std::string> outputs;
         std::string residual_path;
+        const std::string song_name = fs::path(song_path).stem().string();
+        const std::string song_dir = single ? "" : args.get("--outdir") + "/" + song_name;
         if (single) {
             outputs.push_back(args.get("--output"));
             wo.format = args.has("--format") ? parse_file_format(args.get("--format")) : format_from_extension(outputs[0]);
         } else {
             wo.format = parse_file_format(args.get("--format", "wav"));
             const std::string ext = wo.format == FileFormat::Flac ? ".flac" : ".wav";
-            const std::string dir = args.get("--outdir") + "/" + stem_name(song_path);
-            for (const auto& t : target_names) outputs.push_back(dir + "/" + t + ext);
-            if (params.residual) residual_path = dir + "/residual" + ext;
+            for (const auto& t : target_names) outputs.push_back(song_dir + "/" + t + ext);
+            if (params.residual) residual_path = song_dir + "/residual" + ext;
         }
         try {
             for (const auto& o : outputs)
-                if (!force && exists(o)) throw input_error(o + ": exists (use --force to overwrite)");
+                if (!force && fs::exists(o)) throw input_error(o + ": exists (use --force to overwrite)");
             ReadOptions ro;
             ro.target_rate_hz = 0;  // keep the song's rate: stems come back at it
             Audio song = read_audio(song_path, ro);
-            ProgressBar bar(stem_name(song_path));
+            ProgressBar bar(song_name);
             SeparationResult r;
             try {
                 r = engine.separate(song, targets, params, std::cref(bar));
             } catch (const Error& e) {  // e.g. "no steady beat": say which song
                 throw Error(e.kind(), song_path + ": " + e.what());
             }
-            if (!single) make_dirs(args.get("--outdir") + "/" + stem_name(song_path));
+            if (!single) {
+                std::error_code ec;
+                fs::create_directories(song_dir, ec);
+                if (ec) throw input_error(song_dir + ": cannot create directory (" + ec.message() + ")");
+            }
             for (std::size_t t = 0; t < outputs.size(); ++t) write_audio(outputs[t], r.stems[t], wo);
             if (params.residual) write_audio(residual_path, r.residual, wo);
             nlohmann::json stems = nlohmann::json::array();
