@@ -1,6 +1,7 @@
 // bench_beats — beat and downbeat F-measure of loopsep's tracker vs aubio alone.
 //
-// usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]...
+// usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]... [--dump FILE]
+//        bench_beats --time FILE [--genre G] [--repeat N]
 //
 // Renders the synthetic song set (bench_songs.h: pop with drum-less intros, ±4 % tempo
 // drift, swung boom-bap, bachata with pickups), tracks each with track_beats (given the
@@ -10,9 +11,15 @@
 // --no-neutral, to show what the genre prior buys (left out of the ALL row).
 // --synth-dir also scores songs made by `loopsep synth` (DIR/*/mix.wav + meta.json
 // with "beats"/"downbeats" in seconds and an optional "genre").
+// --dump writes every grid (tempo, confidence, beats, downbeats) one line per song.
+// --time decodes FILE, then runs track_beats on it (best of --repeat runs) and prints its wall
+// seconds, the real-time factor, the RSS with the decoded song and the peak RSS while
+// tracking: what beat tracking costs in memory on top of the decoded song.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -68,6 +75,16 @@ struct Case {
 };
 
 double g_tightness = loopsep::BeatParams{}.tightness;
+std::FILE* g_dump = nullptr;  // --dump: every grid, to check that a speed-up leaves beats where they were
+
+void dump_grid(const std::string& name, const loopsep::BeatGrid& g) {
+    if (!g_dump) return;
+    std::fprintf(g_dump, "%s tempo %.6f conf %.6f beats", name.c_str(), g.tempo_bpm, g.confidence);
+    for (double b : g.beats_sec) std::fprintf(g_dump, " %.6f", b);
+    std::fprintf(g_dump, " downbeats");
+    for (double b : g.downbeats_sec) std::fprintf(g_dump, " %.6f", b);
+    std::fprintf(g_dump, "\n");
+}
 
 void score(const Case& c, std::map<std::string, Row>& rows, bool verbose, bool in_all = true) {
     loopsep::BeatParams params;
@@ -83,6 +100,7 @@ void score(const Case& c, std::map<std::string, Row>& rows, bool verbose, bool i
         bf = f_measure(c.beats, g.beats_sec);
         df = f_measure(c.downbeats, g.downbeats_sec);
         te = std::fabs(g.tempo_bpm - true_bpm);
+        dump_grid(c.name, g);
         if (verbose && bf < 1.0) {
             std::printf("    ref %zu [%.3f .. %.3f] est %zu [%.3f .. %.3f]\n", c.beats.size(), c.beats.front(), c.beats.back(),
                         g.beats_sec.size(), g.beats_sec.front(), g.beats_sec.back());
@@ -129,6 +147,40 @@ void write_case(const std::string& dir, const Case& c) {
     std::ofstream(dir + "/" + c.name + ".json") << j.dump() << "\n";
 }
 
+// VmRSS / VmHWM of this process in MB (Linux /proc).
+double proc_status_mb(const char* key) {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind(key, 0) == 0) return std::atof(line.c_str() + std::strlen(key)) / 1024.0;  // kB
+    return 0;
+}
+
+int time_file(const std::string& path, loopsep::Genre genre, int repeat) {
+    const loopsep::Audio song = loopsep::read_audio(path);
+    // Reset the peak (VmHWM) to the current RSS so the peak below is that of tracking alone,
+    // not of the decoder's own temporary buffers.
+    std::ofstream("/proc/self/clear_refs") << "5";
+    const double decoded_mb = proc_status_mb("VmRSS:");
+    loopsep::BeatParams params;
+    params.genre = genre;
+    double best_sec = 1e30;
+    loopsep::BeatGrid g;
+    for (int i = 0; i < repeat; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        g = loopsep::track_beats(song, params);
+        if (i == 0) dump_grid(path, g);
+        best_sec = std::min(best_sec, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::printf("%s: %.1f s audio, %zu beats, %zu downbeats, %.2f BPM\n", path.c_str(), song.duration_sec(),
+                g.beats_sec.size(), g.downbeats_sec.size(), g.tempo_bpm);
+    const double peak_mb = proc_status_mb("VmHWM:");
+    std::printf("track_beats %.3f s wall (best of %d, %.0fx real time)\n", best_sec, repeat, song.duration_sec() / best_sec);
+    std::printf("RSS %.1f MB with the decoded song, peak %.1f MB while tracking (+%.1f MB)\n", decoded_mb, peak_mb,
+                peak_mb - decoded_mb);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,18 +188,31 @@ int main(int argc, char** argv) {
     bool verbose = false, with_neutral = true;
     std::string write_dir;
     std::vector<std::string> synth_dirs;
+    std::string time_path;
+    loopsep::Genre time_genre = loopsep::Genre::Neutral;
+    int repeat = 1;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--seeds" && i + 1 < argc) seeds = std::max(1, std::atoi(argv[++i]));
+        if (a == "--time" && i + 1 < argc) time_path = argv[++i];
+        else if (a == "--genre" && i + 1 < argc) time_genre = loopsep::parse_genre(argv[++i]);
+        else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--seeds" && i + 1 < argc) seeds = std::max(1, std::atoi(argv[++i]));
         else if (a == "--verbose") verbose = true;
         else if (a == "--no-neutral") with_neutral = false;
         else if (a == "--tightness" && i + 1 < argc) g_tightness = std::atof(argv[++i]);
         else if (a == "--write" && i + 1 < argc) write_dir = argv[++i];
         else if (a == "--synth-dir" && i + 1 < argc) synth_dirs.push_back(argv[++i]);
+        else if (a == "--dump" && i + 1 < argc) g_dump = std::fopen(argv[++i], "w");
         else {
-            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]...\n");
+            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]... [--dump FILE]\n"
+                                 "       bench_beats --time FILE [--genre G] [--repeat N]\n");
             return 2;
         }
+    }
+    if (!time_path.empty()) {
+        const int rc = time_file(time_path, time_genre, repeat);
+        if (g_dump) std::fclose(g_dump);
+        return rc;
     }
     std::map<std::string, Row> rows;
     int idx = 0;
@@ -183,6 +248,7 @@ int main(int argc, char** argv) {
             }
         }
     }
+    if (g_dump) std::fclose(g_dump);
     std::printf("\n%-24s %3s | %-17s | %-17s | %-15s | %s\n", "category", "n", "beat F loopsep/aubio",
                 "downbeat F l/a", "|dBPM| l/a", "errors");
     for (const auto& [name, r] : rows) {
