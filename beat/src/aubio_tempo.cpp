@@ -1,7 +1,12 @@
-// loopsep beat — aubio's own tempo tracker over a whole signal.
+// loopsep beat — aubio's own tempo tracker: whole (aubio_tempo) and spectra-fed (AubioBpm).
 //
-// Used twice: its tempo breaks near-ties between octaves in estimate_tempo(), and
-// track_beats_aubio_only() reports it unmodified as the benchmark's baseline.
+// Its tempo breaks near-ties between octaves in estimate_tempo(); track_beats_aubio_only()
+// reports aubio_tempo unmodified as the benchmark's baseline. aubio_tempo runs its own phase
+// vocoder, whose phase (an atan2 per bin and frame) it never uses for the tempo; AubioBpm
+// runs the rest of aubio_tempo's chain on spectra that track_beats already computes.
+// The peak picker and the beat tracker are aubio's "unstable" API (exported, stable across
+// 0.4.x; this chain mirrors aubio 0.4.9's tempo.c, which the tests compare with).
+#define AUBIO_UNSTABLE 1
 #include <aubio/aubio.h>
 
 #include <algorithm>
@@ -12,19 +17,19 @@
 
 namespace loopsep::beat_detail {
 
-AubioResult run_aubio_tempo(const std::vector<float>& mono, int rate_hz) {
+AubioResult run_aubio_tempo(const AnalysisSignal& signal) {
     constexpr int kBuf = 1024, kHopA = 512;
     AubioResult out;
     aubio_tempo_t* tempo = nullptr;
     {
         std::lock_guard<std::mutex> lock(aubio_plan_mutex());
-        tempo = new_aubio_tempo("default", kBuf, kHopA, rate_hz);
+        tempo = new_aubio_tempo("default", kBuf, kHopA, kRateHz);
     }
     if (!tempo) throw input_error("aubio: cannot create the tempo tracker");
     fvec_t* in = new_fvec(kHopA);
     fvec_t* beat = new_fvec(1);
-    for (std::size_t pos = 0; pos < mono.size(); pos += kHopA) {
-        for (int i = 0; i < kHopA; ++i) in->data[i] = pos + i < mono.size() ? mono[pos + i] : 0.0f;
+    for (std::size_t pos = 0; pos < signal.size(); pos += kHopA) {
+        signal.read(pos, in->data, kHopA);
         aubio_tempo_do(tempo, in, beat);
         if (beat->data[0] != 0) {
             const double t = aubio_tempo_get_last_s(tempo);
@@ -38,5 +43,76 @@ AubioResult run_aubio_tempo(const std::vector<float>& mono, int rate_hz) {
     del_aubio_tempo(tempo);
     return out;
 }
+
+// aubio_tempo's state, as new_aubio_tempo("default", 1024, 512, rate) sets it up (aubio 0.4.9,
+// src/tempo/tempo.c): specflux onsets, a peak picker at threshold 0.3, and a beat tracker
+// that sees a window of `winlen` thresholded onset values every `step` frames.
+struct AubioBpm::State {
+    aubio_specdesc_t* od = nullptr;
+    aubio_peakpicker_t* pp = nullptr;
+    aubio_beattracking_t* bt = nullptr;
+    cvec_t* grain = nullptr;
+    fvec_t* of = nullptr;
+    fvec_t* onset = nullptr;
+    fvec_t* dfframe = nullptr;
+    fvec_t* out = nullptr;
+    unsigned winlen = 0, step = 0;
+    int blockpos = 0;
+    State() = default;
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+    ~State() {
+        std::lock_guard<std::mutex> lock(aubio_plan_mutex());
+        if (od) del_aubio_specdesc(od);
+        if (pp) del_aubio_peakpicker(pp);
+        if (bt) del_aubio_beattracking(bt);
+        if (grain) del_cvec(grain);
+        if (of) del_fvec(of);
+        if (onset) del_fvec(onset);
+        if (dfframe) del_fvec(dfframe);
+        if (out) del_fvec(out);
+    }
+};
+
+AubioBpm::AubioBpm() : s_(new State) {
+    // winlen: about 6 s of onset frames, rounded up to a power of two (as aubio_tempo).
+    unsigned winlen = 1;
+    while (winlen < unsigned(5.8 * kRateHz / kHop)) winlen *= 2;
+    s_->winlen = std::max(4u, winlen);
+    s_->step = s_->winlen / 4;
+    std::lock_guard<std::mutex> lock(aubio_plan_mutex());
+    s_->od = new_aubio_specdesc("specflux", kWin);
+    s_->pp = new_aubio_peakpicker();
+    s_->bt = new_aubio_beattracking(s_->winlen, kHop, kRateHz);
+    if (!s_->od || !s_->pp || !s_->bt) throw input_error("aubio: cannot create the tempo tracker");
+    aubio_peakpicker_set_threshold(s_->pp, 0.3f);
+    s_->grain = new_cvec(kWin);
+    s_->of = new_fvec(1);
+    s_->onset = new_fvec(1);
+    s_->dfframe = new_fvec(s_->winlen);
+    s_->out = new_fvec(s_->step);
+}
+
+// The State frees the aubio objects, also when the constructor throws half way.
+AubioBpm::~AubioBpm() = default;
+
+// aubio_tempo_do after its phase vocoder, minus the beat output (only the bpm is wanted).
+void AubioBpm::push(const float* norm) {
+    State& s = *s_;
+    std::copy(norm, norm + kWin / 2 + 1, s.grain->norm);
+    aubio_specdesc_do(s.od, s.grain, s.of);
+    if (s.blockpos == int(s.step) - 1) {
+        aubio_beattracking_do(s.bt, s.dfframe, s.out);
+        float* df = s.dfframe->data;
+        std::copy(df + s.step, df + s.winlen, df);
+        std::fill(df + s.winlen - s.step, df + s.winlen, 0.0f);
+        s.blockpos = -1;
+    }
+    ++s.blockpos;
+    aubio_peakpicker_do(s.pp, s.of, s.onset);
+    s.dfframe->data[s.winlen - s.step + s.blockpos] = aubio_peakpicker_get_thresholded_input(s.pp)->data[0];
+}
+
+double AubioBpm::bpm() const { return aubio_beattracking_get_bpm(s_->bt); }
 
 }  // namespace loopsep::beat_detail

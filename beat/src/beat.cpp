@@ -58,17 +58,6 @@ BeatGrid fixed_grid(double tempo_bpm, double duration_sec) {
 
 namespace {
 
-std::vector<float> analysis_mono(const Audio& song) {
-    std::vector<float> mono = song.mono();
-    if (song.sample_rate_hz != kRateHz) {
-        Audio a;
-        a.sample_rate_hz = song.sample_rate_hz;
-        a.channels.push_back(std::move(mono));
-        mono = resample(a, kRateHz).channels[0];
-    }
-    return mono;
-}
-
 double median(std::vector<double> v) {
     std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
     return v[v.size() / 2];
@@ -85,6 +74,51 @@ double grid_tempo(const std::vector<double>& beats) {
 
 }  // namespace
 
+namespace beat_detail {
+
+AnalysisSignal::AnalysisSignal(const Audio& song) : song_(&song), frames_(song.frames()) {
+    if (song.sample_rate_hz != kRateHz && frames_ > 0 && !song.channels.empty()) {
+        // Rare path: analysis needs kRateHz, and resampling streams badly through libsamplerate's
+        // one-shot API, so a song at another rate costs one mono copy at kRateHz.
+        Audio a;
+        a.sample_rate_hz = song.sample_rate_hz;
+        a.channels.push_back(song.mono());
+        resampled_ = resample(a, kRateHz).channels[0];
+        frames_ = resampled_.size();
+    }
+    for (std::size_t i = 0; i < frames_; ++i) {
+        const float v = mono_at(i);
+        peak_ = std::max(peak_, std::fabs(v));
+        energy_ += double(v) * v;
+    }
+}
+
+float AnalysisSignal::mono_at(std::size_t i) const {
+    if (!resampled_.empty()) return resampled_[i];
+    // Same arithmetic as Audio::mono(), so a mono song and its stereo copy read alike.
+    const float scale = 1.0f / float(song_->channels.size());
+    float acc = 0.0f;
+    for (const auto& ch : song_->channels) acc += ch[i] * scale;
+    return acc;
+}
+
+void AnalysisSignal::read(std::size_t pos, float* out, std::size_t count) const {
+    const std::size_t avail = pos < frames_ ? std::min(count, frames_ - pos) : 0;
+    if (!resampled_.empty()) {
+        std::copy(resampled_.begin() + pos, resampled_.begin() + pos + avail, out);
+    } else {
+        // Channel by channel (the same sums as mono_at, in the same order), cache-friendly.
+        const float scale = 1.0f / float(song_->channels.size());
+        std::fill(out, out + avail, 0.0f);
+        for (const auto& ch : song_->channels)
+            for (std::size_t i = 0; i < avail; ++i) out[i] += ch[pos + i] * scale;
+    }
+    for (std::size_t i = 0; i < avail; ++i) out[i] = float(out[i] * gain_);
+    std::fill(out + avail, out + count, 0.0f);
+}
+
+}  // namespace beat_detail
+
 BeatGrid track_beats(const Audio& song, const BeatParams& params) {
     params.validate();
     const TempoPrior prior = tempo_prior(params.genre);
@@ -93,21 +127,13 @@ BeatGrid track_beats(const Audio& song, const BeatParams& params) {
         throw input_error(why + " (--no-beats gives a fixed grid)");
     };
     if (song.frames() == 0 || song.num_channels() == 0) return beatless("empty audio: no beats to track");
-    std::vector<float> mono = analysis_mono(song);
-    float peak = 0;
-    double energy = 0;
-    for (float v : mono) {
-        peak = std::max(peak, std::fabs(v));
-        energy += double(v) * v;
-    }
-    if (peak < 1e-5f) return beatless("silent audio: no beats to track");
+    AnalysisSignal signal(song);
+    if (signal.peak() < 1e-5f) return beatless("silent audio: no beats to track");
     // Loudness-normalise so the log compression behaves the same for quiet and loud songs.
-    const double gain = 0.1 / std::max(1e-9, std::sqrt(energy / mono.size()));
-    for (auto& v : mono) v = float(v * gain);
+    signal.set_gain(0.1 / std::max(1e-9, std::sqrt(signal.mean_square())));
 
-    const AubioResult aubio = run_aubio_tempo(mono, kRateHz);
-    const Features f = compute_features(mono);
-    const TempoEstimate tempo = estimate_tempo(f, prior, aubio.bpm);
+    const Features f = compute_features(signal);
+    const TempoEstimate tempo = estimate_tempo(f, prior, f.aubio_bpm);
     if (tempo.period_frames <= 0 || tempo.periodicity < params.min_periodicity) {
         char msg[128];
         std::snprintf(msg, sizeof msg, "no steady beat found (periodicity %.2f)", tempo.periodicity);
@@ -146,7 +172,7 @@ BeatGrid track_beats(const Audio& song, const BeatParams& params) {
 BeatGrid track_beats_aubio_only(const Audio& song) {
     BeatGrid g;
     if (song.frames() == 0 || song.num_channels() == 0) return g;
-    const AubioResult a = run_aubio_tempo(analysis_mono(song), kRateHz);
+    const AubioResult a = run_aubio_tempo(AnalysisSignal(song));
     g.beats_sec = a.beats_sec;
     g.tempo_bpm = a.bpm;
     for (std::size_t i = 0; i < a.beats_sec.size(); i += 4) g.downbeats_sec.push_back(a.beats_sec[i]);

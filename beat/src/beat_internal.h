@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -18,6 +19,31 @@ constexpr int kHop = 256;
 constexpr int kChromaWin = 4096;
 constexpr int kChromaHop = 1024;
 
+// The song as the analysis hears it: mono (the mean of the channels, as Audio::mono) at
+// kRateHz, times a loudness gain, produced block by block so that no whole-song mono copy
+// exists when the song is already at kRateHz. Peak and energy come from one pass at
+// construction. A song at another rate is resampled to a mono copy at kRateHz: that rare
+// path does cost a song-length buffer (a quarter of a stereo song's decoded size at 44.1 kHz).
+class AnalysisSignal {
+public:
+    explicit AnalysisSignal(const Audio& song);
+    std::size_t size() const { return frames_; }  // samples at kRateHz
+    float peak() const { return peak_; }           // of the mono signal, before the gain
+    double mean_square() const { return frames_ ? energy_ / double(frames_) : 0.0; }
+    void set_gain(double gain) { gain_ = gain; }
+    // Samples [pos, pos + count) times the gain; zeros past the end.
+    void read(std::size_t pos, float* out, std::size_t count) const;
+
+private:
+    float mono_at(std::size_t i) const;
+    const Audio* song_ = nullptr;
+    std::vector<float> resampled_;  // only for songs not at kRateHz
+    std::size_t frames_ = 0;
+    float peak_ = 0;
+    double energy_ = 0;
+    double gain_ = 1.0;
+};
+
 struct Features {
     double fps = double(kRateHz) / kHop;  // envelope frames per second
     std::vector<float> onset;    // full-band log spectral flux, smoothed, scaled to unit std
@@ -28,14 +54,16 @@ struct Features {
     std::vector<std::array<float, 12>> chroma;  // at kChromaHop, log-compressed, unit-normalised
     double chroma_fps = double(kRateHz) / kChromaHop;
     double duration_sec = 0;
+    double aubio_bpm = 0;        // aubio's tempo tracker on the same spectra (octave tie-breaker)
 
     std::size_t frames() const { return onset.size(); }
     double frame_time(double f) const;          // seconds of envelope frame f (calibrated)
     double time_to_frame(double sec) const;     // inverse of frame_time
 };
 
-// mono at kRateHz, already loudness-normalised.
-Features compute_features(const std::vector<float>& mono);
+// One streaming pass over the (loudness-normalised) signal: the onset envelopes, RMS, chroma
+// and aubio's tempo estimate, each fed hop-sized blocks as they are read.
+Features compute_features(const AnalysisSignal& signal);
 
 struct TempoEstimate {
     double bpm = 0;             // global tempo
@@ -62,11 +90,30 @@ std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<dou
 // is created and deleted under this lock, so track_beats may run on several threads.
 std::mutex& aubio_plan_mutex();
 
-// aubio_tempo over the whole signal: beat times in seconds and its final bpm.
+// aubio_tempo ("default", 1024/512) over the whole signal: beat times in seconds and its
+// final bpm. Only the aubio-alone baseline needs the beats.
 struct AubioResult {
     std::vector<double> beats_sec;
     double bpm = 0;
 };
-AubioResult run_aubio_tempo(const std::vector<float>& mono, int rate_hz);
+AubioResult run_aubio_tempo(const AnalysisSignal& signal);
+
+// aubio_tempo's bpm without its phase vocoder: fed the magnitude spectra (1024 window,
+// hop 512) that compute_features already has, it runs aubio_tempo's own chain
+// (specflux, peak picker, beat tracking) and ends with the bpm aubio_tempo would report.
+class AubioBpm {
+public:
+    static constexpr int kWin = 1024, kHop = 512;
+    AubioBpm();
+    ~AubioBpm();
+    AubioBpm(const AubioBpm&) = delete;
+    AubioBpm& operator=(const AubioBpm&) = delete;
+    void push(const float* norm);  // kWin / 2 + 1 magnitudes of the next frame
+    double bpm() const;
+
+private:
+    struct State;
+    std::unique_ptr<State> s_;
+};
 
 }  // namespace loopsep::beat_detail
