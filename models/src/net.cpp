@@ -10,7 +10,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <cstdlib>
+#include <thread>
+
+#include <dlfcn.h>
+#include <malloc.h>
 
 #include "loopsep/error.h"
 
@@ -102,7 +107,11 @@ FilmResBlockImpl::FilmResBlockImpl(int ch, int emb) : channels(ch) {
 }
 
 torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& embedding) {
-    auto y = conv1(torch::relu(norm1(x)));
+    return forward_after_conv1(x, conv1(torch::relu(norm1(x))), embedding);
+}
+
+torch::Tensor FilmResBlockImpl::forward_after_conv1(const torch::Tensor& x, torch::Tensor y,
+                                                    const torch::Tensor& embedding) {
     auto gb = film(embedding);  // [N, 2C]
     auto gamma = (1.0 + gb.slice(1, 0, channels)).unsqueeze(-1).unsqueeze(-1);
     auto beta = gb.slice(1, channels, 2 * channels).unsqueeze(-1).unsqueeze(-1);
@@ -156,7 +165,44 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
     fs_weights = register_buffer("fs_weights", s.weights);
 }
 
+namespace {
+// Inference fast path for the sparse filterbank products: a plain loop over the
+// COO entries of each row. The LibTorch formulation (index_select, multiply,
+// index_add) materialises [rows, entries] temporaries and cost as much as half
+// the U-Net per segment; this loop is the same sum in the same order, ~10× cheaper.
+// Used only when no gradient is needed (training keeps the differentiable ops).
+bool fast_path(const torch::Tensor& x) {
+    return !torch::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32;
+}
+
+// out[row, dst[j]] += w[j] · in[row, src[j]] for every row; out has out_cols columns.
+torch::Tensor sparse_rows(const torch::Tensor& in_any, const torch::Tensor& dst, const torch::Tensor& src,
+                          const torch::Tensor& w, int64_t out_cols) {
+    auto in = in_any.contiguous();
+    auto sizes = in.sizes().vec();
+    const int64_t in_cols = sizes.back();
+    sizes.back() = out_cols;
+    auto out = torch::zeros(sizes, in.options());
+    const int64_t rows = in.numel() / std::max<int64_t>(1, in_cols);
+    const int64_t* d = dst.data_ptr<int64_t>();
+    const int64_t* s = src.data_ptr<int64_t>();
+    const float* wt = w.data_ptr<float>();
+    const int64_t entries = w.numel();
+    const float* ip = in.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            const float* a = ip + r * in_cols;
+            float* o = op + r * out_cols;
+            for (int64_t j = 0; j < entries; ++j) o[d[j]] += wt[j] * a[s[j]];
+        }
+    });
+    return out;
+}
+}  // namespace
+
 torch::Tensor LoopSepNetImpl::features(const torch::Tensor& mag) {
+    if (fast_path(mag)) return torch::log1p(sparse_rows(mag, fa_bands, fa_bins, fa_weights, config.num_bands)).unsqueeze(1);
     // bands[..., b] = Σ_k A[b,k]·mag[..., k]
     auto src = mag.index_select(-1, fa_bins) * fa_weights;
     auto sizes = mag.sizes().vec();
@@ -176,14 +222,21 @@ torch::Tensor LoopSepNetImpl::embed(const torch::Tensor& query_mag) {
     return query_out(torch::cat({mean, mx}, 1).flatten(1));
 }
 
-torch::Tensor LoopSepNetImpl::mask(const torch::Tensor& mix_mag, const torch::Tensor& emb_in) {
-    const int64_t n = mix_mag.size(0);
-    auto emb = emb_in.size(0) == n ? emb_in : emb_in.expand({n, emb_in.size(1)});
+LoopSepNetImpl::Shared LoopSepNetImpl::shared_prefix(const torch::Tensor& mix_mag) {
     auto x = stem(features(mix_mag));
+    auto& first = *enc[0]->as<FilmResBlock>();
+    return {x, first.conv1(torch::relu(first.norm1(x)))};
+}
+
+torch::Tensor LoopSepNetImpl::mask_from(const Shared& shared, const torch::Tensor& emb_in) {
+    const int64_t n = shared.stem_out.size(0);
+    auto emb = emb_in.size(0) == n ? emb_in : emb_in.expand({n, emb_in.size(1)});
+    auto x = shared.stem_out;
     std::vector<torch::Tensor> skips;
     const int levels = int(config.unet_channels.size()) - 1;
     for (int i = 0; i < levels; ++i) {
-        x = enc[i]->as<FilmResBlock>()->forward(x, emb);
+        auto& block = *enc[i]->as<FilmResBlock>();
+        x = i == 0 ? block.forward_after_conv1(x, shared.first_conv1, emb) : block.forward(x, emb);
         skips.push_back(x);
         x = down[i]->as<torch::nn::Conv2d>()->forward(x);
     }
@@ -193,10 +246,15 @@ torch::Tensor LoopSepNetImpl::mask(const torch::Tensor& mix_mag, const torch::Te
         x = dec[i]->as<FilmResBlock>()->forward(x, emb);
     }
     auto band_mask = torch::sigmoid(head(torch::relu(x))).squeeze(1);  // [N, T, B]
+    if (fast_path(band_mask)) return sparse_rows(band_mask, fs_bins, fs_bands, fs_weights, config.num_bins());
     auto src = band_mask.index_select(-1, fs_bands) * fs_weights;         // bin mask = Σ_b S[b,k]·band_mask[b]
     auto sizes = band_mask.sizes().vec();
     sizes.back() = config.num_bins();
     return torch::zeros(sizes, band_mask.options()).index_add(-1, fs_bins, src);  // [N, T, F]
+}
+
+torch::Tensor LoopSepNetImpl::mask(const torch::Tensor& mix_mag, const torch::Tensor& embeddings) {
+    return mask_from(shared_prefix(mix_mag), embeddings);
 }
 
 LoopSepNet make_net(const ModelConfig& config, std::uint64_t seed) {
@@ -260,6 +318,10 @@ LoopSepNet load_net(const std::string& path, ModelConfig* config_out) {
 // ---------------------------------------------------------------------------
 namespace loopsep {
 
+namespace {
+std::atomic<int> g_inference_threads{1};  // set_torch_threads()
+}  // namespace
+
 struct Separator::Impl {
     ModelConfig config;
     net::LoopSepNet net{nullptr};
@@ -318,40 +380,85 @@ std::vector<float> Separator::prototype(const std::vector<std::vector<float>>& e
 
 std::vector<std::vector<float>> Separator::predict_masks(const std::vector<std::vector<float>>& mix,
                                                          const std::vector<float>& embedding) const {
+    return std::move(predict_masks_for_queries(mix, {embedding})[0]);
+}
+
+std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_queries(
+    const std::vector<std::vector<float>>& mix, const std::vector<std::vector<float>>& embeddings) const {
     const auto& c = impl_->config;
     const std::size_t per = std::size_t(c.window_frames()) * c.num_bins();
-    if (embedding.size() != std::size_t(c.embedding_size))
-        throw usage_error("predict_masks: embedding has " + std::to_string(embedding.size()) + " values, the model uses " +
-                          std::to_string(c.embedding_size));
+    if (embeddings.empty()) throw usage_error("predict_masks: no query embedding");
+    for (const auto& e : embeddings)
+        if (e.size() != std::size_t(c.embedding_size))
+            throw usage_error("predict_masks: embedding has " + std::to_string(e.size()) + " values, the model uses " +
+                              std::to_string(c.embedding_size));
     for (const auto& m : mix)
         if (m.size() != per)
             throw usage_error("predict_masks: a window has " + std::to_string(m.size()) + " values, expected " +
                               std::to_string(c.window_frames()) + " frames × " + std::to_string(c.num_bins()) + " bins");
-    std::vector<std::vector<float>> out;
-    out.reserve(mix.size());
-    torch::NoGradGuard g;
-    auto emb = torch::from_blob(const_cast<float*>(embedding.data()), {1, c.embedding_size}, torch::kFloat32);
-    constexpr std::size_t kChunk = 8;  // bounds memory; batched enough for GEMM efficiency
-    for (std::size_t start = 0; start < mix.size(); start += kChunk) {
-        const std::size_t n = std::min(kChunk, mix.size() - start);
+    std::vector<std::vector<std::vector<float>>> out(embeddings.size(), std::vector<std::vector<float>>(mix.size()));
+    if (mix.empty()) return out;
+    // Chunks of windows run on separate threads, each with ONE LibTorch thread (set_torch_threads): on 2
+    // cores this costs half the CPU of one chunk on two OpenMP threads (bench_model: 6.6 vs 11.3 CPU-ms
+    // per window for the same wall time), and nothing waits at an OpenMP barrier for a core another
+    // process holds (that made a 3-minute song's model stage 10× slower on a loaded machine).
+    // At most 8 windows per chunk (the fastest batch on 2 cores; bounds memory).
+    const std::size_t workers = std::min<std::size_t>(std::size_t(g_inference_threads.load()), mix.size());
+    const std::size_t chunk = std::min<std::size_t>(8, (mix.size() + workers - 1) / workers);
+    const std::size_t chunks = (mix.size() + chunk - 1) / chunk;
+    auto run_chunk = [&](std::size_t index) {
+        torch::NoGradGuard g;  // thread-local: every worker needs its own
+        const std::size_t start = index * chunk, n = std::min(chunk, mix.size() - start);
         auto batch = torch::empty({int64_t(n), c.window_frames(), c.num_bins()}, torch::kFloat32);
         for (std::size_t i = 0; i < n; ++i) {
             const auto& m = mix[start + i];
             float* dst = batch.data_ptr<float>() + i * per;
             for (std::size_t k = 0; k < per; ++k) dst[k] = std::isfinite(m[k]) ? std::max(0.0f, m[k]) : 0.0f;
         }
-        auto masks = impl_->net->mask(batch, emb).clamp(0.0, 1.0).contiguous();
-        for (std::size_t i = 0; i < n; ++i) {
-            const float* src = masks.data_ptr<float>() + i * per;
-            out.emplace_back(src, src + per);
+        const auto shared = impl_->net->shared_prefix(batch);
+        for (std::size_t q = 0; q < embeddings.size(); ++q) {
+            auto emb = torch::from_blob(const_cast<float*>(embeddings[q].data()), {1, c.embedding_size}, torch::kFloat32);
+            auto masks = impl_->net->mask_from(shared, emb).clamp(0.0, 1.0).contiguous();
+            for (std::size_t i = 0; i < n; ++i) {
+                const float* src = masks.data_ptr<float>() + i * per;
+                out[q][start + i].assign(src, src + per);
+            }
         }
-    }
+    };
+    std::vector<std::exception_ptr> errors(workers);
+    auto work = [&](std::size_t w) {
+        try {
+            for (std::size_t i = w; i < chunks; i += workers) run_chunk(i);
+        } catch (...) {
+            errors[w] = std::current_exception();
+        }
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
+    work(0);
+    for (auto& t : pool) t.join();
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
     return out;
 }
 
 void set_torch_threads(int threads) {
     if (threads < 1) throw usage_error("--threads must be ≥ 1");
-    at::set_num_threads(threads);
+    // Every forward pass allocates and frees activations of a few MB. glibc serves blocks above its
+    // (adaptive) mmap threshold with mmap/munmap, so each call page-faulted its memory in again:
+    // measured 1.5 s of system time on a 3-minute song and 2–4× slower, erratic batches (bench_model).
+    // Serving them from the heap and not trimming it after every free removes that; buffers ≥ 32 MB
+    // (the decoded song, the stems) are still mapped and returned individually.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    // Inference parallelises over windows (predict_masks_for_queries), one LibTorch thread each.
+    g_inference_threads = threads;
+    at::set_num_threads(1);
+    // OpenBLAS (Debian's libblas.so.3 when libopenblas0-pthread is installed) keeps its own pool of
+    // threads that spin in sched_yield between calls: 26 000 calls and 0.8 s of system time on a
+    // 3-minute song. LibTorch does not tell it the thread count; we do, if it is the BLAS loaded.
+    using SetThreads = void (*)(int);
+    if (auto set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set_blas(1);
     try {
         at::set_num_interop_threads(1);
     } catch (...) {  // only settable once per process, before any parallel work

@@ -26,6 +26,9 @@ torch::Tensor istft(const torch::Tensor& spec, const ModelConfig& config, std::i
 struct FilmResBlockImpl : torch::nn::Module {
     FilmResBlockImpl(int channels, int embedding_size);
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& embedding);
+    // The same block given conv1(relu(norm1(x))) already computed: that part does not depend on
+    // the query, so several targets share it (Separator::predict_masks with several embeddings).
+    torch::Tensor forward_after_conv1(const torch::Tensor& x, torch::Tensor conv1_out, const torch::Tensor& embedding);
     torch::nn::GroupNorm norm1{nullptr}, norm2{nullptr};
     torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
     torch::nn::Linear film{nullptr};
@@ -41,6 +44,11 @@ struct LoopSepNetImpl : torch::nn::Module {
     torch::Tensor embed(const torch::Tensor& query_magnitudes);
     // Mixture magnitudes [N, window_frames, bins] + embeddings [N, E] (or [1, E]) → bin masks [N, T, bins].
     torch::Tensor mask(const torch::Tensor& mix_magnitudes, const torch::Tensor& embeddings);
+    // mask() in two parts: the query-independent start of the net (features, stem, the first block's
+    // first convolution), computed once per batch of windows, then the rest for one query.
+    struct Shared { torch::Tensor stem_out, first_conv1; };
+    Shared shared_prefix(const torch::Tensor& mix_magnitudes);
+    torch::Tensor mask_from(const Shared& shared, const torch::Tensor& embeddings);
 
     ModelConfig config;
     torch::nn::ModuleList query_convs{nullptr};

@@ -73,6 +73,10 @@ public:
     // the stretched segment with its context). Returns one mask per window, same shape, values in [0,1].
     std::vector<std::vector<float>> predict_masks(const std::vector<std::vector<float>>& mix_magnitudes,
                                                   const std::vector<float>& embedding) const;
+    // Several queries (targets) over the same windows: masks[query][window]. The query-independent start of
+    // the net (band features, stem, first convolution) runs once per window for all of them.
+    std::vector<std::vector<std::vector<float>>> predict_masks_for_queries(
+        const std::vector<std::vector<float>>& mix_magnitudes, const std::vector<std::vector<float>>& embeddings) const;
 
     struct Impl;  // LibTorch internals (models/src)
     explicit Separator(std::unique_ptr<Impl> impl);
@@ -81,7 +85,9 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-void set_torch_threads(int threads);           // at::set_num_threads, once per process
+// Once per process, before running the net: LibTorch's thread count, and glibc's allocator told to keep
+// freed activation memory in the heap (mallopt; without it every batch page-faults its tensors in again).
+void set_torch_threads(int threads);
 std::string default_model_path();              // $LOOPSEP_MODEL, else <source tree>/models/loopsep-v1.safetensors
 // For tests and the trainer: a freshly initialised (untrained) model written to `path` (small configs run fast).
 void write_untrained_model(const std::string& path, const ModelConfig& config, std::uint64_t seed);
