@@ -140,11 +140,17 @@ SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQu
 
     StretchParams stretch;
     stretch.engine = params.stretch_engine;
-    auto reconstructor = make_reconstructor(params.reconstruct, cfg, stretch);
     result.stems.assign(targets.size(), Audio(song.num_channels(), song.frames(), song.sample_rate_hz));
+    std::vector<std::vector<float>> embeddings;
+    for (const auto& t : targets) embeddings.push_back(t.embedding);
 
+    // Per worker: its own FFT plans and reconstructor (scratch buffers are not shared).
     std::vector<std::unique_ptr<Stft>> stfts;
-    for (int i = 0; i < params.threads; ++i) stfts.push_back(std::make_unique<Stft>(StftParams{cfg.n_fft, cfg.hop}));
+    std::vector<std::unique_ptr<detail::SegmentReconstructor>> reconstructors;
+    for (int i = 0; i < params.threads; ++i) {
+        stfts.push_back(std::make_unique<Stft>(StftParams{cfg.n_fft, cfg.hop}));
+        reconstructors.push_back(make_reconstructor(params.reconstruct, cfg, stretch));
+    }
     for (std::size_t first = 0; first < plans.size(); first += params.batch_segments) {
         const std::size_t n = std::min<std::size_t>(params.batch_segments, plans.size() - first);
         auto ts = Clock::now();
@@ -154,17 +160,20 @@ SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQu
         });
         result.times.stretch += seconds_since(ts);
 
+        // All targets in one call: the query-independent start of the net runs once per window.
         auto tm = Clock::now();
-        std::vector<std::vector<std::vector<float>>> masks(targets.size());  // [target][segment]
-        for (std::size_t t = 0; t < targets.size(); ++t) masks[t] = model_->predict_masks(mags, targets[t].embedding);
+        auto masks = model_->predict_masks_for_queries(mags, embeddings);  // [target][segment]
+        mags.clear();
         result.times.model += seconds_since(tm);
 
         auto tr = Clock::now();
-        for (std::size_t i = 0; i < n; ++i) {
+        std::vector<detail::SegmentAudio> rendered(n);
+        parallel_for(n, params.threads, [&](std::size_t i, std::size_t worker) {
             std::vector<std::vector<float>> per_target;
             for (auto& m : masks) per_target.push_back(std::move(m[i]));
-            reconstructor->add(song, plans[first + i], per_target, result.stems);
-        }
+            rendered[i] = reconstructors[worker]->render(song, plans[first + i], per_target);
+        });
+        for (std::size_t i = 0; i < n; ++i) detail::add_segment(rendered[i], plans[first + i], song.frames(), result.stems);
         result.times.reconstruct += seconds_since(tr);
         if (progress) progress(first + n, plans.size());
     }

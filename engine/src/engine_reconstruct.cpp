@@ -20,27 +20,33 @@ void normalise_jointly(std::vector<std::vector<float>>& masks) {
 
 
 
-namespace {
-
-void accumulate(const std::vector<float>& chunk, long chunk_start, const SegmentPlan& plan, std::size_t song_frames,
-                std::vector<float>& out) {
+void add_segment(const SegmentAudio& segment, const SegmentPlan& plan, std::size_t song_frames,
+                 std::vector<Audio>& stems) {
     const long from = std::max<long>(0, long(plan.start_frame) - long(kFadeFrames));
     const long to = std::min<long>(long(song_frames), long(plan.end_frame) + long(kFadeFrames));
-    for (long n = from; n < to; ++n) {
-        long i = n - chunk_start;
-        if (i < 0 || i >= long(chunk.size())) continue;
-        double w = detail::crossfade_weight(plan, std::size_t(n), song_frames, kFadeFrames);
-        if (w > 0) out[n] += float(w * chunk[i]);
-    }
+    std::vector<float> weight(std::size_t(std::max<long>(0, to - from)));
+    for (long n = from; n < to; ++n) weight[std::size_t(n - from)] = float(crossfade_weight(plan, std::size_t(n), song_frames, kFadeFrames));
+    for (std::size_t t = 0; t < segment.audio.size(); ++t)
+        for (std::size_t c = 0; c < segment.audio[t].size(); ++c) {
+            const auto& chunk = segment.audio[t][c];
+            auto& out = stems[t].channels[c];
+            const long lo = std::max(from, segment.start), hi = std::min(to, segment.start + long(chunk.size()));
+            for (long n = lo; n < hi; ++n) {
+                const float w = weight[std::size_t(n - from)];
+                if (w > 0) out[std::size_t(n)] += w * chunk[std::size_t(n - segment.start)];
+            }
+        }
 }
+
+namespace {
 
 // Default: warp the masks onto the original song's STFT frames and filter the original mixture.
 class MaskWarpReconstructor : public SegmentReconstructor {
 public:
     explicit MaskWarpReconstructor(const ModelConfig& cfg) : cfg_(cfg), stft_({cfg.n_fft, cfg.hop}) {}
 
-    void add(const Audio& song, const SegmentPlan& plan, const std::vector<std::vector<float>>& masks,
-             std::vector<Audio>& stems) override {
+    SegmentAudio render(const Audio& song, const SegmentPlan& plan,
+                        const std::vector<std::vector<float>>& masks) override {
         const int hop = cfg_.hop, bins = cfg_.num_bins(), window = cfg_.window_frames();
         // Chunk aligned to the hop grid, reaching a full FFT beyond the cross-fade on each side.
         const long margin = long(kFadeFrames) + cfg_.n_fft;
@@ -53,15 +59,19 @@ public:
         std::vector<std::vector<float>> warped;
         for (const auto& m : masks) warped.push_back(warp_rows(m.data(), std::size_t(window), bins, src));
         normalise_jointly(warped);
+        SegmentAudio out;
+        out.start = chunk_start;
+        out.audio.assign(masks.size(), std::vector<std::vector<float>>(song.num_channels()));
         for (int c = 0; c < song.num_channels(); ++c) {
             std::vector<float> x = detail::extract_region(song.channels[c], double(chunk_start), chunk_frames);
-            Spectrogram mix = stft_.forward(x.data(), x.size());
+            const Spectrogram mix = stft_.forward(x.data(), x.size());
+            Spectrogram est = mix;
             for (std::size_t t = 0; t < warped.size(); ++t) {
-                Spectrogram est = mix;
-                for (std::size_t i = 0; i < est.data.size(); ++i) est.data[i] *= warped[t][i];
-                accumulate(stft_.inverse(est, chunk_frames), chunk_start, plan, song.frames(), stems[t].channels[c]);
+                for (std::size_t i = 0; i < est.data.size(); ++i) est.data[i] = mix.data[i] * warped[t][i];
+                out.audio[t][std::size_t(c)] = stft_.inverse(est, chunk_frames);
             }
         }
+        return out;
     }
 
 private:
@@ -75,8 +85,8 @@ public:
     StretchReconstructor(const ModelConfig& cfg, const StretchParams& stretch)
         : cfg_(cfg), stretch_(stretch), stft_({cfg.n_fft, cfg.hop}) {}
 
-    void add(const Audio& song, const SegmentPlan& plan, const std::vector<std::vector<float>>& masks,
-             std::vector<Audio>& stems) override {
+    SegmentAudio render(const Audio& song, const SegmentPlan& plan,
+                        const std::vector<std::vector<float>>& masks) override {
         std::vector<std::vector<float>> norm = masks;
         normalise_jointly(norm);
         Audio region(song.num_channels(), 0, song.sample_rate_hz);
@@ -84,6 +94,8 @@ public:
             region.channels[c] = detail::extract_region(song.channels[c], plan.region_start, plan.region_frames);
         Audio stretched = stretch_to_frames(region, plan.window_ref_frames, stretch_);
         const int bins = cfg_.num_bins();
+        SegmentAudio out;
+        out.start = long(std::floor(plan.region_start));
         for (std::size_t t = 0; t < norm.size(); ++t) {
             Audio est(song.num_channels(), plan.window_ref_frames, song.sample_rate_hz);
             for (int c = 0; c < song.num_channels(); ++c) {
@@ -93,11 +105,9 @@ public:
                         spec.at(f, k) *= norm[t][std::min<std::size_t>(f, cfg_.window_frames() - 1) * bins + k];
                 est.channels[c] = stft_.inverse(spec, stretched.frames());
             }
-            Audio back = stretch_to_frames(est, plan.region_frames, stretch_);
-            const long start = long(std::floor(plan.region_start));
-            for (int c = 0; c < song.num_channels(); ++c)
-                accumulate(back.channels[c], start, plan, song.frames(), stems[t].channels[c]);
+            out.audio.push_back(stretch_to_frames(est, plan.region_frames, stretch_).channels);
         }
+        return out;
     }
 
 private:

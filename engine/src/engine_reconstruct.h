@@ -18,14 +18,27 @@ constexpr std::size_t kFadeFrames = 2048;  // cross-fade between segments (46 ms
 // residual (1 − Σ m) is non-negative and stems + residual = mixture.
 void normalise_jointly(std::vector<std::vector<float>>& masks);
 
-// Rebuilds one segment of every target and adds it, cross-faded, into `stems`.
+// One segment rebuilt for every target, before cross-fading: audio[target][channel] holds
+// song frames [start, start + size).
+struct SegmentAudio {
+    long start = 0;
+    std::vector<std::vector<std::vector<float>>> audio;
+};
+
+// Rebuilds one segment of every target. Segments are independent, so the engine renders
+// several at once, one reconstructor per worker (each owns its FFT scratch), then adds
+// them into the stems in order with add_segment().
 class SegmentReconstructor {
 public:
     virtual ~SegmentReconstructor() = default;
     // masks: one per target, on the model grid (window_frames × num_bins, time-major).
-    virtual void add(const Audio& song, const SegmentPlan& plan, const std::vector<std::vector<float>>& masks,
-                     std::vector<Audio>& stems) = 0;
+    virtual SegmentAudio render(const Audio& song, const SegmentPlan& plan,
+                                const std::vector<std::vector<float>>& masks) = 0;
 };
+
+// Adds a rendered segment into `stems` with the segment's cross-fade weights.
+void add_segment(const SegmentAudio& segment, const SegmentPlan& plan, std::size_t song_frames,
+                 std::vector<Audio>& stems);
 
 std::unique_ptr<SegmentReconstructor> make_reconstructor(Reconstruction r, const ModelConfig& cfg,
                                                          const StretchParams& stretch);

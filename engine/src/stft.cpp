@@ -86,7 +86,9 @@ std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_sample
     const int n = params_.n_fft, hop = params_.hop, bins = params_.num_bins();
     if (spec.num_bins != bins) throw usage_error("inverse STFT: spectrogram has " + std::to_string(spec.num_bins) +
                                                  " bins, expected " + std::to_string(bins));
-    std::vector<double> acc(num_samples, 0.0), norm(num_samples, 0.0);
+    // Weighted overlap-add: out = Σ_t w·frame_t / Σ_t w². The engine runs this once per target,
+    // channel and segment, so the inner loops are branch-free over each frame's valid span.
+    std::vector<float> acc(num_samples, 0.0f), norm(num_samples, 0.0f);
     const float scale = 1.0f / n;  // FFTW's inverse is unnormalised
     for (std::size_t t = 0; t < spec.num_frames; ++t) {
         const long start = long(t) * hop - n / 2;
@@ -97,16 +99,18 @@ std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_sample
             plans_->freq[k][1] = in[k].imag();
         }
         fftwf_execute(plans_->inverse);
-        for (int i = 0; i < n; ++i) {
-            long idx = start + i;
-            if (idx < 0 || idx >= long(num_samples)) continue;
-            acc[idx] += double(plans_->time[i]) * scale * window_[i];
-            norm[idx] += double(window_[i]) * window_[i];
+        const long i0 = std::max(0L, -start), i1 = std::min(long(n), long(num_samples) - start);
+        float* a = acc.data() + (start + i0);
+        float* w2 = norm.data() + (start + i0);
+        const float* frame = plans_->time + i0;
+        const float* w = window_.data() + i0;
+        for (long i = 0; i < i1 - i0; ++i) {
+            a[i] += frame[i] * scale * w[i];
+            w2[i] += w[i] * w[i];
         }
     }
-    std::vector<float> out(num_samples);
-    for (std::size_t i = 0; i < num_samples; ++i) out[i] = norm[i] > 1e-8 ? float(acc[i] / norm[i]) : 0.0f;
-    return out;
+    for (std::size_t i = 0; i < num_samples; ++i) acc[i] = norm[i] > 1e-8f ? acc[i] / norm[i] : 0.0f;
+    return acc;
 }
 
 }  // namespace loopsep

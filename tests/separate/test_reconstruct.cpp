@@ -65,7 +65,9 @@ TEST(EngineReconstruct, AllPassMasksGiveBackTheMixtureAndStopMasksSilence) {
     const std::size_t cells = std::size_t(cfg.window_frames()) * cfg.num_bins();
     auto recon = make_reconstructor(Reconstruction::MaskWarp, cfg, {});
     std::vector<Audio> stems(2, Audio(2, song.frames()));
-    for (const auto& p : plans) recon->add(song, p, {std::vector<float>(cells, 1.0f), std::vector<float>(cells, 0.0f)}, stems);
+    for (const auto& p : plans)
+        add_segment(recon->render(song, p, {std::vector<float>(cells, 1.0f), std::vector<float>(cells, 0.0f)}), p,
+                    song.frames(), stems);
     double max_err = 0, max_zero = 0;
     for (int c = 0; c < 2; ++c)
         for (std::size_t i = 0; i < song.frames(); ++i) {
@@ -90,7 +92,7 @@ TEST(EngineReconstruct, LowPassMaskKeepsTheLowToneAndDropsTheHighOne) {
         for (int k = 0; k < cutoff; ++k) low[std::size_t(t) * bins + k] = 1.0f;
     auto recon = make_reconstructor(Reconstruction::MaskWarp, cfg, {});
     std::vector<Audio> stems(1, Audio(1, song.frames()));
-    for (const auto& p : plans) recon->add(song, p, {low}, stems);
+    for (const auto& p : plans) add_segment(recon->render(song, p, {low}), p, song.frames(), stems);
     const double sdr_mix = sdr_db(low_tone.channel(0), song.channel(0), song.frames());
     const double sdr_low = sdr_db(low_tone.channel(0), stems[0].channel(0), song.frames());
     EXPECT_NEAR(sdr_mix, 0.0, 0.1);

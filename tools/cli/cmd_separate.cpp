@@ -1,6 +1,7 @@
 // loopsep separate — song in, target stems out (see loopsep/engine.h).
 #include <unistd.h>
 
+#include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstdio>
@@ -107,6 +108,9 @@ int run_separate(const Argv& argv) {
     if (query_bpms.size() > queries.size()) throw usage_error("--query-bpm needs a --query for each value");
 
     // --- model (loaded once for all songs) ---
+    using Clock = std::chrono::steady_clock;
+    auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+    const auto setup_start = Clock::now();
     set_torch_threads(params.threads);
     const std::string model_path = args.get("--model", default_model_path());
     Engine engine(Separator::load(model_path), model_file_tag(model_path));
@@ -134,6 +138,7 @@ int run_separate(const Argv& argv) {
         }
         targets.push_back(std::move(q));
     }
+    const double setup_sec = since(setup_start);  // model load + query embeddings, once for all songs
 
     // --- songs ---
     nlohmann::json summary = nlohmann::json::array();
@@ -158,7 +163,9 @@ int run_separate(const Argv& argv) {
                 if (!force && fs::exists(o)) throw input_error(o + ": exists (use --force to overwrite)");
             ReadOptions ro;
             ro.target_rate_hz = 0;  // keep the song's rate: stems come back at it
+            const auto decode_start = Clock::now();
             Audio song = read_audio(song_path, ro);
+            const double decode_sec = since(decode_start);
             ProgressBar bar(song_name);
             SeparationResult r;
             try {
@@ -171,8 +178,10 @@ int run_separate(const Argv& argv) {
                 fs::create_directories(song_dir, ec);
                 if (ec) throw input_error(song_dir + ": cannot create directory (" + ec.message() + ")");
             }
+            const auto write_start = Clock::now();
             for (std::size_t t = 0; t < outputs.size(); ++t) write_audio(outputs[t], r.stems[t], wo);
             if (params.residual) write_audio(residual_path, r.residual, wo);
+            const double write_sec = since(write_start);
             nlohmann::json stems = nlohmann::json::array();
             for (std::size_t t = 0; t < outputs.size(); ++t)
                 stems.push_back({{"target", target_names[t]}, {"path", outputs[t]}});
@@ -182,8 +191,10 @@ int run_separate(const Argv& argv) {
                                {"tempo_bpm", r.grid.tempo_bpm},
                                {"segments", r.num_segments},
                                {"stems", stems},
-                               {"stage_sec", {{"beats", r.times.beats}, {"stretch", r.times.stretch},
-                                              {"model", r.times.model}, {"reconstruct", r.times.reconstruct}}}});
+                               {"setup_sec", setup_sec},
+                               {"stage_sec", {{"decode", decode_sec}, {"beats", r.times.beats},
+                                              {"stretch", r.times.stretch}, {"model", r.times.model},
+                                              {"reconstruct", r.times.reconstruct}, {"write", write_sec}}}});
             if (!args.has("--json"))
                 for (std::size_t t = 0; t < outputs.size(); ++t) std::printf("%s\n", outputs[t].c_str());
         } catch (const Error& e) {
