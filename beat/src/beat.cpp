@@ -86,20 +86,15 @@ AnalysisSignal::AnalysisSignal(const Audio& song) : song_(&song), frames_(song.f
         resampled_ = resample(a, kRateHz).channels[0];
         frames_ = resampled_.size();
     }
-    for (std::size_t i = 0; i < frames_; ++i) {
-        const float v = mono_at(i);
-        peak_ = std::max(peak_, std::fabs(v));
-        energy_ += double(v) * v;
+    std::vector<float> block(8192);  // gain_ is still 1: read() gives the plain mono mix
+    for (std::size_t pos = 0; pos < frames_; pos += block.size()) {
+        const std::size_t count = std::min(block.size(), frames_ - pos);
+        read(pos, block.data(), count);
+        for (std::size_t i = 0; i < count; ++i) {
+            peak_ = std::max(peak_, std::fabs(block[i]));
+            energy_ += double(block[i]) * block[i];
+        }
     }
-}
-
-float AnalysisSignal::mono_at(std::size_t i) const {
-    if (!resampled_.empty()) return resampled_[i];
-    // Same arithmetic as Audio::mono(), so a mono song and its stereo copy read alike.
-    const float scale = 1.0f / float(song_->channels.size());
-    float acc = 0.0f;
-    for (const auto& ch : song_->channels) acc += ch[i] * scale;
-    return acc;
 }
 
 void AnalysisSignal::read(std::size_t pos, float* out, std::size_t count) const {
@@ -107,7 +102,8 @@ void AnalysisSignal::read(std::size_t pos, float* out, std::size_t count) const 
     if (!resampled_.empty()) {
         std::copy(resampled_.begin() + pos, resampled_.begin() + pos + avail, out);
     } else {
-        // Channel by channel (the same sums as mono_at, in the same order), cache-friendly.
+        // Audio::mono()'s arithmetic (channel by channel, each times 1/channels), so a mono song
+        // and its stereo copy read alike.
         const float scale = 1.0f / float(song_->channels.size());
         std::fill(out, out + avail, 0.0f);
         for (const auto& ch : song_->channels)

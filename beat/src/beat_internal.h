@@ -35,7 +35,6 @@ public:
     void read(std::size_t pos, float* out, std::size_t count) const;
 
 private:
-    float mono_at(std::size_t i) const;
     const Audio* song_ = nullptr;
     std::vector<float> resampled_;  // only for songs not at kRateHz
     std::size_t frames_ = 0;

@@ -10,7 +10,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <numeric>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #include "beat_internal.h"
 
@@ -23,13 +28,25 @@ namespace {
 // (measured on click trains, tests/beat) moves it back onto the onset.
 constexpr double kCalibrationSec = 0.0;
 
+// out[i] = sqrt(in[i]). std::sqrt may set errno, which keeps the compiler from vectorising
+// it; sqrtps rounds exactly as sqrtf does.
+void sqrt_into(const float* in, float* out, int n) {
+    int i = 0;
+#if defined(__SSE__)
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(out + i, _mm_sqrt_ps(_mm_loadu_ps(in + i)));
+#endif
+    for (; i < n; ++i) out[i] = std::sqrt(in[i]);
+}
+
 // Magnitude spectrum of a sliding "hanningz" window: the norm that aubio_pvoc_do computes,
 // bit for bit (same window, same half-window shift, same FFT), without its phase, whose
 // atan2 per bin and frame was most of the beat tracker's time. Only bins [0, bins) are
 // computed: each analysis reads a band.
 class Spectrum {
 public:
-    Spectrum(int win, int hop) : win_(win), hop_(hop), buf_(win, 0.0f), norm_(win / 2 + 1, 0.0f) {
+    Spectrum(int win, int hop)
+        : win_(win), hop_(hop), buf_(std::size_t(win) * kHistoryWindows, 0.0f), end_(win),
+          power_(win / 2 + 1, 0.0f), norm_(win / 2 + 1, 0.0f) {
         std::lock_guard<std::mutex> lock(aubio_plan_mutex());
         char window_type[] = "hanningz";
         window_ = new_aubio_window(window_type, win);
@@ -49,36 +66,71 @@ public:
 
     // Slides in `hop` new samples; then norm()[0, bins) is the magnitude spectrum of the window.
     void push(const float* block, int bins) {
-        std::copy(buf_.begin() + hop_, buf_.end(), buf_.begin());
-        std::copy(block, block + hop_, buf_.end() - hop_);
+        // The window is buf_[end_ - win, end_); the history is moved back only when full.
+        if (end_ + hop_ > buf_.size()) {
+            std::copy(buf_.end() - (win_ - hop_), buf_.end(), buf_.begin());
+            end_ = win_ - hop_;
+        }
+        std::copy(block, block + hop_, buf_.begin() + end_);
+        end_ += hop_;
         // Window, then swap the halves (aubio's fvec_shift) while copying.
         const int half = win_ / 2;
         const float* w = window_->data;
+        const float* in = buf_.data() + (end_ - win_);
         float* x = frame_->data;
         for (int i = 0; i < half; ++i) {
-            x[i + half] = buf_[i] * w[i];
-            x[i] = buf_[i + half] * w[i + half];
+            x[i + half] = in[i] * w[i];
+            x[i] = in[i + half] * w[i + half];
         }
         aubio_fft_do_complex(fft_, frame_, compspec_);
         // aubio_fft_get_norm's layout: real parts first, imaginary parts mirrored from the end.
         const float* c = compspec_->data;
         const int last = win_ / 2;
         bins = std::min(bins, last + 1);
+        const int inner = std::min(bins, last);
+        for (int b = 1; b < inner; ++b) power_[b] = c[b] * c[b] + c[win_ - b] * c[win_ - b];
+        sqrt_into(power_.data() + 1, norm_.data() + 1, inner - 1);
         if (bins > 0) norm_[0] = std::fabs(c[0]);
-        for (int b = 1; b < std::min(bins, last); ++b) norm_[b] = std::sqrt(c[b] * c[b] + c[win_ - b] * c[win_ - b]);
         if (bins > last) norm_[last] = std::fabs(c[last]);
     }
     const float* norm() const { return norm_.data(); }
 
 private:
+    static constexpr std::size_t kHistoryWindows = 8;  // buffer length in windows: few moves
     int win_, hop_;
-    std::vector<float> buf_;   // the last `win` samples
-    std::vector<float> norm_;
+    std::vector<float> buf_;   // recent samples, the window ending at end_
+    std::size_t end_;
+    std::vector<float> power_, norm_;
     fvec_t* window_ = nullptr;
     fvec_t* frame_ = nullptr;
     fvec_t* compspec_ = nullptr;
     aubio_fft_t* fft_ = nullptr;
 };
+
+// log(1 + x) for x >= 0 to within a few float ulps of std::log1p, but branch-free so the
+// per-bin loop vectorises (libm's log1pf was a third of the onset analysis).
+// 1 + x = m * 2^e with m in [sqrt(1/2), sqrt(2)); log(m) = 2 atanh(t), t = (m - 1) / (m + 1),
+// |t| < 0.172, whose odd series to t^9 is exact to float precision. The rounding of 1 + x
+// is put back to first order, (x - (y - 1)) / y, so small x keep their relative accuracy.
+inline float log1p_fast(float x) {
+    const float y = 1.0f + x;
+    std::uint32_t bits;
+    std::memcpy(&bits, &y, sizeof bits);
+    const std::uint32_t off = bits - 0x3f3504f3u;  // bits of sqrt(1/2)
+    const int e = int(off) >> 23;                  // y >= 1: off >= 0
+    const std::uint32_t mbits = (off & 0x007fffffu) + 0x3f3504f3u;
+    float m;
+    std::memcpy(&m, &mbits, sizeof m);
+    const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
+    const float atanh_t = t * (1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7 + t2 * (1.0f / 9)))));
+    return float(e) * 0.693147181f + 2.0f * atanh_t + (x - (y - 1.0f)) / y;
+}
+
+float sum_bins(const std::vector<float>& x, int lo, int hi) {  // x[lo..hi], in order
+    float s = 0;
+    for (int b = lo; b <= hi; ++b) s += x[b];
+    return s;
+}
 
 std::vector<float> gaussian_smooth(const std::vector<float>& x, double sigma) {
     const int radius = int(std::ceil(3 * sigma));
@@ -200,7 +252,7 @@ Features compute_features(const AnalysisSignal& signal) {
     Spectrum spectrum(kWin, kHop);
     AubioBpm aubio;
     ChromaAnalysis chroma;
-    std::vector<float> prev(top + 1, 0.0f), cur(top + 1, 0.0f);
+    std::vector<float> prev(top + 1, 0.0f), cur(top + 1, 0.0f), rise(top + 1, 0.0f);
     std::vector<float> block(kHop), chroma_block(kChromaHop);
     // One pass: every hop feeds the onset analysis, every other one aubio's, every fourth
     // completes a chroma block. The chroma frames reach further into the zero padding.
@@ -219,20 +271,13 @@ Features compute_features(const AnalysisSignal& signal) {
         spectrum.push(block.data(), aubio_frame ? bins : top + 1);
         const float* norm = spectrum.norm();
         if (aubio_frame) aubio.push(norm);
-        for (int b = 1; b <= top; ++b) cur[b] = std::log1p(gain * norm[b]);
-        float all = 0, low = 0, sn = 0, lm = 0;
-        for (int b = 1; b <= top; ++b) {
-            float d = cur[b] - prev[b];
-            if (d <= 0) continue;
-            all += d;
-            if (b >= low_lo && b <= low_hi) low += d;
-            if (b >= sn_lo && b <= sn_hi) sn += d;
-            if (b >= lm_lo && b <= lm_hi) lm += d;
-        }
-        f.onset[k] = all;
-        f.low[k] = low;
-        f.snare[k] = sn;
-        f.lowmid[k] = lm;
+        for (int b = 1; b <= top; ++b) cur[b] = log1p_fast(gain * norm[b]);
+        // Half-wave rectified flux; branch-free (the rise vectorises), summed in bin order.
+        for (int b = 1; b <= top; ++b) rise[b] = std::max(cur[b] - prev[b], 0.0f);
+        f.onset[k] = sum_bins(rise, 1, top);
+        f.low[k] = sum_bins(rise, low_lo, low_hi);
+        f.snare[k] = sum_bins(rise, sn_lo, sn_hi);
+        f.lowmid[k] = sum_bins(rise, lm_lo, lm_hi);
         std::swap(prev, cur);
     }
     f.aubio_bpm = aubio.bpm();
