@@ -85,9 +85,11 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
 std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<double>& beat_frames,
                                         int beats_per_bar, Genre genre);
 
-// aubio plans its FFTs with FFTW, whose planner is not thread-safe: every aubio object
-// is created and deleted under this lock, so track_beats may run on several threads.
-std::mutex& aubio_plan_mutex();
+// FFTW's planner is not thread-safe: our FFTW plans and every aubio object (aubio plans
+// with FFTW too) are created and deleted under this lock, so track_beats may run on several
+// threads. (loopsep_audio's STFT has its own planner lock: the two libraries do not share
+// one, so a plan made here may race with one made there; ours are made once per process.)
+std::mutex& fft_plan_mutex();
 
 // aubio_tempo ("default", 1024/512) over the whole signal: beat times in seconds and its
 // final bpm. Only the aubio-alone baseline needs the beats.

