@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "beat_internal.h"
 #include "loopsep/error.h"
@@ -45,13 +46,13 @@ AubioResult run_aubio_tempo(const AnalysisSignal& signal) {
 }
 
 // aubio_tempo's state, as new_aubio_tempo("default", 1024, 512, rate) sets it up (aubio 0.4.9,
-// src/tempo/tempo.c): specflux onsets, a peak picker at threshold 0.3, and a beat tracker
-// that sees a window of `winlen` thresholded onset values every `step` frames.
+// src/tempo/tempo.c): specflux onsets (computed here, branch-free: aubio's branchy loop was a
+// tenth of track_beats), a peak picker at threshold 0.3, and a beat tracker that sees a
+// window of `winlen` thresholded onset values every `step` frames.
 struct AubioBpm::State {
-    aubio_specdesc_t* od = nullptr;
+    std::vector<float> oldmag = std::vector<float>(kWin / 2 + 1, 0.0f);  // specflux's memory
     aubio_peakpicker_t* pp = nullptr;
     aubio_beattracking_t* bt = nullptr;
-    cvec_t* grain = nullptr;
     fvec_t* of = nullptr;
     fvec_t* onset = nullptr;
     fvec_t* dfframe = nullptr;
@@ -63,10 +64,8 @@ struct AubioBpm::State {
     State& operator=(const State&) = delete;
     ~State() {
         std::lock_guard<std::mutex> lock(fft_plan_mutex());
-        if (od) del_aubio_specdesc(od);
         if (pp) del_aubio_peakpicker(pp);
         if (bt) del_aubio_beattracking(bt);
-        if (grain) del_cvec(grain);
         if (of) del_fvec(of);
         if (onset) del_fvec(onset);
         if (dfframe) del_fvec(dfframe);
@@ -81,12 +80,10 @@ AubioBpm::AubioBpm() : s_(new State) {
     s_->winlen = std::max(4u, winlen);
     s_->step = s_->winlen / 4;
     std::lock_guard<std::mutex> lock(fft_plan_mutex());
-    s_->od = new_aubio_specdesc("specflux", kWin);
     s_->pp = new_aubio_peakpicker();
     s_->bt = new_aubio_beattracking(s_->winlen, kHop, kRateHz);
-    if (!s_->od || !s_->pp || !s_->bt) throw input_error("aubio: cannot create the tempo tracker");
+    if (!s_->pp || !s_->bt) throw input_error("aubio: cannot create the tempo tracker");
     aubio_peakpicker_set_threshold(s_->pp, 0.3f);
-    s_->grain = new_cvec(kWin);
     s_->of = new_fvec(1);
     s_->onset = new_fvec(1);
     s_->dfframe = new_fvec(s_->winlen);
@@ -99,8 +96,14 @@ AubioBpm::~AubioBpm() = default;
 // aubio_tempo_do after its phase vocoder, minus the beat output (only the bpm is wanted).
 void AubioBpm::push(const float* norm) {
     State& s = *s_;
-    std::copy(norm, norm + kWin / 2 + 1, s.grain->norm);
-    aubio_specdesc_do(s.od, s.grain, s.of);
+    // aubio's specflux: the sum of the magnitude rises over the last frame, in bin order (a
+    // rise of zero adds nothing, so the branch-free sum is the same float sum as aubio's).
+    float flux = 0;
+    for (int b = 0; b <= kWin / 2; ++b) {
+        flux += std::max(norm[b] - s.oldmag[b], 0.0f);
+        s.oldmag[b] = norm[b];
+    }
+    s.of->data[0] = flux;
     if (s.blockpos == int(s.step) - 1) {
         aubio_beattracking_do(s.bt, s.dfframe, s.out);
         float* df = s.dfframe->data;

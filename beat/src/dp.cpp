@@ -58,13 +58,18 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
     if (first_on < 0 || last_on < 0) return {};
     std::vector<double> score(n, 0.0);
     std::vector<long> back(n, -1);
+    // log(tau / p) = log(tau) - log(p): one table of log(tau) instead of a log per (t, tau).
+    double max_period = 0;
+    for (double p : period) max_period = std::max(max_period, p);
+    std::vector<double> log_tau(std::size_t(std::ceil(2.0 * max_period)) + 2, 0.0);
+    for (std::size_t tau = 1; tau < log_tau.size(); ++tau) log_tau[tau] = std::log(double(tau));
     for (long t = 0; t < n; ++t) {
-        const double p = period[t];
+        const double p = period[t], log_p = std::log(p);
         const long lo = std::max(1L, long(std::floor(0.5 * p))), hi = long(std::ceil(2.0 * p));
         double best = -std::numeric_limits<double>::infinity();
         long arg = -1;
         for (long tau = lo; tau <= hi && tau <= t; ++tau) {
-            const double l = std::log(double(tau) / p);
+            const double l = log_tau[tau] - log_p;
             const double v = score[t - tau] - tightness * l * l;
             if (v > best) {
                 best = v;
