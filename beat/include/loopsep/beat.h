@@ -1,14 +1,16 @@
 // loopsep — beat grid, downbeats and four-beat segments of a song (offline).
 //
-// track_beats() analyses a whole song offline at the engine rate: aubio's phase
-// vocoder feeds a log-spectral-flux onset envelope; its autocorrelation, weighted by a
-// per-genre tempo prior (aubio's own tempo tracker breaks near-ties), fixes the tempo
-// octave; a global dynamic-programming tracker (Ellis 2007) fits a smooth grid that
-// follows the local tempo (intros, first seconds, drift, ramps); and a Viterbi pass over
-// the beat-in-bar position picks the downbeats from low-frequency onsets, bar-to-bar
-// chord change and backbeat/low-bongo cues. four_beat_segments() turns the grid into
-// exact frame spans, bar by bar. track_beats may run on several threads at once (aubio's
-// FFTW planning is serialised inside); it is deterministic.
+// track_beats() analyses a whole song offline at the engine rate, in one streaming pass
+// over it (its memory beyond the song is a few small per-frame arrays, about 11 KB per
+// second of audio; a song not at 44.1 kHz also costs a mono copy resampled to it):
+// magnitude spectra (aubio's phase-vocoder window, FFTW) feed a log-spectral-flux onset
+// envelope; its autocorrelation, weighted by a per-genre tempo prior (aubio's own tempo
+// tracker breaks near-ties), fixes the tempo octave; a global dynamic-programming tracker
+// (Ellis 2007) fits a smooth grid that follows the local tempo (intros, first seconds,
+// drift, ramps); and a Viterbi pass over the beat-in-bar position picks the downbeats from
+// low-frequency onsets, bar-to-bar chord change and backbeat/low-bongo cues.
+// four_beat_segments() turns the grid into exact frame spans, bar by bar. track_beats may run on several threads at once (FFTW
+// planning is serialised inside); it is deterministic.
 #pragma once
 
 #include <cstddef>
