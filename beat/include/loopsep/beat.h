@@ -9,8 +9,8 @@
 // (Ellis 2007) fits a smooth grid that follows the local tempo (intros, first seconds,
 // drift, ramps); and a Viterbi pass over the beat-in-bar position picks the downbeats from
 // low-frequency onsets, bar-to-bar chord change and backbeat/low-bongo cues.
-// four_beat_segments() turns the grid into exact frame spans, bar by bar. track_beats may run on several threads at once (FFTW
-// planning is serialised inside); it is deterministic.
+// four_beat_segments() turns the grid into exact frame spans, bar by bar. track_beats may
+// run on several threads at once (FFTW planning is serialised inside); it is deterministic.
 #pragma once
 
 #include <cstddef>
