@@ -87,8 +87,8 @@ std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<dou
 
 // FFTW's planner is not thread-safe: our FFTW plans and every aubio object (aubio plans
 // with FFTW too) are created and deleted under this lock, so track_beats may run on several
-// threads. (loopsep_audio's STFT has its own planner lock: the two libraries do not share
-// one, so a plan made here may race with one made there; ours are made once per process.)
+// threads. It is loopsep_audio's process-wide fftw_planner_mutex() (loopsep/stft.h), so plans
+// made here never race with the engine's STFT plans either.
 std::mutex& fft_plan_mutex();
 
 // aubio_tempo ("default", 1024/512) over the whole signal: beat times in seconds and its

@@ -20,6 +20,7 @@
 #endif
 
 #include "beat_internal.h"
+#include "loopsep/stft.h"
 
 namespace loopsep::beat_detail {
 namespace {
@@ -172,10 +173,7 @@ void scale_to_unit_std(std::vector<float>& x) {
 
 }  // namespace
 
-std::mutex& fft_plan_mutex() {
-    static std::mutex m;
-    return m;
-}
+std::mutex& fft_plan_mutex() { return fftw_planner_mutex(); }
 
 double Features::frame_time(double f) const {
     return ((f + 1) * kHop - kWin / 2.0) / kRateHz + kCalibrationSec;

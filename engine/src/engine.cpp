@@ -140,7 +140,8 @@ SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQu
 
     StretchParams stretch;
     stretch.engine = params.stretch_engine;
-    result.stems.assign(targets.size(), Audio(song.num_channels(), song.frames(), song.sample_rate_hz));
+    for (std::size_t t = 0; t < targets.size(); ++t)  // one by one: assign(n, prototype) would copy a full stem
+        result.stems.emplace_back(song.num_channels(), song.frames(), song.sample_rate_hz);
     std::vector<std::vector<float>> embeddings;
     for (const auto& t : targets) embeddings.push_back(t.embedding);
 

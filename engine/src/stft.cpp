@@ -10,13 +10,10 @@
 
 namespace loopsep {
 
-namespace {
-// FFTW's planner is not thread-safe; plan creation/destruction is serialised.
-std::mutex& planner_mutex() {
+std::mutex& fftw_planner_mutex() {
     static std::mutex m;
     return m;
 }
-}  // namespace
 
 void StftParams::validate() const {
     if (n_fft < 16 || n_fft > 65536 || (n_fft & (n_fft - 1)) != 0)
@@ -37,7 +34,7 @@ Stft::Stft(const StftParams& params) : params_(params), plans_(std::make_unique<
     const int n = params_.n_fft;
     window_.resize(n);
     for (int i = 0; i < n; ++i) window_[i] = 0.5f - 0.5f * std::cos(2.0 * M_PI * i / n);  // periodic Hann
-    std::lock_guard<std::mutex> lock(planner_mutex());
+    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
     plans_->time = fftwf_alloc_real(n);
     plans_->freq = fftwf_alloc_complex(n / 2 + 1);
     plans_->forward = fftwf_plan_dft_r2c_1d(n, plans_->time, plans_->freq, FFTW_ESTIMATE);
@@ -45,7 +42,7 @@ Stft::Stft(const StftParams& params) : params_(params), plans_(std::make_unique<
 }
 
 Stft::~Stft() {
-    std::lock_guard<std::mutex> lock(planner_mutex());
+    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
     fftwf_destroy_plan(plans_->forward);
     fftwf_destroy_plan(plans_->inverse);
     fftwf_free(plans_->time);

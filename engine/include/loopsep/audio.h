@@ -5,6 +5,7 @@
 // resamples to it by default (libsamplerate, best sinc).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -20,8 +21,12 @@ struct Audio {
     std::vector<std::vector<float>> channels;  // planar; all the same length
 
     Audio() = default;
-    Audio(int num_channels, std::size_t num_frames, int rate_hz = kEngineRateHz)
-        : sample_rate_hz(rate_hz), channels(num_channels, std::vector<float>(num_frames, 0.0f)) {}
+    // Each channel is allocated on its own: vector(n, prototype) would hold a prototype copy
+    // too (one extra channel of a 30-minute song: +317 MB at the peak).
+    Audio(int num_channels, std::size_t num_frames, int rate_hz = kEngineRateHz) : sample_rate_hz(rate_hz) {
+        channels.reserve(std::size_t(std::max(0, num_channels)));
+        for (int c = 0; c < num_channels; ++c) channels.emplace_back(num_frames, 0.0f);
+    }
 
     int num_channels() const { return static_cast<int>(channels.size()); }
     std::size_t frames() const { return channels.empty() ? 0 : channels[0].size(); }

@@ -11,6 +11,7 @@
 #include <complex>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace loopsep {
@@ -21,6 +22,11 @@ struct StftParams {
     void validate() const;  // usage error naming the parameter if out of range
     int num_bins() const { return n_fft / 2 + 1; }
 };
+
+// FFTW's planner is not thread-safe and is process-wide: every library of loopsep that makes or
+// destroys FFTW plans (this STFT, the beat tracker, aubio objects, which plan with FFTW too)
+// holds this one lock while doing it.
+std::mutex& fftw_planner_mutex();
 
 // A complex spectrogram, time-major: value(t, k) = data[t * num_bins + k].
 struct Spectrogram {
