@@ -9,13 +9,17 @@
 
 namespace loopsep::testing {
 
-inline void write_small_test_model(const std::string& path, std::uint64_t seed) {
+inline ModelConfig small_test_config() {
     ModelConfig cfg;
     cfg.num_bands = 32;
     cfg.unet_channels = {8, 8, 16};
     cfg.query_channels = {8, 16};
     cfg.embedding_size = 16;
-    write_untrained_model(path, cfg, seed);
+    return cfg;
+}
+
+inline void write_small_test_model(const std::string& path, std::uint64_t seed) {
+    write_untrained_model(path, small_test_config(), seed);
 }
 
 }  // namespace loopsep::testing

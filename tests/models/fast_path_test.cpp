@@ -8,6 +8,7 @@
 
 #include "loopsep/error.h"
 #include "loopsep/model.h"
+#include "model_fixture.h"
 #include "net.h"
 #include "test_util.h"
 
@@ -16,14 +17,7 @@ namespace lt = loopsep::testing;
 
 namespace {
 
-ModelConfig small_config() {
-    ModelConfig c;
-    c.num_bands = 48;
-    c.unet_channels = {8, 8, 16};
-    c.query_channels = {8, 8};
-    c.embedding_size = 16;
-    return c;
-}
+using loopsep::testing::small_test_config;
 
 float max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
     return (a - b).abs().max().item<float>();
@@ -32,7 +26,7 @@ float max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
 }  // namespace
 
 TEST(FastPath, FeaturesAndMasksEqualTheDifferentiableNet) {
-    const ModelConfig c = small_config();
+    const ModelConfig c = small_test_config();
     auto net = net::make_net(c, 11);
     net->eval();
     torch::manual_seed(4);
@@ -58,8 +52,9 @@ TEST(FastPath, FeaturesAndMasksEqualTheDifferentiableNet) {
 }
 
 TEST(FastPath, SeveralQueriesEqualOneCallPerQuery) {
+    set_torch_threads(2);  // windows split across two workers, as `separate` runs them
     lt::TempDir dir;
-    write_untrained_model(dir.file("m.safetensors"), small_config(), 9);
+    write_untrained_model(dir.file("m.safetensors"), small_test_config(), 9);
     auto sep = Separator::load(dir.file("m.safetensors"));
     const auto& c = sep->config();
     std::mt19937 rng(2);
