@@ -5,7 +5,6 @@
 // resamples to it by default (libsamplerate, best sinc).
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -21,12 +20,9 @@ struct Audio {
     std::vector<std::vector<float>> channels;  // planar; all the same length
 
     Audio() = default;
-    // Each channel is allocated on its own: vector(n, prototype) would hold a prototype copy
-    // too (one extra channel of a 30-minute song: +317 MB at the peak).
-    Audio(int num_channels, std::size_t num_frames, int rate_hz = kEngineRateHz) : sample_rate_hz(rate_hz) {
-        channels.reserve(std::size_t(std::max(0, num_channels)));
-        for (int c = 0; c < num_channels; ++c) channels.emplace_back(num_frames, 0.0f);
-    }
+    // num_channels × num_frames of silence. Each channel is allocated on its own (a prototype copy
+    // would add a channel at the peak) and long ones ask for transparent huge pages (audio.cpp).
+    Audio(int num_channels, std::size_t num_frames, int rate_hz = kEngineRateHz);
 
     int num_channels() const { return static_cast<int>(channels.size()); }
     std::size_t frames() const { return channels.empty() ? 0 : channels[0].size(); }
