@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <thread>
 
 #include "engine_plan.h"
 #include "engine_reconstruct.h"
 #include "loopsep/error.h"
 #include "loopsep/model.h"
+#include "loopsep/parallel.h"
 #include "loopsep/stft.h"
 
 namespace loopsep {
@@ -52,30 +52,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// Runs f(i, worker) for i in [0, n) on up to `threads` workers; `worker` (< threads)
-// lets each worker use its own scratch objects.
-template <typename F>
-void parallel_for(std::size_t n, int threads, F&& f) {
-    const std::size_t workers = std::min<std::size_t>(n, std::max(1, threads));
-    if (workers <= 1) {
-        for (std::size_t i = 0; i < n; ++i) f(i, std::size_t(0));
-        return;
-    }
-    std::vector<std::thread> pool;
-    std::vector<std::exception_ptr> errors(workers);
-    for (std::size_t w = 0; w < workers; ++w)
-        pool.emplace_back([&, w] {
-            try {
-                for (std::size_t i = w; i < n; i += workers) f(i, w);
-            } catch (...) {
-                errors[w] = std::current_exception();
-            }
-        });
-    for (auto& t : pool) t.join();
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
-}
 
 // Magnitude (time-major, window_frames × bins) of the stretched mid of one window.
 std::vector<float> window_magnitude(const Audio& song, const SegmentPlan& plan, const ModelConfig& cfg,

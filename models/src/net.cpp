@@ -12,12 +12,12 @@
 #include <cmath>
 #include <atomic>
 #include <cstdlib>
-#include <thread>
 
 #include <dlfcn.h>
 #include <malloc.h>
 
 #include "loopsep/error.h"
+#include "loopsep/parallel.h"
 
 namespace loopsep::net {
 
@@ -168,9 +168,10 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
 namespace {
 // Inference fast path for the sparse filterbank products: a plain loop over the
 // COO entries of each row. The LibTorch formulation (index_select, multiply,
-// index_add) materialises [rows, entries] temporaries and cost as much as half
-// the U-Net per segment; this loop is the same sum in the same order, ~10× cheaper.
-// Used only when no gradient is needed (training keeps the differentiable ops).
+// index_add) materialises [rows, entries] temporaries: the two products took 3.5 of
+// a window's 8.2 CPU-ms (1 thread); these loops compute the same sums (tested to
+// 1e-5) in a fraction of that. Used only when no gradient is needed (training keeps
+// the differentiable ops).
 bool fast_path(const torch::Tensor& x) {
     return !torch::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32;
 }
@@ -425,20 +426,7 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_querie
             }
         }
     };
-    std::vector<std::exception_ptr> errors(workers);
-    auto work = [&](std::size_t w) {
-        try {
-            for (std::size_t i = w; i < chunks; i += workers) run_chunk(i);
-        } catch (...) {
-            errors[w] = std::current_exception();
-        }
-    };
-    std::vector<std::thread> pool;
-    for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
-    work(0);
-    for (auto& t : pool) t.join();
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
+    parallel_for(chunks, int(workers), [&](std::size_t i, std::size_t) { run_chunk(i); });
     return out;
 }
 
