@@ -23,7 +23,7 @@ AubioResult run_aubio_tempo(const AnalysisSignal& signal) {
     AubioResult out;
     aubio_tempo_t* tempo = nullptr;
     {
-        std::lock_guard<std::mutex> lock(fft_plan_mutex());
+        std::lock_guard<std::mutex> lock(fftw_planner_mutex());
         tempo = new_aubio_tempo("default", kBuf, kHopA, kRateHz);
     }
     if (!tempo) throw input_error("aubio: cannot create the tempo tracker");
@@ -40,7 +40,7 @@ AubioResult run_aubio_tempo(const AnalysisSignal& signal) {
     out.bpm = aubio_tempo_get_bpm(tempo);
     del_fvec(beat);
     del_fvec(in);
-    std::lock_guard<std::mutex> lock(fft_plan_mutex());
+    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
     del_aubio_tempo(tempo);
     return out;
 }
@@ -63,7 +63,7 @@ struct AubioBpm::State {
     State(const State&) = delete;
     State& operator=(const State&) = delete;
     ~State() {
-        std::lock_guard<std::mutex> lock(fft_plan_mutex());
+        std::lock_guard<std::mutex> lock(fftw_planner_mutex());
         if (pp) del_aubio_peakpicker(pp);
         if (bt) del_aubio_beattracking(bt);
         if (of) del_fvec(of);
@@ -79,7 +79,7 @@ AubioBpm::AubioBpm() : s_(new State) {
     while (winlen < unsigned(5.8 * kRateHz / kHop)) winlen *= 2;
     s_->winlen = std::max(4u, winlen);
     s_->step = s_->winlen / 4;
-    std::lock_guard<std::mutex> lock(fft_plan_mutex());
+    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
     s_->pp = new_aubio_peakpicker();
     s_->bt = new_aubio_beattracking(s_->winlen, kHop, kRateHz);
     if (!s_->pp || !s_->bt) throw input_error("aubio: cannot create the tempo tracker");

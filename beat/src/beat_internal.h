@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "loopsep/beat.h"
+#include "loopsep/stft.h"
 
 namespace loopsep::beat_detail {
 
@@ -86,10 +87,9 @@ std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<dou
                                         int beats_per_bar, Genre genre);
 
 // FFTW's planner is not thread-safe: our FFTW plans and every aubio object (aubio plans
-// with FFTW too) are created and deleted under this lock, so track_beats may run on several
-// threads. It is loopsep_audio's process-wide fftw_planner_mutex() (loopsep/stft.h), so plans
-// made here never race with the engine's STFT plans either.
-std::mutex& fft_plan_mutex();
+// with FFTW too) are created and deleted under loopsep_audio's process-wide
+// fftw_planner_mutex() (loopsep/stft.h), so track_beats may run on several threads and
+// its plans never race with the engine's STFT plans.
 
 // aubio_tempo ("default", 1024/512) over the whole signal: beat times in seconds and its
 // final bpm. Only the aubio-alone baseline needs the beats.

@@ -46,7 +46,7 @@ void sqrt_into(const float* in, float* out, int n) {
 // planning needs the lock.
 fftwf_plan r2c_plan(int n) {
     static std::map<int, fftwf_plan> plans;
-    std::lock_guard<std::mutex> lock(fft_plan_mutex());
+    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
     fftwf_plan& p = plans[n];
     if (!p) {
         float* in = fftwf_alloc_real(n);
@@ -172,8 +172,6 @@ void scale_to_unit_std(std::vector<float>& x) {
 }
 
 }  // namespace
-
-std::mutex& fft_plan_mutex() { return fftw_planner_mutex(); }
 
 double Features::frame_time(double f) const {
     return ((f + 1) * kHop - kWin / 2.0) / kRateHz + kCalibrationSec;
