@@ -16,6 +16,7 @@
 #include "loopsep/harvest.h"
 #include "loopsep/model.h"
 #include "model_fixture.h"
+#include "song_fixture.h"
 #include "test_util.h"
 
 using namespace loopsep;
@@ -26,23 +27,16 @@ namespace {
 
 constexpr int kRate = 44100;
 
-// Kick on the beats, hats on eighths, a bass note per bar, and from `bongo_from_sec`
-// on a bright conga-like tick on the off-beats: beat-trackable and quick.
+// The engine suites' test song (kick, hats, bass: beat-trackable and quick) plus, from
+// `bongo_from_sec` on, a bright conga-like tick on the off-beats.
 Audio make_song(double bpm, double seconds, double bongo_from_sec) {
-    Audio song(2, std::size_t(seconds * kRate), kRate);
+    Audio song = loopsep::testing::make_test_song(bpm, seconds, 2, kRate);
     const double beat = 60.0 / bpm;
-    std::uint32_t lcg = 12345;
-    for (std::size_t i = 0; i < song.frames(); ++i) {
+    for (std::size_t i = std::size_t(bongo_from_sec * kRate); i < song.frames(); ++i) {
         const double t = double(i) / kRate;
-        const double in_beat = std::fmod(t, beat), in_eighth = std::fmod(t, beat / 2);
-        const int b = int(t / beat);
-        const double kick = in_beat < 0.12 ? std::sin(2 * M_PI * 55 * in_beat) * std::exp(-in_beat * 30) * (b % 4 ? 0.6 : 1.0) : 0.0;
-        lcg = lcg * 1664525u + 1013904223u;
-        const double hat = in_eighth < 0.03 ? (double(lcg >> 8) / double(1u << 24) - 0.5) * std::exp(-in_eighth * 150) * 0.3 : 0.0;
-        const double bass = 0.2 * std::sin(2 * M_PI * ((b / 4) % 2 ? 98.0 : 82.4) * t);
         const double off = std::fmod(t + beat / 2, beat);
-        const double bongo = t >= bongo_from_sec && off < 0.08 ? 0.4 * std::sin(2 * M_PI * 420 * off) * std::exp(-off * 50) : 0.0;
-        for (int c = 0; c < 2; ++c) song.channels[c][i] = float(0.6 * kick + hat + bass + bongo);
+        const double bongo = off < 0.08 ? 0.4 * std::sin(2 * M_PI * 420 * off) * std::exp(-off * 50) : 0.0;
+        for (auto& ch : song.channels) ch[i] += float(bongo);
     }
     return song;
 }

@@ -1,4 +1,4 @@
-// A tiny generated song for engine tests: kick on every beat, hat on eighths,
+// A tiny generated song for the engine and harvest suites: kick on every beat, hat on eighths,
 // a bass note per bar, at a known tempo — beat-trackable and quick to separate.
 #pragma once
 
