@@ -195,19 +195,25 @@ int sf_format_for(const WriteOptions& o) {
     return major | sub;
 }
 
-void write_frames(SNDFILE* sf, const Audio& audio, const std::string& what) {
-    // Clip only for integer formats; libsndfile then scales to full range.
-    sf_command(sf, SFC_SET_CLIPPING, nullptr, SF_TRUE);
-    const int nc = audio.num_channels();
+// Planar channels → interleaved blocks → libsndfile. Integer formats clip (libsndfile scales to full range).
+void write_planar(SNDFILE* sf, const std::vector<const float*>& channels, std::size_t frames, const std::string& what) {
+    const std::size_t nc = channels.size();
     const std::size_t block = 65536;
-    std::vector<float> interleaved(block * nc);
-    for (std::size_t start = 0; start < audio.frames(); start += block) {
-        std::size_t n = std::min(block, audio.frames() - start);
+    std::vector<float> interleaved(std::min(block, frames) * nc);
+    for (std::size_t start = 0; start < frames; start += block) {
+        std::size_t n = std::min(block, frames - start);
         for (std::size_t i = 0; i < n; ++i)
-            for (int c = 0; c < nc; ++c) interleaved[i * nc + c] = audio.channels[c][start + i];
+            for (std::size_t c = 0; c < nc; ++c) interleaved[i * nc + c] = channels[c][start + i];
         if (sf_writef_float(sf, interleaved.data(), static_cast<sf_count_t>(n)) != static_cast<sf_count_t>(n))
             throw input_error(what + ": write failed: " + sf_strerror(sf));
     }
+}
+
+void write_frames(SNDFILE* sf, const Audio& audio, const std::string& what) {
+    sf_command(sf, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+    std::vector<const float*> channels;
+    for (const auto& ch : audio.channels) channels.push_back(ch.data());
+    write_planar(sf, channels, audio.frames(), what);
 }
 
 void check_writable(const Audio& audio, const std::string& what) {
@@ -288,27 +294,54 @@ void commit_file(const std::string& tmp_path, const std::string& final_path) {
     }
 }
 
+AudioFileWriter::AudioFileWriter(const std::string& path, int num_channels, int rate_hz, const WriteOptions& options)
+    : path_(path), tmp_path_(temp_path_for(path)), num_channels_(num_channels) {
+    if (num_channels < 1) throw input_error(path + ": nothing to write (no channels)");
+    if (rate_hz < kMinRateHz || rate_hz > kMaxRateHz)
+        throw input_error(path + ": unsupported sample rate " + std::to_string(rate_hz));
+    SF_INFO info{};
+    info.samplerate = rate_hz;
+    info.channels = num_channels;
+    info.format = sf_format_for(options);
+    SNDFILE* sf = sf_open(tmp_path_.c_str(), SFM_WRITE, &info);
+    if (!sf) throw input_error(path + ": cannot create output (" + sf_strerror(nullptr) + ")");
+    sf_command(sf, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+    file_ = sf;
+}
+
+AudioFileWriter::~AudioFileWriter() {
+    if (!file_) return;  // committed
+    sf_close(static_cast<SNDFILE*>(file_));
+    std::remove(tmp_path_.c_str());
+}
+
+void AudioFileWriter::write(const std::vector<const float*>& channels, std::size_t frames) {
+    if (!file_) throw usage_error(path_ + ": write after commit");
+    if (int(channels.size()) != num_channels_)
+        throw usage_error(path_ + ": " + std::to_string(channels.size()) + " channels given, the file has " +
+                          std::to_string(num_channels_));
+    write_planar(static_cast<SNDFILE*>(file_), channels, frames, path_);
+    frames_written_ += frames;
+}
+
+void AudioFileWriter::commit() {
+    if (!file_) throw usage_error(path_ + ": committed twice");
+    SNDFILE* sf = static_cast<SNDFILE*>(file_);
+    file_ = nullptr;
+    if (sf_close(sf) != 0) {
+        std::remove(tmp_path_.c_str());
+        throw input_error(path_ + ": closing the output failed");
+    }
+    commit_file(tmp_path_, path_);
+}
+
 void write_audio(const std::string& path, const Audio& audio, const WriteOptions& options) {
     check_writable(audio, path);
-    SF_INFO info{};
-    info.samplerate = audio.sample_rate_hz;
-    info.channels = audio.num_channels();
-    info.format = sf_format_for(options);
-    const std::string tmp = temp_path_for(path);
-    SNDFILE* sf = sf_open(tmp.c_str(), SFM_WRITE, &info);
-    if (!sf) throw input_error(path + ": cannot create output (" + sf_strerror(nullptr) + ")");
-    try {
-        write_frames(sf, audio, path);
-    } catch (...) {
-        sf_close(sf);
-        std::remove(tmp.c_str());
-        throw;
-    }
-    if (sf_close(sf) != 0) {
-        std::remove(tmp.c_str());
-        throw input_error(path + ": closing the output failed");
-    }
-    commit_file(tmp, path);
+    AudioFileWriter writer(path, audio.num_channels(), audio.sample_rate_hz, options);
+    std::vector<const float*> channels;
+    for (const auto& ch : audio.channels) channels.push_back(ch.data());
+    writer.write(channels, audio.frames());
+    writer.commit();
 }
 
 std::vector<unsigned char> encode_audio(const Audio& audio, const WriteOptions& options) {

@@ -86,18 +86,55 @@ std::vector<float> window_magnitude(const Audio& song, const SegmentPlan& plan, 
 
 }  // namespace
 
-SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQuery>& targets,
-                                  const SeparationParams& params, const ProgressFn& progress) const {
+namespace {
+
+// Collects streamed outputs into full-length buffers (Engine::separate, and songs not at the model's
+// rate, which are resampled back whole).
+class CollectSink : public StemSink {
+public:
+    CollectSink(std::size_t num_outputs, int num_channels, std::size_t frames, int rate_hz) {
+        for (std::size_t o = 0; o < num_outputs; ++o)  // one by one: assign(n, prototype) would copy a full stem
+            outputs.emplace_back(num_channels, frames, rate_hz);
+    }
+    void write(std::size_t start_frame, std::size_t frames,
+               const std::vector<std::vector<const float*>>& chunk) override {
+        for (std::size_t o = 0; o < chunk.size(); ++o)
+            for (std::size_t c = 0; c < chunk[o].size(); ++c)
+                std::copy_n(chunk[o][c], frames, outputs[o].channels[c].begin() + long(start_frame));
+    }
+    std::vector<Audio> outputs;
+};
+
+}  // namespace
+
+SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQuery>& targets,
+                                   const SeparationParams& params, StemSink& sink, const ProgressFn& progress) const {
     params.validate();
     if (targets.empty()) throw usage_error("separate: no target given");
     const ModelConfig& cfg = model_->config();
     for (const auto& t : targets)
         if (int(t.embedding.size()) != model_->embedding_size())
             throw usage_error("target '" + t.name + "': query embedding has the wrong size");
-    Audio resampled;  // only when the song is not at the model's rate (no copy otherwise)
-    if (input.sample_rate_hz != cfg.sample_rate_hz) resampled = resample(input, cfg.sample_rate_hz);
-    const Audio& song = input.sample_rate_hz == cfg.sample_rate_hz ? input : resampled;
-    SeparationResult result;
+    const std::size_t num_outputs = targets.size() + (params.residual ? 1 : 0);
+    if (input.sample_rate_hz != cfg.sample_rate_hz) {
+        // Separate at the model's rate, then bring every output back to the song's rate and exact length.
+        const Audio song = resample(input, cfg.sample_rate_hz);
+        CollectSink collected(num_outputs, song.num_channels(), song.frames(), song.sample_rate_hz);
+        SeparationInfo info = separate_to(song, targets, params, collected, progress);
+        const auto tw = Clock::now();
+        std::vector<std::vector<const float*>> outputs;
+        for (Audio& a : collected.outputs) {
+            a = resample(a, input.sample_rate_hz);
+            for (auto& ch : a.channels) ch.resize(input.frames(), 0.0f);
+            outputs.emplace_back();
+            for (const auto& ch : a.channels) outputs.back().push_back(ch.data());
+        }
+        sink.write(0, input.frames(), outputs);
+        info.times.write += seconds_since(tw);
+        return info;
+    }
+    const Audio& song = input;
+    SeparationInfo result;
 
     auto t0 = Clock::now();
     std::vector<Segment> segments;
@@ -116,8 +153,7 @@ SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQu
 
     StretchParams stretch;
     stretch.engine = params.stretch_engine;
-    for (std::size_t t = 0; t < targets.size(); ++t)  // one by one: assign(n, prototype) would copy a full stem
-        result.stems.emplace_back(song.num_channels(), song.frames(), song.sample_rate_hz);
+    detail::StemAccumulator output(targets.size(), song.num_channels(), song.frames(), params.residual);
     std::vector<std::vector<float>> embeddings;
     for (const auto& t : targets) embeddings.push_back(t.embedding);
 
@@ -150,26 +186,35 @@ SeparationResult Engine::separate(const Audio& input, const std::vector<TargetQu
             for (auto& m : masks) per_target.push_back(std::move(m[i]));
             rendered[i] = reconstructors[worker]->render(song, plans[first + i], per_target);
         });
-        for (std::size_t i = 0; i < n; ++i) detail::add_segment(rendered[i], plans[first + i], song.frames(), result.stems);
+        for (std::size_t i = 0; i < n; ++i) output.add(rendered[i], plans[first + i]);
         result.times.reconstruct += seconds_since(tr);
+
+        // Everything before the fade-in of the segments still to come is final.
+        auto tw = Clock::now();
+        std::size_t final_until = song.frames();
+        for (std::size_t j = first + n; j < plans.size(); ++j)
+            final_until = std::min(final_until, plans[j].start_frame > kFadeFrames ? plans[j].start_frame - kFadeFrames : 0);
+        output.flush(final_until, song, sink);
+        result.times.write += seconds_since(tw);
         if (progress) progress(first + n, plans.size());
     }
+    auto tw = Clock::now();
+    output.flush(song.frames(), song, sink);
+    result.times.write += seconds_since(tw);
+    return result;
+}
 
+SeparationResult Engine::separate(const Audio& song, const std::vector<TargetQuery>& targets,
+                                  const SeparationParams& params, const ProgressFn& progress) const {
+    CollectSink collected(targets.size() + (params.residual ? 1 : 0), song.num_channels(), song.frames(),
+                          song.sample_rate_hz);
+    SeparationResult result;
+    static_cast<SeparationInfo&>(result) = separate_to(song, targets, params, collected, progress);
     if (params.residual) {
-        result.residual = song;
-        for (const Audio& s : result.stems)
-            for (int c = 0; c < song.num_channels(); ++c)
-                for (std::size_t i = 0; i < song.frames(); ++i) result.residual.channels[c][i] -= s.channels[c][i];
+        result.residual = std::move(collected.outputs.back());
+        collected.outputs.pop_back();
     }
-    if (input.sample_rate_hz != song.sample_rate_hz) {
-        // Back to the song's own rate and exact length.
-        auto restore = [&](Audio& a) {
-            a = resample(a, input.sample_rate_hz);
-            for (auto& ch : a.channels) ch.resize(input.frames(), 0.0f);
-        };
-        for (Audio& s : result.stems) restore(s);
-        if (params.residual) restore(result.residual);
-    }
+    result.stems = std::move(collected.outputs);
     return result;
 }
 

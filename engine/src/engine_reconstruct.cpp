@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "loopsep/stft.h"
 
@@ -20,22 +21,58 @@ void normalise_jointly(std::vector<std::vector<float>>& masks) {
 
 
 
-void add_segment(const SegmentAudio& segment, const SegmentPlan& plan, std::size_t song_frames,
-                 std::vector<Audio>& stems) {
+StemAccumulator::StemAccumulator(std::size_t num_targets, int num_channels, std::size_t song_frames, bool residual)
+    : song_frames_(song_frames), residual_(residual),
+      held_(num_targets, std::vector<std::vector<float>>(std::size_t(num_channels))),
+      residual_chunk_(residual ? std::size_t(num_channels) : 0) {}
+
+void StemAccumulator::add(const SegmentAudio& segment, const SegmentPlan& plan) {
     const long from = std::max<long>(0, long(plan.start_frame) - long(kFadeFrames));
-    const long to = std::min<long>(long(song_frames), long(plan.end_frame) + long(kFadeFrames));
+    const long to = std::min<long>(long(song_frames_), long(plan.end_frame) + long(kFadeFrames));
+    if (from < long(base_)) throw std::logic_error("StemAccumulator: segment reaches before the flushed part");
     std::vector<float> weight(std::size_t(std::max<long>(0, to - from)));
-    for (long n = from; n < to; ++n) weight[std::size_t(n - from)] = float(crossfade_weight(plan, std::size_t(n), song_frames, kFadeFrames));
+    for (long n = from; n < to; ++n) weight[std::size_t(n - from)] = float(crossfade_weight(plan, std::size_t(n), song_frames_, kFadeFrames));
     for (std::size_t t = 0; t < segment.audio.size(); ++t)
         for (std::size_t c = 0; c < segment.audio[t].size(); ++c) {
             const auto& chunk = segment.audio[t][c];
-            auto& out = stems[t].channels[c];
+            auto& out = held_[t][c];
             const long lo = std::max(from, segment.start), hi = std::min(to, segment.start + long(chunk.size()));
+            if (hi <= lo) continue;
+            if (out.size() < std::size_t(hi) - base_) out.resize(std::size_t(hi) - base_, 0.0f);
             for (long n = lo; n < hi; ++n) {
                 const float w = weight[std::size_t(n - from)];
-                if (w > 0) out[std::size_t(n)] += w * chunk[std::size_t(n - segment.start)];
+                if (w > 0) out[std::size_t(n) - base_] += w * chunk[std::size_t(n - segment.start)];
             }
         }
+}
+
+void StemAccumulator::flush(std::size_t until, const Audio& song, StemSink& sink) {
+    until = std::min(until, song_frames_);
+    if (until <= base_) return;
+    const std::size_t n = until - base_;
+    for (auto& target : held_)
+        for (auto& ch : target)
+            if (ch.size() < n) ch.resize(n, 0.0f);  // no segment reached here: silence
+    std::vector<std::vector<const float*>> outputs;
+    for (const auto& target : held_) {
+        outputs.emplace_back();
+        for (const auto& ch : target) outputs.back().push_back(ch.data());
+    }
+    if (residual_) {
+        outputs.emplace_back();
+        for (std::size_t c = 0; c < residual_chunk_.size(); ++c) {
+            auto& r = residual_chunk_[c];
+            r.assign(song.channel(int(c)) + base_, song.channel(int(c)) + until);
+            for (const auto& target : held_)
+                for (std::size_t i = 0; i < n; ++i) r[i] -= target[c][i];
+            outputs.back().push_back(r.data());
+        }
+    }
+    sink.write(base_, n, outputs);
+    // Keep what is not final yet at the front; capacity stays, so later batches reuse the memory.
+    for (auto& target : held_)
+        for (auto& ch : target) ch.erase(ch.begin(), ch.begin() + long(n));
+    base_ = until;
 }
 
 namespace {

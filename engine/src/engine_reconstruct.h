@@ -36,9 +36,25 @@ public:
                                 const std::vector<std::vector<float>>& masks) = 0;
 };
 
-// Adds a rendered segment into `stems` with the segment's cross-fade weights.
-void add_segment(const SegmentAudio& segment, const SegmentPlan& plan, std::size_t song_frames,
-                 std::vector<Audio>& stems);
+// The cross-faded output while segments arrive: song frames [base, base + held) of every target.
+// Frames before the next segment's fade-in no longer change; flush() hands them (and the residual,
+// mixture − Σ targets, when asked) to the sink and drops them, so only about one batch is held.
+class StemAccumulator {
+public:
+    StemAccumulator(std::size_t num_targets, int num_channels, std::size_t song_frames, bool residual);
+    // Adds a rendered segment with the segment's cross-fade weights (kFadeFrames ramps). The segment
+    // must not reach before the last flush point.
+    void add(const SegmentAudio& segment, const SegmentPlan& plan);
+    // Emits frames [base, until) of every output to `sink`.
+    void flush(std::size_t until, const Audio& song, StemSink& sink);
+    std::size_t flushed_until() const { return base_; }
+
+private:
+    std::size_t song_frames_, base_ = 0;
+    bool residual_;
+    std::vector<std::vector<std::vector<float>>> held_;  // [target][channel][n − base_]
+    std::vector<std::vector<float>> residual_chunk_;     // scratch, per channel
+};
 
 std::unique_ptr<SegmentReconstructor> make_reconstructor(Reconstruction r, const ModelConfig& cfg,
                                                          const StretchParams& stretch);

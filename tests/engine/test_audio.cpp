@@ -152,6 +152,39 @@ TEST(AudioIoBadInput, FailedWriteLeavesNoFile) {
     EXPECT_FALSE(loopsep::testing::file_exists(dir.file("x.flac")));
 }
 
+TEST(AudioIo, StreamedWriterCommitsTheWholeFileAndLeavesNothingWhenAbandoned) {
+    TempDir dir;
+    Audio a = loopsep::testing::sine(440, 0.5, 2);
+    const std::string path = dir.file("streamed.wav");
+    {
+        AudioFileWriter w(path, 2, a.sample_rate_hz, {FileFormat::Wav, SampleBits::Float32});
+        for (std::size_t start = 0; start < a.frames(); start += 1000) {
+            const std::size_t n = std::min<std::size_t>(1000, a.frames() - start);
+            w.write({a.channel(0) + start, a.channel(1) + start}, n);
+        }
+        EXPECT_FALSE(loopsep::testing::file_exists(path));  // nothing at the final name before commit
+        EXPECT_EQ(w.frames_written(), a.frames());
+        EXPECT_THROW(w.write({a.channel(0)}, 10), Error);   // one channel given, the file has two
+        w.commit();
+        EXPECT_THROW(w.commit(), Error);
+    }
+    Audio b = read_audio(path);
+    ASSERT_EQ(b.frames(), a.frames());
+    EXPECT_EQ(max_abs_diff(a.channels[0], b.channels[0]), 0.0);
+    EXPECT_EQ(max_abs_diff(a.channels[1], b.channels[1]), 0.0);
+    EXPECT_FALSE(loopsep::testing::file_exists(temp_path_for(path)));
+
+    const std::string abandoned = dir.file("abandoned.wav");
+    {
+        AudioFileWriter w(abandoned, 2, a.sample_rate_hz);
+        w.write({a.channel(0), a.channel(1)}, 500);
+        EXPECT_TRUE(loopsep::testing::file_exists(temp_path_for(abandoned)));
+    }  // an error on the way: destroyed uncommitted
+    EXPECT_FALSE(loopsep::testing::file_exists(abandoned));
+    EXPECT_FALSE(loopsep::testing::file_exists(temp_path_for(abandoned)));
+    EXPECT_THROW(AudioFileWriter(dir.file("x.wav"), 2, 1000000), Error);  // absurd rate, refused at creation
+}
+
 TEST(AudioIo, ParsesFormatNamesOnce) {
     EXPECT_EQ(parse_file_format("flac"), FileFormat::Flac);
     EXPECT_EQ(parse_sample_bits("24"), SampleBits::Int24);

@@ -53,6 +53,62 @@ TEST(Engine, StemsMatchTheSongAndSumWithTheResidualToTheMixture) {
     EXPECT_LT(r.stems[0].rms() + r.stems[1].rms(), 1.5 * song.rms());
 }
 
+namespace {
+// Records what the engine streams: the chunk boundaries and every output joined back together.
+class RecordingSink : public StemSink {
+public:
+    void write(std::size_t start_frame, std::size_t frames, const std::vector<std::vector<const float*>>& outputs) override {
+        chunks.emplace_back(start_frame, frames);
+        if (joined.empty()) joined.resize(outputs.size(), std::vector<std::vector<float>>(outputs[0].size()));
+        for (std::size_t o = 0; o < outputs.size(); ++o)
+            for (std::size_t c = 0; c < outputs[o].size(); ++c)
+                joined[o][c].insert(joined[o][c].end(), outputs[o][c], outputs[o][c] + frames);
+    }
+    std::vector<std::pair<std::size_t, std::size_t>> chunks;
+    std::vector<std::vector<std::vector<float>>> joined;  // [output][channel]
+};
+}  // namespace
+
+TEST(Engine, StreamsFinishedAudioInSongOrderIdenticalToTheCollectedStems) {
+    TempDir dir;
+    Engine engine(Separator::load(small_model(dir)), "");
+    Audio song = loopsep::testing::make_test_song(124, 14.0);
+    Audio loop = loopsep::testing::make_test_song(120, 2.0, 1);
+    const auto q = engine.query_from_loop(loop, 120, "loop");
+    std::vector<TargetQuery> targets = {{"a", q}, {"b", q}};
+    SeparationParams p;
+    p.residual = true;
+    p.batch_segments = 2;  // several batches, so several flushes
+    RecordingSink sink;
+    const SeparationInfo info = engine.separate_to(song, targets, p, sink);
+    EXPECT_GE(info.num_segments, 6u);
+    ASSERT_GE(sink.chunks.size(), 3u);  // streamed, not one song-length write
+    std::size_t next = 0;
+    for (const auto& [start, frames] : sink.chunks) {
+        EXPECT_EQ(start, next);  // contiguous, in order, each frame once
+        EXPECT_GT(frames, 0u);
+        next = start + frames;
+    }
+    EXPECT_EQ(next, song.frames());
+    // The largest chunk is about a batch, far less than the song.
+    std::size_t largest = 0;
+    for (const auto& ch : sink.chunks) largest = std::max(largest, ch.second);
+    EXPECT_LT(largest, song.frames() / 2);
+
+    const SeparationResult whole = engine.separate(song, targets, p);
+    ASSERT_EQ(sink.joined.size(), 3u);  // a, b, residual
+    for (std::size_t o = 0; o < 3; ++o) {
+        const Audio& expected = o < 2 ? whole.stems[o] : whole.residual;
+        for (int c = 0; c < 2; ++c) {
+            ASSERT_EQ(sink.joined[o][std::size_t(c)].size(), song.frames());
+            double diff = 0;
+            for (std::size_t i = 0; i < song.frames(); ++i)
+                diff = std::max(diff, double(std::fabs(sink.joined[o][std::size_t(c)][i] - expected.channels[c][i])));
+            EXPECT_EQ(diff, 0.0) << "output " << o << " channel " << c;
+        }
+    }
+}
+
 TEST(Engine, KeepsTheSongsRateAndLengthAndMono) {
     TempDir dir;
     Engine engine(Separator::load(small_model(dir)), "");

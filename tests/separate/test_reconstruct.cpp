@@ -25,6 +25,29 @@ std::vector<SegmentPlan> test_plans(std::size_t song_frames, const ModelConfig& 
                          2 * kFadeFrames);
 }
 
+// Renders every plan with the same masks and streams them through a StemAccumulator, flushing after each
+// segment as the engine does after each batch, into full-length stems.
+std::vector<Audio> render_song(SegmentReconstructor& recon, const Audio& song, const std::vector<SegmentPlan>& plans,
+                               const std::vector<std::vector<float>>& masks) {
+    struct Collect : StemSink {
+        std::vector<Audio> stems;
+        void write(std::size_t start, std::size_t frames, const std::vector<std::vector<const float*>>& out) override {
+            for (std::size_t t = 0; t < out.size(); ++t)
+                for (std::size_t c = 0; c < out[t].size(); ++c)
+                    std::copy_n(out[t][c], frames, stems[t].channels[c].begin() + long(start));
+        }
+    } sink;
+    for (std::size_t t = 0; t < masks.size(); ++t) sink.stems.emplace_back(song.num_channels(), song.frames());
+    StemAccumulator acc(masks.size(), song.num_channels(), song.frames(), false);
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+        acc.add(recon.render(song, plans[i], masks), plans[i]);
+        const std::size_t until = i + 1 < plans.size() ? plans[i + 1].start_frame - kFadeFrames : song.frames();
+        acc.flush(until, song, sink);
+        EXPECT_EQ(acc.flushed_until(), until);
+    }
+    return sink.stems;
+}
+
 }  // namespace
 
 TEST(EnginePlan, SegmentsCoverTheSongAndCrossfadesSumToOne) {
@@ -64,10 +87,8 @@ TEST(EngineReconstruct, AllPassMasksGiveBackTheMixtureAndStopMasksSilence) {
     auto plans = test_plans(song.frames(), cfg);
     const std::size_t cells = std::size_t(cfg.window_frames()) * cfg.num_bins();
     auto recon = make_reconstructor(Reconstruction::MaskWarp, cfg, {});
-    std::vector<Audio> stems(2, Audio(2, song.frames()));
-    for (const auto& p : plans)
-        add_segment(recon->render(song, p, {std::vector<float>(cells, 1.0f), std::vector<float>(cells, 0.0f)}), p,
-                    song.frames(), stems);
+    const std::vector<Audio> stems =
+        render_song(*recon, song, plans, {std::vector<float>(cells, 1.0f), std::vector<float>(cells, 0.0f)});
     double max_err = 0, max_zero = 0;
     for (int c = 0; c < 2; ++c)
         for (std::size_t i = 0; i < song.frames(); ++i) {
@@ -91,8 +112,7 @@ TEST(EngineReconstruct, LowPassMaskKeepsTheLowToneAndDropsTheHighOne) {
     for (int t = 0; t < cfg.window_frames(); ++t)
         for (int k = 0; k < cutoff; ++k) low[std::size_t(t) * bins + k] = 1.0f;
     auto recon = make_reconstructor(Reconstruction::MaskWarp, cfg, {});
-    std::vector<Audio> stems(1, Audio(1, song.frames()));
-    for (const auto& p : plans) add_segment(recon->render(song, p, {low}), p, song.frames(), stems);
+    const std::vector<Audio> stems = render_song(*recon, song, plans, {low});
     const double sdr_mix = sdr_db(low_tone.channel(0), song.channel(0), song.frames());
     const double sdr_low = sdr_db(low_tone.channel(0), stems[0].channel(0), song.frames());
     EXPECT_NEAR(sdr_mix, 0.0, 0.1);

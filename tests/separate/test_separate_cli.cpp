@@ -1,6 +1,8 @@
 // `loopsep separate` from the command line: outputs and the bad-input contract
 // (one stderr line naming the file, exit 1/2, no partial output).
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "loopsep/model.h"
@@ -84,6 +86,12 @@ TEST(SeparateCli, BadInputsGiveOneLineAndNoOutput) {
     expect_one_line_error(run_loopsep("separate tone.wav --target x --query loop.wav --output o.wav " + f.base(), f.dir.path()), 1,
                           "tone.wav");
     EXPECT_FALSE(file_exists(f.dir.file("o.wav")));
+    // Batch mode: the failed song leaves no folder and no temporary file behind.
+    expect_one_line_error(run_loopsep("separate tone.wav --targets x,y --query loop.wav --query loop.wav --residual --outdir out " +
+                                          f.base(), f.dir.path()), 1, "tone.wav");
+    EXPECT_FALSE(file_exists(f.dir.file("out/tone")));
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(f.dir.path()))
+        EXPECT_EQ(entry.path().string().find(".tmp-"), std::string::npos) << entry.path();
     EXPECT_EQ(run_loopsep("separate tone.wav --target x --query loop.wav --output o.wav --no-beats " + f.base(), f.dir.path()).exit_code, 0);
     // Usage errors: exit 2.
     expect_one_line_error(run_loopsep("separate song.wav --target x " + f.base(), f.dir.path()), 2, "--output");

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -68,6 +69,24 @@ public:
 private:
     std::string label_;
     bool enabled_;
+};
+
+// Streams every output to its file as the engine finishes it; commit() renames them all into place.
+// Destroyed before commit() (an error), it leaves no output behind.
+class FileSink : public StemSink {
+public:
+    FileSink(const std::vector<std::string>& paths, int num_channels, int rate_hz, const WriteOptions& options) {
+        for (const auto& p : paths) writers_.push_back(std::make_unique<AudioFileWriter>(p, num_channels, rate_hz, options));
+    }
+    void write(std::size_t, std::size_t frames, const std::vector<std::vector<const float*>>& outputs) override {
+        for (std::size_t o = 0; o < writers_.size(); ++o) writers_[o]->write(outputs[o], frames);
+    }
+    void commit() {
+        for (auto& w : writers_) w->commit();
+    }
+
+private:
+    std::vector<std::unique_ptr<AudioFileWriter>> writers_;
 };
 
 }  // namespace
@@ -167,21 +186,33 @@ int run_separate(const Argv& argv) {
             Audio song = read_audio(song_path, ro);
             const double decode_sec = since(decode_start);
             ProgressBar bar(song_name);
-            SeparationResult r;
-            try {
-                r = engine.separate(song, targets, params, std::cref(bar));
-            } catch (const Error& e) {  // e.g. "no steady beat": say which song
-                throw Error(e.kind(), song_path + ": " + e.what());
-            }
-            if (!single) {
+            bool made_dir = false;
+            if (!single && !fs::exists(song_dir)) {
                 std::error_code ec;
-                fs::create_directories(song_dir, ec);
+                made_dir = fs::create_directories(song_dir, ec);
                 if (ec) throw input_error(song_dir + ": cannot create directory (" + ec.message() + ")");
             }
-            const auto write_start = Clock::now();
-            for (std::size_t t = 0; t < outputs.size(); ++t) write_audio(outputs[t], r.stems[t], wo);
-            if (params.residual) write_audio(residual_path, r.residual, wo);
-            const double write_sec = since(write_start);
+            std::vector<std::string> paths = outputs;
+            if (params.residual) paths.push_back(residual_path);
+            SeparationInfo r;
+            try {
+                FileSink sink(paths, song.num_channels(), song.sample_rate_hz, wo);
+                try {
+                    r = engine.separate_to(song, targets, params, sink, std::cref(bar));
+                } catch (const Error& e) {  // e.g. "no steady beat": say which song
+                    throw Error(e.kind(), song_path + ": " + e.what());
+                }
+                const auto commit_start = Clock::now();
+                sink.commit();
+                r.times.write += since(commit_start);
+            } catch (...) {
+                if (made_dir) {  // only if still empty: never removes anything that was there
+                    std::error_code ec;
+                    fs::remove(song_dir, ec);
+                }
+                throw;
+            }
+            const double write_sec = r.times.write;
             nlohmann::json stems = nlohmann::json::array();
             for (std::size_t t = 0; t < outputs.size(); ++t)
                 stems.push_back({{"target", target_names[t]}, {"path", outputs[t]}});

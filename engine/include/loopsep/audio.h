@@ -69,6 +69,27 @@ FileFormat format_from_extension(const std::string& path);
 // on any failure the temporary file is removed and nothing appears at `path`.
 void write_audio(const std::string& path, const Audio& audio, const WriteOptions& options = {});
 
+// Writes a file block by block (planar float in), atomically like write_audio: frames go to
+// "<path>.tmp-<pid>"; commit() closes it and renames it over `path`. Destroyed uncommitted
+// (an error on the way), it removes the temporary file: nothing appears at `path`.
+class AudioFileWriter {
+public:
+    AudioFileWriter(const std::string& path, int num_channels, int rate_hz, const WriteOptions& options = {});
+    ~AudioFileWriter();
+    AudioFileWriter(const AudioFileWriter&) = delete;
+    AudioFileWriter& operator=(const AudioFileWriter&) = delete;
+    void write(const std::vector<const float*>& channels, std::size_t frames);  // one pointer per channel
+    void commit();
+    std::size_t frames_written() const { return frames_written_; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_, tmp_path_;
+    int num_channels_ = 0;
+    std::size_t frames_written_ = 0;
+    void* file_ = nullptr;  // SNDFILE*, null once committed
+};
+
 // Encodes to an in-memory file (FLAC 16-bit by default) — for storing audio in the catalog.
 std::vector<unsigned char> encode_audio(const Audio& audio, const WriteOptions& options = {FileFormat::Flac, SampleBits::Int16});
 

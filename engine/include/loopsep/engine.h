@@ -61,14 +61,30 @@ struct StageTimes {                  // seconds spent per stage
     double stretch = 0;              // stretching each window to the reference tempo + its STFT
     double model = 0;                // the network
     double reconstruct = 0;          // mask warping, filtering the original STFT, inverse STFT, cross-fades
+    double write = 0;                // handing finished audio to the StemSink (e.g. encoding files)
 };
 
-struct SeparationResult {
-    std::vector<Audio> stems;        // one per target, same rate/channels/length as the input song
-    Audio residual;                  // empty unless params.residual
+struct SeparationInfo {
     BeatGrid grid;
     std::size_t num_segments = 0;
     StageTimes times;
+};
+
+struct SeparationResult : SeparationInfo {
+    std::vector<Audio> stems;        // one per target, same rate/channels/length as the input song
+    Audio residual;                  // empty unless params.residual
+};
+
+// Receives the separated audio as it becomes final, in song order, so no song-length stem is ever held
+// (Engine::separate_to). Each call carries song frames [start_frame, start_frame + frames) of every
+// output — the targets in order, then the residual when params.residual — as planar channels:
+// outputs[o][c] points at `frames` floats, valid during the call. The calls cover the song exactly once,
+// contiguously from frame 0, at the song's own sample rate and channel count.
+class StemSink {
+public:
+    virtual ~StemSink() = default;
+    virtual void write(std::size_t start_frame, std::size_t frames,
+                       const std::vector<std::vector<const float*>>& outputs) = 0;
 };
 
 // A stable tag naming a model file's weights (FNV-1a of its bytes), for the
@@ -90,6 +106,11 @@ public:
     // embeddings are cached in the catalog per model. Input error listing the available instruments if none.
     std::vector<float> query_from_catalog(Catalog& catalog, const std::string& instrument, Genre genre) const;
 
+    // Streams the stems (and residual) to `sink` as segments finish: memory holds the song and about one
+    // batch of segments, whatever the song's length.
+    SeparationInfo separate_to(const Audio& song, const std::vector<TargetQuery>& targets,
+                               const SeparationParams& params, StemSink& sink, const ProgressFn& progress = {}) const;
+    // The same, collected into full-length stems in memory.
     SeparationResult separate(const Audio& song, const std::vector<TargetQuery>& targets,
                               const SeparationParams& params, const ProgressFn& progress = {}) const;
 
