@@ -15,6 +15,9 @@ namespace loopsep {
 
 namespace {
 constexpr std::size_t kMaxPrototypeLoops = 16;  // enough for a stable mean, cheap to embed
+// Cached catalog embeddings are keyed by the weights AND by how queries are prepared: entries made by an
+// older query path (R3 stretching) are recomputed rather than mixed with new ones.
+constexpr const char* kQueryPathTag = "/query-r2";
 }
 
 std::string model_file_tag(const std::string& path) {
@@ -45,7 +48,11 @@ std::vector<float> Engine::query_from_loop(const Audio& loop_in, double loop_bpm
     const std::size_t ref_frames =
         static_cast<std::size_t>(std::llround(loop.frames() * loop_bpm / cfg.reference_bpm));
     // The encoder wants at least one bar: repeat a shorter loop.
-    Audio at_ref = ref_frames == loop.frames() ? loop : stretch_to_frames(loop, ref_frames);
+    // Rubber Band R2, as the training queries were stretched (models/src/prepare.cpp): the embedding sees
+    // the same kind of audio it learnt from, and R2 is several times faster than R3 on a loop.
+    StretchParams stretch;
+    stretch.engine = StretchEngine::Faster;
+    Audio at_ref = ref_frames == loop.frames() ? loop : stretch_to_frames(loop, ref_frames, stretch);
     const std::size_t bar_frames = static_cast<std::size_t>(std::llround(4 * 60.0 / cfg.reference_bpm * cfg.sample_rate_hz));
     if (at_ref.frames() < bar_frames) {
         for (auto& ch : at_ref.channels) {
@@ -79,14 +86,15 @@ std::vector<float> Engine::query_from_catalog(Catalog& catalog, const std::strin
     if (loops.size() > kMaxPrototypeLoops) loops.resize(kMaxPrototypeLoops);
     std::vector<std::vector<float>> embeddings;
     for (const LoopRecord& rec : loops) {
-        if (!model_tag_.empty())
-            if (auto cached = catalog.embedding(rec.id, model_tag_); cached && int(cached->size()) == model_->embedding_size()) {
+        const std::string cache_key = model_tag_.empty() ? "" : model_tag_ + kQueryPathTag;
+        if (!cache_key.empty())
+            if (auto cached = catalog.embedding(rec.id, cache_key); cached && int(cached->size()) == model_->embedding_size()) {
                 embeddings.push_back(*cached);
                 continue;
             }
         Audio audio = catalog.load_audio(rec.id);
         std::vector<float> e = query_from_loop(audio, rec.bpm, "catalog loop " + std::to_string(rec.id));
-        if (!model_tag_.empty()) catalog.set_embedding(rec.id, model_tag_, e);
+        if (!cache_key.empty()) catalog.set_embedding(rec.id, cache_key, e);
         embeddings.push_back(std::move(e));
     }
     return Separator::prototype(embeddings);
