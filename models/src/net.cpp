@@ -403,9 +403,11 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_querie
     // cores this costs half the CPU of one chunk on two OpenMP threads (bench_model: 6.6 vs 11.3 CPU-ms
     // per window for the same wall time), and nothing waits at an OpenMP barrier for a core another
     // process holds (that made a 3-minute song's model stage 10× slower on a loaded machine).
-    // At most 8 windows per chunk (the fastest batch on 2 cores; bounds memory).
+    // At most 2 windows per chunk: the smallest working set ran fastest (bench_model, 2 threads, batch 8:
+    // 3.2–3.4 ms per window in chunks of 2 vs 3.6 ms in chunks of 4; a 3-minute song's model stage
+    // 0.45 vs 0.54 s, and 4-way chunks of 8 took twice as long, mostly page faults).
     const std::size_t workers = std::min<std::size_t>(std::size_t(g_inference_threads.load()), mix.size());
-    const std::size_t chunk = std::min<std::size_t>(8, (mix.size() + workers - 1) / workers);
+    const std::size_t chunk = std::min<std::size_t>(2, (mix.size() + workers - 1) / workers);
     const std::size_t chunks = (mix.size() + chunk - 1) / chunk;
     auto run_chunk = [&](std::size_t index) {
         torch::NoGradGuard g;  // thread-local: every worker needs its own
