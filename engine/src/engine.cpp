@@ -108,7 +108,8 @@ public:
 }  // namespace
 
 SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQuery>& targets,
-                                   const SeparationParams& params, StemSink& sink, const ProgressFn& progress) const {
+                                   const SeparationParams& params, StemSink& sink, const ProgressFn& progress,
+                                   const BeatGrid* known_grid) const {
     params.validate();
     if (targets.empty()) throw usage_error("separate: no target given");
     const ModelConfig& cfg = model_->config();
@@ -142,7 +143,7 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
         BeatParams bp;
         bp.genre = params.genre;
         bp.allow_beatless = params.allow_beatless;
-        result.grid = track_beats(song, bp);
+        result.grid = known_grid ? *known_grid : track_beats(song, bp);
         segments = four_beat_segments(result.grid, song.frames(), song.sample_rate_hz);
     }
     const std::vector<SegmentPlan> plans =

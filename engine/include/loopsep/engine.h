@@ -107,9 +107,12 @@ public:
     std::vector<float> query_from_catalog(Catalog& catalog, const std::string& instrument, Genre genre) const;
 
     // Streams the stems (and residual) to `sink` as segments finish: memory holds the song and about one
-    // batch of segments, whatever the song's length.
+    // batch of segments, whatever the song's length. `known_grid`: the song's beat grid when the caller
+    // already tracked it — track_beats(song, {params.genre, params.allow_beatless}) on this very audio;
+    // used only in the beat grid mode for a song at the model's rate (otherwise the grid is tracked here).
     SeparationInfo separate_to(const Audio& song, const std::vector<TargetQuery>& targets,
-                               const SeparationParams& params, StemSink& sink, const ProgressFn& progress = {}) const;
+                               const SeparationParams& params, StemSink& sink, const ProgressFn& progress = {},
+                               const BeatGrid* known_grid = nullptr) const;
     // The same, collected into full-length stems in memory.
     SeparationResult separate(const Audio& song, const std::vector<TargetQuery>& targets,
                               const SeparationParams& params, const ProgressFn& progress = {}) const;
