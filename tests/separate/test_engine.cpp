@@ -109,6 +109,30 @@ TEST(Engine, StreamsFinishedAudioInSongOrderIdenticalToTheCollectedStems) {
     }
 }
 
+TEST(Engine, UsesTheCallersBeatGridInsteadOfTrackingAgain) {
+    TempDir dir;
+    Engine engine(Separator::load(small_model(dir)), "");
+    Audio song = loopsep::testing::make_test_song(124, 12.0);
+    const auto q = engine.query_from_loop(loopsep::testing::make_test_song(120, 2.0, 1), 120, "loop");
+    SeparationParams p;
+    BeatParams bp;
+    bp.genre = p.genre;
+    const BeatGrid tracked = track_beats(song, bp);
+    RecordingSink own, given;
+    const SeparationInfo a = engine.separate_to(song, {{"x", q}}, p, own);
+    const SeparationInfo b = engine.separate_to(song, {{"x", q}}, p, given, {}, &tracked);
+    EXPECT_EQ(a.num_segments, b.num_segments);
+    EXPECT_EQ(own.joined, given.joined);  // the same grid gives the same stems, bit for bit
+    // With every other downbeat dropped the segments are planned differently: the stems change, so it was used.
+    BeatGrid coarse = tracked;
+    coarse.downbeats_sec.clear();
+    for (std::size_t i = 0; i < tracked.downbeats_sec.size(); i += 2) coarse.downbeats_sec.push_back(tracked.downbeats_sec[i]);
+    RecordingSink other;
+    const SeparationInfo c = engine.separate_to(song, {{"x", q}}, p, other, {}, &coarse);
+    EXPECT_EQ(c.grid.downbeats_sec.size(), coarse.downbeats_sec.size());
+    EXPECT_NE(other.joined, own.joined);
+}
+
 TEST(Engine, KeepsTheSongsRateAndLengthAndMono) {
     TempDir dir;
     Engine engine(Separator::load(small_model(dir)), "");
