@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Speed and peak memory of `loopsep separate` (one target, bundled/default model):
 # a 3-minute synthetic bachata song, then a 30-minute file (three 10-minute songs
-# joined) to show memory does not grow with length beyond the audio itself.
+# joined) to show memory does not grow with length beyond the audio itself; then the
+# cost of four bachata targets against one on the 3-minute song (median of 5 runs each).
 # usage: bench/separate/speed.sh [BUILD_DIR] [MODEL]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,9 +25,29 @@ import json, sys
 s = json.load(open(sys.argv[1])); wall = float(sys.argv[2]); rss_mb = int(sys.argv[3]) / 1024
 st = s["stage_sec"]
 print(f"{sys.argv[4]:>10}: {s['seconds']:7.1f} s audio, {wall:6.1f} s wall = {s['seconds']/wall:5.1f}x real time, "
-      f"peak RSS {rss_mb:6.0f} MB | beats {st['beats']:.1f} s, stretch+STFT {st['stretch']:.1f} s, "
-      f"model {st['model']:.1f} s, reconstruct {st['reconstruct']:.1f} s, segments {s['segments']}")
+      f"peak RSS {rss_mb:6.0f} MB | decode {st['decode']:.2f} s, beats {st['beats']:.2f} s, stretch+STFT {st['stretch']:.2f} s, "
+      f"model {st['model']:.2f} s, reconstruct {st['reconstruct']:.2f} s, write {st['write']:.2f} s, setup {s['setup_sec']:.2f} s, "
+      f"segments {s['segments']}")
 PY
 }
 run "$W"/s3/*/mix.wav "3 min"
 run "$W/long30.wav" "30 min"
+
+# Four targets vs one (class-prototype queries from the default catalog), interleaved runs.
+song3=$(ls "$W"/s3/*/mix.wav)
+for i in 1 2 3 4 5; do
+  for t in bongo bongo,guira,bass,guitar; do
+    /usr/bin/time -f "%e" -o "$W/time" $L separate "$song3" --targets "$t" --genre bachata --model "$MODEL" \
+        --outdir "$W/out" --force > /dev/null
+    echo "$t $(cat "$W/time")" >> "$W/targets.txt"
+  done
+done
+python3 - "$W/targets.txt" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    t, wall = line.split()
+    runs.setdefault(t, []).append(float(wall))
+one, four = statistics.median(runs["bongo"]), statistics.median(runs["bongo,guira,bass,guitar"])
+print(f"  targets: 1 target {one:.2f} s, 4 targets {four:.2f} s (median of {len(runs['bongo'])}) = {four / one:.2f}x")
+PY
