@@ -20,6 +20,7 @@
 #include "loopsep/engine.h"
 #include "loopsep/error.h"
 #include "loopsep/model.h"
+#include "loopsep/parallel.h"
 
 namespace loopsep::cli {
 
@@ -74,19 +75,23 @@ private:
 
 // Streams every output to its file as the engine finishes it; commit() renames them all into place.
 // Destroyed before commit() (an error), it leaves no output behind.
+// Several outputs are encoded on `threads` workers at once (each file is independent).
 class FileSink : public StemSink {
 public:
-    FileSink(const std::vector<std::string>& paths, int num_channels, int rate_hz, const WriteOptions& options) {
+    FileSink(const std::vector<std::string>& paths, int num_channels, int rate_hz, const WriteOptions& options,
+             int threads)
+        : threads_(threads) {
         for (const auto& p : paths) writers_.push_back(std::make_unique<AudioFileWriter>(p, num_channels, rate_hz, options));
     }
     void write(std::size_t, std::size_t frames, const std::vector<std::vector<const float*>>& outputs) override {
-        for (std::size_t o = 0; o < writers_.size(); ++o) writers_[o]->write(outputs[o], frames);
+        parallel_for(writers_.size(), threads_, [&](std::size_t o, std::size_t) { writers_[o]->write(outputs[o], frames); });
     }
     void commit() {
         for (auto& w : writers_) w->commit();
     }
 
 private:
+    int threads_;
     std::vector<std::unique_ptr<AudioFileWriter>> writers_;
 };
 
@@ -225,7 +230,7 @@ int run_separate(const Argv& argv) {
             if (params.residual) paths.push_back(residual_path);
             SeparationInfo r;
             try {
-                FileSink sink(paths, song.num_channels(), song.sample_rate_hz, wo);
+                FileSink sink(paths, song.num_channels(), song.sample_rate_hz, wo, params.threads);
                 try {
                     r = engine.separate_to(song, targets, params, sink, std::cref(bar), decoded.grid ? &*decoded.grid : nullptr);
                     r.times.beats += decoded.beats_sec;
