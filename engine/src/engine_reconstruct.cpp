@@ -39,10 +39,11 @@ void StemAccumulator::add(const SegmentAudio& segment, const SegmentPlan& plan) 
             const long lo = std::max(from, segment.start), hi = std::min(to, segment.start + long(chunk.size()));
             if (hi <= lo) continue;
             if (out.size() < std::size_t(hi) - base_) out.resize(std::size_t(hi) - base_, 0.0f);
-            for (long n = lo; n < hi; ++n) {
-                const float w = weight[std::size_t(n - from)];
-                if (w > 0) out[std::size_t(n) - base_] += w * chunk[std::size_t(n - segment.start)];
-            }
+            // Branch-free (vectorises): weight 0 adds nothing to a finite chunk.
+            float* o = out.data() + (std::size_t(lo) - base_);
+            const float* x = chunk.data() + (lo - segment.start);
+            const float* wt = weight.data() + (lo - from);
+            for (long n = 0; n < hi - lo; ++n) o[n] += wt[n] * x[n];
         }
 }
 

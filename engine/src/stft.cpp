@@ -84,12 +84,26 @@ std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_sample
     if (spec.num_bins != bins) throw usage_error("inverse STFT: spectrogram has " + std::to_string(spec.num_bins) +
                                                  " bins, expected " + std::to_string(bins));
     // Weighted overlap-add: out = Σ_t w·frame_t / Σ_t w². The engine runs this once per target,
-    // channel and segment, so the inner loops are branch-free over each frame's valid span.
-    std::vector<float> acc(num_samples, 0.0f), norm(num_samples, 0.0f);
+    // channel and segment, so the inner loops are branch-free over each frame's valid span, and
+    // Σ_t w² is summed only when the geometry changes.
+    const std::size_t used_frames = std::min<std::size_t>(spec.num_frames, (num_samples + n / 2 + hop - 1) / hop);
+    if (norm_frames_ != used_frames || norm_samples_ != num_samples) {
+        norm_.assign(num_samples, 0.0f);
+        for (std::size_t t = 0; t < used_frames; ++t) {
+            const long start = long(t) * hop - n / 2;
+            const long i0 = std::max(0L, -start), i1 = std::min(long(n), long(num_samples) - start);
+            float* w2 = norm_.data() + (start + i0);
+            const float* w = window_.data() + i0;
+            for (long i = 0; i < i1 - i0; ++i) w2[i] += w[i] * w[i];
+        }
+        norm_frames_ = used_frames;
+        norm_samples_ = num_samples;
+    }
+    const std::vector<float>& norm = norm_;
+    std::vector<float> acc(num_samples, 0.0f);
     const float scale = 1.0f / n;  // FFTW's inverse is unnormalised
-    for (std::size_t t = 0; t < spec.num_frames; ++t) {
+    for (std::size_t t = 0; t < used_frames; ++t) {
         const long start = long(t) * hop - n / 2;
-        if (start >= long(num_samples)) break;
         const auto* in = &spec.data[t * bins];
         for (int k = 0; k < bins; ++k) {
             plans_->freq[k][0] = in[k].real();
@@ -98,13 +112,9 @@ std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_sample
         fftwf_execute(plans_->inverse);
         const long i0 = std::max(0L, -start), i1 = std::min(long(n), long(num_samples) - start);
         float* a = acc.data() + (start + i0);
-        float* w2 = norm.data() + (start + i0);
         const float* frame = plans_->time + i0;
         const float* w = window_.data() + i0;
-        for (long i = 0; i < i1 - i0; ++i) {
-            a[i] += frame[i] * scale * w[i];
-            w2[i] += w[i] * w[i];
-        }
+        for (long i = 0; i < i1 - i0; ++i) a[i] += frame[i] * scale * w[i];
     }
     for (std::size_t i = 0; i < num_samples; ++i) acc[i] = norm[i] > 1e-8f ? acc[i] / norm[i] : 0.0f;
     return acc;
