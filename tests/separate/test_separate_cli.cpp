@@ -64,6 +64,19 @@ TEST(SeparateCli, BatchModeWritesOneFolderPerSongWithResidual) {
         EXPECT_TRUE(file_exists(f.dir.file(p))) << p;
 }
 
+TEST(SeparateCli, ARefusedFirstSongDoesNotHandItsAudioToTheNext) {
+    // The first song is decoded while the model loads; when it is then refused (its output exists),
+    // the second song must still be separated from its own audio.
+    Fixture f;
+    write_audio(f.dir.file("second.wav"), loopsep::testing::make_test_song(100, 5.0), {});
+    ASSERT_EQ(run_loopsep("separate song.wav --targets a --query loop.wav --outdir out " + f.base(), f.dir.path()).exit_code, 0);
+    auto r = run_loopsep("separate song.wav second.wav --targets a --query loop.wav --outdir out " + f.base(), f.dir.path());
+    EXPECT_EQ(r.exit_code, 1) << r.err;  // song.wav refused: out/song/a.wav exists
+    EXPECT_NE(r.err.find("exists"), std::string::npos) << r.err;
+    const Audio second = read_audio(f.dir.file("second.wav"));
+    EXPECT_EQ(read_audio(f.dir.file("out/second/a.wav"), {0, 2, true}).frames(), second.frames());
+}
+
 TEST(SeparateCli, BadInputsGiveOneLineAndNoOutput) {
     Fixture f;
     expect_one_line_error(run_loopsep("separate missing.wav --target x --query loop.wav --output o.wav " + f.base(), f.dir.path()), 1,

@@ -199,6 +199,8 @@ int run_separate(const Argv& argv) {
     nlohmann::json summary = nlohmann::json::array();
     int failures = 0;
     for (const std::string& song_path : args.positional) {
+        // The prefetched audio belongs to the first song only, even if that song is refused below.
+        std::future<DecodedSong> prefetched = std::move(first_song);
         // Outputs first, so an existing file is refused before any work.
         std::vector<std::string> outputs;
         std::string residual_path;
@@ -216,7 +218,7 @@ int run_separate(const Argv& argv) {
         try {
             for (const auto& o : outputs)
                 if (!force && fs::exists(o)) throw input_error(o + ": exists (use --force to overwrite)");
-            DecodedSong decoded = first_song.valid() ? first_song.get() : decode_song(song_path, false);
+            DecodedSong decoded = prefetched.valid() ? prefetched.get() : decode_song(song_path, false);
             const Audio& song = decoded.song;
             const double decode_sec = decoded.decode_sec;
             ProgressBar bar(song_name);
@@ -247,7 +249,6 @@ int run_separate(const Argv& argv) {
                 }
                 throw;
             }
-            const double write_sec = r.times.write;
             nlohmann::json stems = nlohmann::json::array();
             for (std::size_t t = 0; t < outputs.size(); ++t)
                 stems.push_back({{"target", target_names[t]}, {"path", outputs[t]}});
@@ -260,7 +261,7 @@ int run_separate(const Argv& argv) {
                                {"setup_sec", setup_sec},
                                {"stage_sec", {{"decode", decode_sec}, {"beats", r.times.beats},
                                               {"stretch", r.times.stretch}, {"model", r.times.model},
-                                              {"reconstruct", r.times.reconstruct}, {"write", write_sec}}}});
+                                              {"reconstruct", r.times.reconstruct}, {"write", r.times.write}}}});
             if (!args.has("--json"))
                 for (std::size_t t = 0; t < outputs.size(); ++t) std::printf("%s\n", outputs[t].c_str());
         } catch (const Error& e) {
