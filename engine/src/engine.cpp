@@ -84,10 +84,6 @@ std::vector<float> window_magnitude(const Audio& song, const SegmentPlan& plan, 
     return mag;
 }
 
-}  // namespace
-
-namespace {
-
 // Collects streamed outputs into full-length buffers (Engine::separate, and songs not at the model's
 // rate, which are resampled back whole).
 class CollectSink : public StemSink {
@@ -190,17 +186,17 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
         for (std::size_t i = 0; i < n; ++i) output.add(rendered[i], plans[first + i]);
         result.times.reconstruct += seconds_since(tr);
 
-        // Everything before the fade-in of the segments still to come is final.
+        // Everything before the next segment's fade-in is final (plans are in song order).
         auto tw = Clock::now();
-        std::size_t final_until = song.frames();
-        for (std::size_t j = first + n; j < plans.size(); ++j)
-            final_until = std::min(final_until, plans[j].start_frame > kFadeFrames ? plans[j].start_frame - kFadeFrames : 0);
-        output.flush(final_until, song, sink);
+        const std::size_t next = first + n;
+        output.flush(next < plans.size() ? plans[next].start_frame - std::min(plans[next].start_frame, kFadeFrames)
+                                         : song.frames(),
+                     song, sink);
         result.times.write += seconds_since(tw);
         if (progress) progress(first + n, plans.size());
     }
     auto tw = Clock::now();
-    output.flush(song.frames(), song, sink);
+    output.flush(song.frames(), song, sink);  // a song without segments: silence
     result.times.write += seconds_since(tw);
     return result;
 }

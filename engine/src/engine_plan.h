@@ -29,7 +29,9 @@ struct SegmentPlan {
 
 // Builds plans for beat segments (stretch to the reference tempo) or, with
 // fixed = true, for plain windows of one reference bar with no stretching.
-// Segments shorter than min_segment_frames are merged into a neighbour.
+// Segments shorter than min_segment_frames are merged into a neighbour. The plans are in song
+// order and tile the song: each starts where the previous one ends (the engine relies on it to
+// know which output is final).
 std::vector<SegmentPlan> plan_segments(const std::vector<Segment>& segments, const BeatGrid& grid,
                                        std::size_t song_frames, int sample_rate_hz, double reference_bpm,
                                        int window_frames, int hop, bool fixed, std::size_t min_segment_frames);

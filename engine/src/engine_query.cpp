@@ -84,9 +84,9 @@ std::vector<float> Engine::query_from_catalog(Catalog& catalog, const std::strin
         throw input_error(msg.str());
     }
     if (loops.size() > kMaxPrototypeLoops) loops.resize(kMaxPrototypeLoops);
+    const std::string cache_key = model_tag_.empty() ? "" : model_tag_ + kQueryPathTag;
     std::vector<std::vector<float>> embeddings;
     for (const LoopRecord& rec : loops) {
-        const std::string cache_key = model_tag_.empty() ? "" : model_tag_ + kQueryPathTag;
         if (!cache_key.empty())
             if (auto cached = catalog.embedding(rec.id, cache_key); cached && int(cached->size()) == model_->embedding_size()) {
                 embeddings.push_back(*cached);

@@ -27,7 +27,7 @@ struct SegmentAudio {
 
 // Rebuilds one segment of every target. Segments are independent, so the engine renders
 // several at once, one reconstructor per worker (each owns its FFT scratch), then adds
-// them into the stems in order with add_segment().
+// them in order with StemAccumulator::add().
 class SegmentReconstructor {
 public:
     virtual ~SegmentReconstructor() = default;
