@@ -211,9 +211,7 @@ void write_planar(SNDFILE* sf, const std::vector<const float*>& channels, std::s
 
 void write_frames(SNDFILE* sf, const Audio& audio, const std::string& what) {
     sf_command(sf, SFC_SET_CLIPPING, nullptr, SF_TRUE);
-    std::vector<const float*> channels;
-    for (const auto& ch : audio.channels) channels.push_back(ch.data());
-    write_planar(sf, channels, audio.frames(), what);
+    write_planar(sf, audio.channel_pointers(), audio.frames(), what);
 }
 
 void check_writable(const Audio& audio, const std::string& what) {
@@ -338,9 +336,7 @@ void AudioFileWriter::commit() {
 void write_audio(const std::string& path, const Audio& audio, const WriteOptions& options) {
     check_writable(audio, path);
     AudioFileWriter writer(path, audio.num_channels(), audio.sample_rate_hz, options);
-    std::vector<const float*> channels;
-    for (const auto& ch : audio.channels) channels.push_back(ch.data());
-    writer.write(channels, audio.frames());
+    writer.write(audio.channel_pointers(), audio.frames());
     writer.commit();
 }
 

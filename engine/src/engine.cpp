@@ -123,8 +123,7 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
         for (Audio& a : collected.outputs) {
             a = resample(a, input.sample_rate_hz);
             for (auto& ch : a.channels) ch.resize(input.frames(), 0.0f);
-            outputs.emplace_back();
-            for (const auto& ch : a.channels) outputs.back().push_back(ch.data());
+            outputs.push_back(a.channel_pointers());
         }
         sink.write(0, input.frames(), outputs);
         info.times.write += seconds_since(tw);

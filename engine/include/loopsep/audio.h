@@ -29,6 +29,12 @@ struct Audio {
     double duration_sec() const { return sample_rate_hz > 0 ? double(frames()) / sample_rate_hz : 0.0; }
     float* channel(int c) { return channels[c].data(); }
     const float* channel(int c) const { return channels[c].data(); }
+    // One pointer per channel, e.g. for AudioFileWriter::write or a StemSink.
+    std::vector<const float*> channel_pointers() const {
+        std::vector<const float*> p;
+        for (const auto& ch : channels) p.push_back(ch.data());
+        return p;
+    }
 
     std::vector<float> mono() const;   // mean of the channels
     float peak() const;                // max |sample|
