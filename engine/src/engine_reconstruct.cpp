@@ -103,11 +103,8 @@ public:
         for (int c = 0; c < song.num_channels(); ++c) {
             std::vector<float> x = detail::extract_region(song.channels[c], double(chunk_start), chunk_frames);
             const Spectrogram mix = stft_.forward(x.data(), x.size());
-            Spectrogram est = mix;
-            for (std::size_t t = 0; t < warped.size(); ++t) {
-                for (std::size_t i = 0; i < est.data.size(); ++i) est.data[i] = mix.data[i] * warped[t][i];
-                out.audio[t][std::size_t(c)] = stft_.inverse(est, chunk_frames);
-            }
+            for (std::size_t t = 0; t < warped.size(); ++t)
+                out.audio[t][std::size_t(c)] = stft_.inverse(mix, chunk_frames, warped[t].data());
         }
         return out;
     }

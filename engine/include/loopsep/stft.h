@@ -52,8 +52,9 @@ public:
     // Frames centred at arbitrary sample positions (zero padding outside the
     // signal): frame t covers [centers[t] - n_fft/2, centers[t] + n_fft/2).
     Spectrogram forward_at(const float* samples, std::size_t num_samples, const std::vector<long>& centers);
-    // Inverse to exactly `num_samples` samples.
-    std::vector<float> inverse(const Spectrogram& spec, std::size_t num_samples);
+    // Inverse to exactly `num_samples` samples. With `mask` (num_frames × num_bins real gains,
+    // time-major), the inverse of spec·mask, without a masked copy of the spectrogram.
+    std::vector<float> inverse(const Spectrogram& spec, std::size_t num_samples, const float* mask = nullptr);
 
 private:
     struct Plans;
