@@ -30,6 +30,8 @@ void ModelConfig::validate() const {
     check(!query_channels.empty() && query_channels.size() <= 6, "query_channels", "must list 1..6 layers");
     for (int c : query_channels) check(c >= 1 && c <= 1024, "query_channels", "entries must be in 1..1024");
     check(num_bands % (1 << query_channels.size()) == 0, "num_bands", "must be divisible by 2^(query layers)");
+    check(shared_levels >= 0 && shared_levels <= levels, "shared_levels",
+          "must be in 0..levels = " + std::to_string(levels));
     check(embedding_size >= 1 && embedding_size <= 4096, "embedding_size", "must be in 1..4096");
     check(training_steps >= 0, "training_steps", "must be ≥ 0");
 }
@@ -39,6 +41,7 @@ std::string ModelConfig::to_json() const {
         {"sample_rate_hz", sample_rate_hz}, {"n_fft", n_fft}, {"hop", hop}, {"reference_bpm", reference_bpm},
         {"segment_frames", segment_frames}, {"context_frames", context_frames}, {"num_bands", num_bands},
         {"unet_channels", unet_channels}, {"query_channels", query_channels}, {"embedding_size", embedding_size},
+        {"shared_levels", shared_levels},
         {"instruments", instruments}, {"training_data", training_data}, {"training_steps", training_steps},
         {"window", "hann-periodic"}, {"stft_center", true}, {"stereo", "mid; one mask for both channels"},
         {"band_scale", "mel (HTK), triangular, 0..sample_rate/2"}};
@@ -59,6 +62,7 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& w
         c.unet_channels = j.at("unet_channels").get<std::vector<int>>();
         c.query_channels = j.at("query_channels").get<std::vector<int>>();
         c.embedding_size = j.at("embedding_size").get<int>();
+        if (j.contains("shared_levels")) c.shared_levels = j["shared_levels"].get<int>();  // absent before v2
         if (j.contains("instruments")) c.instruments = j["instruments"].get<std::vector<std::string>>();
         if (j.contains("training_data")) c.training_data = j["training_data"].get<std::string>();
         if (j.contains("training_steps")) c.training_steps = j["training_steps"].get<long>();

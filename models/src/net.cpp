@@ -98,11 +98,13 @@ FilmResBlockImpl::FilmResBlockImpl(int ch, int emb) : channels(ch) {
     conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, ch, 3).padding(1)));
     norm2 = register_module("norm2", torch::nn::GroupNorm(groups, ch));
     conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, ch, 3).padding(1)));
-    film = register_module("film", torch::nn::Linear(emb, 2 * ch));
+    if (emb > 0) film = register_module("film", torch::nn::Linear(emb, 2 * ch));
     // Start as identity FiLM (scale 1, shift 0) and a near-identity residual.
     torch::NoGradGuard g;
-    film->weight.mul_(0.1);
-    film->bias.zero_();
+    if (film) {
+        film->weight.mul_(0.1);
+        film->bias.zero_();
+    }
     conv2->weight.mul_(0.5);
 }
 
@@ -112,10 +114,13 @@ torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Ten
 
 torch::Tensor FilmResBlockImpl::forward_after_conv1(const torch::Tensor& x, torch::Tensor y,
                                                     const torch::Tensor& embedding) {
-    auto gb = film(embedding);  // [N, 2C]
-    auto gamma = (1.0 + gb.slice(1, 0, channels)).unsqueeze(-1).unsqueeze(-1);
-    auto beta = gb.slice(1, channels, 2 * channels).unsqueeze(-1).unsqueeze(-1);
-    y = norm2(y) * gamma + beta;
+    y = norm2(y);
+    if (film) {
+        auto gb = film(embedding);  // [N, 2C]
+        auto gamma = (1.0 + gb.slice(1, 0, channels)).unsqueeze(-1).unsqueeze(-1);
+        auto beta = gb.slice(1, channels, 2 * channels).unsqueeze(-1).unsqueeze(-1);
+        y = y * gamma + beta;
+    }
     return x + conv2(torch::relu(y));
 }
 
@@ -149,7 +154,7 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
     up = register_module("up", torch::nn::ModuleList());
     dec = register_module("dec", torch::nn::ModuleList());
     for (int i = 0; i < levels; ++i) {
-        enc->push_back(FilmResBlock(ch[i], E));
+        enc->push_back(FilmResBlock(ch[i], i < c.shared_levels ? 0 : E));
         down->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[i], ch[i + 1], 2).stride(2)));
         up->push_back(torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(ch[i + 1], ch[i], 2).stride(2)));
         dec->push_back(FilmResBlock(ch[i], E));
@@ -224,18 +229,27 @@ torch::Tensor LoopSepNetImpl::embed(const torch::Tensor& query_mag) {
 }
 
 LoopSepNetImpl::Shared LoopSepNetImpl::shared_prefix(const torch::Tensor& mix_mag) {
-    auto x = stem(features(mix_mag));
-    auto& first = *enc[0]->as<FilmResBlock>();
-    return {x, first.conv1(torch::relu(first.norm1(x)))};
+    Shared out;
+    out.x = stem(features(mix_mag));
+    for (int i = 0; i < config.shared_levels; ++i) {
+        out.x = enc[i]->as<FilmResBlock>()->forward(out.x, torch::Tensor());
+        out.skips.push_back(out.x);
+        out.x = down[i]->as<torch::nn::Conv2d>()->forward(out.x);
+    }
+    if (config.shared_levels == 0) {
+        auto& first = *enc[0]->as<FilmResBlock>();
+        out.first_conv1 = first.conv1(torch::relu(first.norm1(out.x)));
+    }
+    return out;
 }
 
-torch::Tensor LoopSepNetImpl::mask_from(const Shared& shared, const torch::Tensor& emb_in) {
-    const int64_t n = shared.stem_out.size(0);
+torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::Tensor& emb_in) {
+    const int64_t n = shared.x.size(0);
     auto emb = emb_in.size(0) == n ? emb_in : emb_in.expand({n, emb_in.size(1)});
-    auto x = shared.stem_out;
-    std::vector<torch::Tensor> skips;
+    auto x = shared.x;
+    std::vector<torch::Tensor> skips = shared.skips;
     const int levels = int(config.unet_channels.size()) - 1;
-    for (int i = 0; i < levels; ++i) {
+    for (int i = config.shared_levels; i < levels; ++i) {
         auto& block = *enc[i]->as<FilmResBlock>();
         x = i == 0 ? block.forward_after_conv1(x, shared.first_conv1, emb) : block.forward(x, emb);
         skips.push_back(x);
@@ -246,7 +260,11 @@ torch::Tensor LoopSepNetImpl::mask_from(const Shared& shared, const torch::Tenso
         x = up[i]->as<torch::nn::ConvTranspose2d>()->forward(x) + skips[i];
         x = dec[i]->as<FilmResBlock>()->forward(x, emb);
     }
-    auto band_mask = torch::sigmoid(head(torch::relu(x))).squeeze(1);  // [N, T, B]
+    return torch::sigmoid(head(torch::relu(x))).squeeze(1);  // [N, T, B]
+}
+
+torch::Tensor LoopSepNetImpl::mask_from(const Shared& shared, const torch::Tensor& embeddings) {
+    auto band_mask = band_mask_from(shared, embeddings);
     if (fast_path(band_mask)) return sparse_rows(band_mask, fs_bins, fs_bands, fs_weights, config.num_bins());
     auto src = band_mask.index_select(-1, fs_bands) * fs_weights;         // bin mask = Σ_b S[b,k]·band_mask[b]
     auto sizes = band_mask.sizes().vec();
@@ -263,6 +281,30 @@ LoopSepNet make_net(const ModelConfig& config, std::uint64_t seed) {
     torch::manual_seed(seed);
     LoopSepNet net(config);
     return net;
+}
+
+LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedding) {
+    ModelConfig config = net->config;
+    if (levels < config.shared_levels)
+        throw usage_error("shared levels can only grow (the model shares " + std::to_string(config.shared_levels) + ")");
+    config.shared_levels = levels;
+    config.validate();
+    LoopSepNet out(config);
+    torch::NoGradGuard g;
+    auto src = net->named_parameters();
+    for (auto& p : out->named_parameters()) p.value().copy_(src[p.key()]);
+    const auto emb = embedding.reshape({1, -1}).to(torch::kFloat32).cpu();
+    for (int i = net->config.shared_levels; i < levels; ++i) {
+        auto& from = *net->enc[i]->as<FilmResBlock>();
+        auto& to = *out->enc[i]->as<FilmResBlock>();
+        const auto gb = from.film->forward(emb.to(from.film->weight.device())).squeeze(0);
+        const auto gamma = 1.0 + gb.slice(0, 0, from.channels), beta = gb.slice(0, from.channels, 2 * from.channels);
+        // (norm(y)·w + b)·γ + β = norm(y)·(w·γ) + (b·γ + β)
+        to.norm2->weight.copy_(from.norm2->weight * gamma);
+        to.norm2->bias.copy_(from.norm2->bias * gamma + beta);
+    }
+    out->to(net->stem->weight.device());
+    return out;
 }
 
 SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config) {
@@ -419,12 +461,26 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_querie
             for (std::size_t k = 0; k < per; ++k) dst[k] = std::isfinite(m[k]) ? std::max(0.0f, m[k]) : 0.0f;
         }
         const auto shared = impl_->net->shared_prefix(batch);
+        const auto& net = *impl_->net;
+        const int64_t* band_of = net.fs_bands.data_ptr<int64_t>();
+        const int64_t* bin_of = net.fs_bins.data_ptr<int64_t>();
+        const float* weight = net.fs_weights.data_ptr<float>();
+        const int64_t entries = net.fs_weights.numel();
+        const int bands = c.num_bands, bins = c.num_bins();
         for (std::size_t q = 0; q < embeddings.size(); ++q) {
             auto emb = torch::from_blob(const_cast<float*>(embeddings[q].data()), {1, c.embedding_size}, torch::kFloat32);
-            auto masks = impl_->net->mask_from(shared, emb).clamp(0.0, 1.0).contiguous();
+            const auto band_masks = impl_->net->band_mask_from(shared, emb).contiguous();  // [n, T, bands]
+            // Band → bin straight into the output (the sums of LoopSepNetImpl::mask_from, in the same
+            // order), clamped while the row is in cache: no [n, T, bins] tensors to allocate and copy.
             for (std::size_t i = 0; i < n; ++i) {
-                const float* src = masks.data_ptr<float>() + i * per;
-                out[q][start + i].assign(src, src + per);
+                auto& dst = out[q][start + i];
+                dst.assign(per, 0.0f);
+                for (int t = 0; t < c.window_frames(); ++t) {
+                    const float* a = band_masks.data_ptr<float>() + (int64_t(i) * c.window_frames() + t) * bands;
+                    float* o = dst.data() + std::size_t(t) * bins;
+                    for (int64_t j = 0; j < entries; ++j) o[bin_of[j]] += weight[j] * a[band_of[j]];
+                    for (int k = 0; k < bins; ++k) o[k] = std::clamp(o[k], 0.0f, 1.0f);
+                }
             }
         }
     };

@@ -24,6 +24,7 @@ torch::Tensor stft_complex(const torch::Tensor& waves, const ModelConfig& config
 torch::Tensor istft(const torch::Tensor& spec, const ModelConfig& config, std::int64_t length);  // → [N, length]
 
 struct FilmResBlockImpl : torch::nn::Module {
+    // embedding_size 0: a plain residual block (no FiLM; the embedding argument is ignored).
     FilmResBlockImpl(int channels, int embedding_size);
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& embedding);
     // The same block given conv1(relu(norm1(x))) already computed: that part does not depend on
@@ -44,11 +45,19 @@ struct LoopSepNetImpl : torch::nn::Module {
     torch::Tensor embed(const torch::Tensor& query_magnitudes);
     // Mixture magnitudes [N, window_frames, bins] + embeddings [N, E] (or [1, E]) → bin masks [N, T, bins].
     torch::Tensor mask(const torch::Tensor& mix_magnitudes, const torch::Tensor& embeddings);
-    // mask() in two parts: the query-independent start of the net (features, stem, the first block's
-    // first convolution), computed once per batch of windows, then the rest for one query.
-    struct Shared { torch::Tensor stem_out, first_conv1; };
+    // mask() in two parts: the query-independent start of the net, computed once per batch of windows,
+    // then the rest for one query. The start is the features, the stem and the `shared_levels` encoder
+    // levels (their skips and the down-sampled output); with no shared level, the first block's first
+    // convolution, which comes before its FiLM.
+    struct Shared {
+        torch::Tensor x;                   // input of the first conditioned encoder level
+        std::vector<torch::Tensor> skips;  // outputs of the shared levels
+        torch::Tensor first_conv1;         // shared_levels == 0 only
+    };
     Shared shared_prefix(const torch::Tensor& mix_magnitudes);
     torch::Tensor mask_from(const Shared& shared, const torch::Tensor& embeddings);
+    // mask_from() before the band → bin map: band masks [N, T, bands] in [0, 1].
+    torch::Tensor band_mask_from(const Shared& shared, const torch::Tensor& embeddings);
 
     ModelConfig config;
     torch::nn::ModuleList query_convs{nullptr};
@@ -62,6 +71,11 @@ struct LoopSepNetImpl : torch::nn::Module {
 TORCH_MODULE(LoopSepNet);
 
 LoopSepNet make_net(const ModelConfig& config, std::uint64_t seed);
+// The same net with its first `levels` encoder levels made query-independent (config.shared_levels =
+// levels): each of their FiLMs is evaluated at `embedding` [E] (e.g. the mean training query) and folded
+// into the GroupNorm before it, exactly. For that embedding both nets give the same masks; it is the
+// starting point for fine-tuning a shared-trunk model.
+LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedding);
 // Parameters (not buffers) + the config as metadata.
 SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config);
 // Copies every parameter from `file`; any missing, extra or mis-shaped tensor is an input error naming `what`.

@@ -4,7 +4,7 @@
 //   loopsep-train-gpu --cache FILE [--cache FILE2 ...] --out MODEL [--val-cache FILE]
 //       [--steps N] [--batch B] [--lr X] [--seed S] [--minutes M] [--resume MODEL]
 //       [--channels 8,16,32,64] [--bands 96] [--embedding 64] [--query-channels 16,32,64]
-//       [--val-every N] [--cpu] [--threads T]
+//       [--shared-levels N] [--val-every N] [--cpu] [--threads T]
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
             else if (a == "--query-channels") p.config.query_channels = detail::parse_int_list(v, a);
             else if (a == "--bands") p.config.num_bands = std::atoi(v.c_str());
             else if (a == "--embedding") p.config.embedding_size = std::atoi(v.c_str());
+            else if (a == "--shared-levels") p.shared_levels = std::atoi(v.c_str());
             else throw usage_error("unknown option " + a);
         }
         if (caches.empty()) throw usage_error("--cache: at least one segment cache is required");

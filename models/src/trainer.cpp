@@ -32,6 +32,8 @@ void TrainParams::validate() const {
     if (same_bar_fraction < 0 || same_bar_fraction > 1) throw usage_error("same_bar_fraction must be in [0, 1]");
     if (pair_fraction < 0 || pair_fraction > 1) throw usage_error("--pair-fraction must be in [0, 1]");
     config.validate();
+    if (shared_levels < -1 || shared_levels > int(config.unet_channels.size()) - 1)
+        throw usage_error("--shared-levels must be in 0..levels (" + std::to_string(config.unet_channels.size() - 1) + ")");
 }
 
 namespace {
@@ -390,7 +392,11 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         model = net::load_net(p.resume, &cfg);
         step0 = cfg.training_steps;
         log << "resuming from " << p.resume << " (" << step0 << " steps; optimiser state starts fresh)\n";
+        if (p.shared_levels >= 0 && p.shared_levels < cfg.shared_levels)
+            throw usage_error("--shared-levels " + std::to_string(p.shared_levels) + ": " + p.resume + " already shares " +
+                              std::to_string(cfg.shared_levels) + " levels (they cannot be conditioned again)");
     } else {
+        if (p.shared_levels >= 0) cfg.shared_levels = p.shared_levels;
         model = net::make_net(cfg, p.seed);
     }
     if (train.window_samples != cfg.num_window_samples())
@@ -406,6 +412,23 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
     Index ix(train, p.accompaniment_only);
     if (ix.usable.empty()) throw input_error("training data: no instrument is active in two or more songs");
     DeviceCache dc(train, dev);
+    if (p.shared_levels > cfg.shared_levels) {
+        // Convert the resumed net: its newly shared FiLMs are fixed at the mean training query.
+        torch::NoGradGuard g;
+        std::mt19937_64 qrng(p.seed * 31 + 5);
+        TrainParams qp = p;
+        qp.batch = 32;
+        qp.pair_fraction = 0;
+        torch::Tensor sum;
+        for (int i = 0; i < 8; ++i) {
+            auto e = model->embed(net::stft_magnitude(sample_batch(train, ix, dc, qp, qrng).query, cfg)).sum(0);
+            sum = sum.defined() ? sum + e : e;
+        }
+        model = net::share_levels(model, p.shared_levels, sum / 256.0);
+        cfg = model->config;
+        model->train();
+        log << "shared the first " << cfg.shared_levels << " encoder levels (FiLM fixed at the mean of 256 queries)\n";
+    }
     std::unique_ptr<DeviceCache> vdc;
     std::vector<ValExample> vset;
     if (val) {

@@ -51,11 +51,16 @@ TEST(FastPath, FeaturesAndMasksEqualTheDifferentiableNet) {
     EXPECT_GT((m_fast.max() - m_fast.min()).item<float>(), 1e-3f);
 }
 
-TEST(FastPath, SeveralQueriesEqualOneCallPerQuery) {
+class FastPathShared : public ::testing::TestWithParam<int> {};
+
+TEST_P(FastPathShared, SeveralQueriesEqualOneCallPerQuery) {
     set_torch_threads(2);  // windows split across two workers, as `separate` runs them
     lt::TempDir dir;
-    write_untrained_model(dir.file("m.safetensors"), small_test_config(), 9);
+    ModelConfig cfg = small_test_config();
+    cfg.shared_levels = GetParam();  // 0: the query enters at the first block; 2: after the whole encoder
+    write_untrained_model(dir.file("m.safetensors"), cfg, 9);
     auto sep = Separator::load(dir.file("m.safetensors"));
+    ASSERT_EQ(sep->config().shared_levels, GetParam());
     const auto& c = sep->config();
     std::mt19937 rng(2);
     std::exponential_distribution<float> d(1.0f);
@@ -81,4 +86,64 @@ TEST(FastPath, SeveralQueriesEqualOneCallPerQuery) {
     EXPECT_GT(between_queries, 1e-2);  // the queries do give different masks
     EXPECT_THROW(sep->predict_masks_for_queries(windows, {}), Error);
     EXPECT_THROW(sep->predict_masks_for_queries(windows, {queries[0], std::vector<float>(3)}), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedLevels, FastPathShared, ::testing::Values(0, 2));
+
+TEST(FastPath, SeparatorMasksEqualTheNetsMasks) {
+    // Separator::predict_masks maps band masks to bins itself (no [N, T, bins] tensor); the result must
+    // be the net's own mask().
+    set_torch_threads(1);
+    lt::TempDir dir;
+    const ModelConfig c = small_test_config();
+    write_untrained_model(dir.file("m.safetensors"), c, 21);
+    auto sep = Separator::load(dir.file("m.safetensors"));
+    auto net = net::make_net(c, 21);  // the same seed: the same weights
+    net->eval();
+    torch::NoGradGuard off;
+    torch::manual_seed(5);
+    auto mag = torch::rand({3, c.window_frames(), c.num_bins()}) * 4.0;
+    auto emb = torch::randn({c.embedding_size});
+    const auto expected = net->mask(mag, emb.unsqueeze(0)).clamp(0.0, 1.0).contiguous();
+    std::vector<std::vector<float>> windows(3);
+    const std::size_t per = std::size_t(c.window_frames()) * c.num_bins();
+    for (std::size_t i = 0; i < 3; ++i)
+        windows[i].assign(mag.data_ptr<float>() + i * per, mag.data_ptr<float>() + (i + 1) * per);
+    const auto got = sep->predict_masks(windows, std::vector<float>(emb.data_ptr<float>(), emb.data_ptr<float>() + c.embedding_size));
+    float worst = 0;
+    for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t k = 0; k < per; ++k)
+            worst = std::max(worst, std::abs(got[i][k] - expected.data_ptr<float>()[i * per + k]));
+    EXPECT_LT(worst, 1e-6f);
+}
+
+TEST(SharedLevels, FoldedFilmGivesTheSameMasksAtItsEmbedding) {
+    ModelConfig c = small_test_config();
+    auto net = net::make_net(c, 13);
+    net->eval();
+    torch::NoGradGuard off;
+    torch::manual_seed(8);
+    // Make every FiLM and GroupNorm affine far from its identity start, so the folding is really tested.
+    for (auto& p : net->named_parameters())
+        if (p.key().find("film") != std::string::npos || p.key().find("norm2") != std::string::npos)
+            p.value().add_(torch::randn_like(p.value()) * 0.3);
+    auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 3.0;
+    auto mean_query = torch::randn({1, c.embedding_size}), other = torch::randn({1, c.embedding_size});
+    const auto before = net->mask(mag, mean_query), before_other = net->mask(mag, other);
+    const int levels = int(c.unet_channels.size()) - 1;
+    for (int shared = 1; shared <= levels; ++shared) {
+        auto folded = net::share_levels(net, shared, mean_query.squeeze(0));
+        folded->eval();
+        EXPECT_EQ(folded->config.shared_levels, shared);
+        int64_t film_before = 0, film_after = 0;
+        for (const auto& p : net->named_parameters()) film_before += p.key().find("film") != std::string::npos;
+        for (const auto& p : folded->named_parameters()) film_after += p.key().find("film") != std::string::npos;
+        EXPECT_EQ(film_after, film_before - 2 * shared);  // weight and bias of each shared level's FiLM
+        EXPECT_LT(max_abs_diff(folded->mask(mag, mean_query), before), 1e-5f) << shared << " shared levels";
+        // Another query: the shared levels no longer follow it, so the masks differ from the original net's.
+        EXPECT_GT(max_abs_diff(folded->mask(mag, other), before_other), 1e-4f) << shared << " shared levels";
+    }
+    // Sharing can only grow.
+    auto two = net::share_levels(net, 2, mean_query.squeeze(0));
+    EXPECT_THROW(net::share_levels(two, 1, mean_query.squeeze(0)), Error);
 }

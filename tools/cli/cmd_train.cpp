@@ -67,6 +67,7 @@ int run_train(const Argv& argv) {
          {"--query-channels", true, "query encoder channels (default 16,32,64)", "LIST"},
          {"--bands", true, "mel bands the net sees (default 96)", "N"},
          {"--embedding", true, "query embedding size (default 64)", "N"},
+         {"--shared-levels", true, "encoder levels the query does not condition, computed once for all targets (default 0; with --resume: converts the model)", "N"},
          {"--bars-per-song", true, "prepare only this many bars per song, spread evenly (default: all)", "N"},
          {"--finer-stretch", false, "prepare with Rubber Band R3 instead of R2 (slower)"}}};
     ParsedArgs args = parse_args(spec, argv);
@@ -89,6 +90,8 @@ int run_train(const Argv& argv) {
         p.config.query_channels = int_list(args.get("--query-channels"), "--query-channels");
     p.config.num_bands = int(args.get_int("--bands", p.config.num_bands, 8, 1025));
     p.config.embedding_size = int(args.get_int("--embedding", p.config.embedding_size, 1, 4096));
+    if (args.has("--shared-levels"))
+        p.shared_levels = int(args.get_int("--shared-levels", 0, 0, int(p.config.unet_channels.size()) - 1));
     p.config.validate();
 
     const auto data = args.all("--data"), val_dirs = args.all("--val");

@@ -45,6 +45,10 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     std::vector<int> unet_channels = {8, 16, 32, 64};   // per level; levels = size()-1 down-samplings (×2 in time and bands)
     std::vector<int> query_channels = {16, 32, 64};     // query encoder CNN (each followed by 2×2 pooling)
     int embedding_size = 64;
+    // Encoder levels before the query enters: these residual blocks have no FiLM, so they do not
+    // depend on the target and run once per window however many targets are asked for
+    // (Separator::predict_masks_for_queries). 0 = the query conditions every block (v1).
+    int shared_levels = 0;
 
     // Provenance (free text / lists, not checked beyond their types).
     std::vector<std::string> instruments;   // instruments seen in training

@@ -76,6 +76,10 @@ struct TrainParams {
     double max_minutes = 0;             // stop after this wall time (0: no limit)
     std::vector<std::string> accompaniment_only = {"other"};  // never a target (catch-all stems)
     ModelConfig config;                 // architecture of a fresh model
+    // Query-independent encoder levels (ModelConfig::shared_levels). -1: the architecture's own. With
+    // --resume, a larger value converts the resumed net first: the FiLMs of the newly shared levels are
+    // fixed at the mean embedding of 256 training queries and folded into the weights (net::share_levels).
+    int shared_levels = -1;
     void validate() const;              // usage error naming the parameter
 };
 
