@@ -125,6 +125,42 @@ TEST(Trainer, TinyModelLearnsAToyTaskAndWritesALoadableModel) {
     EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_wrong_query_db + 3.0) << log.str();
 }
 
+TEST(Trainer, ResumingWithSharedLevelsConvertsTheModelAndKeepsWhatItLearned) {
+    lt::TempDir dir;
+    TrainParams p;
+    p.config = toy_config();
+    p.out = dir.file("toy.safetensors");
+    p.steps = 60;
+    p.batch = 8;
+    p.lr = 3e-3;
+    p.val_every = 1000;
+    p.val_examples = 4;
+    p.threads = 1;
+    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    const auto first = train_model(p, train, &val, log);
+    // Share the whole encoder; a few steps at a tiny rate: the conversion alone must keep the skill.
+    TrainParams q = p;
+    q.resume = p.out;
+    q.out = dir.file("shared.safetensors");
+    q.shared_levels = int(p.config.unet_channels.size()) - 1;
+    q.steps = 2;
+    q.lr = 1e-7;
+    const auto shared = train_model(q, train, &val, log);
+    EXPECT_NE(log.str().find("shared the first"), std::string::npos);
+    auto sep = Separator::load(q.out);
+    EXPECT_EQ(sep->config().shared_levels, q.shared_levels);
+    EXPECT_LT(sep->num_parameters(), Separator::load(p.out)->num_parameters());  // the FiLMs are gone
+    EXPECT_GT(shared.best.mean_sdr_model_db, shared.best.mean_sdr_mixture_db) << log.str();
+    EXPECT_GT(shared.best.mean_sdr_model_db, first.best.mean_sdr_model_db - 6.0) << log.str();
+    // Levels once shared cannot be conditioned again.
+    TrainParams back = q;
+    back.resume = q.out;
+    back.out = dir.file("back.safetensors");
+    back.shared_levels = 0;
+    EXPECT_THROW(train_model(back, train, &val, log), Error);
+}
+
 TEST(Trainer, ParametersAreValidated) {
     TrainParams p;
     p.out = "/tmp/x";
@@ -134,6 +170,9 @@ TEST(Trainer, ParametersAreValidated) {
     p.lr = 0;
     EXPECT_THROW(p.validate(), Error);
     p.lr = 1e-3;
+    p.shared_levels = int(p.config.unet_channels.size());  // one more than there are levels
+    EXPECT_THROW(p.validate(), Error);
+    p.shared_levels = -1;
     p.out.clear();
     EXPECT_THROW(p.validate(), Error);
 }
