@@ -104,12 +104,14 @@ std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_sample
             const float* w = window_.data() + i0;
             for (long i = 0; i < i1 - i0; ++i) w2[i] += w[i] * w[i];
         }
+        // Kept as the final gain per sample: 1 / (n · Σ w²) (FFTW's inverse is unnormalised), 0 where
+        // no window reaches.
+        for (float& g : norm_) g = g > 1e-8f ? 1.0f / (float(n) * g) : 0.0f;
         norm_frames_ = used_frames;
         norm_samples_ = num_samples;
     }
-    const std::vector<float>& norm = norm_;
+    const std::vector<float>& gain = norm_;
     std::vector<float> acc(num_samples, 0.0f);
-    const float scale = 1.0f / n;  // FFTW's inverse is unnormalised
     for (std::size_t t = 0; t < used_frames; ++t) {
         const long start = long(t) * hop - n / 2;
         const auto* in = &spec.data[t * bins];
@@ -130,9 +132,9 @@ std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_sample
         float* a = acc.data() + (start + i0);
         const float* frame = plans_->time + i0;
         const float* w = window_.data() + i0;
-        for (long i = 0; i < i1 - i0; ++i) a[i] += frame[i] * scale * w[i];
+        for (long i = 0; i < i1 - i0; ++i) a[i] += frame[i] * w[i];
     }
-    for (std::size_t i = 0; i < num_samples; ++i) acc[i] = norm[i] > 1e-8f ? acc[i] / norm[i] : 0.0f;
+    for (std::size_t i = 0; i < num_samples; ++i) acc[i] *= gain[i];
     return acc;
 }
 

@@ -108,15 +108,35 @@ FilmResBlockImpl::FilmResBlockImpl(int ch, int emb) : channels(ch) {
     conv2->weight.mul_(0.5);
 }
 
+namespace {
+// Inference (no autograd): activations may be overwritten in place, which saves an allocation and a
+// pass over memory per operation. Only tensors the block created itself are overwritten.
+bool inference(const torch::Tensor& x) { return !torch::GradMode::is_enabled() && x.device().is_cpu(); }
+}  // namespace
+
 torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& embedding) {
+    if (inference(x)) return forward_after_conv1(x, conv1(norm1(x).relu_()), embedding);
     return forward_after_conv1(x, conv1(torch::relu(norm1(x))), embedding);
 }
 
 torch::Tensor FilmResBlockImpl::forward_after_conv1(const torch::Tensor& x, torch::Tensor y,
                                                     const torch::Tensor& embedding) {
+    if (inference(x) && (!film || embedding.size(0) == 1)) {
+        // One query for the whole batch: its FiLM is one scale and shift per channel, folded into
+        // the GroupNorm's affine ((norm·w + b)·γ + β = norm·(w·γ) + (b·γ + β)): one pass, not three.
+        auto weight = norm2->weight, bias = norm2->bias;
+        if (film) {
+            const auto gb = film(embedding).squeeze(0);  // [2C]
+            const auto gamma = 1.0 + gb.slice(0, 0, channels);
+            bias = bias * gamma + gb.slice(0, channels, 2 * channels);
+            weight = weight * gamma;
+        }
+        y = torch::group_norm(y, norm2->options.num_groups(), weight, bias, norm2->options.eps()).relu_();
+        return conv2(y).add_(x);
+    }
     y = norm2(y);
     if (film) {
-        auto gb = film(embedding);  // [N, 2C]
+        auto gb = film(embedding);  // [N, 2C], or [1, 2C] for one query over the batch
         auto gamma = (1.0 + gb.slice(1, 0, channels)).unsqueeze(-1).unsqueeze(-1);
         auto beta = gb.slice(1, channels, 2 * channels).unsqueeze(-1).unsqueeze(-1);
         y = y * gamma + beta;
@@ -245,7 +265,9 @@ LoopSepNetImpl::Shared LoopSepNetImpl::shared_prefix(const torch::Tensor& mix_ma
 
 torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::Tensor& emb_in) {
     const int64_t n = shared.x.size(0);
-    auto emb = emb_in.size(0) == n ? emb_in : emb_in.expand({n, emb_in.size(1)});
+    if (emb_in.size(0) != 1 && emb_in.size(0) != n)
+        throw usage_error("mask: " + std::to_string(emb_in.size(0)) + " embeddings for " + std::to_string(n) + " windows");
+    const auto& emb = emb_in;  // [N, E], or [1, E]: one query for every window (FiLM broadcasts)
     auto x = shared.x;
     std::vector<torch::Tensor> skips = shared.skips;
     const int levels = int(config.unet_channels.size()) - 1;
@@ -256,10 +278,13 @@ torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::
         x = down[i]->as<torch::nn::Conv2d>()->forward(x);
     }
     x = mid(x, emb);
+    const bool in_place = inference(x);  // x below is always a tensor this function made
     for (int i = levels - 1; i >= 0; --i) {
-        x = up[i]->as<torch::nn::ConvTranspose2d>()->forward(x) + skips[i];
+        auto u = up[i]->as<torch::nn::ConvTranspose2d>()->forward(x);
+        x = in_place ? u.add_(skips[i]) : u + skips[i];
         x = dec[i]->as<FilmResBlock>()->forward(x, emb);
     }
+    if (in_place) return head(x.relu_()).sigmoid_().squeeze(1);
     return torch::sigmoid(head(torch::relu(x))).squeeze(1);  // [N, T, B]
 }
 
@@ -368,6 +393,26 @@ std::atomic<int> g_inference_threads{1};  // set_torch_threads()
 struct Separator::Impl {
     ModelConfig config;
     net::LoopSepNet net{nullptr};
+    // The band → bin map by bin (CSR): bin k = Σ_{j in [bin_start[k], bin_start[k+1])} weight[j]·band[band_of[j]],
+    // in the net's own summation order (by band within a bin).
+    std::vector<int> bin_start, band_of;
+    std::vector<float> weight;
+    void index_band_to_bin() {
+        const int64_t* bands = net->fs_bands.data_ptr<int64_t>();
+        const int64_t* bins = net->fs_bins.data_ptr<int64_t>();
+        const float* w = net->fs_weights.data_ptr<float>();
+        const int64_t entries = net->fs_weights.numel();
+        std::vector<int64_t> order(std::size_t(entries), 0);
+        for (int64_t j = 0; j < entries; ++j) order[std::size_t(j)] = j;
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return bins[a] < bins[b]; });
+        bin_start.assign(std::size_t(config.num_bins()) + 1, 0);
+        for (int64_t j : order) {
+            ++bin_start[std::size_t(bins[j]) + 1];
+            band_of.push_back(int(bands[j]));
+            weight.push_back(w[j]);
+        }
+        for (std::size_t k = 1; k < bin_start.size(); ++k) bin_start[k] += bin_start[k - 1];
+    }
 };
 
 Separator::Separator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -377,6 +422,7 @@ std::shared_ptr<const Separator> Separator::load(const std::string& path) {
     auto impl = std::make_unique<Impl>();
     try {
         impl->net = net::load_net(path, &impl->config);
+        impl->index_band_to_bin();
     } catch (const Error&) {
         throw;
     } catch (const std::exception& e) {
@@ -461,25 +507,26 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_querie
             for (std::size_t k = 0; k < per; ++k) dst[k] = std::isfinite(m[k]) ? std::max(0.0f, m[k]) : 0.0f;
         }
         const auto shared = impl_->net->shared_prefix(batch);
-        const auto& net = *impl_->net;
-        const int64_t* band_of = net.fs_bands.data_ptr<int64_t>();
-        const int64_t* bin_of = net.fs_bins.data_ptr<int64_t>();
-        const float* weight = net.fs_weights.data_ptr<float>();
-        const int64_t entries = net.fs_weights.numel();
+        const int* bin_start = impl_->bin_start.data();
+        const int* band_of = impl_->band_of.data();
+        const float* weight = impl_->weight.data();
         const int bands = c.num_bands, bins = c.num_bins();
         for (std::size_t q = 0; q < embeddings.size(); ++q) {
             auto emb = torch::from_blob(const_cast<float*>(embeddings[q].data()), {1, c.embedding_size}, torch::kFloat32);
             const auto band_masks = impl_->net->band_mask_from(shared, emb).contiguous();  // [n, T, bands]
             // Band → bin straight into the output (the sums of LoopSepNetImpl::mask_from, in the same
-            // order), clamped while the row is in cache: no [n, T, bins] tensors to allocate and copy.
+            // order), clamped as written: no [n, T, bins] tensors to allocate and copy.
             for (std::size_t i = 0; i < n; ++i) {
                 auto& dst = out[q][start + i];
-                dst.assign(per, 0.0f);
+                dst.resize(per);
                 for (int t = 0; t < c.window_frames(); ++t) {
                     const float* a = band_masks.data_ptr<float>() + (int64_t(i) * c.window_frames() + t) * bands;
                     float* o = dst.data() + std::size_t(t) * bins;
-                    for (int64_t j = 0; j < entries; ++j) o[bin_of[j]] += weight[j] * a[band_of[j]];
-                    for (int k = 0; k < bins; ++k) o[k] = std::clamp(o[k], 0.0f, 1.0f);
+                    for (int k = 0; k < bins; ++k) {
+                        float sum = 0.0f;
+                        for (int j = bin_start[k]; j < bin_start[k + 1]; ++j) sum += weight[j] * a[band_of[j]];
+                        o[k] = std::clamp(sum, 0.0f, 1.0f);
+                    }
                 }
             }
         }
@@ -514,9 +561,9 @@ void set_torch_threads(int threads) {
 std::string default_model_path() {
     if (const char* env = std::getenv("LOOPSEP_MODEL"); env && *env) return env;
 #ifdef LOOPSEP_SOURCE_DIR
-    return std::string(LOOPSEP_SOURCE_DIR) + "/models/loopsep-v1.safetensors";
+    return std::string(LOOPSEP_SOURCE_DIR) + "/models/loopsep-v2.safetensors";
 #else
-    return "models/loopsep-v1.safetensors";
+    return "models/loopsep-v2.safetensors";
 #endif
 }
 

@@ -61,8 +61,8 @@ private:
     StftParams params_;
     std::vector<float> window_;
     std::unique_ptr<Plans> plans_;
-    // Σ_t w² of the last inverse() geometry (frames, samples): the same for every call on equal-sized
-    // chunks (every target and channel of a segment), so it is summed once.
+    // 1 / (n_fft · Σ_t w²) of the last inverse() geometry (frames, samples): the same for every call on
+    // equal-sized chunks (every target and channel of a segment), so it is computed once.
     std::vector<float> norm_;
     std::size_t norm_frames_ = 0, norm_samples_ = 0;
 };
