@@ -92,7 +92,7 @@ private:
 // Once per process, before running the net: LibTorch's thread count, and glibc's allocator told to keep
 // freed activation memory in the heap (mallopt; without it every batch page-faults its tensors in again).
 void set_torch_threads(int threads);
-std::string default_model_path();              // $LOOPSEP_MODEL, else <source tree>/models/loopsep-v1.safetensors
+std::string default_model_path();              // $LOOPSEP_MODEL, else <source tree>/models/loopsep-v2.safetensors
 // For tests and the trainer: a freshly initialised (untrained) model written to `path` (small configs run fast).
 void write_untrained_model(const std::string& path, const ModelConfig& config, std::uint64_t seed);
 
