@@ -6,6 +6,8 @@
 # model, and scores every kept loop against the song's meta.json:
 #   precision   loops whose whole span lies inside the target's presence intervals
 #               (≥ 95 % of the span covered) / loops kept
+#   absent      loops from bars where the target is (mostly) silent: < 50 % of the span covered
+#               (the rest of the misses are bars where it enters or stops mid-bar)
 #   sections    the sections the loops were taken from (and those where the target plays)
 #   exact       loops whose exported WAV has exactly round(beats·60/bpm·rate) frames and
 #               whose acid chunk holds that tempo and beat count (parsed here from the RIFF)
@@ -73,7 +75,7 @@ def riff_chunks(path):
         pos += 8 + size + (size & 1)
     return out
 
-kept = correct = exact = 0
+kept = correct = exact = absent = 0
 bars_total = bars_playing = 0
 total_dur = 0.0
 from_sections, where_plays = {}, {}
@@ -117,6 +119,7 @@ for song in report["songs"]:
         covered = sum(max(0.0, min(b, e) - max(a, s)) for s, e in presence)
         good = covered >= 0.95 * (b - a)
         correct += good
+        absent += covered < 0.5 * (b - a)
         sec = section_at(a)
         from_sections[sec] = from_sections.get(sec, 0) + 1
         print(f"  {os.path.basename(os.path.dirname(song['song']))} bar {loop['bar']:3d} @ {a:7.2f}s  {sec:8s} "
@@ -127,6 +130,7 @@ for song in report["songs"]:
 
 print(f"harvest {target}: songs {report['songs_harvested']}, loops kept {kept}")
 print(f"precision (loop inside target presence): {correct}/{kept} = {correct / kept:.3f}" if kept else "precision: no loops kept")
+print(f"from bars where {target} is silent (< 50 % of the bar): {absent}/{kept}; where it plays only part of the bar: {kept - correct - absent}/{kept}")
 print(f"chance (bars where {target} plays throughout): {bars_playing}/{bars_total} = {bars_playing / max(1, bars_total):.3f}")
 print(f"exact length + acid tempo/beats: {exact}/{kept}")
 print(f"sections of kept loops: {from_sections}")

@@ -84,6 +84,17 @@ int main(int argc, char** argv) {
         const double cpu_ms = 1000.0 * (cpu_seconds() - c0) / (iters * batch);
         std::printf("  threads %d, batch %d: %.2f ms wall per four-beat segment (mask prediction; %.2f ms CPU), "
                     "query embedding %.1f ms\n", threads, batch, ms, cpu_ms, embed_ms);
+        // Four targets in one call (separate --targets a,b,c,d): what each extra target costs. With
+        // shared_levels > 0 the query-independent encoder runs once per window for all of them.
+        const std::vector<std::vector<float>> four(4, emb);
+        sep->predict_masks_for_queries(mix, four);  // warm-up
+        t0 = Clock::now();
+        const double c4 = cpu_seconds();
+        for (int i = 0; i < iters; ++i) sep->predict_masks_for_queries(mix, four);
+        const double ms4 = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / (iters * batch);
+        const double cpu_ms4 = 1000.0 * (cpu_seconds() - c4) / (iters * batch);
+        std::printf("  four queries: %.2f ms wall per segment (%.2f ms CPU) = %.2fx one; each extra target %.2f ms wall "
+                    "(shared levels %d)\n", ms4, cpu_ms4, ms4 / ms, (ms4 - ms) / 3.0, c.shared_levels);
         std::printf("  trained %ld steps on: %s\n", c.training_steps, c.training_data.c_str());
         if (!val_cache.empty()) {
 #ifdef LOOPSEP_HAVE_TRAIN
