@@ -76,23 +76,23 @@ int main(int argc, char** argv) {
         auto t0 = Clock::now();
         auto emb = sep->embed_query(loop);
         const double embed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        sep->predict_masks(mix, emb);  // warm-up
-        t0 = Clock::now();
-        const double c0 = cpu_seconds();
-        for (int i = 0; i < iters; ++i) sep->predict_masks(mix, emb);
-        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / (iters * batch);
-        const double cpu_ms = 1000.0 * (cpu_seconds() - c0) / (iters * batch);
+        // Wall and CPU ms per window of `queries` copies of the query in one call (after a warm-up call).
+        auto time_per_window = [&](std::size_t queries, double* cpu_ms) {
+            const std::vector<std::vector<float>> q(queries, emb);
+            sep->predict_masks_for_queries(mix, q);
+            const auto start = Clock::now();
+            const double cpu_start = cpu_seconds();
+            for (int i = 0; i < iters; ++i) sep->predict_masks_for_queries(mix, q);
+            *cpu_ms = 1000.0 * (cpu_seconds() - cpu_start) / (iters * batch);
+            return std::chrono::duration<double, std::milli>(Clock::now() - start).count() / (iters * batch);
+        };
+        double cpu_ms = 0, cpu_ms4 = 0;
+        const double ms = time_per_window(1, &cpu_ms);
         std::printf("  threads %d, batch %d: %.2f ms wall per four-beat segment (mask prediction; %.2f ms CPU), "
                     "query embedding %.1f ms\n", threads, batch, ms, cpu_ms, embed_ms);
         // Four targets in one call (separate --targets a,b,c,d): what each extra target costs. With
         // shared_levels > 0 the query-independent encoder runs once per window for all of them.
-        const std::vector<std::vector<float>> four(4, emb);
-        sep->predict_masks_for_queries(mix, four);  // warm-up
-        t0 = Clock::now();
-        const double c4 = cpu_seconds();
-        for (int i = 0; i < iters; ++i) sep->predict_masks_for_queries(mix, four);
-        const double ms4 = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / (iters * batch);
-        const double cpu_ms4 = 1000.0 * (cpu_seconds() - c4) / (iters * batch);
+        const double ms4 = time_per_window(4, &cpu_ms4);
         std::printf("  four queries: %.2f ms wall per segment (%.2f ms CPU) = %.2fx one; each extra target %.2f ms wall "
                     "(shared levels %d)\n", ms4, cpu_ms4, ms4 / ms, (ms4 - ms) / 3.0, c.shared_levels);
         std::printf("  trained %ld steps on: %s\n", c.training_steps, c.training_data.c_str());
