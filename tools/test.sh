@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 BUILD_DIR=${BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
+# Tests ON explicitly: tools/quickstart.sh configures the same build folder with them OFF.
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DLOOPSEP_BUILD_TESTS=ON
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)"

@@ -158,7 +158,7 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
     std::vector<std::unique_ptr<detail::SegmentReconstructor>> reconstructors;
     for (int i = 0; i < params.threads; ++i) {
         stfts.push_back(std::make_unique<Stft>(StftParams{cfg.n_fft, cfg.hop}));
-        reconstructors.push_back(make_reconstructor(params.reconstruct, cfg, stretch));
+        reconstructors.push_back(make_reconstructor(params.reconstruct, cfg, model_->band_to_bin(), stretch));
     }
     for (std::size_t first = 0; first < plans.size(); first += params.batch_segments) {
         const std::size_t n = std::min<std::size_t>(params.batch_segments, plans.size() - first);
@@ -171,7 +171,7 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
 
         // All targets in one call: the query-independent start of the net runs once per window.
         auto tm = Clock::now();
-        auto masks = model_->predict_masks_for_queries(mags, embeddings);  // [target][segment]
+        auto masks = model_->predict_band_masks_for_queries(mags, embeddings);  // [target][segment], in bands
         mags.clear();
         result.times.model += seconds_since(tm);
 

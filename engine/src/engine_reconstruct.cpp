@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
+#include "loopsep/error.h"
 #include "loopsep/stft.h"
 
 namespace loopsep::detail {
@@ -81,11 +83,12 @@ namespace {
 // Default: warp the masks onto the original song's STFT frames and filter the original mixture.
 class MaskWarpReconstructor : public SegmentReconstructor {
 public:
-    explicit MaskWarpReconstructor(const ModelConfig& cfg) : cfg_(cfg), stft_({cfg.n_fft, cfg.hop}) {}
+    MaskWarpReconstructor(const ModelConfig& cfg, const BandToBin& band_to_bin)
+        : cfg_(cfg), band_to_bin_(band_to_bin), stft_({cfg.n_fft, cfg.hop}) {}
 
     SegmentAudio render(const Audio& song, const SegmentPlan& plan,
                         const std::vector<std::vector<float>>& masks) override {
-        const int hop = cfg_.hop, bins = cfg_.num_bins(), window = cfg_.window_frames();
+        const int hop = cfg_.hop, bands = band_to_bin_.num_bands(), window = cfg_.window_frames();
         // Chunk aligned to the hop grid, reaching a full FFT beyond the cross-fade on each side.
         const long margin = long(kFadeFrames) + cfg_.n_fft;
         const long chunk_start = ((long(plan.start_frame) - margin) / hop - 1) * hop;
@@ -94,8 +97,10 @@ public:
         std::vector<double> src(stft_.num_frames_for(chunk_frames));
         for (std::size_t f = 0; f < src.size(); ++f)
             src[f] = std::clamp(plan.ref_frame_for(double(chunk_start) + double(f) * hop, hop), 0.0, double(window - 1));
+        // Warped in the band domain (10× fewer columns), then expanded on the song's own frames: the
+        // expansion is linear with weights summing to 1, so this equals warping the bin masks.
         std::vector<std::vector<float>> warped;
-        for (const auto& m : masks) warped.push_back(warp_rows(m.data(), std::size_t(window), bins, src));
+        for (const auto& m : masks) warped.push_back(band_to_bin_.expand_rows(warp_rows(m.data(), std::size_t(window), bands, src)));
         normalise_jointly(warped);
         SegmentAudio out;
         out.start = chunk_start;
@@ -111,18 +116,20 @@ public:
 
 private:
     ModelConfig cfg_;
+    BandToBin band_to_bin_;
     Stft stft_;
 };
 
 // Measured alternative: filter the stretched segment and stretch the result back to song time.
 class StretchReconstructor : public SegmentReconstructor {
 public:
-    StretchReconstructor(const ModelConfig& cfg, const StretchParams& stretch)
-        : cfg_(cfg), stretch_(stretch), stft_({cfg.n_fft, cfg.hop}) {}
+    StretchReconstructor(const ModelConfig& cfg, const BandToBin& band_to_bin, const StretchParams& stretch)
+        : cfg_(cfg), band_to_bin_(band_to_bin), stretch_(stretch), stft_({cfg.n_fft, cfg.hop}) {}
 
     SegmentAudio render(const Audio& song, const SegmentPlan& plan,
                         const std::vector<std::vector<float>>& masks) override {
-        std::vector<std::vector<float>> norm = masks;
+        std::vector<std::vector<float>> norm;
+        for (const auto& m : masks) norm.push_back(band_to_bin_.expand_rows(m));
         normalise_jointly(norm);
         Audio region(song.num_channels(), 0, song.sample_rate_hz);
         for (int c = 0; c < song.num_channels(); ++c)
@@ -147,6 +154,7 @@ public:
 
 private:
     ModelConfig cfg_;
+    BandToBin band_to_bin_;
     StretchParams stretch_;
     Stft stft_;
 };
@@ -154,9 +162,12 @@ private:
 }  // namespace
 
 std::unique_ptr<SegmentReconstructor> make_reconstructor(Reconstruction r, const ModelConfig& cfg,
-                                                         const StretchParams& stretch) {
-    if (r == Reconstruction::Stretch) return std::make_unique<StretchReconstructor>(cfg, stretch);
-    return std::make_unique<MaskWarpReconstructor>(cfg);
+                                                         const BandToBin& band_to_bin, const StretchParams& stretch) {
+    if (band_to_bin.num_bins() != cfg.num_bins())
+        throw usage_error("make_reconstructor: the band map has " + std::to_string(band_to_bin.num_bins()) +
+                          " bins, the model's STFT " + std::to_string(cfg.num_bins()));
+    if (r == Reconstruction::Stretch) return std::make_unique<StretchReconstructor>(cfg, band_to_bin, stretch);
+    return std::make_unique<MaskWarpReconstructor>(cfg, band_to_bin);
 }
 
 }  // namespace loopsep::detail

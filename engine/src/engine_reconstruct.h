@@ -31,9 +31,10 @@ struct SegmentAudio {
 class SegmentReconstructor {
 public:
     virtual ~SegmentReconstructor() = default;
-    // masks: one per target, on the model grid (window_frames × num_bins, time-major).
+    // band_masks: one per target, on the model grid in the net's bands (window_frames × num_bands,
+    // time-major; Separator::predict_band_masks_for_queries). Expanded to bins with the model's BandToBin.
     virtual SegmentAudio render(const Audio& song, const SegmentPlan& plan,
-                                const std::vector<std::vector<float>>& masks) = 0;
+                                const std::vector<std::vector<float>>& band_masks) = 0;
 };
 
 // The cross-faded output while segments arrive: song frames [base, base + held) of every target.
@@ -57,6 +58,6 @@ private:
 };
 
 std::unique_ptr<SegmentReconstructor> make_reconstructor(Reconstruction r, const ModelConfig& cfg,
-                                                         const StretchParams& stretch);
+                                                         const BandToBin& band_to_bin, const StretchParams& stretch);
 
 }  // namespace loopsep::detail

@@ -393,10 +393,9 @@ std::atomic<int> g_inference_threads{1};  // set_torch_threads()
 struct Separator::Impl {
     ModelConfig config;
     net::LoopSepNet net{nullptr};
-    // The band → bin map by bin (CSR): bin k = Σ_{j in [bin_start[k], bin_start[k+1])} weight[j]·band[band_of[j]],
-    // in the net's own summation order (by band within a bin).
-    std::vector<int> bin_start, band_of;
-    std::vector<float> weight;
+    BandToBin band_to_bin;
+    // The band → bin map by bin, in the net's own summation order (by band within a bin), so that the
+    // expansion gives the same sums as LoopSepNetImpl::mask_from.
     void index_band_to_bin() {
         const int64_t* bands = net->fs_bands.data_ptr<int64_t>();
         const int64_t* bins = net->fs_bins.data_ptr<int64_t>();
@@ -405,13 +404,15 @@ struct Separator::Impl {
         std::vector<int64_t> order(std::size_t(entries), 0);
         for (int64_t j = 0; j < entries; ++j) order[std::size_t(j)] = j;
         std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return bins[a] < bins[b]; });
-        bin_start.assign(std::size_t(config.num_bins()) + 1, 0);
+        std::vector<int> bin_start(std::size_t(config.num_bins()) + 1, 0), band_of;
+        std::vector<float> weight;
         for (int64_t j : order) {
             ++bin_start[std::size_t(bins[j]) + 1];
             band_of.push_back(int(bands[j]));
             weight.push_back(w[j]);
         }
         for (std::size_t k = 1; k < bin_start.size(); ++k) bin_start[k] += bin_start[k - 1];
+        band_to_bin = BandToBin(std::move(bin_start), std::move(band_of), std::move(weight), config.num_bands);
     }
 };
 
@@ -472,10 +473,11 @@ std::vector<std::vector<float>> Separator::predict_masks(const std::vector<std::
     return std::move(predict_masks_for_queries(mix, {embedding})[0]);
 }
 
-std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_queries(
+std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_queries(
     const std::vector<std::vector<float>>& mix, const std::vector<std::vector<float>>& embeddings) const {
     const auto& c = impl_->config;
     const std::size_t per = std::size_t(c.window_frames()) * c.num_bins();
+    const std::size_t per_band = std::size_t(c.window_frames()) * c.num_bands;
     if (embeddings.empty()) throw usage_error("predict_masks: no query embedding");
     for (const auto& e : embeddings)
         if (e.size() != std::size_t(c.embedding_size))
@@ -507,31 +509,55 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_querie
             for (std::size_t k = 0; k < per; ++k) dst[k] = std::isfinite(m[k]) ? std::max(0.0f, m[k]) : 0.0f;
         }
         const auto shared = impl_->net->shared_prefix(batch);
-        const int* bin_start = impl_->bin_start.data();
-        const int* band_of = impl_->band_of.data();
-        const float* weight = impl_->weight.data();
-        const int bands = c.num_bands, bins = c.num_bins();
         for (std::size_t q = 0; q < embeddings.size(); ++q) {
             auto emb = torch::from_blob(const_cast<float*>(embeddings[q].data()), {1, c.embedding_size}, torch::kFloat32);
             const auto band_masks = impl_->net->band_mask_from(shared, emb).contiguous();  // [n, T, bands]
-            // Band → bin straight into the output (the sums of LoopSepNetImpl::mask_from, in the same
-            // order), clamped as written: no [n, T, bins] tensors to allocate and copy.
-            for (std::size_t i = 0; i < n; ++i) {
-                auto& dst = out[q][start + i];
-                dst.resize(per);
-                for (int t = 0; t < c.window_frames(); ++t) {
-                    const float* a = band_masks.data_ptr<float>() + (int64_t(i) * c.window_frames() + t) * bands;
-                    float* o = dst.data() + std::size_t(t) * bins;
-                    for (int k = 0; k < bins; ++k) {
-                        float sum = 0.0f;
-                        for (int j = bin_start[k]; j < bin_start[k + 1]; ++j) sum += weight[j] * a[band_of[j]];
-                        o[k] = std::clamp(sum, 0.0f, 1.0f);
-                    }
-                }
-            }
+            const float* p = band_masks.data_ptr<float>();
+            for (std::size_t i = 0; i < n; ++i) out[q][start + i].assign(p + i * per_band, p + (i + 1) * per_band);
         }
     };
     parallel_for(chunks, int(workers), [&](std::size_t i, std::size_t) { run_chunk(i); });
+    return out;
+}
+
+std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_queries(
+    const std::vector<std::vector<float>>& mix, const std::vector<std::vector<float>>& embeddings) const {
+    auto out = predict_band_masks_for_queries(mix, embeddings);
+    parallel_for(mix.size(), g_inference_threads.load(), [&](std::size_t i, std::size_t) {
+        for (auto& per_query : out) per_query[i] = impl_->band_to_bin.expand_rows(per_query[i]);
+    });
+    return out;
+}
+
+const BandToBin& Separator::band_to_bin() const { return impl_->band_to_bin; }
+
+BandToBin::BandToBin(std::vector<int> bin_start, std::vector<int> band_of, std::vector<float> weight, int bands)
+    : bin_start_(std::move(bin_start)), band_of_(std::move(band_of)), weight_(std::move(weight)), bands_(bands) {
+    if (bin_start_.size() < 2 || band_of_.size() != weight_.size() || std::size_t(bin_start_.back()) != weight_.size())
+        throw usage_error("BandToBin: inconsistent map");
+    for (int b : band_of_)
+        if (b < 0 || b >= bands_) throw usage_error("BandToBin: band index out of range");
+}
+
+void BandToBin::expand(const float* band_row, float* bin_row) const {
+    const int bins = num_bins();
+    const int* start = bin_start_.data();
+    const int* band = band_of_.data();
+    const float* w = weight_.data();
+    for (int k = 0; k < bins; ++k) {
+        float sum = 0.0f;
+        for (int j = start[k]; j < start[k + 1]; ++j) sum += w[j] * band_row[band[j]];
+        bin_row[k] = std::clamp(sum, 0.0f, 1.0f);
+    }
+}
+
+std::vector<float> BandToBin::expand_rows(const std::vector<float>& band_rows) const {
+    if (bands_ <= 0 || band_rows.size() % std::size_t(bands_) != 0)
+        throw usage_error("BandToBin: " + std::to_string(band_rows.size()) + " values is not whole rows of " +
+                          std::to_string(bands_) + " bands");
+    const std::size_t rows = band_rows.size() / std::size_t(bands_);
+    std::vector<float> out(rows * std::size_t(num_bins()));
+    for (std::size_t r = 0; r < rows; ++r) expand(band_rows.data() + r * std::size_t(bands_), out.data() + r * std::size_t(num_bins()));
     return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include "engine_plan.h"
 #include "engine_reconstruct.h"
+#include "loopsep/error.h"
 #include "loopsep/metrics.h"
 #include "song_fixture.h"
 #include "test_util.h"
@@ -14,6 +15,16 @@ using namespace loopsep;
 using namespace loopsep::detail;
 
 namespace {
+
+// Bin masks given straight to the reconstructor: one "band" per bin.
+BandToBin identity_map(const ModelConfig& cfg) {
+    const int bins = cfg.num_bins();
+    std::vector<int> start(std::size_t(bins) + 1);
+    std::vector<int> band(std::size_t(bins), 0);
+    for (int k = 0; k <= bins; ++k) start[std::size_t(k)] = k;
+    for (int k = 0; k < bins; ++k) band[std::size_t(k)] = k;
+    return BandToBin(start, band, std::vector<float>(std::size_t(bins), 1.0f), bins);
+}
 
 // Three bars at slightly different tempi plus a pickup and a tail.
 std::vector<SegmentPlan> test_plans(std::size_t song_frames, const ModelConfig& cfg) {
@@ -86,7 +97,7 @@ TEST(EngineReconstruct, AllPassMasksGiveBackTheMixtureAndStopMasksSilence) {
     Audio song = loopsep::testing::make_test_song(120, 340000.0 / 44100);
     auto plans = test_plans(song.frames(), cfg);
     const std::size_t cells = std::size_t(cfg.window_frames()) * cfg.num_bins();
-    auto recon = make_reconstructor(Reconstruction::MaskWarp, cfg, {});
+    auto recon = make_reconstructor(Reconstruction::MaskWarp, cfg, identity_map(cfg), {});
     const std::vector<Audio> stems =
         render_song(*recon, song, plans, {std::vector<float>(cells, 1.0f), std::vector<float>(cells, 0.0f)});
     double max_err = 0, max_zero = 0;
@@ -111,7 +122,7 @@ TEST(EngineReconstruct, LowPassMaskKeepsTheLowToneAndDropsTheHighOne) {
     const int cutoff = int(1000.0 / 44100 * cfg.n_fft);  // 1 kHz
     for (int t = 0; t < cfg.window_frames(); ++t)
         for (int k = 0; k < cutoff; ++k) low[std::size_t(t) * bins + k] = 1.0f;
-    auto recon = make_reconstructor(Reconstruction::MaskWarp, cfg, {});
+    auto recon = make_reconstructor(Reconstruction::MaskWarp, cfg, identity_map(cfg), {});
     const std::vector<Audio> stems = render_song(*recon, song, plans, {low});
     const double sdr_mix = sdr_db(low_tone.channel(0), song.channel(0), song.frames());
     const double sdr_low = sdr_db(low_tone.channel(0), stems[0].channel(0), song.frames());
@@ -126,4 +137,38 @@ TEST(EngineReconstruct, JointNormalisationCapsTheSumAtOne) {
     EXPECT_NEAR(m[0][0] / m[1][0], 0.8f / 0.6f, 1e-5);
     EXPECT_FLOAT_EQ(m[0][1], 0.2f);  // under 1: untouched
     EXPECT_NEAR(m[0][2], 0.5f, 1e-6);
+}
+
+// The engine moves the net's BAND masks to the song's frames and expands them there. The expansion is
+// linear with weights summing to 1 per bin, so this must equal expanding first and moving the bin masks.
+TEST(EngineReconstruct, WarpingBandMasksEqualsWarpingTheirBinMasks) {
+    ModelConfig cfg;
+    const std::string path = ::testing::TempDir() + "/band_map_model.safetensors";
+    write_untrained_model(path, cfg, 3);
+    const BandToBin map = Separator::load(path)->band_to_bin();
+    ASSERT_EQ(map.num_bands(), cfg.num_bands);
+    ASSERT_EQ(map.num_bins(), cfg.num_bins());
+    Audio song = loopsep::testing::make_test_song(120, 340000.0 / 44100);
+    auto plans = test_plans(song.frames(), cfg);
+    std::vector<std::vector<float>> band_masks(2, std::vector<float>(std::size_t(cfg.window_frames()) * cfg.num_bands));
+    unsigned state = 7;
+    for (auto& m : band_masks)
+        for (auto& v : m) v = float((state = state * 1664525u + 1013904223u) >> 8) / float(1u << 24);
+    std::vector<std::vector<float>> bin_masks;
+    for (const auto& m : band_masks) bin_masks.push_back(map.expand_rows(m));
+    auto in_bands = make_reconstructor(Reconstruction::MaskWarp, cfg, map, {});
+    auto in_bins = make_reconstructor(Reconstruction::MaskWarp, cfg, identity_map(cfg), {});
+    const auto a = render_song(*in_bands, song, plans, band_masks);
+    const auto b = render_song(*in_bins, song, plans, bin_masks);
+    double max_diff = 0, peak = 0;
+    for (std::size_t t = 0; t < a.size(); ++t)
+        for (int c = 0; c < song.num_channels(); ++c)
+            for (std::size_t i = 0; i < song.frames(); ++i) {
+                max_diff = std::max(max_diff, double(std::fabs(a[t].channels[c][i] - b[t].channels[c][i])));
+                peak = std::max(peak, double(std::fabs(b[t].channels[c][i])));
+            }
+    EXPECT_GT(peak, 0.01);  // the masks pass something
+    EXPECT_LT(max_diff, 1e-5 * std::max(1.0, peak));
+    const BandToBin one_bin({0, 1}, {0}, {1.0f}, 1);  // a map for another STFT size
+    EXPECT_THROW(make_reconstructor(Reconstruction::MaskWarp, cfg, one_bin, {}), Error);
 }

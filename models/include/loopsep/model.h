@@ -62,6 +62,27 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     std::uint64_t segment_samples() const { return std::uint64_t(4.0 * 60.0 / reference_bpm * sample_rate_hz + 0.5); }
 };
 
+// The net's band-domain mask → a mask on every STFT bin: each bin is a convex combination of (at most a
+// few) neighbouring bands (the synthesis filterbank's columns sum to 1), so a band mask in [0,1] stays in
+// [0,1]. Band masks are ~10× smaller than bin masks: the engine moves them to the song's own STFT frames
+// and expands them there (and only there).
+class BandToBin {
+public:
+    BandToBin() = default;
+    BandToBin(std::vector<int> bin_start, std::vector<int> band_of, std::vector<float> weight, int bands);
+    int num_bands() const { return bands_; }
+    int num_bins() const { return bin_start_.empty() ? 0 : int(bin_start_.size()) - 1; }
+    // bin_row[k] = clamp(Σ_j weight_j · band_row[band_of_j], 0, 1) for each of num_bins() bins.
+    void expand(const float* band_row, float* bin_row) const;
+    // rows × num_bands() → rows × num_bins(), time-major.
+    std::vector<float> expand_rows(const std::vector<float>& band_rows) const;
+
+private:
+    std::vector<int> bin_start_, band_of_;   // CSR by bin: entries [bin_start_[k], bin_start_[k+1]) of bin k
+    std::vector<float> weight_;
+    int bands_ = 0;
+};
+
 class Separator {                    // loaded weights: immutable, shareable across threads/runs (const methods thread-safe)
 public:
     ~Separator();
@@ -81,6 +102,11 @@ public:
     // the net (band features, stem, first convolution) runs once per window for all of them.
     std::vector<std::vector<std::vector<float>>> predict_masks_for_queries(
         const std::vector<std::vector<float>>& mix_magnitudes, const std::vector<std::vector<float>>& embeddings) const;
+    // The same masks before band → bin expansion: masks[query][window], each window_frames() × num_bands.
+    // band_to_bin().expand_rows() of one gives exactly the predict_masks_for_queries() mask.
+    std::vector<std::vector<std::vector<float>>> predict_band_masks_for_queries(
+        const std::vector<std::vector<float>>& mix_magnitudes, const std::vector<std::vector<float>>& embeddings) const;
+    const BandToBin& band_to_bin() const;
 
     struct Impl;  // LibTorch internals (models/src)
     explicit Separator(std::unique_ptr<Impl> impl);
