@@ -100,7 +100,8 @@ public:
         // Warped in the band domain (10× fewer columns), then expanded on the song's own frames: the
         // expansion is linear with weights summing to 1, so this equals warping the bin masks.
         std::vector<std::vector<float>> warped;
-        for (const auto& m : masks) warped.push_back(band_to_bin_.expand_rows(warp_rows(m.data(), std::size_t(window), bands, src)));
+        for (const auto& m : masks)
+            warped.push_back(band_to_bin_.expand_rows(warp_rows(m.data(), std::size_t(window), bands, src)));
         normalise_jointly(warped);
         SegmentAudio out;
         out.start = chunk_start;

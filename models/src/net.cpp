@@ -556,8 +556,9 @@ std::vector<float> BandToBin::expand_rows(const std::vector<float>& band_rows) c
         throw usage_error("BandToBin: " + std::to_string(band_rows.size()) + " values is not whole rows of " +
                           std::to_string(bands_) + " bands");
     const std::size_t rows = band_rows.size() / std::size_t(bands_);
-    std::vector<float> out(rows * std::size_t(num_bins()));
-    for (std::size_t r = 0; r < rows; ++r) expand(band_rows.data() + r * std::size_t(bands_), out.data() + r * std::size_t(num_bins()));
+    const std::size_t bands = std::size_t(bands_), bins = std::size_t(num_bins());
+    std::vector<float> out(rows * bins);
+    for (std::size_t r = 0; r < rows; ++r) expand(band_rows.data() + r * bands, out.data() + r * bins);
     return out;
 }
 

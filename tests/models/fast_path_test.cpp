@@ -96,7 +96,6 @@ TEST(FastPath, SeparatorMasksEqualTheNetsMasks) {
     set_torch_threads(1);
     lt::TempDir dir;
     const ModelConfig c = small_test_config();
-    std::shared_ptr<const Separator> sep;
     auto net = net::make_net(c, 21);
     net->eval();
     torch::manual_seed(5);
@@ -113,7 +112,7 @@ TEST(FastPath, SeparatorMasksEqualTheNetsMasks) {
     torch::NoGradGuard off;
     // the Separator below loads the same weights from the file: write the perturbed ones
     write_safetensors(dir.file("m.safetensors"), net::to_safetensors(net, c));
-    sep = Separator::load(dir.file("m.safetensors"));
+    const auto sep = Separator::load(dir.file("m.safetensors"));
     std::vector<std::vector<float>> windows(3);
     const std::size_t per = std::size_t(c.window_frames()) * c.num_bins();
     for (std::size_t i = 0; i < 3; ++i)

@@ -143,9 +143,9 @@ TEST(EngineReconstruct, JointNormalisationCapsTheSumAtOne) {
 // linear with weights summing to 1 per bin, so this must equal expanding first and moving the bin masks.
 TEST(EngineReconstruct, WarpingBandMasksEqualsWarpingTheirBinMasks) {
     ModelConfig cfg;
-    const std::string path = ::testing::TempDir() + "/band_map_model.safetensors";
-    write_untrained_model(path, cfg, 3);
-    const BandToBin map = Separator::load(path)->band_to_bin();
+    const loopsep::testing::TempDir dir;
+    write_untrained_model(dir.file("model.safetensors"), cfg, 3);
+    const BandToBin map = Separator::load(dir.file("model.safetensors"))->band_to_bin();
     ASSERT_EQ(map.num_bands(), cfg.num_bands);
     ASSERT_EQ(map.num_bins(), cfg.num_bins());
     Audio song = loopsep::testing::make_test_song(120, 340000.0 / 44100);
@@ -171,4 +171,8 @@ TEST(EngineReconstruct, WarpingBandMasksEqualsWarpingTheirBinMasks) {
     EXPECT_LT(max_diff, 1e-5 * std::max(1.0, peak));
     const BandToBin one_bin({0, 1}, {0}, {1.0f}, 1);  // a map for another STFT size
     EXPECT_THROW(make_reconstructor(Reconstruction::MaskWarp, cfg, one_bin, {}), Error);
+    // Inconsistent maps and partial rows are refused, not read past their end.
+    EXPECT_THROW(BandToBin({0, 1}, {1}, {1.0f}, 1), Error);        // band index out of range
+    EXPECT_THROW(BandToBin({0, 2}, {0}, {1.0f}, 1), Error);        // bin_start past the entries
+    EXPECT_THROW(map.expand_rows(std::vector<float>(std::size_t(cfg.num_bands) + 1)), Error);
 }

@@ -57,6 +57,20 @@ SegmentCache toy_cache(const ModelConfig& c, int songs, unsigned seed) {
     return cache;
 }
 
+// The toy training run both trainer tests start from: 60 steps of the toy net, writing `out`.
+TrainParams toy_train_params(const std::string& out) {
+    TrainParams p;
+    p.config = toy_config();
+    p.out = out;
+    p.steps = 60;
+    p.batch = 8;
+    p.lr = 3e-3;
+    p.val_every = 1000;
+    p.val_examples = 4;
+    p.threads = 1;  // OpenMP spin-waits badly on a loaded 2-core machine
+    return p;
+}
+
 }  // namespace
 
 TEST(SegmentCache, RoundTripAndMuLawAccuracy) {
@@ -97,17 +111,9 @@ TEST(SegmentCache, CorruptFilesAreRefused) {
 
 TEST(Trainer, TinyModelLearnsAToyTaskAndWritesALoadableModel) {
     lt::TempDir dir;
-    TrainParams p;
-    p.config = toy_config();
-    p.out = dir.file("toy.safetensors");
-    p.steps = 60;
-    p.batch = 8;
-    p.lr = 3e-3;
+    TrainParams p = toy_train_params(dir.file("toy.safetensors"));
     p.log_every = 10;
-    p.val_every = 1000;
-    p.val_examples = 4;
     p.silent_fraction = 0.2;
-    p.threads = 1;  // OpenMP spin-waits badly on a loaded 2-core machine
     auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
     std::ostringstream log;
     auto r = train_model(p, train, &val, log);
@@ -127,15 +133,7 @@ TEST(Trainer, TinyModelLearnsAToyTaskAndWritesALoadableModel) {
 
 TEST(Trainer, ResumingWithSharedLevelsConvertsTheModelAndKeepsWhatItLearned) {
     lt::TempDir dir;
-    TrainParams p;
-    p.config = toy_config();
-    p.out = dir.file("toy.safetensors");
-    p.steps = 60;
-    p.batch = 8;
-    p.lr = 3e-3;
-    p.val_every = 1000;
-    p.val_examples = 4;
-    p.threads = 1;
+    const TrainParams p = toy_train_params(dir.file("toy.safetensors"));
     auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
     std::ostringstream log;
     const auto first = train_model(p, train, &val, log);
