@@ -12,6 +12,7 @@
 #include <cmath>
 #include <atomic>
 #include <cstdlib>
+#include <stdexcept>
 
 #include <dlfcn.h>
 #include <malloc.h>
@@ -225,6 +226,44 @@ torch::Tensor sparse_rows(const torch::Tensor& in_any, const torch::Tensor& dst,
     });
     return out;
 }
+
+// Inference fast path for the decoder's up-sampling: skip + ConvTranspose2d(kernel 2, stride 2)(x).
+// That transposed convolution maps each input pixel to its own 2×2 output block, so it equals a 1×1
+// convolution to 4·C channels followed by a pixel shuffle; the shuffle and the skip addition are one
+// pass here. oneDNN's deconvolution of these few channels ran at a fraction of its convolution speed
+// (tools: 0.45 vs 0.28 ms per window at the full-resolution level, 1 thread). Exact up to summation order.
+torch::Tensor upsample_add(torch::nn::ConvTranspose2dImpl& up, const torch::Tensor& x, const torch::Tensor& skip_any) {
+    const auto& w = up.weight;  // [C_in, C, 2, 2]
+    const int64_t c_in = w.size(0), C = w.size(1);
+    const auto w1 = w.permute({1, 2, 3, 0}).reshape({C * 4, c_in, 1, 1}).contiguous();  // row 4c + 2a + b
+    const auto y = at::conv2d(x, w1, up.bias.repeat_interleave(4)).contiguous();       // [N, 4C, H, W]
+    const auto skip = skip_any.contiguous();
+    const int64_t n = x.size(0), H = x.size(2), W = x.size(3), OH = skip.size(2), OW = skip.size(3);
+    if (skip.size(0) != n || skip.size(1) != C || OH != 2 * H || OW != 2 * W)
+        throw std::logic_error("upsample_add: skip does not match the up-sampled shape");
+    auto out = torch::empty_like(skip);
+    const float* yp = y.data_ptr<float>();
+    const float* sp = skip.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    const int64_t plane = H * W;
+    for (int64_t b = 0; b < n; ++b)
+        for (int64_t c = 0; c < C; ++c) {
+            const float* yc = yp + (b * 4 * C + 4 * c) * plane;
+            for (int64_t i = 0; i < H; ++i)
+                for (int a = 0; a < 2; ++a) {
+                    const float* even = yc + (2 * a) * plane + i * W;  // output column 2j
+                    const float* odd = even + plane;                   // output column 2j + 1
+                    const int64_t row = ((b * C + c) * OH + 2 * i + a) * OW;
+                    const float* s = sp + row;
+                    float* o = op + row;
+                    for (int64_t j = 0; j < W; ++j) {
+                        o[2 * j] = s[2 * j] + even[j];
+                        o[2 * j + 1] = s[2 * j + 1] + odd[j];
+                    }
+                }
+        }
+    return out;
+}
 }  // namespace
 
 torch::Tensor LoopSepNetImpl::features(const torch::Tensor& mag) {
@@ -280,8 +319,8 @@ torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::
     x = mid(x, emb);
     const bool in_place = inference(x);  // x below is always a tensor this function made
     for (int i = levels - 1; i >= 0; --i) {
-        auto u = up[i]->as<torch::nn::ConvTranspose2d>()->forward(x);
-        x = in_place ? u.add_(skips[i]) : u + skips[i];
+        auto& up_i = *up[i]->as<torch::nn::ConvTranspose2d>();
+        x = fast_path(x) ? upsample_add(up_i, x, skips[i]) : up_i.forward(x) + skips[i];
         x = dec[i]->as<FilmResBlock>()->forward(x, emb);
     }
     if (in_place) return head(x.relu_()).sigmoid_().squeeze(1);
