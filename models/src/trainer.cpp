@@ -36,6 +36,14 @@ void TrainParams::validate() const {
         throw usage_error("--shared-levels must be in 0..levels (" + std::to_string(config.unet_channels.size() - 1) + ")");
 }
 
+TrainLoss parse_train_loss(const std::string& name) {
+    if (name == "magnitude") return TrainLoss::Magnitude;
+    if (name == "psa") return TrainLoss::PhaseSensitive;
+    throw usage_error("--loss must be magnitude or psa, not '" + name + "'");
+}
+
+const char* train_loss_name(TrainLoss loss) { return loss == TrainLoss::PhaseSensitive ? "psa" : "magnitude"; }
+
 namespace {
 
 std::atomic<bool> g_interrupted{false};
@@ -202,10 +210,18 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
     return out;
 }
 
-torch::Tensor loss_fn(net::LoopSepNet& model, const Batch& b) {
+torch::Tensor loss_fn(net::LoopSepNet& model, const Batch& b, TrainLoss loss) {
     const auto& cfg = model->config;
-    auto mix_mag = net::stft_magnitude(b.mix, cfg);
-    auto tgt_mag = net::stft_magnitude(b.target, cfg);
+    const auto X = net::stft_complex(b.mix, cfg), S = net::stft_complex(b.target, cfg);  // [N, F, T]
+    auto mix_mag = X.abs().transpose(1, 2).contiguous();                                 // [N, T, F]
+    torch::Tensor tgt_mag;
+    if (loss == TrainLoss::PhaseSensitive) {
+        // |S|·cos(∠S − ∠X) = Re(S·X̄) / |X|, clipped to what a mask in [0, 1] can reach.
+        const auto in_phase = (torch::real(S) * torch::real(X) + torch::imag(S) * torch::imag(X)) / (X.abs() + 1e-8);
+        tgt_mag = torch::minimum(in_phase.clamp_min(0.0), X.abs()).transpose(1, 2);
+    } else {
+        tgt_mag = S.abs().transpose(1, 2);
+    }
     auto emb = model->embed(net::stft_magnitude(b.query, cfg));
     auto est = model->mask(mix_mag, emb) * mix_mag;
     // L1 on magnitudes, normalised per example by the mixture's mean magnitude (levels vary by 18 dB).
@@ -286,7 +302,9 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
     // Score the four-beat centre of each window (windows are centred on their bar).
     const int64_t L = c.window_samples, len = std::min<int64_t>(int64_t(cfg.segment_samples()), L);
     const int64_t start = (L - len) / 2;
-    std::map<int, std::vector<double>> m, irm, mixs, wrong, leak;
+    std::map<int, std::vector<double>> m, irm, band_irm, mixs, wrong, leak;
+    const auto fa = net::analysis_filterbank(cfg).to(dc.codes.device());    // [B, F], rows sum to 1
+    const auto fs_t = net::synthesis_filterbank(cfg).to(dc.codes.device()).t().contiguous();  // [F, B]
     for (const auto& e : set) {
         std::vector<int64_t> idx(e.stems.begin(), e.stems.end());
         std::vector<float> gains(idx.size(), 1.0f);
@@ -307,7 +325,10 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         auto N = X - S;
         auto ideal = S.abs().pow(2) / (S.abs().pow(2) + N.abs().pow(2) + 1e-12);
         auto est_irm = net::istft(X * ideal, cfg, L).narrow(1, start, len)[0];
+        const auto ps_band = torch::matmul(fa, S.abs().pow(2)), pn_band = torch::matmul(fa, N.abs().pow(2));
+        const auto band_ideal = torch::matmul(fs_t, ps_band / (ps_band + pn_band + 1e-12));  // [1, F, T]
         auto ref = tgt.narrow(1, start, len)[0];
+        band_irm[e.instrument].push_back(sdr(ref, net::istft(X * band_ideal, cfg, L).narrow(1, start, len)[0]));
         m[e.instrument].push_back(sdr(ref, est));
         irm[e.instrument].push_back(sdr(ref, est_irm));
         mixs[e.instrument].push_back(sdr(ref, centre_mix));
@@ -329,6 +350,7 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         s.examples = int(kv.second.size());
         s.sdr_model_db = mean(kv.second);
         s.sdr_irm_db = mean(irm[kv.first]);
+        s.sdr_band_irm_db = mean(band_irm[kv.first]);
         s.sdr_mixture_db = mean(mixs[kv.first]);
         s.sdr_wrong_query_db = mean(wrong[kv.first]);
         s.silent_examples = int(leak[kv.first].size());
@@ -336,13 +358,14 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         r.per_instrument[c.instruments[kv.first]] = s;
         r.mean_sdr_model_db += s.sdr_model_db;
         r.mean_sdr_irm_db += s.sdr_irm_db;
+        r.mean_sdr_band_irm_db += s.sdr_band_irm_db;
         r.mean_sdr_mixture_db += s.sdr_mixture_db;
         r.mean_sdr_wrong_query_db += s.sdr_wrong_query_db;
         ++n;
         if (s.silent_examples) { r.mean_leakage_db += s.leakage_db; ++nl; }
     }
     if (n) {
-        r.mean_sdr_model_db /= n; r.mean_sdr_irm_db /= n; r.mean_sdr_mixture_db /= n; r.mean_sdr_wrong_query_db /= n;
+        r.mean_sdr_model_db /= n; r.mean_sdr_irm_db /= n; r.mean_sdr_band_irm_db /= n; r.mean_sdr_mixture_db /= n; r.mean_sdr_wrong_query_db /= n;
     }
     if (nl) r.mean_leakage_db /= nl;
     model->train();
@@ -358,12 +381,13 @@ void save(net::LoopSepNet& model, ModelConfig cfg, long steps, const std::string
 
 void print_report(const EvalReport& r, std::ostream& o) {
     o << std::fixed << std::setprecision(2);
-    o << "  instrument      n  model   IRM  mixture  wrong-query  leakage(n)\n";
+    o << "  instrument      n  model   IRM  band-IRM  mixture  wrong-query  leakage(n)\n";
     for (const auto& [name, s] : r.per_instrument)
         o << "  " << std::left << std::setw(12) << name << std::right << std::setw(4) << s.examples << std::setw(7)
-          << s.sdr_model_db << std::setw(7) << s.sdr_irm_db << std::setw(8) << s.sdr_mixture_db << std::setw(11)
+          << s.sdr_model_db << std::setw(7) << s.sdr_irm_db << std::setw(10) << s.sdr_band_irm_db
+          << std::setw(9) << s.sdr_mixture_db << std::setw(11)
           << s.sdr_wrong_query_db << std::setw(9) << s.leakage_db << " (" << s.silent_examples << ")\n";
-    o << "  mean SDR dB: model " << r.mean_sdr_model_db << ", IRM " << r.mean_sdr_irm_db << ", mixture "
+    o << "  mean SDR dB: model " << r.mean_sdr_model_db << ", IRM " << r.mean_sdr_irm_db << ", band IRM " << r.mean_sdr_band_irm_db << ", mixture "
       << r.mean_sdr_mixture_db << ", wrong query " << r.mean_sdr_wrong_query_db << "; mean leakage "
       << r.mean_leakage_db << " dB\n";
 }
@@ -439,7 +463,8 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
     int64_t n_params = 0;
     for (const auto& t : model->parameters()) n_params += t.numel();
     log << "training " << n_params << " parameters on " << (p.cuda ? "CUDA" : "CPU") << ", " << train.segments.size()
-        << " segments, " << ix.usable.size() << " instruments, batch " << p.batch << ", " << p.steps << " steps\n";
+        << " segments, " << ix.usable.size() << " instruments, batch " << p.batch << ", " << p.steps << " steps, "
+        << train_loss_name(p.loss) << " loss\n";
 
     torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(p.lr));
     std::mt19937_64 rng(p.seed * 7919 + 17);
@@ -481,7 +506,7 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         const double lr = p.lr * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(M_PI * progress)));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
         auto batch = sample_batch(train, ix, dc, p, rng);
-        auto loss = loss_fn(model, batch);
+        auto loss = loss_fn(model, batch, p.loss);
         opt.zero_grad();
         loss.backward();
         torch::nn::utils::clip_grad_norm_(model->parameters(), 5.0);

@@ -129,6 +129,29 @@ TEST(Trainer, TinyModelLearnsAToyTaskAndWritesALoadableModel) {
     EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
     // The query decides: another instrument's loop as query scores far lower against the target.
     EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_wrong_query_db + 3.0) << log.str();
+    // The band-domain ideal mask: far better than the mixture, and no better than the ideal mask per bin
+    // (a 32-band mask cannot split a tone from the noise in its band).
+    EXPECT_GT(r.best.mean_sdr_band_irm_db, r.best.mean_sdr_mixture_db + 6.0) << log.str();
+    EXPECT_LT(r.best.mean_sdr_band_irm_db, r.best.mean_sdr_irm_db + 0.5) << log.str();
+    EXPECT_NE(log.str().find("band-IRM"), std::string::npos);
+}
+
+TEST(Trainer, PhaseSensitiveLossLearnsTheToyTaskToo) {
+    EXPECT_EQ(parse_train_loss("psa"), TrainLoss::PhaseSensitive);
+    EXPECT_EQ(parse_train_loss("magnitude"), TrainLoss::Magnitude);
+    EXPECT_THROW(parse_train_loss("l2"), Error);
+    EXPECT_STREQ(train_loss_name(TrainLoss::PhaseSensitive), "psa");
+    lt::TempDir dir;
+    TrainParams p = toy_train_params(dir.file("psa.safetensors"));
+    p.loss = TrainLoss::PhaseSensitive;
+    p.log_every = 10;
+    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    auto r = train_model(p, train, &val, log);
+    EXPECT_NE(log.str().find("psa loss"), std::string::npos);
+    EXPECT_LT(r.last_loss, 0.7 * r.first_loss) << log.str();
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_wrong_query_db + 3.0) << log.str();
 }
 
 TEST(Trainer, ResumingWithSharedLevelsConvertsTheModelAndKeepsWhatItLearned) {
@@ -183,5 +206,6 @@ TEST(TrainCli, BadInvocationsAreUsageErrors) {
     EXPECT_EQ(WEXITSTATUS(run("--out /tmp/x.safetensors")), 2);
     EXPECT_EQ(WEXITSTATUS(run("--data /nonexistent-dir --out /tmp/x.safetensors")), 1);
     EXPECT_EQ(WEXITSTATUS(run("--data /tmp --out /tmp/x.safetensors --steps -3")), 2);
+    EXPECT_EQ(WEXITSTATUS(run("--data /tmp --out /tmp/x.safetensors --loss l2")), 2);
     EXPECT_EQ(WEXITSTATUS(run("--help")), 0);
 }

@@ -62,6 +62,7 @@ int run_train(const Argv& argv) {
          {"--minutes", true, "stop after this many minutes (the best model so far is kept)", "M"},
          {"--val-every", true, "steps between validations (default 250)", "N"},
          {"--val-examples", true, "validation windows per instrument (default 24)", "N"},
+         {"--loss", true, "magnitude (L1 on |S|) or psa (L1 on the phase-sensitive target |S|·cos(∠S−∠X)) (default magnitude)", "NAME"},
          {"--pair-fraction", true, "share of examples that reuse the previous mixture with another stem as target (default 0)", "X"},
          {"--channels", true, "U-Net channels per level (default 8,16,32,64)", "LIST"},
          {"--query-channels", true, "query encoder channels (default 16,32,64)", "LIST"},
@@ -85,6 +86,7 @@ int run_train(const Argv& argv) {
     p.val_every = int(args.get_int("--val-every", 250, 1, 10000000));
     p.val_examples = int(args.get_int("--val-examples", 24, 1, 10000));
     p.pair_fraction = args.get_double("--pair-fraction", 0.0, 0.0, 1.0);
+    if (args.has("--loss")) p.loss = parse_train_loss(args.get("--loss"));
     if (args.has("--channels")) p.config.unet_channels = int_list(args.get("--channels"), "--channels");
     if (args.has("--query-channels"))
         p.config.query_channels = int_list(args.get("--query-channels"), "--query-channels");

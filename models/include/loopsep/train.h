@@ -58,6 +58,15 @@ struct PrepareParams {
 };
 SegmentCache prepare_segments(const PrepareParams& params, const ModelConfig& config, std::ostream& log);
 
+// What the masked mixture magnitude is compared with (L1, per example normalised by the mixture's level).
+//  * Magnitude: the target's magnitude |S|.
+//  * PhaseSensitive: the part of the target in phase with the mixture, |S|·cos(∠S − ∠X), clipped to
+//    [0, |X|] (Erdogan et al. 2015). A mask keeps the mixture's phase, so this is the magnitude that
+//    brings the masked mixture closest to the target waveform: it trains for SDR, not for spectra.
+enum class TrainLoss { Magnitude, PhaseSensitive };
+TrainLoss parse_train_loss(const std::string& name);   // "magnitude" | "psa"; usage error naming --loss
+const char* train_loss_name(TrainLoss loss);
+
 struct TrainParams {
     std::string out;                    // model file (best validation score; the last state if no validation)
     std::string resume;                 // model file to start from (its architecture wins)
@@ -74,6 +83,7 @@ struct TrainParams {
     double same_bar_fraction = 0.5;     // accompaniment from the target's own bar (else remixed)
     double pair_fraction = 0.0;         // example = previous mixture with another of its stems as target
     double max_minutes = 0;             // stop after this wall time (0: no limit)
+    TrainLoss loss = TrainLoss::Magnitude;
     std::vector<std::string> accompaniment_only = {"other"};  // never a target (catch-all stems)
     ModelConfig config;                 // architecture of a fresh model
     // Query-independent encoder levels (ModelConfig::shared_levels). -1: the architecture's own. With
@@ -86,12 +96,16 @@ struct TrainParams {
 struct InstrumentScores {
     int examples = 0;
     double sdr_model_db = 0, sdr_irm_db = 0, sdr_mixture_db = 0, sdr_wrong_query_db = 0;
+    // The ideal ratio mask made in the net's bands (band powers → ratio → band→bin map): the ceiling of
+    // any mask the net's band output can express.
+    double sdr_band_irm_db = 0;
     double leakage_db = 0;              // output / mixture energy where the target is silent
     int silent_examples = 0;
 };
 struct EvalReport {
     std::map<std::string, InstrumentScores> per_instrument;
     double mean_sdr_model_db = 0, mean_sdr_irm_db = 0, mean_sdr_mixture_db = 0, mean_sdr_wrong_query_db = 0;
+    double mean_sdr_band_irm_db = 0;
     double mean_leakage_db = 0;
 };
 
