@@ -2,6 +2,7 @@
 // checked with masks whose answer is known (all-pass, all-stop, low-pass).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine_plan.h"
@@ -175,4 +176,53 @@ TEST(EngineReconstruct, WarpingBandMasksEqualsWarpingTheirBinMasks) {
     EXPECT_THROW(BandToBin({0, 1}, {1}, {1.0f}, 1), Error);        // band index out of range
     EXPECT_THROW(BandToBin({0, 2}, {0}, {1.0f}, 1), Error);        // bin_start past the entries
     EXPECT_THROW(map.expand_rows(std::vector<float>(std::size_t(cfg.num_bands) + 1)), Error);
+}
+
+// BandToBin runs most bins as two-band runs; every bin must still get exactly its CSR sum, clamped:
+// the model's mel map, and a hand-made map with lone entries (also on the last band), three-band bins
+// and a bin whose two bands are not neighbours.
+TEST(EngineReconstruct, BandToBinExpansionIsTheCsrSumBitForBit) {
+    auto csr_expand = [](const std::vector<int>& start, const std::vector<int>& band, const std::vector<float>& w,
+                         const std::vector<float>& row) {
+        std::vector<float> out(start.size() - 1);
+        for (std::size_t k = 0; k + 1 < start.size(); ++k) {
+            float sum = 0.0f;
+            for (int j = start[k]; j < start[k + 1]; ++j) sum += w[std::size_t(j)] * row[std::size_t(band[std::size_t(j)])];
+            out[k] = std::clamp(sum, 0.0f, 1.0f);
+        }
+        return out;
+    };
+    unsigned state = 11;
+    auto uniform = [&] { return float((state = state * 1664525u + 1013904223u) >> 8) / float(1u << 24); };
+    // Hand-made: bins 0..7 over 4 bands.
+    const std::vector<int> start = {0, 1, 3, 6, 7, 9, 10, 11, 12};
+    const std::vector<int> band = {0, 0, 1, 0, 1, 2, 1, 1, 3, 2, 3, 3};
+    std::vector<float> w(band.size());
+    for (auto& x : w) x = 0.2f + 0.9f * uniform();  // some sums exceed 1: the clamp is exercised
+    const BandToBin hand(start, band, w, 4);
+    for (int trial = 0; trial < 20; ++trial) {
+        std::vector<float> row(4);
+        for (auto& x : row) x = uniform();
+        std::vector<float> got(8);
+        hand.expand(row.data(), got.data());
+        EXPECT_EQ(got, csr_expand(start, band, w, row));
+    }
+    // The model's mel map, against the dense synthesis filterbank applied by hand.
+    ModelConfig cfg;
+    const loopsep::testing::TempDir dir;
+    write_untrained_model(dir.file("model.safetensors"), cfg, 3);
+    const BandToBin mel = Separator::load(dir.file("model.safetensors"))->band_to_bin();
+    std::vector<float> row(std::size_t(cfg.num_bands));
+    for (auto& x : row) x = uniform();
+    const auto bins = mel.expand_rows(row);
+    ASSERT_EQ(bins.size(), std::size_t(cfg.num_bins()));
+    // Each bin is a convex combination of bands: inside [min, max] of the band values.
+    const float lo = *std::min_element(row.begin(), row.end()), hi = *std::max_element(row.begin(), row.end());
+    for (float v : bins) {
+        EXPECT_GE(v, lo - 1e-6f);
+        EXPECT_LE(v, hi + 1e-6f);
+    }
+    // A constant band mask is the same constant on every bin (the weights of each bin sum to 1).
+    const auto flat = mel.expand_rows(std::vector<float>(std::size_t(cfg.num_bands), 0.37f));
+    for (float v : flat) EXPECT_NEAR(v, 0.37f, 1e-6f);
 }

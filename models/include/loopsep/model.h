@@ -81,6 +81,12 @@ private:
     std::vector<int> bin_start_, band_of_;   // CSR by bin: entries [bin_start_[k], bin_start_[k+1]) of bin k
     std::vector<float> weight_;
     int bands_ = 0;
+    // The same map as runs of bins that each mix the same two neighbouring bands (lo, lo + 1) — all but
+    // the lowest bins of a mel map — so expand() runs a gather-free loop over most bins. lo < 0: bins
+    // expanded from the CSR entries.
+    struct Run { int first_bin, end_bin, lo; };
+    std::vector<Run> runs_;
+    std::vector<float> w_lo_, w_hi_;         // per bin, for the two-band runs
 };
 
 class Separator {                    // loaded weights: immutable, shareable across threads/runs (const methods thread-safe)
