@@ -113,9 +113,63 @@ namespace {
 // Inference (no autograd): activations may be overwritten in place, which saves an allocation and a
 // pass over memory per operation. Only tensors the block created itself are overwritten.
 bool inference(const torch::Tensor& x) { return !torch::GradMode::is_enabled() && x.device().is_cpu(); }
+
+// Sum of p[0..count) in float lanes (vectorises; each lane adds ≤ count/16 values), totalled in double.
+double lane_sum(const float* p, int64_t count, float centre, bool squares) {
+    constexpr int kLanes = 16;
+    float lane[kLanes] = {};
+    int64_t k = 0;
+    if (squares) {
+        for (; k + kLanes <= count; k += kLanes)
+            for (int l = 0; l < kLanes; ++l) lane[l] += (p[k + l] - centre) * (p[k + l] - centre);
+    } else {
+        for (; k + kLanes <= count; k += kLanes)
+            for (int l = 0; l < kLanes; ++l) lane[l] += p[k + l];
+    }
+    double sum = 0.0;
+    for (float v : lane) sum += v;
+    for (; k < count; ++k) sum += squares ? double(p[k] - centre) * double(p[k] - centre) : double(p[k]);
+    return sum;
+}
+
+// Inference: relu(group_norm(x)·weight + bias) for float NCHW input. LibTorch's group_norm and relu_
+// pass over the activations four times; this reads each group three times while it is in cache and
+// writes once (mean, then centred variance: accurate whatever the offset).
+torch::Tensor group_norm_relu(const torch::Tensor& x_any, int64_t groups, const torch::Tensor& weight,
+                              const torch::Tensor& bias, double eps) {
+    const auto x = x_any.contiguous();
+    const auto w = weight.contiguous(), b = bias.contiguous();
+    const int64_t n = x.size(0), channels = x.size(1), plane = x.numel() / std::max<int64_t>(1, n * channels);
+    const int64_t per_group = channels / groups, count = per_group * plane;
+    auto out = torch::empty_like(x);
+    const float* xp = x.data_ptr<float>();
+    const float* wp = w.data_ptr<float>();
+    const float* bp = b.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t g = 0; g < groups; ++g) {
+            const int64_t first = (i * channels + g * per_group) * plane;
+            const float mean = float(lane_sum(xp + first, count, 0.0f, false) / double(count));
+            const double var = lane_sum(xp + first, count, mean, true) / double(count);
+            const float inv_std = float(1.0 / std::sqrt(var + eps));
+            for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+                const float scale = wp[c] * inv_std, shift = bp[c] - mean * scale;
+                const float* src = xp + (i * channels + c) * plane;
+                float* dst = op + (i * channels + c) * plane;
+                for (int64_t k = 0; k < plane; ++k) dst[k] = std::max(0.0f, src[k] * scale + shift);
+            }
+        }
+    return out;
+}
+
+bool fused_norm(const torch::Tensor& x) { return inference(x) && x.scalar_type() == torch::kFloat32 && x.dim() == 4; }
 }  // namespace
 
 torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& embedding) {
+    if (fused_norm(x))
+        return forward_after_conv1(
+            x, conv1(group_norm_relu(x, norm1->options.num_groups(), norm1->weight, norm1->bias, norm1->options.eps())),
+            embedding);
     if (inference(x)) return forward_after_conv1(x, conv1(norm1(x).relu_()), embedding);
     return forward_after_conv1(x, conv1(torch::relu(norm1(x))), embedding);
 }
@@ -132,7 +186,8 @@ torch::Tensor FilmResBlockImpl::forward_after_conv1(const torch::Tensor& x, torc
             bias = bias * gamma + gb.slice(0, channels, 2 * channels);
             weight = weight * gamma;
         }
-        y = torch::group_norm(y, norm2->options.num_groups(), weight, bias, norm2->options.eps()).relu_();
+        y = fused_norm(y) ? group_norm_relu(y, norm2->options.num_groups(), weight, bias, norm2->options.eps())
+                          : torch::group_norm(y, norm2->options.num_groups(), weight, bias, norm2->options.eps()).relu_();
         return conv2(y).add_(x);
     }
     y = norm2(y);
