@@ -247,12 +247,11 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
 }
 
 namespace {
-// Inference fast path for the sparse filterbank products: a plain loop over the
-// COO entries of each row. The LibTorch formulation (index_select, multiply,
-// index_add) materialises [rows, entries] temporaries: the two products took 3.5 of
-// a window's 8.2 CPU-ms (1 thread); these loops compute the same sums (tested to
-// 1e-5) in a fraction of that. Used only when no gradient is needed (training keeps
-// the differentiable ops).
+// The sparse filterbank products as a plain loop over the COO entries of each row (sparse_filterbank).
+// The LibTorch formulation (index_select, multiply, index_add) materialises [rows, entries] temporaries:
+// the two products took 3.5 of a window's 8.2 CPU-ms (1 thread); these loops compute the same sums
+// (tested to 1e-5) in a fraction of that.
+// fast_path(): inference on the CPU (no autograd), where layers may take shortcuts.
 bool fast_path(const torch::Tensor& x) {
     return !torch::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32;
 }
@@ -281,6 +280,23 @@ torch::Tensor sparse_rows(const torch::Tensor& in_any, const torch::Tensor& dst,
     });
     return out;
 }
+
+// sparse_rows as a differentiable op: its gradient is the transposed map, applied by the same loop.
+// Training used index_select / index_add for the filterbanks, which ran ~40 % of a CPU step.
+struct SparseRowsFn : public torch::autograd::Function<SparseRowsFn> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& in, const torch::Tensor& dst,
+                                 const torch::Tensor& src, const torch::Tensor& w, int64_t out_cols) {
+        ctx->save_for_backward({dst, src, w});
+        ctx->saved_data["in_cols"] = in.size(-1);
+        return sparse_rows(in, dst, src, w, out_cols);
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grad) {
+        const auto saved = ctx->get_saved_variables();
+        const auto in_grad = sparse_rows(grad[0], saved[1], saved[0], saved[2], ctx->saved_data["in_cols"].toInt());
+        return {in_grad, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    }
+};
 
 // Inference fast path for the decoder's up-sampling: skip + ConvTranspose2d(kernel 2, stride 2)(x).
 // That transposed convolution maps each input pixel to its own 2×2 output block, so it equals a 1×1
@@ -327,14 +343,19 @@ torch::Tensor upsample_add(torch::nn::ConvTranspose2dImpl& up, const torch::Tens
 }
 }  // namespace
 
+torch::Tensor sparse_filterbank(const torch::Tensor& x, const torch::Tensor& dst, const torch::Tensor& src,
+                                const torch::Tensor& weights, int64_t out_cols, FilterbankPath path) {
+    if (path == FilterbankPath::Auto && x.device().is_cpu() && x.scalar_type() == torch::kFloat32)
+        return SparseRowsFn::apply(x, dst, src, weights, out_cols);
+    // out[..., dst[j]] += weights[j]·x[..., src[j]]: index ops run on any device.
+    auto sizes = x.sizes().vec();
+    sizes.back() = out_cols;
+    return torch::zeros(sizes, x.options()).index_add(-1, dst, x.index_select(-1, src) * weights);
+}
+
 torch::Tensor LoopSepNetImpl::features(const torch::Tensor& mag) {
-    if (fast_path(mag)) return torch::log1p(sparse_rows(mag, fa_bands, fa_bins, fa_weights, config.num_bands)).unsqueeze(1);
-    // bands[..., b] = Σ_k A[b,k]·mag[..., k]
-    auto src = mag.index_select(-1, fa_bins) * fa_weights;
-    auto sizes = mag.sizes().vec();
-    sizes.back() = config.num_bands;
-    auto bands = torch::zeros(sizes, mag.options()).index_add(-1, fa_bands, src);  // [N, T, B]
-    return torch::log1p(bands).unsqueeze(1);
+    // bands[..., b] = Σ_k A[b,k]·mag[..., k]  → [N, 1, T, B]
+    return torch::log1p(sparse_filterbank(mag, fa_bands, fa_bins, fa_weights, config.num_bands)).unsqueeze(1);
 }
 
 torch::Tensor LoopSepNetImpl::embed(const torch::Tensor& query_mag) {
@@ -389,12 +410,8 @@ torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::
 }
 
 torch::Tensor LoopSepNetImpl::mask_from(const Shared& shared, const torch::Tensor& embeddings) {
-    auto band_mask = band_mask_from(shared, embeddings);
-    if (fast_path(band_mask)) return sparse_rows(band_mask, fs_bins, fs_bands, fs_weights, config.num_bins());
-    auto src = band_mask.index_select(-1, fs_bands) * fs_weights;         // bin mask = Σ_b S[b,k]·band_mask[b]
-    auto sizes = band_mask.sizes().vec();
-    sizes.back() = config.num_bins();
-    return torch::zeros(sizes, band_mask.options()).index_add(-1, fs_bins, src);  // [N, T, F]
+    // bin mask = Σ_b S[b,k]·band_mask[b]  → [N, T, F]
+    return sparse_filterbank(band_mask_from(shared, embeddings), fs_bins, fs_bands, fs_weights, config.num_bins());
 }
 
 torch::Tensor LoopSepNetImpl::mask(const torch::Tensor& mix_mag, const torch::Tensor& embeddings) {

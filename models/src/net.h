@@ -23,6 +23,13 @@ torch::Tensor stft_magnitude(const torch::Tensor& waves, const ModelConfig& conf
 torch::Tensor stft_complex(const torch::Tensor& waves, const ModelConfig& config);              // [N, bins, frames]
 torch::Tensor istft(const torch::Tensor& spec, const ModelConfig& config, std::int64_t length);  // → [N, length]
 
+// out[..., dst[j]] += weights[j] · x[..., src[j]] over the last dimension (out_cols wide): the sparse
+// filterbanks. Auto: plain loops with their own gradient on CPU float tensors (training and inference),
+// index_select / index_add elsewhere (GPU). Reference: always the index ops (tests compare the two).
+enum class FilterbankPath { Auto, Reference };
+torch::Tensor sparse_filterbank(const torch::Tensor& x, const torch::Tensor& dst, const torch::Tensor& src,
+                                const torch::Tensor& weights, int64_t out_cols, FilterbankPath path = FilterbankPath::Auto);
+
 struct FilmResBlockImpl : torch::nn::Module {
     // embedding_size 0: a plain residual block (no FiLM; the embedding argument is ignored).
     FilmResBlockImpl(int channels, int embedding_size);
