@@ -1,0 +1,261 @@
+// The Separator (loopsep/model.h): loaded weights, windows run in parallel chunks, band masks and
+// their expansion to bins (BandToBin), the process-wide thread settings.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+
+#include <dlfcn.h>
+#include <malloc.h>
+
+#include "loopsep/error.h"
+#include "loopsep/model.h"
+#include "loopsep/parallel.h"
+#include "net.h"
+
+namespace loopsep {
+
+namespace {
+std::atomic<int> g_inference_threads{1};  // set_torch_threads()
+}  // namespace
+
+struct Separator::Impl {
+    ModelConfig config;
+    net::LoopSepNet net{nullptr};
+    BandToBin band_to_bin;
+    // The band → bin map by bin, in the net's own summation order (by band within a bin), so that the
+    // expansion gives the same sums as LoopSepNetImpl::mask_from.
+    void index_band_to_bin() {
+        const int64_t* bands = net->fs_bands.data_ptr<int64_t>();
+        const int64_t* bins = net->fs_bins.data_ptr<int64_t>();
+        const float* w = net->fs_weights.data_ptr<float>();
+        const int64_t entries = net->fs_weights.numel();
+        std::vector<int64_t> order(std::size_t(entries), 0);
+        for (int64_t j = 0; j < entries; ++j) order[std::size_t(j)] = j;
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return bins[a] < bins[b]; });
+        std::vector<int> bin_start(std::size_t(config.num_bins()) + 1, 0), band_of;
+        std::vector<float> weight;
+        for (int64_t j : order) {
+            ++bin_start[std::size_t(bins[j]) + 1];
+            band_of.push_back(int(bands[j]));
+            weight.push_back(w[j]);
+        }
+        for (std::size_t k = 1; k < bin_start.size(); ++k) bin_start[k] += bin_start[k - 1];
+        band_to_bin = BandToBin(std::move(bin_start), std::move(band_of), std::move(weight), config.num_bands);
+    }
+};
+
+Separator::Separator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Separator::~Separator() = default;
+
+std::shared_ptr<const Separator> Separator::load(const std::string& path) {
+    auto impl = std::make_unique<Impl>();
+    try {
+        impl->net = net::load_net(path, &impl->config);
+        impl->index_band_to_bin();
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw input_error(path + ": cannot load model (" + std::string(e.what()).substr(0, 200) + ")");
+    }
+    return std::make_shared<const Separator>(std::move(impl));
+}
+
+const ModelConfig& Separator::config() const { return impl_->config; }
+int Separator::embedding_size() const { return impl_->config.embedding_size; }
+
+std::int64_t Separator::num_parameters() const {
+    std::int64_t n = 0;
+    for (const auto& p : impl_->net->parameters()) n += p.numel();
+    return n;
+}
+
+std::vector<float> Separator::embed_query(const Audio& loop) const {
+    const auto& c = impl_->config;
+    if (loop.num_channels() < 1 || loop.frames() == 0) throw input_error("query loop is empty");
+    if (loop.sample_rate_hz != c.sample_rate_hz)
+        throw usage_error("query loop must be at " + std::to_string(c.sample_rate_hz) + " Hz");
+    // One bar at the reference tempo (a 1 % tolerance for stretch rounding).
+    if (double(loop.frames()) < 0.99 * double(c.segment_samples()))
+        throw input_error("query loop is shorter than one bar (4 beats) at the reference tempo");
+    std::vector<float> mid(loop.frames(), 0.0f);
+    for (int ch = 0; ch < loop.num_channels(); ++ch)
+        for (std::size_t i = 0; i < mid.size(); ++i) mid[i] += loop.channels[ch][i] / float(loop.num_channels());
+    torch::NoGradGuard g;
+    auto wave = torch::from_blob(mid.data(), {1, int64_t(mid.size())}, torch::kFloat32);
+    auto emb = impl_->net->embed(net::stft_magnitude(wave, c)).contiguous();
+    return std::vector<float>(emb.data_ptr<float>(), emb.data_ptr<float>() + emb.numel());
+}
+
+std::vector<float> Separator::prototype(const std::vector<std::vector<float>>& embeddings) {
+    if (embeddings.empty()) throw usage_error("prototype: no embeddings");
+    std::vector<float> mean(embeddings[0].size(), 0.0f);
+    for (const auto& e : embeddings) {
+        if (e.size() != mean.size()) throw usage_error("prototype: embeddings differ in size");
+        for (std::size_t i = 0; i < e.size(); ++i) mean[i] += e[i] / float(embeddings.size());
+    }
+    return mean;
+}
+
+std::vector<std::vector<float>> Separator::predict_masks(const std::vector<std::vector<float>>& mix,
+                                                         const std::vector<float>& embedding) const {
+    return std::move(predict_masks_for_queries(mix, {embedding})[0]);
+}
+
+std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_queries(
+    const std::vector<std::vector<float>>& mix, const std::vector<std::vector<float>>& embeddings) const {
+    const auto& c = impl_->config;
+    const std::size_t per = std::size_t(c.window_frames()) * c.num_bins();
+    const std::size_t per_band = std::size_t(c.window_frames()) * c.num_bands;
+    if (embeddings.empty()) throw usage_error("predict_masks: no query embedding");
+    for (const auto& e : embeddings)
+        if (e.size() != std::size_t(c.embedding_size))
+            throw usage_error("predict_masks: embedding has " + std::to_string(e.size()) + " values, the model uses " +
+                              std::to_string(c.embedding_size));
+    for (const auto& m : mix)
+        if (m.size() != per)
+            throw usage_error("predict_masks: a window has " + std::to_string(m.size()) + " values, expected " +
+                              std::to_string(c.window_frames()) + " frames × " + std::to_string(c.num_bins()) + " bins");
+    std::vector<std::vector<std::vector<float>>> out(embeddings.size(), std::vector<std::vector<float>>(mix.size()));
+    if (mix.empty()) return out;
+    // Chunks of windows run on separate threads, each with ONE LibTorch thread (set_torch_threads): on 2
+    // cores this costs half the CPU of one chunk on two OpenMP threads (bench_model: 6.6 vs 11.3 CPU-ms
+    // per window for the same wall time), and nothing waits at an OpenMP barrier for a core another
+    // process holds (that made a 3-minute song's model stage 10× slower on a loaded machine).
+    // At most 2 windows per chunk: the smallest working set ran fastest (bench_model, 2 threads, batch 8:
+    // 3.2–3.4 ms per window in chunks of 2 vs 3.6 ms in chunks of 4; a 3-minute song's model stage
+    // 0.45 vs 0.54 s, and 4-way chunks of 8 took twice as long, mostly page faults).
+    const std::size_t workers = std::min<std::size_t>(std::size_t(g_inference_threads.load()), mix.size());
+    const std::size_t chunk = std::min<std::size_t>(2, (mix.size() + workers - 1) / workers);
+    const std::size_t chunks = (mix.size() + chunk - 1) / chunk;
+    auto run_chunk = [&](std::size_t index) {
+        torch::NoGradGuard g;  // thread-local: every worker needs its own
+        const std::size_t start = index * chunk, n = std::min(chunk, mix.size() - start);
+        auto batch = torch::empty({int64_t(n), c.window_frames(), c.num_bins()}, torch::kFloat32);
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto& m = mix[start + i];
+            float* dst = batch.data_ptr<float>() + i * per;
+            for (std::size_t k = 0; k < per; ++k) dst[k] = std::isfinite(m[k]) ? std::max(0.0f, m[k]) : 0.0f;
+        }
+        const auto shared = impl_->net->shared_prefix(batch);
+        for (std::size_t q = 0; q < embeddings.size(); ++q) {
+            auto emb = torch::from_blob(const_cast<float*>(embeddings[q].data()), {1, c.embedding_size}, torch::kFloat32);
+            const auto band_masks = impl_->net->band_mask_from(shared, emb).contiguous();  // [n, T, bands]
+            const float* p = band_masks.data_ptr<float>();
+            for (std::size_t i = 0; i < n; ++i) out[q][start + i].assign(p + i * per_band, p + (i + 1) * per_band);
+        }
+    };
+    parallel_for(chunks, int(workers), [&](std::size_t i, std::size_t) { run_chunk(i); });
+    return out;
+}
+
+std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_queries(
+    const std::vector<std::vector<float>>& mix, const std::vector<std::vector<float>>& embeddings) const {
+    auto out = predict_band_masks_for_queries(mix, embeddings);
+    parallel_for(mix.size(), g_inference_threads.load(), [&](std::size_t i, std::size_t) {
+        for (auto& per_query : out) per_query[i] = impl_->band_to_bin.expand_rows(per_query[i]);
+    });
+    return out;
+}
+
+const BandToBin& Separator::band_to_bin() const { return impl_->band_to_bin; }
+
+BandToBin::BandToBin(std::vector<int> bin_start, std::vector<int> band_of, std::vector<float> weight, int bands)
+    : bin_start_(std::move(bin_start)), band_of_(std::move(band_of)), weight_(std::move(weight)), bands_(bands) {
+    if (bin_start_.size() < 2 || band_of_.size() != weight_.size() || std::size_t(bin_start_.back()) != weight_.size())
+        throw usage_error("BandToBin: inconsistent map");
+    for (int b : band_of_)
+        if (b < 0 || b >= bands_) throw usage_error("BandToBin: band index out of range");
+    // Two-band form of each bin where it has one: w_lo·band[lo] + w_hi·band[lo + 1], summed in the CSR
+    // order (a lone entry gets a zero partner), so the sums are the CSR's own for finite band values.
+    const int bins = num_bins();
+    w_lo_.assign(std::size_t(bins), 0.0f);
+    w_hi_.assign(std::size_t(bins), 0.0f);
+    for (int k = 0; k < bins; ++k) {
+        const int j = bin_start_[k], n = bin_start_[k + 1] - j;
+        int lo = -1;
+        if (n == 1 && band_of_[j] + 1 < bands_) {
+            lo = band_of_[j];
+            w_lo_[k] = weight_[j];
+        } else if (n == 1 && band_of_[j] > 0) {
+            lo = band_of_[j] - 1;
+            w_hi_[k] = weight_[j];
+        } else if (n == 2 && band_of_[j + 1] == band_of_[j] + 1) {
+            lo = band_of_[j];
+            w_lo_[k] = weight_[j];
+            w_hi_[k] = weight_[j + 1];
+        }
+        if (!runs_.empty() && runs_.back().lo == lo && runs_.back().end_bin == k) ++runs_.back().end_bin;
+        else runs_.push_back({k, k + 1, lo});
+    }
+}
+
+void BandToBin::expand(const float* band_row, float* bin_row) const {
+    const int* start = bin_start_.data();
+    const int* band = band_of_.data();
+    const float* w = weight_.data();
+    const float* w_lo = w_lo_.data();
+    const float* w_hi = w_hi_.data();
+    for (const Run& r : runs_) {
+        if (r.lo >= 0) {  // vectorises: two scalars, two weight streams
+            const float a = band_row[r.lo], b = band_row[r.lo + 1];
+            for (int k = r.first_bin; k < r.end_bin; ++k) bin_row[k] = std::clamp(w_lo[k] * a + w_hi[k] * b, 0.0f, 1.0f);
+            continue;
+        }
+        for (int k = r.first_bin; k < r.end_bin; ++k) {
+            float sum = 0.0f;
+            for (int j = start[k]; j < start[k + 1]; ++j) sum += w[j] * band_row[band[j]];
+            bin_row[k] = std::clamp(sum, 0.0f, 1.0f);
+        }
+    }
+}
+
+std::vector<float> BandToBin::expand_rows(const std::vector<float>& band_rows) const {
+    if (bands_ <= 0 || band_rows.size() % std::size_t(bands_) != 0)
+        throw usage_error("BandToBin: " + std::to_string(band_rows.size()) + " values is not whole rows of " +
+                          std::to_string(bands_) + " bands");
+    const std::size_t rows = band_rows.size() / std::size_t(bands_);
+    const std::size_t bands = std::size_t(bands_), bins = std::size_t(num_bins());
+    std::vector<float> out(rows * bins);
+    for (std::size_t r = 0; r < rows; ++r) expand(band_rows.data() + r * bands, out.data() + r * bins);
+    return out;
+}
+
+void set_torch_threads(int threads) {
+    if (threads < 1) throw usage_error("--threads must be ≥ 1");
+    // Every forward pass allocates and frees activations of a few MB. glibc serves blocks above its
+    // (adaptive) mmap threshold with mmap/munmap, so each call page-faulted its memory in again:
+    // measured 1.5 s of system time on a 3-minute song and 2–4× slower, erratic batches (bench_model).
+    // Serving them from the heap and not trimming it after every free removes that; buffers ≥ 32 MB
+    // (the decoded song, the stems) are still mapped and returned individually.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    // Inference parallelises over windows (predict_masks_for_queries), one LibTorch thread each.
+    g_inference_threads = threads;
+    at::set_num_threads(1);
+    // OpenBLAS (Debian's libblas.so.3 when libopenblas0-pthread is installed) keeps its own pool of
+    // threads that spin in sched_yield between calls: 26 000 calls and 0.8 s of system time on a
+    // 3-minute song. LibTorch does not tell it the thread count; we do, if it is the BLAS loaded.
+    using SetThreads = void (*)(int);
+    if (auto set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set_blas(1);
+    try {
+        at::set_num_interop_threads(1);
+    } catch (...) {  // only settable once per process, before any parallel work
+    }
+}
+
+std::string default_model_path() {
+    if (const char* env = std::getenv("LOOPSEP_MODEL"); env && *env) return env;
+#ifdef LOOPSEP_SOURCE_DIR
+    return std::string(LOOPSEP_SOURCE_DIR) + "/models/loopsep-v2.safetensors";
+#else
+    return "models/loopsep-v2.safetensors";
+#endif
+}
+
+void write_untrained_model(const std::string& path, const ModelConfig& config, std::uint64_t seed) {
+    auto net = net::make_net(config, seed);
+    write_safetensors(path, net::to_safetensors(net, config));
+}
+
+}  // namespace loopsep
