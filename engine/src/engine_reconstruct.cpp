@@ -8,6 +8,7 @@
 
 #include "loopsep/error.h"
 #include "loopsep/stft.h"
+#include "loopsep/vector_clones.h"
 
 namespace loopsep::detail {
 
@@ -22,6 +23,13 @@ void normalise_jointly(std::vector<std::vector<float>>& masks) {
 }
 
 
+
+namespace {
+// o += w · x (vectorised; also built for AVX2). Branch-free: weight 0 adds nothing to a finite chunk.
+LOOPSEP_VECTOR_CLONES void add_weighted(float* __restrict o, const float* __restrict w, const float* __restrict x, long n) {
+    for (long i = 0; i < n; ++i) o[i] += w[i] * x[i];
+}
+}  // namespace
 
 StemAccumulator::StemAccumulator(std::size_t num_targets, int num_channels, std::size_t song_frames, bool residual)
     : song_frames_(song_frames), residual_(residual),
@@ -41,11 +49,8 @@ void StemAccumulator::add(const SegmentAudio& segment, const SegmentPlan& plan) 
             const long lo = std::max(from, segment.start), hi = std::min(to, segment.start + long(chunk.size()));
             if (hi <= lo) continue;
             if (out.size() < std::size_t(hi) - base_) out.resize(std::size_t(hi) - base_, 0.0f);
-            // Branch-free (vectorises): weight 0 adds nothing to a finite chunk.
-            float* o = out.data() + (std::size_t(lo) - base_);
-            const float* x = chunk.data() + (lo - segment.start);
-            const float* wt = weight.data() + (lo - from);
-            for (long n = 0; n < hi - lo; ++n) o[n] += wt[n] * x[n];
+            add_weighted(out.data() + (std::size_t(lo) - base_), weight.data() + (lo - from),
+                         chunk.data() + (lo - segment.start), hi - lo);
         }
 }
 

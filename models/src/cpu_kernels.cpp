@@ -5,11 +5,13 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "loopsep/vector_clones.h"  // the float loops below also run as AVX2 versions
+
 namespace loopsep::net::cpu {
 
 namespace {
 // Sum of p[0..count) in float lanes (vectorises; each lane adds ≤ count/16 values), totalled in double.
-double lane_sum(const float* p, int64_t count, float centre, bool squares) {
+LOOPSEP_VECTOR_CLONES double lane_sum(const float* p, int64_t count, float centre, bool squares) {
     constexpr int kLanes = 16;
     float lane[kLanes] = {};
     int64_t k = 0;
@@ -24,6 +26,21 @@ double lane_sum(const float* p, int64_t count, float centre, bool squares) {
     for (float v : lane) sum += v;
     for (; k < count; ++k) sum += squares ? double(p[k] - centre) * double(p[k] - centre) : double(p[k]);
     return sum;
+}
+
+// dst = max(0, src·scale + shift)
+LOOPSEP_VECTOR_CLONES void affine_relu(const float* __restrict src, float* __restrict dst, int64_t n, float scale,
+                                       float shift) {
+    for (int64_t k = 0; k < n; ++k) dst[k] = std::max(0.0f, src[k] * scale + shift);
+}
+
+// One output row pair of the pixel shuffle: o[2j] = s[2j] + even[j], o[2j + 1] = s[2j + 1] + odd[j].
+LOOPSEP_VECTOR_CLONES void interleave_add(const float* __restrict s, const float* __restrict even,
+                                          const float* __restrict odd, float* __restrict o, int64_t w) {
+    for (int64_t j = 0; j < w; ++j) {
+        o[2 * j] = s[2 * j] + even[j];
+        o[2 * j + 1] = s[2 * j + 1] + odd[j];
+    }
 }
 
 }  // namespace
@@ -52,7 +69,7 @@ torch::Tensor group_norm_relu(const torch::Tensor& x_any, int64_t groups, const 
                 const float scale = wp[c] * inv_std, shift = bp[c] - mean * scale;
                 const float* src = xp + (i * channels + c) * plane;
                 float* dst = op + (i * channels + c) * plane;
-                for (int64_t k = 0; k < plane; ++k) dst[k] = std::max(0.0f, src[k] * scale + shift);
+                affine_relu(src, dst, plane, scale, shift);
             }
         }
     return out;
@@ -141,12 +158,7 @@ torch::Tensor upsample_add(torch::nn::ConvTranspose2dImpl& up, const torch::Tens
                     const float* even = yc + (2 * a) * plane + i * W;  // output column 2j
                     const float* odd = even + plane;                   // output column 2j + 1
                     const int64_t row = ((b * C + c) * OH + 2 * i + a) * OW;
-                    const float* s = sp + row;
-                    float* o = op + row;
-                    for (int64_t j = 0; j < W; ++j) {
-                        o[2 * j] = s[2 * j] + even[j];
-                        o[2 * j + 1] = s[2 * j + 1] + odd[j];
-                    }
+                    interleave_add(sp + row, even, odd, op + row, W);
                 }
         }
     return out;
