@@ -109,9 +109,9 @@ namespace {
 // pass over memory per operation. Only tensors the block created itself are overwritten.
 bool inference(const torch::Tensor& x) { return !torch::GradMode::is_enabled() && x.device().is_cpu(); }
 
-bool fused_norm(const torch::Tensor& x) { return inference(x) && x.scalar_type() == torch::kFloat32 && x.dim() == 4; }
 // Inference on the CPU in float: layers may use the kernels of cpu_kernels.h.
 bool fast_path(const torch::Tensor& x) { return inference(x) && x.scalar_type() == torch::kFloat32; }
+bool fused_norm(const torch::Tensor& x) { return fast_path(x) && x.dim() == 4; }  // NCHW activations
 }  // namespace
 
 torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& embedding) {

@@ -213,12 +213,13 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
 torch::Tensor loss_fn(net::LoopSepNet& model, const Batch& b, TrainLoss loss) {
     const auto& cfg = model->config;
     const auto X = net::stft_complex(b.mix, cfg), S = net::stft_complex(b.target, cfg);  // [N, F, T]
-    auto mix_mag = X.abs().transpose(1, 2).contiguous();                                 // [N, T, F]
+    const auto x_abs = X.abs();
+    auto mix_mag = x_abs.transpose(1, 2).contiguous();                                   // [N, T, F]
     torch::Tensor tgt_mag;
     if (loss == TrainLoss::PhaseSensitive) {
         // |S|·cos(∠S − ∠X) = Re(S·X̄) / |X|, clipped to what a mask in [0, 1] can reach.
-        const auto in_phase = (torch::real(S) * torch::real(X) + torch::imag(S) * torch::imag(X)) / (X.abs() + 1e-8);
-        tgt_mag = torch::minimum(in_phase.clamp_min(0.0), X.abs()).transpose(1, 2);
+        const auto in_phase = (torch::real(S) * torch::real(X) + torch::imag(S) * torch::imag(X)) / (x_abs + 1e-8);
+        tgt_mag = torch::minimum(in_phase.clamp_min(0.0), x_abs).transpose(1, 2);
     } else {
         tgt_mag = S.abs().transpose(1, 2);
     }
@@ -323,9 +324,10 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         auto tgt = dc.mix({e.target}, {1.0f}, 1, 1);
         auto S = net::stft_complex(tgt, cfg);
         auto N = X - S;
-        auto ideal = S.abs().pow(2) / (S.abs().pow(2) + N.abs().pow(2) + 1e-12);
+        const auto ps = S.abs().pow(2), pn = N.abs().pow(2);
+        auto ideal = ps / (ps + pn + 1e-12);
         auto est_irm = net::istft(X * ideal, cfg, L).narrow(1, start, len)[0];
-        const auto ps_band = torch::matmul(fa, S.abs().pow(2)), pn_band = torch::matmul(fa, N.abs().pow(2));
+        const auto ps_band = torch::matmul(fa, ps), pn_band = torch::matmul(fa, pn);
         const auto band_ideal = torch::matmul(fs_t, ps_band / (ps_band + pn_band + 1e-12));  // [1, F, T]
         auto ref = tgt.narrow(1, start, len)[0];
         band_irm[e.instrument].push_back(sdr(ref, net::istft(X * band_ideal, cfg, L).narrow(1, start, len)[0]));
@@ -365,7 +367,8 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         if (s.silent_examples) { r.mean_leakage_db += s.leakage_db; ++nl; }
     }
     if (n) {
-        r.mean_sdr_model_db /= n; r.mean_sdr_irm_db /= n; r.mean_sdr_band_irm_db /= n; r.mean_sdr_mixture_db /= n; r.mean_sdr_wrong_query_db /= n;
+        r.mean_sdr_model_db /= n; r.mean_sdr_irm_db /= n; r.mean_sdr_band_irm_db /= n;
+        r.mean_sdr_mixture_db /= n; r.mean_sdr_wrong_query_db /= n;
     }
     if (nl) r.mean_leakage_db /= nl;
     model->train();
@@ -387,7 +390,8 @@ void print_report(const EvalReport& r, std::ostream& o) {
           << s.sdr_model_db << std::setw(7) << s.sdr_irm_db << std::setw(10) << s.sdr_band_irm_db
           << std::setw(9) << s.sdr_mixture_db << std::setw(11)
           << s.sdr_wrong_query_db << std::setw(9) << s.leakage_db << " (" << s.silent_examples << ")\n";
-    o << "  mean SDR dB: model " << r.mean_sdr_model_db << ", IRM " << r.mean_sdr_irm_db << ", band IRM " << r.mean_sdr_band_irm_db << ", mixture "
+    o << "  mean SDR dB: model " << r.mean_sdr_model_db << ", IRM " << r.mean_sdr_irm_db << ", band IRM "
+      << r.mean_sdr_band_irm_db << ", mixture "
       << r.mean_sdr_mixture_db << ", wrong query " << r.mean_sdr_wrong_query_db << "; mean leakage "
       << r.mean_leakage_db << " dB\n";
 }
