@@ -12,17 +12,26 @@
 
 namespace loopsep::detail {
 
+namespace {
+// Element-wise passes of normalise_jointly (vectorised; also built for AVX2). Element by element across
+// the targets (the obvious loop) ran 2.5 % of a four-target run's CPU time, unvectorised.
+LOOPSEP_VECTOR_CLONES void add_to(float* __restrict sum, const float* __restrict m, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) sum[i] += m[i];
+}
+LOOPSEP_VECTOR_CLONES void divide_where_above_one(float* __restrict m, const float* __restrict sum, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) m[i] = sum[i] > 1.0f ? m[i] / sum[i] : m[i];
+}
+}  // namespace
+
 void normalise_jointly(std::vector<std::vector<float>>& masks) {
     if (masks.size() < 2) return;
-    for (std::size_t i = 0; i < masks[0].size(); ++i) {
-        float sum = 0;
-        for (const auto& m : masks) sum += m[i];
-        if (sum > 1.0f)
-            for (auto& m : masks) m[i] /= sum;
-    }
+    const std::size_t n = masks[0].size();
+    for (const auto& m : masks)
+        if (m.size() != n) throw std::logic_error("normalise_jointly: masks differ in size");
+    std::vector<float> sum(n, 0.0f);  // summed in target order, as before: the same floats
+    for (const auto& m : masks) add_to(sum.data(), m.data(), n);
+    for (auto& m : masks) divide_where_above_one(m.data(), sum.data(), n);
 }
-
-
 
 namespace {
 // o += w · x (vectorised; also built for AVX2). Branch-free: weight 0 adds nothing to a finite chunk.

@@ -52,6 +52,51 @@ TEST(AudioIo, WavRoundTripKeepsSamplesPerBitDepth) {
     }
 }
 
+TEST(AudioIo, Pcm16IsLibsndfilesOwnConversionSampleForSample) {
+    // 16-bit output is converted by our own vectorised loop; it must equal libsndfile's float → PCM_16
+    // conversion with clipping on (x·2³¹ rounded to an int32, clipped, top 16 bits) sample for sample.
+    TempDir dir;
+    Audio a(2, 0, 44100);
+    const float edge[] = {0.0f, 1.0f, -1.0f, 1.5f, -1.5f, 0.5f / 32767, 1.5f / 32767, -2.5f / 32767, 1e-9f, -32768.6f / 32767,
+                          32767.4f / 32767, 0.999999f, -0.999999f, 0.25f};
+    for (int i = 0; i < 70000; ++i) {  // more than one 65 536-frame block
+        const float x = i < 14 ? edge[i] : float(std::sin(0.001 * i) * 1.2);
+        a.channels[0].push_back(x);
+        a.channels[1].push_back(-0.7f * x);
+    }
+    write_audio(dir.file("ours.wav"), a, {FileFormat::Wav, SampleBits::Int16});
+    SF_INFO info{};
+    info.samplerate = 44100;
+    info.channels = 2;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    SNDFILE* ref = sf_open(dir.file("ref.wav").c_str(), SFM_WRITE, &info);
+    ASSERT_NE(ref, nullptr);
+    sf_command(ref, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+    std::vector<float> interleaved;
+    for (std::size_t i = 0; i < a.frames(); ++i) interleaved.insert(interleaved.end(), {a.channels[0][i], a.channels[1][i]});
+    ASSERT_EQ(sf_writef_float(ref, interleaved.data(), sf_count_t(a.frames())), sf_count_t(a.frames()));
+    sf_close(ref);
+    auto shorts = [](const std::string& path) {
+        SF_INFO in{};
+        SNDFILE* f = sf_open(path.c_str(), SFM_READ, &in);
+        std::vector<short> v(std::size_t(in.frames * in.channels));
+        sf_readf_short(f, v.data(), in.frames);
+        sf_close(f);
+        return v;
+    };
+    const auto ours = shorts(dir.file("ours.wav")), theirs = shorts(dir.file("ref.wav"));
+    ASSERT_EQ(ours.size(), 2 * a.frames());
+    EXPECT_EQ(ours, theirs);
+    EXPECT_EQ(ours[2], 32767);   // 1.0 (clipped at the int32 step)
+    EXPECT_EQ(ours[4], -32768);  // -1.0
+    EXPECT_EQ(ours[6], 32767);   // 1.5, clipped
+    EXPECT_EQ(ours[8], -32768);  // -1.5, clipped
+    EXPECT_EQ(ours[10], 0);      // +0.5 LSB of 1/32767 → 0
+    EXPECT_EQ(ours[12], 1);      // +1.5 LSB → 1
+    EXPECT_EQ(ours[14], -3);     // -2.5 LSB → -3 (the top bits of a negative int32 round down)
+    EXPECT_EQ(ours[16], 0);      // 1e-9 · 2³¹ rounds to 2 → top bits 0
+}
+
 TEST(AudioIo, FlacRoundTripAndMemoryCodec) {
     TempDir dir;
     Audio a = loopsep::testing::sine(220, 0.3, 1);

@@ -92,6 +92,7 @@ public:
 private:
     std::string path_, tmp_path_;
     int num_channels_ = 0;
+    WriteOptions options_;
     std::size_t frames_written_ = 0;
     void* file_ = nullptr;  // SNDFILE*, null once committed
 };
