@@ -13,6 +13,14 @@ void check(bool ok, const std::string& field, const std::string& rule) {
 }
 }  // namespace
 
+TopDecoder parse_top_decoder(const std::string& name) {
+    if (name == "resblock") return TopDecoder::ResBlock;
+    if (name == "film") return TopDecoder::Film;
+    throw usage_error("top decoder must be resblock or film (got '" + name + "')");
+}
+
+std::string to_string(TopDecoder d) { return d == TopDecoder::Film ? "film" : "resblock"; }
+
 void ModelConfig::validate() const {
     check(sample_rate_hz == 44100, "sample_rate_hz", "must be 44100");
     check(n_fft >= 256 && n_fft <= 8192 && (n_fft & (n_fft - 1)) == 0, "n_fft", "must be a power of two in 256..8192");
@@ -41,7 +49,7 @@ std::string ModelConfig::to_json() const {
         {"sample_rate_hz", sample_rate_hz}, {"n_fft", n_fft}, {"hop", hop}, {"reference_bpm", reference_bpm},
         {"segment_frames", segment_frames}, {"context_frames", context_frames}, {"num_bands", num_bands},
         {"unet_channels", unet_channels}, {"query_channels", query_channels}, {"embedding_size", embedding_size},
-        {"shared_levels", shared_levels},
+        {"shared_levels", shared_levels}, {"top_decoder", to_string(top_decoder)},
         {"instruments", instruments}, {"training_data", training_data}, {"training_steps", training_steps},
         {"window", "hann-periodic"}, {"stft_center", true}, {"stereo", "mid; one mask for both channels"},
         {"band_scale", "mel (HTK), triangular, 0..sample_rate/2"}};
@@ -63,6 +71,8 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& w
         c.query_channels = j.at("query_channels").get<std::vector<int>>();
         c.embedding_size = j.at("embedding_size").get<int>();
         if (j.contains("shared_levels")) c.shared_levels = j["shared_levels"].get<int>();  // absent before v2
+        if (j.contains("top_decoder"))  // absent before the film top decoder
+            c.top_decoder = parse_top_decoder(j["top_decoder"].get<std::string>());
         if (j.contains("instruments")) c.instruments = j["instruments"].get<std::vector<std::string>>();
         if (j.contains("training_data")) c.training_data = j["training_data"].get<std::string>();
         if (j.contains("training_steps")) c.training_steps = j["training_steps"].get<long>();

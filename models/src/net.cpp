@@ -88,12 +88,14 @@ torch::Tensor istft(const torch::Tensor& spec, const ModelConfig& c, std::int64_
                         /*onesided=*/true, length, /*return_complex=*/false);
 }
 
-FilmResBlockImpl::FilmResBlockImpl(int ch, int emb) : channels(ch) {
+FilmResBlockImpl::FilmResBlockImpl(int ch, int emb, bool convs) : channels(ch), convolutions(convs) {
     const int groups = std::max(1, ch / 8);
-    norm1 = register_module("norm1", torch::nn::GroupNorm(groups, ch));
-    conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, ch, 3).padding(1)));
+    if (convs) {
+        norm1 = register_module("norm1", torch::nn::GroupNorm(groups, ch));
+        conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, ch, 3).padding(1)));
+    }
     norm2 = register_module("norm2", torch::nn::GroupNorm(groups, ch));
-    conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, ch, 3).padding(1)));
+    if (convs) conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, ch, 3).padding(1)));
     if (emb > 0) film = register_module("film", torch::nn::Linear(emb, 2 * ch));
     // Start as identity FiLM (scale 1, shift 0) and a near-identity residual.
     torch::NoGradGuard g;
@@ -101,7 +103,7 @@ FilmResBlockImpl::FilmResBlockImpl(int ch, int emb) : channels(ch) {
         film->weight.mul_(0.1);
         film->bias.zero_();
     }
-    conv2->weight.mul_(0.5);
+    if (convs) conv2->weight.mul_(0.5);
 }
 
 namespace {
@@ -115,6 +117,7 @@ bool fused_norm(const torch::Tensor& x) { return fast_path(x) && x.dim() == 4; }
 }  // namespace
 
 torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& embedding) {
+    if (!convolutions) return forward_after_conv1(x, x, embedding);  // norm2 → FiLM → ReLU of x itself
     if (fused_norm(x))
         return forward_after_conv1(
             x, conv1(cpu::group_norm_relu(x, norm1->options.num_groups(), norm1->weight, norm1->bias, norm1->options.eps())),
@@ -137,7 +140,7 @@ torch::Tensor FilmResBlockImpl::forward_after_conv1(const torch::Tensor& x, torc
         }
         y = fused_norm(y) ? cpu::group_norm_relu(y, norm2->options.num_groups(), weight, bias, norm2->options.eps())
                           : torch::group_norm(y, norm2->options.num_groups(), weight, bias, norm2->options.eps()).relu_();
-        return conv2(y).add_(x);
+        return convolutions ? conv2(y).add_(x) : y;
     }
     y = norm2(y);
     if (film) {
@@ -146,7 +149,7 @@ torch::Tensor FilmResBlockImpl::forward_after_conv1(const torch::Tensor& x, torc
         auto beta = gb.slice(1, channels, 2 * channels).unsqueeze(-1).unsqueeze(-1);
         y = y * gamma + beta;
     }
-    return x + conv2(torch::relu(y));
+    return convolutions ? x + conv2(torch::relu(y)) : torch::relu(y);
 }
 
 namespace {
@@ -182,7 +185,7 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
         enc->push_back(FilmResBlock(ch[i], i < c.shared_levels ? 0 : E));
         down->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[i], ch[i + 1], 2).stride(2)));
         up->push_back(torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(ch[i + 1], ch[i], 2).stride(2)));
-        dec->push_back(FilmResBlock(ch[i], E));
+        dec->push_back(FilmResBlock(ch[i], E, i > 0 || c.top_decoder == TopDecoder::ResBlock));
     }
     mid = register_module("mid", FilmResBlock(ch[levels], E));
     head = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[0], 1, 1)));
@@ -300,6 +303,18 @@ LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedd
         to.norm2->weight.copy_(from.norm2->weight * gamma);
         to.norm2->bias.copy_(from.norm2->bias * gamma + beta);
     }
+    out->to(net->stem->weight.device());
+    return out;
+}
+
+LoopSepNet film_top_decoder(LoopSepNet& net) {
+    ModelConfig config = net->config;
+    if (config.top_decoder == TopDecoder::Film) throw usage_error("the model's top decoder level is already film");
+    config.top_decoder = TopDecoder::Film;
+    LoopSepNet out(config);
+    torch::NoGradGuard g;
+    auto src = net->named_parameters();
+    for (auto& p : out->named_parameters()) p.value().copy_(src[p.key()]);
     out->to(net->stem->weight.device());
     return out;
 }

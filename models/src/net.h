@@ -32,7 +32,9 @@ torch::Tensor sparse_filterbank(const torch::Tensor& x, const torch::Tensor& dst
 
 struct FilmResBlockImpl : torch::nn::Module {
     // embedding_size 0: a plain residual block (no FiLM; the embedding argument is ignored).
-    FilmResBlockImpl(int channels, int embedding_size);
+    // convolutions false: relu(FiLM(norm2(x))) alone (TopDecoder::Film), no residual: only norm2 and
+    // film exist, under the names they have in a full block.
+    FilmResBlockImpl(int channels, int embedding_size, bool convolutions = true);
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& embedding);
     // The same block given conv1(relu(norm1(x))) already computed: that part does not depend on
     // the query, so several targets share it (Separator::predict_masks with several embeddings).
@@ -41,6 +43,7 @@ struct FilmResBlockImpl : torch::nn::Module {
     torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
     torch::nn::Linear film{nullptr};
     int channels;
+    bool convolutions;
 };
 TORCH_MODULE(FilmResBlock);
 
@@ -78,6 +81,11 @@ struct LoopSepNetImpl : torch::nn::Module {
 TORCH_MODULE(LoopSepNet);
 
 LoopSepNet make_net(const ModelConfig& config, std::uint64_t seed);
+// The same net with a TopDecoder::Film last decoder level: every parameter the two share is copied
+// (the block's norm2 and FiLM; all others levels whole), the block's convolutions are dropped. For a
+// fine-tune (loopsep train --resume --top-decoder film).
+LoopSepNet film_top_decoder(LoopSepNet& net);
+
 // The same net with its first `levels` encoder levels made query-independent (config.shared_levels =
 // levels): each of their FiLMs is evaluated at `embedding` [E] (e.g. the mean training query) and folded
 // into the GroupNorm before it, exactly. For that embedding both nets give the same masks; it is the

@@ -423,8 +423,16 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         if (p.shared_levels >= 0 && p.shared_levels < cfg.shared_levels)
             throw usage_error("--shared-levels " + std::to_string(p.shared_levels) + ": " + p.resume + " already shares " +
                               std::to_string(cfg.shared_levels) + " levels (they cannot be conditioned again)");
+        if (p.top_decoder == TopDecoder::ResBlock && cfg.top_decoder == TopDecoder::Film)
+            throw usage_error("--top-decoder resblock: " + p.resume + " has a film top decoder (its convolutions are gone)");
+        if (p.top_decoder == TopDecoder::Film && cfg.top_decoder == TopDecoder::ResBlock) {
+            model = net::film_top_decoder(model);
+            cfg.top_decoder = TopDecoder::Film;
+            log << "top decoder level converted to film (its two convolutions dropped)\n";
+        }
     } else {
         if (p.shared_levels >= 0) cfg.shared_levels = p.shared_levels;
+        if (p.top_decoder) cfg.top_decoder = *p.top_decoder;
         model = net::make_net(cfg, p.seed);
     }
     if (train.window_samples != cfg.num_window_samples())

@@ -204,3 +204,60 @@ TEST(FastPath, SparseFilterbankLoopsHaveTheIndexOpsValuesAndGradients) {
         EXPECT_GT(x2.grad().abs().sum().item<float>(), 1.0f);  // a real gradient, not zeros
     }
 }
+
+TEST(TopDecoder, FilmTopHasNoConvolutionsAndItsFastPathMatchesTraining) {
+    ModelConfig c = small_test_config();
+    c.top_decoder = TopDecoder::Film;
+    auto net = net::make_net(c, 17);
+    net->eval();
+    int dec0 = 0;
+    for (const auto& p : net->named_parameters())
+        if (p.key().rfind("dec.0.", 0) == 0) {
+            ++dec0;
+            EXPECT_EQ(p.key().find("conv"), std::string::npos) << p.key();
+        }
+    EXPECT_EQ(dec0, 4);  // norm2 and film, weight and bias each
+    torch::manual_seed(6);
+    for (auto& p : net->named_parameters())
+        if (p.key().find("film") != std::string::npos) p.value().detach().add_(torch::randn_like(p.value()) * 0.3);
+    auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0;
+    auto q1 = torch::randn({1, c.embedding_size}), q2 = torch::randn({1, c.embedding_size});
+    torch::Tensor slow;
+    {
+        torch::AutoGradMode on(true);  // no FiLM folding, nothing in place
+        slow = net->mask(mag, q1.expand({2, c.embedding_size})).detach();
+    }
+    torch::NoGradGuard off;
+    const auto fast = net->mask(mag, q1);
+    EXPECT_LT(max_abs_diff(fast, slow), 1e-5f);
+    EXPECT_GT(max_abs_diff(net->mask(mag, q2), fast), 1e-4f);  // the query still matters
+}
+
+TEST(TopDecoder, ConversionKeepsEverySharedWeightAndRoundTripsThroughTheFile) {
+    lt::TempDir dir;
+    const ModelConfig c = small_test_config();
+    auto full = net::make_net(c, 19);
+    auto light = net::film_top_decoder(full);
+    EXPECT_EQ(light->config.top_decoder, TopDecoder::Film);
+    const auto src = full->named_parameters();
+    int64_t n_full = 0, n_light = 0;
+    for (const auto& p : src) n_full += p.value().numel();
+    for (const auto& p : light->named_parameters()) {
+        n_light += p.value().numel();
+        EXPECT_TRUE(torch::equal(p.value(), src[p.key()])) << p.key();
+    }
+    const int64_t ch = c.unet_channels[0];
+    EXPECT_EQ(n_full - n_light, 2 * (ch * ch * 9 + ch) + 2 * ch);  // two 3×3 convolutions and norm1
+    EXPECT_THROW(net::film_top_decoder(light), Error);              // already light
+
+    write_safetensors(dir.file("light.safetensors"), net::to_safetensors(light, light->config));
+    const auto sep = Separator::load(dir.file("light.safetensors"));
+    EXPECT_EQ(sep->config().top_decoder, TopDecoder::Film);
+    EXPECT_EQ(sep->num_parameters(), n_light);
+    // The same tensors under a resblock config: the file lacks the convolutions.
+    auto file = net::to_safetensors(light, c);
+    write_safetensors(dir.file("mismatch.safetensors"), file);
+    EXPECT_THROW(Separator::load(dir.file("mismatch.safetensors")), Error);
+    EXPECT_THROW(parse_top_decoder("conv"), Error);
+    EXPECT_EQ(parse_top_decoder(to_string(TopDecoder::Film)), TopDecoder::Film);
+}

@@ -190,6 +190,18 @@ TEST(ModelFile, CorruptTruncatedAndMismatchedFilesAreRefused) {
         j["__metadata__"]["config"] = cfg.dump();
     });
     expect_refused(dir.file("badcfg.safetensors"), "n_fft");
+    rewrite_header(good, dir.file("badtop.safetensors"), [](nlohmann::json& j) {
+        auto cfg = nlohmann::json::parse(j["__metadata__"]["config"].get<std::string>());
+        cfg["top_decoder"] = "conv";
+        j["__metadata__"]["config"] = cfg.dump();
+    });
+    expect_refused(dir.file("badtop.safetensors"), "top decoder");
+    rewrite_header(good, dir.file("filmtop.safetensors"), [](nlohmann::json& j) {  // the tensors are a resblock top's
+        auto cfg = nlohmann::json::parse(j["__metadata__"]["config"].get<std::string>());
+        cfg["top_decoder"] = "film";
+        j["__metadata__"]["config"] = cfg.dump();
+    });
+    expect_refused(dir.file("filmtop.safetensors"));
     rewrite_header(good, dir.file("nometa.safetensors"), [](nlohmann::json& j) { j.erase("__metadata__"); });
     expect_refused(dir.file("nometa.safetensors"), "format");
     rewrite_header(good, dir.file("version.safetensors"),

@@ -182,6 +182,31 @@ TEST(Trainer, ResumingWithSharedLevelsConvertsTheModelAndKeepsWhatItLearned) {
     EXPECT_THROW(train_model(back, train, &val, log), Error);
 }
 
+TEST(Trainer, ResumingWithAFilmTopDecoderConvertsAndTrainsOn) {
+    lt::TempDir dir;
+    const TrainParams p = toy_train_params(dir.file("toy.safetensors"));
+    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    train_model(p, train, &val, log);
+    TrainParams q = p;
+    q.resume = p.out;
+    q.out = dir.file("film.safetensors");
+    q.top_decoder = TopDecoder::Film;
+    const auto light = train_model(q, train, &val, log);
+    EXPECT_NE(log.str().find("converted to film"), std::string::npos);
+    auto sep = Separator::load(q.out);
+    EXPECT_EQ(sep->config().top_decoder, TopDecoder::Film);
+    EXPECT_LT(sep->num_parameters(), Separator::load(p.out)->num_parameters());  // the convolutions are gone
+    EXPECT_LT(light.last_loss, light.first_loss) << log.str();                    // and it still learns
+    EXPECT_GT(light.best.mean_sdr_model_db, light.best.mean_sdr_mixture_db) << log.str();
+    // The convolutions cannot come back.
+    TrainParams back = q;
+    back.resume = q.out;
+    back.out = dir.file("back.safetensors");
+    back.top_decoder = TopDecoder::ResBlock;
+    EXPECT_THROW(train_model(back, train, &val, log), Error);
+}
+
 TEST(Trainer, ParametersAreValidated) {
     TrainParams p;
     p.out = "/tmp/x";

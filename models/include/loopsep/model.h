@@ -28,6 +28,10 @@
 
 namespace loopsep {
 
+enum class TopDecoder { ResBlock, Film };
+TopDecoder parse_top_decoder(const std::string& name);  // "resblock" | "film"; usage error otherwise
+std::string to_string(TopDecoder d);
+
 struct ModelConfig {                 // stored in the model file's metadata, validated on load
     int sample_rate_hz = 44100;
     int n_fft = 2048, hop = 512;     // the engine computes the mixture STFT with these (Hann, centred: loopsep/stft.h)
@@ -49,6 +53,11 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     // depend on the target and run once per window however many targets are asked for
     // (Separator::predict_masks_for_queries). 0 = the query conditions every block (v1).
     int shared_levels = 0;
+    // The decoder's last (full-resolution) level, which runs once per target per window:
+    // ResBlock = a FiLM residual block like every other level (two 3×3 convolutions; v1, v2);
+    // Film = GroupNorm + FiLM + ReLU only, no convolution: that block was 35 % of each extra target's
+    // net time (bench_model).
+    TopDecoder top_decoder = TopDecoder::ResBlock;
 
     // Provenance (free text / lists, not checked beyond their types).
     std::vector<std::string> instruments;   // instruments seen in training

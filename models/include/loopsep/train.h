@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,10 @@ struct TrainParams {
     // --resume, a larger value converts the resumed net first: the FiLMs of the newly shared levels are
     // fixed at the mean embedding of 256 training queries and folded into the weights (net::share_levels).
     int shared_levels = -1;
+    // The last decoder level's form (ModelConfig::top_decoder). Unset: the architecture's own. With
+    // --resume, Film converts a ResBlock net first (net::film_top_decoder: the block's convolutions
+    // are dropped, its norm and FiLM kept).
+    std::optional<TopDecoder> top_decoder;
     void validate() const;              // usage error naming the parameter
 };
 
