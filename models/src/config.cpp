@@ -21,6 +21,14 @@ TopDecoder parse_top_decoder(const std::string& name) {
 
 std::string to_string(TopDecoder d) { return d == TopDecoder::Film ? "film" : "resblock"; }
 
+BlockKernels parse_block_kernels(const std::string& name) {
+    if (name == "square") return BlockKernels::Square;
+    if (name == "timefreq") return BlockKernels::TimeFreq;
+    throw usage_error("block kernels must be square or timefreq (got '" + name + "')");
+}
+
+std::string to_string(BlockKernels k) { return k == BlockKernels::TimeFreq ? "timefreq" : "square"; }
+
 void ModelConfig::validate() const {
     check(sample_rate_hz == 44100, "sample_rate_hz", "must be 44100");
     check(n_fft >= 256 && n_fft <= 8192 && (n_fft & (n_fft - 1)) == 0, "n_fft", "must be a power of two in 256..8192");
@@ -50,6 +58,7 @@ std::string ModelConfig::to_json() const {
         {"segment_frames", segment_frames}, {"context_frames", context_frames}, {"num_bands", num_bands},
         {"unet_channels", unet_channels}, {"query_channels", query_channels}, {"embedding_size", embedding_size},
         {"shared_levels", shared_levels}, {"top_decoder", to_string(top_decoder)},
+        {"block_kernels", to_string(block_kernels)},
         {"instruments", instruments}, {"training_data", training_data}, {"training_steps", training_steps},
         {"window", "hann-periodic"}, {"stft_center", true}, {"stereo", "mid; one mask for both channels"},
         {"band_scale", "mel (HTK), triangular, 0..sample_rate/2"}};
@@ -73,6 +82,8 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& w
         if (j.contains("shared_levels")) c.shared_levels = j["shared_levels"].get<int>();  // absent before v2
         if (j.contains("top_decoder"))  // absent before the film top decoder
             c.top_decoder = parse_top_decoder(j["top_decoder"].get<std::string>());
+        if (j.contains("block_kernels"))  // absent before the time/frequency kernels
+            c.block_kernels = parse_block_kernels(j["block_kernels"].get<std::string>());
         if (j.contains("instruments")) c.instruments = j["instruments"].get<std::vector<std::string>>();
         if (j.contains("training_data")) c.training_data = j["training_data"].get<std::string>();
         if (j.contains("training_steps")) c.training_steps = j["training_steps"].get<long>();

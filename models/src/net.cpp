@@ -88,14 +88,20 @@ torch::Tensor istft(const torch::Tensor& spec, const ModelConfig& c, std::int64_
                         /*onesided=*/true, length, /*return_complex=*/false);
 }
 
-FilmResBlockImpl::FilmResBlockImpl(int ch, int emb, bool convs) : channels(ch), convolutions(convs) {
+FilmResBlockImpl::FilmResBlockImpl(int ch, int emb, bool convs, BlockKernels kernels) : channels(ch), convolutions(convs) {
     const int groups = std::max(1, ch / 8);
+    // Activations are [N, C, time, bands].
+    const bool tf = kernels == BlockKernels::TimeFreq;
+    const auto first = tf ? torch::nn::Conv2dOptions(ch, ch, {7, 1}).padding({3, 0})
+                          : torch::nn::Conv2dOptions(ch, ch, 3).padding(1);
+    const auto second = tf ? torch::nn::Conv2dOptions(ch, ch, {1, 5}).padding({0, 2})
+                           : torch::nn::Conv2dOptions(ch, ch, 3).padding(1);
     if (convs) {
         norm1 = register_module("norm1", torch::nn::GroupNorm(groups, ch));
-        conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, ch, 3).padding(1)));
+        conv1 = register_module("conv1", torch::nn::Conv2d(first));
     }
     norm2 = register_module("norm2", torch::nn::GroupNorm(groups, ch));
-    if (convs) conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch, ch, 3).padding(1)));
+    if (convs) conv2 = register_module("conv2", torch::nn::Conv2d(second));
     if (emb > 0) film = register_module("film", torch::nn::Linear(emb, 2 * ch));
     // Start as identity FiLM (scale 1, shift 0) and a near-identity residual.
     torch::NoGradGuard g;
@@ -182,12 +188,12 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
     up = register_module("up", torch::nn::ModuleList());
     dec = register_module("dec", torch::nn::ModuleList());
     for (int i = 0; i < levels; ++i) {
-        enc->push_back(FilmResBlock(ch[i], i < c.shared_levels ? 0 : E));
+        enc->push_back(FilmResBlock(ch[i], i < c.shared_levels ? 0 : E, true, c.block_kernels));
         down->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[i], ch[i + 1], 2).stride(2)));
         up->push_back(torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(ch[i + 1], ch[i], 2).stride(2)));
-        dec->push_back(FilmResBlock(ch[i], E, i > 0 || c.top_decoder == TopDecoder::ResBlock));
+        dec->push_back(FilmResBlock(ch[i], E, i > 0 || c.top_decoder == TopDecoder::ResBlock, c.block_kernels));
     }
-    mid = register_module("mid", FilmResBlock(ch[levels], E));
+    mid = register_module("mid", FilmResBlock(ch[levels], E, true, c.block_kernels));
     head = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[0], 1, 1)));
     const auto a = to_coo(analysis_filterbank(c)), s = to_coo(synthesis_filterbank(c));
     fa_bands = register_buffer("fa_bands", a.rows);

@@ -34,7 +34,8 @@ struct FilmResBlockImpl : torch::nn::Module {
     // embedding_size 0: a plain residual block (no FiLM; the embedding argument is ignored).
     // convolutions false: relu(FiLM(norm2(x))) alone (TopDecoder::Film), no residual: only norm2 and
     // film exist, under the names they have in a full block.
-    FilmResBlockImpl(int channels, int embedding_size, bool convolutions = true);
+    FilmResBlockImpl(int channels, int embedding_size, bool convolutions = true,
+                     BlockKernels kernels = BlockKernels::Square);
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& embedding);
     // The same block given conv1(relu(norm1(x))) already computed: that part does not depend on
     // the query, so several targets share it (Separator::predict_masks with several embeddings).

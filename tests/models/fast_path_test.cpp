@@ -261,3 +261,50 @@ TEST(TopDecoder, ConversionKeepsEverySharedWeightAndRoundTripsThroughTheFile) {
     EXPECT_THROW(parse_top_decoder("conv"), Error);
     EXPECT_EQ(parse_top_decoder(to_string(TopDecoder::Film)), TopDecoder::Film);
 }
+
+TEST(BlockKernels, TimeFreqBlocksHaveTheirShapesAndTheFastPathMatchesTraining) {
+    lt::TempDir dir;
+    ModelConfig c = small_test_config();
+    c.block_kernels = BlockKernels::TimeFreq;
+    c.shared_levels = 1;
+    auto net = net::make_net(c, 23);
+    net->eval();
+    int blocks = 0;
+    for (const auto& p : net->named_parameters()) {
+        const auto& k = p.key();
+        if (k.size() > 12 && k.compare(k.size() - 12, 12, "conv1.weight") == 0) {
+            EXPECT_EQ(p.value().size(2), 7) << k;  // time
+            EXPECT_EQ(p.value().size(3), 1) << k;
+            ++blocks;
+        }
+        if (k.size() > 12 && k.compare(k.size() - 12, 12, "conv2.weight") == 0) {
+            EXPECT_EQ(p.value().size(2), 1) << k;
+            EXPECT_EQ(p.value().size(3), 5) << k;  // bands
+        }
+    }
+    EXPECT_EQ(blocks, 2 * int(c.unet_channels.size() - 1) + 1);  // encoder, decoder, bottleneck
+    torch::manual_seed(7);
+    for (auto& p : net->named_parameters())
+        if (p.key().find("film") != std::string::npos) p.value().detach().add_(torch::randn_like(p.value()) * 0.3);
+    auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0;
+    auto q = torch::randn({1, c.embedding_size});
+    torch::Tensor slow;
+    {
+        torch::AutoGradMode on(true);
+        slow = net->mask(mag, q.expand({2, c.embedding_size})).detach();
+    }
+    {
+        torch::NoGradGuard off;
+        EXPECT_LT(max_abs_diff(net->mask(mag, q), slow), 1e-5f);
+    }
+    // Through the file: the kernels are part of the stored configuration.
+    write_safetensors(dir.file("tf.safetensors"), net::to_safetensors(net, c));
+    const auto sep = Separator::load(dir.file("tf.safetensors"));
+    EXPECT_EQ(sep->config().block_kernels, BlockKernels::TimeFreq);
+    ModelConfig square = c;
+    square.block_kernels = BlockKernels::Square;
+    write_safetensors(dir.file("mismatch.safetensors"), net::to_safetensors(net, square));
+    EXPECT_THROW(Separator::load(dir.file("mismatch.safetensors")), Error);  // the tensors have the wrong shapes
+    EXPECT_THROW(parse_block_kernels("3x3"), Error);
+    EXPECT_EQ(parse_block_kernels(to_string(BlockKernels::TimeFreq)), BlockKernels::TimeFreq);
+}

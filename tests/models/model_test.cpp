@@ -196,6 +196,12 @@ TEST(ModelFile, CorruptTruncatedAndMismatchedFilesAreRefused) {
         j["__metadata__"]["config"] = cfg.dump();
     });
     expect_refused(dir.file("badtop.safetensors"), "top decoder");
+    rewrite_header(good, dir.file("badkernels.safetensors"), [](nlohmann::json& j) {
+        auto cfg = nlohmann::json::parse(j["__metadata__"]["config"].get<std::string>());
+        cfg["block_kernels"] = "diagonal";
+        j["__metadata__"]["config"] = cfg.dump();
+    });
+    expect_refused(dir.file("badkernels.safetensors"), "block kernels");
     rewrite_header(good, dir.file("filmtop.safetensors"), [](nlohmann::json& j) {  // the tensors are a resblock top's
         auto cfg = nlohmann::json::parse(j["__metadata__"]["config"].get<std::string>());
         cfg["top_decoder"] = "film";

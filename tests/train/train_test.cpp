@@ -207,6 +207,18 @@ TEST(Trainer, ResumingWithAFilmTopDecoderConvertsAndTrainsOn) {
     EXPECT_THROW(train_model(back, train, &val, log), Error);
 }
 
+TEST(Trainer, TimeFreqKernelsLearnTheToyTask) {
+    lt::TempDir dir;
+    TrainParams p = toy_train_params(dir.file("tf.safetensors"));
+    p.config.block_kernels = BlockKernels::TimeFreq;
+    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    const auto r = train_model(p, train, &val, log);
+    EXPECT_EQ(Separator::load(p.out)->config().block_kernels, BlockKernels::TimeFreq);
+    EXPECT_LT(r.last_loss, 0.7 * r.first_loss) << log.str();
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
+}
+
 TEST(Trainer, ParametersAreValidated) {
     TrainParams p;
     p.out = "/tmp/x";

@@ -29,6 +29,12 @@
 namespace loopsep {
 
 enum class TopDecoder { ResBlock, Film };
+// The two convolutions of every residual block: Square = 3×3 and 3×3 (v1, v2); TimeFreq = a temporal
+// 7×1 then a spectral 1×5 (the "musically shaped" filters of Pons et al.: 12 weights per channel pair
+// instead of 18, a 7-frame × 5-band reach per block instead of 5 × 5).
+enum class BlockKernels { Square, TimeFreq };
+BlockKernels parse_block_kernels(const std::string& name);  // "square" | "timefreq"; usage error otherwise
+std::string to_string(BlockKernels k);
 TopDecoder parse_top_decoder(const std::string& name);  // "resblock" | "film"; usage error otherwise
 std::string to_string(TopDecoder d);
 
@@ -58,6 +64,7 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     // Film = GroupNorm + FiLM + ReLU only, no convolution: that block was 35 % of each extra target's
     // net time (bench_model).
     TopDecoder top_decoder = TopDecoder::ResBlock;
+    BlockKernels block_kernels = BlockKernels::Square;
 
     // Provenance (free text / lists, not checked beyond their types).
     std::vector<std::string> instruments;   // instruments seen in training
