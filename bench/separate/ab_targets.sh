@@ -3,13 +3,15 @@
 # machine slows both alike): `separate --targets bongo` and `--targets bongo,guira,bass,guitar` on the
 # 3-minute synthetic bachata song of speed.sh, N rounds; medians of wall and CPU (user + system) time
 # and of the per-stage times that `separate --json` reports.
-# usage: bench/separate/ab_targets.sh OLD_LOOPSEP NEW_LOOPSEP [ROUNDS=8] [MODEL]
+# usage: bench/separate/ab_targets.sh OLD_LOOPSEP NEW_LOOPSEP [ROUNDS=8] [MODEL] [NEW_MODEL=MODEL]
+# (two models on one build: pass the same binary twice and both models)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OLD=$1
 NEW=$2
 ROUNDS=${3:-8}
 MODEL=${4:-models/loopsep-v2.safetensors}
+NEW_MODEL=${5:-$MODEL}
 W=$(mktemp -d /tmp/loopsep-ab-XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
@@ -18,10 +20,11 @@ song=$(ls "$W"/s3/*/mix.wav)
 for _ in $(seq "$ROUNDS"); do
   for label in old new; do
     bin=$OLD
-    [ "$label" = new ] && bin=$NEW
+    model=$MODEL
+    [ "$label" = new ] && bin=$NEW && model=$NEW_MODEL
     for t in bongo bongo,guira,bass,guitar; do
       /usr/bin/time -f "%e %U %S" -o "$W/time" "$bin" separate "$song" --targets "$t" --genre bachata \
-          --model "$MODEL" --outdir "$W/out" --force --json > "$W/summary.json"
+          --model "$model" --outdir "$W/out" --force --json > "$W/summary.json"
       python3 - "$label" "$t" "$W/time" "$W/summary.json" >> "$W/runs.txt" <<'PY'
 import json, sys
 wall, user, sys_s = map(float, open(sys.argv[3]).read().split())
