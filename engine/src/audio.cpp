@@ -209,31 +209,36 @@ LOOPSEP_VECTOR_CLONES void to_pcm16(const float* __restrict x, short* __restrict
     }
 }
 
-// Planar channels → interleaved blocks → libsndfile. Integer formats clip (libsndfile scales to full range).
-void write_planar(SNDFILE* sf, const std::vector<const float*>& channels, std::size_t frames, const std::string& what,
-                  const WriteOptions& options) {
-    const std::size_t nc = channels.size();
-    // WAV only: libsndfile's FLAC encoder converts floats with its own (different) rounding.
-    if (options.bits == SampleBits::Int16 && options.format == FileFormat::Wav) {
-        const std::size_t block = 65536;
-        std::vector<short> interleaved(std::min(block, frames) * nc);
-        for (std::size_t start = 0; start < frames; start += block) {
-            const std::size_t n = std::min(block, frames - start);
-            for (std::size_t c = 0; c < nc; ++c) to_pcm16(channels[c] + start, interleaved.data() + c, n, nc);
-            if (sf_writef_short(sf, interleaved.data(), static_cast<sf_count_t>(n)) != static_cast<sf_count_t>(n))
-                throw input_error(what + ": write failed: " + sf_strerror(sf));
-        }
-        return;
-    }
-    const std::size_t block = 65536;
-    std::vector<float> interleaved(std::min(block, frames) * nc);
+// One channel into every nc-th float of `out`.
+void to_float(const float* __restrict x, float* __restrict out, std::size_t n, std::size_t nc) {
+    for (std::size_t i = 0; i < n; ++i) out[i * nc] = x[i];
+}
+
+sf_count_t write_interleaved(SNDFILE* sf, const float* p, sf_count_t n) { return sf_writef_float(sf, p, n); }
+sf_count_t write_interleaved(SNDFILE* sf, const short* p, sf_count_t n) { return sf_writef_short(sf, p, n); }
+
+// Planar channels → interleaved blocks of Sample (each channel put in place by `fill`) → libsndfile.
+template <typename Sample>
+void write_blocks(SNDFILE* sf, const std::vector<const float*>& channels, std::size_t frames, const std::string& what,
+                  void (*fill)(const float*, Sample*, std::size_t, std::size_t)) {
+    const std::size_t nc = channels.size(), block = 65536;
+    std::vector<Sample> interleaved(std::min(block, frames) * nc);
     for (std::size_t start = 0; start < frames; start += block) {
-        std::size_t n = std::min(block, frames - start);
-        for (std::size_t i = 0; i < n; ++i)
-            for (std::size_t c = 0; c < nc; ++c) interleaved[i * nc + c] = channels[c][start + i];
-        if (sf_writef_float(sf, interleaved.data(), static_cast<sf_count_t>(n)) != static_cast<sf_count_t>(n))
+        const std::size_t n = std::min(block, frames - start);
+        for (std::size_t c = 0; c < nc; ++c) fill(channels[c] + start, interleaved.data() + c, n, nc);
+        if (write_interleaved(sf, interleaved.data(), static_cast<sf_count_t>(n)) != static_cast<sf_count_t>(n))
             throw input_error(what + ": write failed: " + sf_strerror(sf));
     }
+}
+
+// Integer formats clip (libsndfile scales to full range). 16-bit WAV is converted here (to_pcm16); not
+// FLAC, whose encoder converts floats with its own (different) rounding.
+void write_planar(SNDFILE* sf, const std::vector<const float*>& channels, std::size_t frames, const std::string& what,
+                  const WriteOptions& options) {
+    if (options.bits == SampleBits::Int16 && options.format == FileFormat::Wav)
+        write_blocks<short>(sf, channels, frames, what, to_pcm16);
+    else
+        write_blocks<float>(sf, channels, frames, what, to_float);
 }
 
 void write_frames(SNDFILE* sf, const Audio& audio, const std::string& what, const WriteOptions& options) {

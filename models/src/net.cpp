@@ -289,16 +289,27 @@ LoopSepNet make_net(const ModelConfig& config, std::uint64_t seed) {
     return net;
 }
 
+namespace {
+// A net of `config` on `net`'s device, holding a copy of every parameter of `net` it has (by name): the
+// conversions below keep a subset of the parameters, then change some of them.
+LoopSepNet rebuilt_with(LoopSepNet& net, const ModelConfig& config) {
+    LoopSepNet out(config);
+    torch::NoGradGuard g;
+    auto src = net->named_parameters();
+    for (auto& p : out->named_parameters()) p.value().copy_(src[p.key()]);
+    out->to(net->stem->weight.device());
+    return out;
+}
+}  // namespace
+
 LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedding) {
     ModelConfig config = net->config;
     if (levels < config.shared_levels)
         throw usage_error("shared levels can only grow (the model shares " + std::to_string(config.shared_levels) + ")");
     config.shared_levels = levels;
     config.validate();
-    LoopSepNet out(config);
+    LoopSepNet out = rebuilt_with(net, config);
     torch::NoGradGuard g;
-    auto src = net->named_parameters();
-    for (auto& p : out->named_parameters()) p.value().copy_(src[p.key()]);
     const auto emb = embedding.reshape({1, -1}).to(torch::kFloat32).cpu();
     for (int i = net->config.shared_levels; i < levels; ++i) {
         auto& from = *net->enc[i]->as<FilmResBlock>();
@@ -309,7 +320,6 @@ LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedd
         to.norm2->weight.copy_(from.norm2->weight * gamma);
         to.norm2->bias.copy_(from.norm2->bias * gamma + beta);
     }
-    out->to(net->stem->weight.device());
     return out;
 }
 
@@ -317,12 +327,7 @@ LoopSepNet film_top_decoder(LoopSepNet& net) {
     ModelConfig config = net->config;
     if (config.top_decoder == TopDecoder::Film) throw usage_error("the model's top decoder level is already film");
     config.top_decoder = TopDecoder::Film;
-    LoopSepNet out(config);
-    torch::NoGradGuard g;
-    auto src = net->named_parameters();
-    for (auto& p : out->named_parameters()) p.value().copy_(src[p.key()]);
-    out->to(net->stem->weight.device());
-    return out;
+    return rebuilt_with(net, config);
 }
 
 SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config) {

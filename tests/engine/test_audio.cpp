@@ -35,6 +35,20 @@ std::string message_of(const std::function<void()>& f) {
     return "";
 }
 
+// A 16-bit WAV written by libsndfile itself from interleaved floats (clipping on), not by loopsep.
+void write_with_libsndfile(const std::string& path, int rate_hz, int channels, const std::vector<float>& interleaved) {
+    SF_INFO info{};
+    info.samplerate = rate_hz;
+    info.channels = channels;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    SNDFILE* sf = sf_open(path.c_str(), SFM_WRITE, &info);
+    ASSERT_NE(sf, nullptr) << path;
+    sf_command(sf, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+    const sf_count_t frames = sf_count_t(interleaved.size()) / channels;
+    ASSERT_EQ(sf_writef_float(sf, interleaved.data(), frames), frames);
+    sf_close(sf);
+}
+
 }  // namespace
 
 TEST(AudioIo, WavRoundTripKeepsSamplesPerBitDepth) {
@@ -65,17 +79,9 @@ TEST(AudioIo, Pcm16IsLibsndfilesOwnConversionSampleForSample) {
         a.channels[1].push_back(-0.7f * x);
     }
     write_audio(dir.file("ours.wav"), a, {FileFormat::Wav, SampleBits::Int16});
-    SF_INFO info{};
-    info.samplerate = 44100;
-    info.channels = 2;
-    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-    SNDFILE* ref = sf_open(dir.file("ref.wav").c_str(), SFM_WRITE, &info);
-    ASSERT_NE(ref, nullptr);
-    sf_command(ref, SFC_SET_CLIPPING, nullptr, SF_TRUE);
     std::vector<float> interleaved;
     for (std::size_t i = 0; i < a.frames(); ++i) interleaved.insert(interleaved.end(), {a.channels[0][i], a.channels[1][i]});
-    ASSERT_EQ(sf_writef_float(ref, interleaved.data(), sf_count_t(a.frames())), sf_count_t(a.frames()));
-    sf_close(ref);
+    write_with_libsndfile(dir.file("ref.wav"), 44100, 2, interleaved);
     auto shorts = [](const std::string& path) {
         SF_INFO in{};
         SNDFILE* f = sf_open(path.c_str(), SFM_READ, &in);
@@ -168,15 +174,7 @@ TEST(AudioIoBadInput, MissingEmptyTextTruncatedSilentTinyAreRefusedNamingTheFile
 TEST(AudioIoBadInput, AbsurdRateAndTooManyChannels) {
     TempDir dir;
     // A 4 kHz WAV is below the 8 kHz floor.
-    SF_INFO info{};
-    info.samplerate = 4000;
-    info.channels = 1;
-    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-    SNDFILE* sf = sf_open(dir.file("low.wav").c_str(), SFM_WRITE, &info);
-    ASSERT_NE(sf, nullptr);
-    std::vector<float> x(4000, 0.25f);
-    sf_writef_float(sf, x.data(), 4000);
-    sf_close(sf);
+    write_with_libsndfile(dir.file("low.wav"), 4000, 1, std::vector<float>(4000, 0.25f));
     EXPECT_NE(message_of([&] { read_audio(dir.file("low.wav")); }).find("sample rate 4000"), std::string::npos);
 
     Audio six(6, 1000);

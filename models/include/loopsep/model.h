@@ -28,15 +28,19 @@
 
 namespace loopsep {
 
+// The decoder's last (full-resolution) level, which runs once per target per window:
+// ResBlock = a FiLM residual block like every other level (two convolutions; v1, v2);
+// Film = GroupNorm + FiLM + ReLU only, no convolution (27 % less per extra target, bench_model).
 enum class TopDecoder { ResBlock, Film };
+TopDecoder parse_top_decoder(const std::string& name);  // "resblock" | "film"; usage error otherwise
+std::string to_string(TopDecoder d);
+
 // The two convolutions of every residual block: Square = 3×3 and 3×3 (v1, v2); TimeFreq = a temporal
 // 7×1 then a spectral 1×5 (the "musically shaped" filters of Pons et al.: 12 weights per channel pair
 // instead of 18, a 7-frame × 5-band reach per block instead of 5 × 5).
 enum class BlockKernels { Square, TimeFreq };
 BlockKernels parse_block_kernels(const std::string& name);  // "square" | "timefreq"; usage error otherwise
 std::string to_string(BlockKernels k);
-TopDecoder parse_top_decoder(const std::string& name);  // "resblock" | "film"; usage error otherwise
-std::string to_string(TopDecoder d);
 
 struct ModelConfig {                 // stored in the model file's metadata, validated on load
     int sample_rate_hz = 44100;
@@ -59,12 +63,8 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     // depend on the target and run once per window however many targets are asked for
     // (Separator::predict_masks_for_queries). 0 = the query conditions every block (v1).
     int shared_levels = 0;
-    // The decoder's last (full-resolution) level, which runs once per target per window:
-    // ResBlock = a FiLM residual block like every other level (two 3×3 convolutions; v1, v2);
-    // Film = GroupNorm + FiLM + ReLU only, no convolution: that block was 35 % of each extra target's
-    // net time (bench_model).
-    TopDecoder top_decoder = TopDecoder::ResBlock;
-    BlockKernels block_kernels = BlockKernels::Square;
+    TopDecoder top_decoder = TopDecoder::ResBlock;       // see TopDecoder
+    BlockKernels block_kernels = BlockKernels::Square;   // see BlockKernels
 
     // Provenance (free text / lists, not checked beyond their types).
     std::vector<std::string> instruments;   // instruments seen in training
