@@ -323,6 +323,31 @@ LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedd
     return out;
 }
 
+LoopSepNet timefreq_blocks(LoopSepNet& net) {
+    ModelConfig config = net->config;
+    if (config.block_kernels == BlockKernels::TimeFreq)
+        throw usage_error("the model's residual blocks already have time/frequency kernels");
+    config.block_kernels = BlockKernels::TimeFreq;
+    LoopSepNet out(config);
+    torch::NoGradGuard g;
+    auto src = net->named_parameters();
+    for (auto& p : out->named_parameters()) {
+        auto& to = p.value();
+        const auto& from = src[p.key()];
+        if (to.sizes() == from.sizes()) {
+            to.copy_(from);
+        } else if (to.size(2) == 7) {  // conv1: [out, in, 3, 3] → [out, in, 7, 1], bands summed
+            to.zero_();
+            to.slice(2, 2, 5).copy_(from.sum(3, true));
+        } else {                       // conv2: [out, in, 3, 3] → [out, in, 1, 5], time summed
+            to.zero_();
+            to.slice(3, 1, 4).copy_(from.sum(2, true));
+        }
+    }
+    out->to(net->stem->weight.device());
+    return out;
+}
+
 LoopSepNet film_top_decoder(LoopSepNet& net) {
     ModelConfig config = net->config;
     if (config.top_decoder == TopDecoder::Film) throw usage_error("the model's top decoder level is already film");

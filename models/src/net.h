@@ -86,6 +86,12 @@ LoopSepNet make_net(const ModelConfig& config, std::uint64_t seed);
 // (the block's norm2 and FiLM; all others levels whole), the block's convolutions are dropped. For a
 // fine-tune (loopsep train --resume --top-decoder film).
 LoopSepNet film_top_decoder(LoopSepNet& net);
+// The same net with BlockKernels::TimeFreq residual blocks, as a starting point for a fine-tune
+// (loopsep train --resume --block-kernels timefreq). Every other parameter is copied. Each 3×3 kernel
+// becomes its separable projection: conv1's band taps summed into the middle three of the 7 time taps,
+// conv2's time taps summed into the middle three of the 5 band taps. Both keep each channel pair's
+// response to inputs that are constant across the collapsed axis; the rest is for training to recover.
+LoopSepNet timefreq_blocks(LoopSepNet& net);
 
 // The same net with its first `levels` encoder levels made query-independent (config.shared_levels =
 // levels): each of their FiLMs is evaluated at `embedding` [E] (e.g. the mean training query) and folded

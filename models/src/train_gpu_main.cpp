@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
             else if (a == "--bands") p.config.num_bands = std::atoi(v.c_str());
             else if (a == "--embedding") p.config.embedding_size = std::atoi(v.c_str());
             else if (a == "--shared-levels") p.shared_levels = std::atoi(v.c_str());
-            else if (a == "--block-kernels") p.config.block_kernels = parse_block_kernels(v);
+            else if (a == "--block-kernels") p.block_kernels = parse_block_kernels(v);
             else if (a == "--top-decoder") p.top_decoder = parse_top_decoder(v);
             else throw usage_error("unknown option " + a);
         }

@@ -430,9 +430,17 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
             cfg.top_decoder = TopDecoder::Film;
             log << "top decoder level converted to film (its two convolutions dropped)\n";
         }
+        if (p.block_kernels == BlockKernels::Square && cfg.block_kernels == BlockKernels::TimeFreq)
+            throw usage_error("--block-kernels square: " + p.resume + " has time/frequency kernels (no 3x3 ones to resume)");
+        if (p.block_kernels == BlockKernels::TimeFreq && cfg.block_kernels == BlockKernels::Square) {
+            model = net::timefreq_blocks(model);
+            cfg.block_kernels = BlockKernels::TimeFreq;
+            log << "residual blocks converted to time/frequency kernels (each 3x3 kernel projected)\n";
+        }
     } else {
         if (p.shared_levels >= 0) cfg.shared_levels = p.shared_levels;
         if (p.top_decoder) cfg.top_decoder = *p.top_decoder;
+        if (p.block_kernels) cfg.block_kernels = *p.block_kernels;
         model = net::make_net(cfg, p.seed);
     }
     if (train.window_samples != cfg.num_window_samples())

@@ -233,6 +233,40 @@ TEST(TopDecoder, FilmTopHasNoConvolutionsAndItsFastPathMatchesTraining) {
     EXPECT_GT(max_abs_diff(net->mask(mag, q2), fast), 1e-4f);  // the query still matters
 }
 
+TEST(BlockKernels, ConversionProjectsEach3x3KernelAndKeepsEveryOtherWeight) {
+    const ModelConfig c = small_test_config();
+    auto square = net::make_net(c, 23);
+    auto tf = net::timefreq_blocks(square);
+    EXPECT_EQ(tf->config.block_kernels, BlockKernels::TimeFreq);
+    const auto src = square->named_parameters();
+    int converted = 0;
+    for (const auto& p : tf->named_parameters()) {
+        const auto& from = src[p.key()];
+        const auto& to = p.value();
+        if (to.sizes() == from.sizes()) {
+            EXPECT_TRUE(torch::equal(to, from)) << p.key();
+            continue;
+        }
+        ++converted;
+        ASSERT_EQ(from.dim(), 4) << p.key();
+        // Each channel pair keeps the sum of its taps; the taps outside the old reach are zero.
+        EXPECT_LT(max_abs_diff(to.sum({2, 3}), from.sum({2, 3})), 1e-5f) << p.key();
+        if (to.size(2) == 7) {
+            EXPECT_LT(max_abs_diff(to.slice(2, 2, 5), from.sum(3, true)), 1e-6f) << p.key();
+            EXPECT_EQ(to.slice(2, 0, 2).abs().max().item<float>(), 0.0f) << p.key();
+            EXPECT_EQ(to.slice(2, 5, 7).abs().max().item<float>(), 0.0f) << p.key();
+        } else {
+            ASSERT_EQ(to.size(3), 5) << p.key();
+            EXPECT_LT(max_abs_diff(to.slice(3, 1, 4), from.sum(2, true)), 1e-6f) << p.key();
+            EXPECT_EQ(to.slice(3, 0, 1).abs().max().item<float>(), 0.0f) << p.key();
+            EXPECT_EQ(to.slice(3, 4, 5).abs().max().item<float>(), 0.0f) << p.key();
+        }
+    }
+    // Two convolutions per residual block: every encoder and decoder level and the bottleneck.
+    EXPECT_EQ(converted, 2 * (2 * int(c.unet_channels.size()) - 1));
+    EXPECT_THROW(net::timefreq_blocks(tf), Error);  // already converted
+}
+
 TEST(TopDecoder, ConversionKeepsEverySharedWeightAndRoundTripsThroughTheFile) {
     lt::TempDir dir;
     const ModelConfig c = small_test_config();

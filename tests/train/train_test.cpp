@@ -210,12 +210,36 @@ TEST(Trainer, ResumingWithAFilmTopDecoderConvertsAndTrainsOn) {
 TEST(Trainer, TimeFreqKernelsLearnTheToyTask) {
     lt::TempDir dir;
     TrainParams p = toy_train_params(dir.file("tf.safetensors"));
-    p.config.block_kernels = BlockKernels::TimeFreq;
+    p.block_kernels = BlockKernels::TimeFreq;
     auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
     std::ostringstream log;
     const auto r = train_model(p, train, &val, log);
     EXPECT_EQ(Separator::load(p.out)->config().block_kernels, BlockKernels::TimeFreq);
     EXPECT_LT(r.last_loss, 0.7 * r.first_loss) << log.str();
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
+    // Time/frequency kernels cannot be resumed as 3x3 ones.
+    TrainParams back = p;
+    back.resume = p.out;
+    back.out = dir.file("back.safetensors");
+    back.block_kernels = BlockKernels::Square;
+    EXPECT_THROW(train_model(back, train, &val, log), Error);
+}
+
+TEST(Trainer, ResumingASquareNetWithTimeFreqKernelsConvertsAndTrainsOn) {
+    lt::TempDir dir;
+    TrainParams p = toy_train_params(dir.file("square.safetensors"));
+    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    train_model(p, train, &val, log);
+    TrainParams q = p;
+    q.resume = p.out;
+    q.out = dir.file("tf.safetensors");
+    q.block_kernels = BlockKernels::TimeFreq;
+    const auto r = train_model(q, train, &val, log);
+    EXPECT_NE(log.str().find("converted to time/frequency"), std::string::npos);
+    EXPECT_EQ(Separator::load(q.out)->config().block_kernels, BlockKernels::TimeFreq);
+    EXPECT_LT(Separator::load(q.out)->num_parameters(), Separator::load(p.out)->num_parameters());
+    EXPECT_LT(r.last_loss, r.first_loss) << log.str();
     EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
 }
 

@@ -69,7 +69,7 @@ int run_train(const Argv& argv) {
          {"--bands", true, "mel bands the net sees (default 96)", "N"},
          {"--embedding", true, "query embedding size (default 64)", "N"},
          {"--shared-levels", true, "encoder levels the query does not condition, computed once for all targets (default 0; with --resume: converts the model)", "N"},
-         {"--block-kernels", true, "residual block convolutions of a new model: square (3x3, 3x3) or timefreq (7x1 in time, then 1x5 in bands) (default square)", "NAME"},
+         {"--block-kernels", true, "residual block convolutions of a new model: square (3x3, 3x3) or timefreq (7x1 in time, then 1x5 in bands); with --resume timefreq converts the model (default: square, or the resumed model's)", "NAME"},
          {"--top-decoder", true, "last decoder level: resblock (two 3x3 convolutions) or film (norm + FiLM only, cheaper per target); with --resume film converts the model (default: resblock, or the resumed model's)", "NAME"},
          {"--bars-per-song", true, "prepare only this many bars per song, spread evenly (default: all)", "N"},
          {"--finer-stretch", false, "prepare with Rubber Band R3 instead of R2 (slower)"}}};
@@ -96,7 +96,7 @@ int run_train(const Argv& argv) {
     p.config.embedding_size = int(args.get_int("--embedding", p.config.embedding_size, 1, 4096));
     if (args.has("--shared-levels"))
         p.shared_levels = int(args.get_int("--shared-levels", 0, 0, int(p.config.unet_channels.size()) - 1));
-    if (args.has("--block-kernels")) p.config.block_kernels = parse_block_kernels(args.get("--block-kernels"));
+    if (args.has("--block-kernels")) p.block_kernels = parse_block_kernels(args.get("--block-kernels"));
     if (args.has("--top-decoder")) p.top_decoder = parse_top_decoder(args.get("--top-decoder"));
     p.config.validate();
 

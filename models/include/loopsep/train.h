@@ -95,6 +95,10 @@ struct TrainParams {
     // --resume, Film converts a ResBlock net first (net::film_top_decoder: the block's convolutions
     // are dropped, its norm and FiLM kept).
     std::optional<TopDecoder> top_decoder;
+    // The residual blocks' kernels (ModelConfig::block_kernels). Unset: the architecture's own. With
+    // --resume, TimeFreq converts a Square net first (net::timefreq_blocks: each 3×3 kernel becomes
+    // its separable projection, every other weight is kept).
+    std::optional<BlockKernels> block_kernels;
     void validate() const;              // usage error naming the parameter
 };
 
