@@ -71,6 +71,14 @@ TrainParams toy_train_params(const std::string& out) {
     return p;
 }
 
+// `p` continued from the model it wrote, into `out`.
+TrainParams resumed_from(const TrainParams& p, const std::string& out) {
+    TrainParams q = p;
+    q.resume = p.out;
+    q.out = out;
+    return q;
+}
+
 }  // namespace
 
 TEST(SegmentCache, RoundTripAndMuLawAccuracy) {
@@ -161,9 +169,7 @@ TEST(Trainer, ResumingWithSharedLevelsConvertsTheModelAndKeepsWhatItLearned) {
     std::ostringstream log;
     const auto first = train_model(p, train, &val, log);
     // Share the whole encoder; a few steps at a tiny rate: the conversion alone must keep the skill.
-    TrainParams q = p;
-    q.resume = p.out;
-    q.out = dir.file("shared.safetensors");
+    TrainParams q = resumed_from(p, dir.file("shared.safetensors"));
     q.shared_levels = int(p.config.unet_channels.size()) - 1;
     q.steps = 2;
     q.lr = 1e-7;
@@ -175,9 +181,7 @@ TEST(Trainer, ResumingWithSharedLevelsConvertsTheModelAndKeepsWhatItLearned) {
     EXPECT_GT(shared.best.mean_sdr_model_db, shared.best.mean_sdr_mixture_db) << log.str();
     EXPECT_GT(shared.best.mean_sdr_model_db, first.best.mean_sdr_model_db - 6.0) << log.str();
     // Levels once shared cannot be conditioned again.
-    TrainParams back = q;
-    back.resume = q.out;
-    back.out = dir.file("back.safetensors");
+    TrainParams back = resumed_from(q, dir.file("back.safetensors"));
     back.shared_levels = 0;
     EXPECT_THROW(train_model(back, train, &val, log), Error);
 }
@@ -188,9 +192,7 @@ TEST(Trainer, ResumingWithAFilmTopDecoderConvertsAndTrainsOn) {
     auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
     std::ostringstream log;
     train_model(p, train, &val, log);
-    TrainParams q = p;
-    q.resume = p.out;
-    q.out = dir.file("film.safetensors");
+    TrainParams q = resumed_from(p, dir.file("film.safetensors"));
     q.top_decoder = TopDecoder::Film;
     const auto light = train_model(q, train, &val, log);
     EXPECT_NE(log.str().find("converted to film"), std::string::npos);
@@ -200,9 +202,7 @@ TEST(Trainer, ResumingWithAFilmTopDecoderConvertsAndTrainsOn) {
     EXPECT_LT(light.last_loss, light.first_loss) << log.str();                    // and it still learns
     EXPECT_GT(light.best.mean_sdr_model_db, light.best.mean_sdr_mixture_db) << log.str();
     // The convolutions cannot come back.
-    TrainParams back = q;
-    back.resume = q.out;
-    back.out = dir.file("back.safetensors");
+    TrainParams back = resumed_from(q, dir.file("back.safetensors"));
     back.top_decoder = TopDecoder::ResBlock;
     EXPECT_THROW(train_model(back, train, &val, log), Error);
 }
@@ -218,9 +218,7 @@ TEST(Trainer, TimeFreqKernelsLearnTheToyTask) {
     EXPECT_LT(r.last_loss, 0.7 * r.first_loss) << log.str();
     EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
     // Time/frequency kernels cannot be resumed as 3x3 ones.
-    TrainParams back = p;
-    back.resume = p.out;
-    back.out = dir.file("back.safetensors");
+    TrainParams back = resumed_from(p, dir.file("back.safetensors"));
     back.block_kernels = BlockKernels::Square;
     EXPECT_THROW(train_model(back, train, &val, log), Error);
 }
@@ -231,9 +229,7 @@ TEST(Trainer, ResumingASquareNetWithTimeFreqKernelsConvertsAndTrainsOn) {
     auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
     std::ostringstream log;
     train_model(p, train, &val, log);
-    TrainParams q = p;
-    q.resume = p.out;
-    q.out = dir.file("tf.safetensors");
+    TrainParams q = resumed_from(p, dir.file("tf.safetensors"));
     q.block_kernels = BlockKernels::TimeFreq;
     const auto r = train_model(q, train, &val, log);
     EXPECT_NE(log.str().find("converted to time/frequency"), std::string::npos);
