@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "loopsep/error.h"
 
@@ -290,13 +291,17 @@ LoopSepNet make_net(const ModelConfig& config, std::uint64_t seed) {
 }
 
 namespace {
-// A net of `config` on `net`'s device, holding a copy of every parameter of `net` it has (by name): the
-// conversions below keep a subset of the parameters, then change some of them.
-LoopSepNet rebuilt_with(LoopSepNet& net, const ModelConfig& config) {
+using ParameterMap = std::function<void(const torch::Tensor& from, torch::Tensor& to)>;
+void copy_parameter(const torch::Tensor& from, torch::Tensor& to) { to.copy_(from); }
+
+// A net of `config` on `net`'s device, each of whose parameters is made from its namesake in `net` by
+// `map` (a copy unless given): the conversions below keep a subset of the parameters, some reshaped,
+// then change some of them.
+LoopSepNet rebuilt_with(LoopSepNet& net, const ModelConfig& config, const ParameterMap& map = copy_parameter) {
     LoopSepNet out(config);
     torch::NoGradGuard g;
     auto src = net->named_parameters();
-    for (auto& p : out->named_parameters()) p.value().copy_(src[p.key()]);
+    for (auto& p : out->named_parameters()) map(src[p.key()], p.value());
     out->to(net->stem->weight.device());
     return out;
 }
@@ -328,12 +333,7 @@ LoopSepNet timefreq_blocks(LoopSepNet& net) {
     if (config.block_kernels == BlockKernels::TimeFreq)
         throw usage_error("the model's residual blocks already have time/frequency kernels");
     config.block_kernels = BlockKernels::TimeFreq;
-    LoopSepNet out(config);
-    torch::NoGradGuard g;
-    auto src = net->named_parameters();
-    for (auto& p : out->named_parameters()) {
-        auto& to = p.value();
-        const auto& from = src[p.key()];
+    return rebuilt_with(net, config, [](const torch::Tensor& from, torch::Tensor& to) {
         if (to.sizes() == from.sizes()) {
             to.copy_(from);
         } else if (to.size(2) == 7) {  // conv1: [out, in, 3, 3] → [out, in, 7, 1], bands summed
@@ -343,9 +343,7 @@ LoopSepNet timefreq_blocks(LoopSepNet& net) {
             to.zero_();
             to.slice(3, 1, 4).copy_(from.sum(2, true));
         }
-    }
-    out->to(net->stem->weight.device());
-    return out;
+    });
 }
 
 LoopSepNet film_top_decoder(LoopSepNet& net) {
