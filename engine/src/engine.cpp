@@ -180,7 +180,7 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
         parallel_for(n, params.threads, [&](std::size_t i, std::size_t worker) {
             std::vector<std::vector<float>> per_target;
             for (auto& m : masks) per_target.push_back(std::move(m[i]));
-            rendered[i] = reconstructors[worker]->render(song, plans[first + i], per_target);
+            rendered[i] = reconstructors[worker]->render(song, plans[first + i], std::move(per_target));
         });
         for (std::size_t i = 0; i < n; ++i) output.add(rendered[i], plans[first + i]);
         result.times.reconstruct += seconds_since(tr);

@@ -101,7 +101,8 @@ public:
         : cfg_(cfg), band_to_bin_(band_to_bin), stft_({cfg.n_fft, cfg.hop}) {}
 
     SegmentAudio render(const Audio& song, const SegmentPlan& plan,
-                        const std::vector<std::vector<float>>& masks) override {
+                        std::vector<std::vector<float>> masks) override {
+        normalise_jointly(masks);
         const int hop = cfg_.hop, bands = band_to_bin_.num_bands(), window = cfg_.window_frames();
         // Chunk aligned to the hop grid, reaching a full FFT beyond the cross-fade on each side.
         const long margin = long(kFadeFrames) + cfg_.n_fft;
@@ -116,7 +117,6 @@ public:
         std::vector<std::vector<float>> warped;
         for (const auto& m : masks)
             warped.push_back(band_to_bin_.expand_rows(warp_rows(m.data(), std::size_t(window), bands, src)));
-        normalise_jointly(warped);
         SegmentAudio out;
         out.start = chunk_start;
         out.audio.assign(masks.size(), std::vector<std::vector<float>>(song.num_channels()));
@@ -142,10 +142,10 @@ public:
         : cfg_(cfg), band_to_bin_(band_to_bin), stretch_(stretch), stft_({cfg.n_fft, cfg.hop}) {}
 
     SegmentAudio render(const Audio& song, const SegmentPlan& plan,
-                        const std::vector<std::vector<float>>& masks) override {
+                        std::vector<std::vector<float>> masks) override {
+        normalise_jointly(masks);
         std::vector<std::vector<float>> norm;
         for (const auto& m : masks) norm.push_back(band_to_bin_.expand_rows(m));
-        normalise_jointly(norm);
         Audio region(song.num_channels(), 0, song.sample_rate_hz);
         for (int c = 0; c < song.num_channels(); ++c)
             region.channels[c] = detail::extract_region(song.channels[c], plan.region_start, plan.region_frames);

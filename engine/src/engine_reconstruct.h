@@ -14,8 +14,10 @@ namespace loopsep::detail {
 
 constexpr std::size_t kFadeFrames = 2048;  // cross-fade between segments (46 ms at 44.1 kHz)
 
-// Masks may not claim more than the whole bin: Σ m ≤ 1 per bin, so that the
-// residual (1 − Σ m) is non-negative and stems + residual = mixture.
+// Masks may not claim more than the whole bin: Σ m ≤ 1 per cell, so that the
+// residual (1 − Σ m) is non-negative and stems + residual = mixture. The reconstructors apply it to
+// the net's band masks, before warping and expansion: both are convex combinations (weights ≥ 0,
+// summing to 1), so Σ ≤ 1 in bands stays Σ ≤ 1 in every bin, at a tenth of the cells.
 void normalise_jointly(std::vector<std::vector<float>>& masks);
 
 // One segment rebuilt for every target, before cross-fading: audio[target][channel] holds
@@ -33,8 +35,9 @@ public:
     virtual ~SegmentReconstructor() = default;
     // band_masks: one per target, on the model grid in the net's bands (window_frames × num_bands,
     // time-major; Separator::predict_band_masks_for_queries). Expanded to bins with the model's BandToBin.
+    // The masks are taken by value: they are normalised jointly in place.
     virtual SegmentAudio render(const Audio& song, const SegmentPlan& plan,
-                                const std::vector<std::vector<float>>& band_masks) = 0;
+                                std::vector<std::vector<float>> band_masks) = 0;
 };
 
 // The cross-faded output while segments arrive: song frames [base, base + held) of every target.

@@ -140,6 +140,36 @@ TEST(EngineReconstruct, JointNormalisationCapsTheSumAtOne) {
     EXPECT_NEAR(m[0][2], 0.5f, 1e-6);
 }
 
+// The engine normalises the targets' masks in the net's bands, before they are expanded to bins: the
+// expansion (with the model's mel map) must then keep every bin's sum ≤ 1, as normalising the bins would.
+TEST(EngineReconstruct, MasksNormalisedInBandsSumToAtMostOneInEveryBin) {
+    ModelConfig cfg;
+    const loopsep::testing::TempDir dir;
+    write_untrained_model(dir.file("model.safetensors"), cfg, 3);
+    const BandToBin mel = Separator::load(dir.file("model.safetensors"))->band_to_bin();
+    const std::size_t rows = 4, bands = std::size_t(cfg.num_bands), bins = std::size_t(cfg.num_bins());
+    unsigned state = 5;
+    std::vector<std::vector<float>> masks(4, std::vector<float>(rows * bands));
+    for (auto& m : masks)
+        for (auto& v : m) v = float((state = state * 1664525u + 1013904223u) >> 8) / float(1u << 24);
+    double unnormalised_max = 0;
+    std::vector<double> sum(rows * bins, 0.0);
+    for (const auto& m : masks) {
+        const auto e = mel.expand_rows(m);
+        for (std::size_t i = 0; i < e.size(); ++i) sum[i] += e[i];
+    }
+    unnormalised_max = *std::max_element(sum.begin(), sum.end());
+    EXPECT_GT(unnormalised_max, 1.5);  // four random masks do over-claim
+    normalise_jointly(masks);
+    std::fill(sum.begin(), sum.end(), 0.0);
+    for (const auto& m : masks) {
+        const auto e = mel.expand_rows(m);
+        for (std::size_t i = 0; i < e.size(); ++i) sum[i] += e[i];
+    }
+    EXPECT_LE(*std::max_element(sum.begin(), sum.end()), 1.0 + 1e-5);
+    EXPECT_GT(*std::max_element(sum.begin(), sum.end()), 0.99);  // and are scaled to the whole bin, not below
+}
+
 // The engine moves the net's BAND masks to the song's frames and expands them there. The expansion is
 // linear with weights summing to 1 per bin, so this must equal expanding first and moving the bin masks.
 TEST(EngineReconstruct, WarpingBandMasksEqualsWarpingTheirBinMasks) {
@@ -155,6 +185,9 @@ TEST(EngineReconstruct, WarpingBandMasksEqualsWarpingTheirBinMasks) {
     unsigned state = 7;
     for (auto& m : band_masks)
         for (auto& v : m) v = float((state = state * 1664525u + 1013904223u) >> 8) / float(1u << 24);
+    // The reconstructor normalises the masks it is given; these already sum to ≤ 1, in bands and so
+    // in bins, so neither path changes them and the two must agree.
+    normalise_jointly(band_masks);
     std::vector<std::vector<float>> bin_masks;
     for (const auto& m : band_masks) bin_masks.push_back(map.expand_rows(m));
     auto in_bands = make_reconstructor(Reconstruction::MaskWarp, cfg, map, {});
