@@ -16,6 +16,14 @@ torch::Tensor sparse_rows_differentiable(const torch::Tensor& in, const torch::T
 // relu(group_norm(x, groups)·weight + bias), no autograd.
 torch::Tensor group_norm_relu(const torch::Tensor& x, int64_t groups, const torch::Tensor& weight,
                               const torch::Tensor& bias, double eps);
+// conv2d(x, weight, bias) with a 3×3 kernel, stride 1, padding 1 (+ residual, same shape as the output,
+// when given), no autograd. Whether a Conv2d is of that kind: is_plain_3x3. It has a version per
+// instruction set; Best (the fastest this CPU runs) is what the net uses, the others are for tests.
+enum class Conv3x3Version { Best, Avx512, Avx2, Baseline };
+torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                      const torch::Tensor* residual = nullptr, Conv3x3Version version = Conv3x3Version::Best);
+bool conv3x3_available(Conv3x3Version version);
+bool is_plain_3x3(const torch::nn::Conv2dImpl& conv);
 // skip + up(x) for a ConvTranspose2d with kernel 2 and stride 2, no autograd.
 torch::Tensor upsample_add(torch::nn::ConvTranspose2dImpl& up, const torch::Tensor& x, const torch::Tensor& skip);
 

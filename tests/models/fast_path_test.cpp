@@ -8,6 +8,7 @@
 
 #include "loopsep/error.h"
 #include "loopsep/model.h"
+#include "cpu_kernels.h"
 #include "model_fixture.h"
 #include "net.h"
 #include "test_util.h"
@@ -341,4 +342,38 @@ TEST(BlockKernels, TimeFreqBlocksHaveTheirShapesAndTheFastPathMatchesTraining) {
     EXPECT_THROW(Separator::load(dir.file("mismatch.safetensors")), Error);  // the tensors have the wrong shapes
     EXPECT_THROW(parse_block_kernels("3x3"), Error);
     EXPECT_EQ(parse_block_kernels(to_string(BlockKernels::TimeFreq)), BlockKernels::TimeFreq);
+}
+
+// The direct 3×3 convolution (cpu::conv3x3) against LibTorch's, in every version this CPU runs: widths
+// that fill whole vectors and widths that do not, one input channel (the stem) and many, with and
+// without the residual it can add, and an output count that is not a whole block (LibTorch's then).
+TEST(FastPath, DirectConvolutionMatchesLibTorchInEveryVersion) {
+    torch::NoGradGuard g;
+    torch::manual_seed(12);
+    struct Shape { int64_t n, c_in, c_out, h, w; };
+    const Shape shapes[] = {{2, 1, 8, 20, 96}, {2, 8, 8, 9, 13}, {1, 16, 16, 7, 48}, {3, 64, 64, 5, 12},
+                            {1, 8, 16, 4, 3}, {1, 8, 6, 6, 10}};
+    int versions_run = 0;
+    for (auto version : {net::cpu::Conv3x3Version::Best, net::cpu::Conv3x3Version::Avx512,
+                         net::cpu::Conv3x3Version::Avx2, net::cpu::Conv3x3Version::Baseline}) {
+        if (!net::cpu::conv3x3_available(version)) continue;
+        ++versions_run;
+        for (const Shape& s : shapes) {
+            auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(s.c_in, s.c_out, 3).padding(1));
+            ASSERT_TRUE(net::cpu::is_plain_3x3(*conv));
+            const auto x = torch::randn({s.n, s.c_in, s.h, s.w}) + 0.5;
+            const auto residual = torch::randn({s.n, s.c_out, s.h, s.w});
+            const auto expected = at::conv2d(x, conv->weight, conv->bias, {1, 1}, {1, 1});
+            const auto got = net::cpu::conv3x3(x, conv->weight, conv->bias, nullptr, version);
+            ASSERT_EQ(got.sizes(), expected.sizes());
+            EXPECT_LT(max_abs_diff(got, expected), 1e-5f) << s.c_in << "→" << s.c_out << " " << s.h << "×" << s.w;
+            EXPECT_LT(max_abs_diff(net::cpu::conv3x3(x, conv->weight, conv->bias, &residual, version), expected + residual), 1e-5f);
+            EXPECT_GT(expected.abs().max().item<float>(), 0.1f);  // not a trivially zero output
+        }
+    }
+    EXPECT_GE(versions_run, 2);  // Best and the baseline at least
+    // Not plain 3×3: a stride, a 1×1 kernel, no padding.
+    EXPECT_FALSE(net::cpu::is_plain_3x3(*torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 8, 3).padding(1).stride(2))));
+    EXPECT_FALSE(net::cpu::is_plain_3x3(*torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 8, 1))));
+    EXPECT_FALSE(net::cpu::is_plain_3x3(*torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 8, 3))));
 }
