@@ -4,7 +4,7 @@
 // Without --model, an untrained model with the default config is written to /tmp and timed.
 // With --val-cache FILE (from `loopsep train --val DIR --val-cache FILE --prepare-only`): validation
 // SDR per instrument vs the ideal ratio mask and the mixture, wrong-query SDR, leakage.
-//   [--val-examples 24] [--seed 12345]
+//   [--val-examples 24] [--seed 12345] [--by-source: also SDR per instrument / target sound source]
 #include <sys/stat.h>
 
 #include <sys/resource.h>
@@ -37,8 +37,11 @@ int main(int argc, char** argv) {
     loopsep::ModelConfig cfg;
     int threads = 2, batch = 8, iters = 5, val_examples = 24;
     std::string val_cache;
+    bool by_source = false;
     unsigned long seed = 12345;
+    for (int i = 1; i < argc; ++i) by_source = by_source || !std::strcmp(argv[i], "--by-source");
     for (int i = 1; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--by-source")) { --i; continue; }  // a flag, read above: no value
         if (!std::strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
@@ -105,6 +108,7 @@ int main(int argc, char** argv) {
             std::fflush(stdout);
             const auto r = loopsep::evaluate_model(model, val, val_examples, seed, threads);
             loopsep::print_report(r, std::cout);
+            if (by_source) loopsep::print_sources(r, std::cout);
 #else
             std::fprintf(stderr, "bench_model: built without loopsep_train; --val-cache ignored\n");
 #endif

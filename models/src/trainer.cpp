@@ -304,6 +304,7 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
     const int64_t L = c.window_samples, len = std::min<int64_t>(int64_t(cfg.segment_samples()), L);
     const int64_t start = (L - len) / 2;
     std::map<int, std::vector<double>> m, irm, band_irm, mixs, wrong, leak;
+    std::map<std::string, std::vector<std::pair<double, double>>> by_source;  // (model, IRM) SDR
     const auto fa = net::analysis_filterbank(cfg).to(dc.codes.device());    // [B, F], rows sum to 1
     const auto fs_t = net::synthesis_filterbank(cfg).to(dc.codes.device()).t().contiguous();  // [F, B]
     for (const auto& e : set) {
@@ -333,6 +334,8 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         band_irm[e.instrument].push_back(sdr(ref, net::istft(X * band_ideal, cfg, L).narrow(1, start, len)[0]));
         m[e.instrument].push_back(sdr(ref, est));
         irm[e.instrument].push_back(sdr(ref, est_irm));
+        by_source[c.instruments[e.instrument] + " / " + c.sources[c.segments[e.target].source]].push_back(
+            {m[e.instrument].back(), irm[e.instrument].back()});
         mixs[e.instrument].push_back(sdr(ref, centre_mix));
         if (e.wrong_query >= 0) {
             auto wq = dc.mix({e.wrong_query}, {1.0f}, 1, 1);
@@ -371,6 +374,14 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         r.mean_sdr_mixture_db /= n; r.mean_sdr_wrong_query_db /= n;
     }
     if (nl) r.mean_leakage_db /= nl;
+    for (const auto& [key, scores] : by_source) {
+        SourceScores& s = r.per_source[key];
+        s.examples = int(scores.size());
+        for (const auto& [model_db, irm_db] : scores) {
+            s.sdr_model_db += model_db / double(scores.size());
+            s.sdr_irm_db += irm_db / double(scores.size());
+        }
+    }
     model->train();
     return r;
 }
@@ -394,6 +405,13 @@ void print_report(const EvalReport& r, std::ostream& o) {
       << r.mean_sdr_band_irm_db << ", mixture "
       << r.mean_sdr_mixture_db << ", wrong query " << r.mean_sdr_wrong_query_db << "; mean leakage "
       << r.mean_leakage_db << " dB\n";
+}
+
+void print_sources(const EvalReport& r, std::ostream& o) {
+    o << std::fixed << std::setprecision(2) << "  target sound source                          n  model    IRM\n";
+    for (const auto& [key, s] : r.per_source)
+        o << "  " << std::left << std::setw(42) << key << std::right << std::setw(4) << s.examples << std::setw(7)
+          << s.sdr_model_db << std::setw(7) << s.sdr_irm_db << "\n";
 }
 
 EvalReport evaluate_model(const std::string& model_path, const SegmentCache& val, int per_instrument,

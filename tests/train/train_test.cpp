@@ -142,6 +142,19 @@ TEST(Trainer, TinyModelLearnsAToyTaskAndWritesALoadableModel) {
     EXPECT_GT(r.best.mean_sdr_band_irm_db, r.best.mean_sdr_mixture_db + 6.0) << log.str();
     EXPECT_LT(r.best.mean_sdr_band_irm_db, r.best.mean_sdr_irm_db + 0.5) << log.str();
     EXPECT_NE(log.str().find("band-IRM"), std::string::npos);
+    // By target sound source: one line per instrument / source here, with that instrument's examples
+    // and scores (each toy instrument has one source).
+    ASSERT_EQ(r.best.per_source.size(), 2u);
+    for (const auto& [name, s] : r.best.per_instrument) {
+        const auto it = r.best.per_source.find(name + " / " + name + "-src");
+        ASSERT_NE(it, r.best.per_source.end()) << name;
+        EXPECT_EQ(it->second.examples, s.examples);
+        EXPECT_NEAR(it->second.sdr_model_db, s.sdr_model_db, 1e-9);
+        EXPECT_NEAR(it->second.sdr_irm_db, s.sdr_irm_db, 1e-9);
+    }
+    std::ostringstream sources;
+    print_sources(r.best, sources);
+    EXPECT_NE(sources.str().find("noise / noise-src"), std::string::npos);
 }
 
 TEST(Trainer, PhaseSensitiveLossLearnsTheToyTaskToo) {

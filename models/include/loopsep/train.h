@@ -111,8 +111,14 @@ struct InstrumentScores {
     double leakage_db = 0;              // output / mixture energy where the target is silent
     int silent_examples = 0;
 };
+struct SourceScores {                   // the model's SDR on the windows of one target sound source
+    int examples = 0;
+    double sdr_model_db = 0, sdr_irm_db = 0;
+};
 struct EvalReport {
     std::map<std::string, InstrumentScores> per_instrument;
+    // By "instrument / sound source" of the target (SegmentCache::sources): which timbres generalise.
+    std::map<std::string, SourceScores> per_source;
     double mean_sdr_model_db = 0, mean_sdr_irm_db = 0, mean_sdr_mixture_db = 0, mean_sdr_wrong_query_db = 0;
     double mean_sdr_band_irm_db = 0;
     double mean_leakage_db = 0;
@@ -134,5 +140,7 @@ TrainResult train_model(const TrainParams& params, const SegmentCache& train, co
 EvalReport evaluate_model(const std::string& model_path, const SegmentCache& val, int examples_per_instrument,
                           std::uint64_t seed, int threads);
 void print_report(const EvalReport& report, std::ostream& out);
+// The per-source part of a report (EvalReport::per_source), one line per instrument / sound source.
+void print_sources(const EvalReport& report, std::ostream& out);
 
 }  // namespace loopsep
