@@ -17,6 +17,7 @@
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
 #include "loopsep/synth.h"
+#include "rng.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -338,3 +339,24 @@ const auto* const kCleanup = ::testing::AddGlobalTestEnvironment(new Cleanup);
 
 INSTANTIATE_TEST_SUITE_P(Genres, SynthGenre, ::testing::Values(synth::Genre::Bachata, synth::Genre::HipHop),
                          [](const auto& info) { return synth::genre_name(info.param); });
+
+// The own synths' training parameters may lie on both sides of the held-out validation range: draws
+// never fall inside it, reach both sides in proportion to their widths, and stay within the outer range.
+TEST(SynthRng, UniformAroundSkipsTheGapAndFillsBothSides) {
+    loopsep::synth::Rng rng(7);
+    int below = 0, above = 0;
+    double lo = 1e9, hi = -1e9;
+    for (int i = 0; i < 20000; ++i) {
+        const double x = rng.uniform_around(370, 480, 560, 650);  // the bongo's pitch: 110 Hz below, 90 above
+        EXPECT_FALSE(x > 480 && x < 560) << x;
+        (x < 480 ? below : above)++;
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+    }
+    EXPECT_NEAR(double(below) / 20000, 110.0 / 200.0, 0.02);
+    EXPECT_NEAR(double(above) / 20000, 90.0 / 200.0, 0.02);
+    EXPECT_GE(lo, 370.0);
+    EXPECT_LT(lo, 371.0);
+    EXPECT_LE(hi, 650.0);
+    EXPECT_GT(hi, 649.0);
+}

@@ -32,6 +32,13 @@ public:
         return lo + int(engine_() % span);
     }
     bool chance(double p) { return uniform() < p; }
+    // Uniform over [lo, gap_lo) ∪ [gap_hi, hi), each side in proportion to its width: the training
+    // range of an own synth's parameter around the held-out validation range [gap_lo, gap_hi].
+    double uniform_around(double lo, double gap_lo, double gap_hi, double hi) {
+        const double below = gap_lo - lo, above = hi - gap_hi;
+        const double u = uniform(0.0, below + above);
+        return u < below ? lo + u : gap_hi + (u - below);
+    }
     // Standard normal (Box–Muller), clipped to ±4 sigma.
     double normal(double mean, double sigma) {
         double u1 = uniform();
