@@ -161,9 +161,13 @@ int main(int argc, char** argv) {
         for (auto& e : fs::directory_iterator(song.dir + "/stems")) stems[e.path().stem().string()] = read_audio(e.path().string(), ro);
         Genre genre = parse_genre(song.meta.value("genre", "neutral"));
         std::vector<TargetQuery> joint_targets;  // every scored instrument with its query
+        auto score_as = [&](const std::string& inst, const std::string& variant, const Audio& est) {
+            QualityScores q = compare(stems.at(inst), est);
+            sdr[inst][variant].add(q.sdr_db);
+            sisdr[inst][variant].add(q.si_sdr_db);
+        };
         for (const std::string& inst : song.instruments) {
-            const Audio& ref = stems.at(inst);
-            if (ref.peak() < 1e-4f) continue;
+            if (stems.at(inst).peak() < 1e-4f) continue;
             // Queries from the other songs only.
             std::vector<std::vector<float>> other_embeddings;
             for (const Song& other : songs) {
@@ -173,11 +177,7 @@ int main(int argc, char** argv) {
             }
             if (other_embeddings.empty()) continue;
             joint_targets.push_back({inst, other_embeddings.front()});
-            auto score = [&](const std::string& variant, const Audio& est) {
-                QualityScores q = compare(ref, est);
-                sdr[inst][variant].add(q.sdr_db);
-                sisdr[inst][variant].add(q.si_sdr_db);
-            };
+            auto score = [&](const std::string& variant, const Audio& est) { score_as(inst, variant, est); };
             score("mix", mix);
             score("irm", ideal_ratio_mask(mix, stems, inst));
             auto run = [&](const std::string& variant, const std::vector<float>& query, SeparationParams p) {
@@ -210,11 +210,7 @@ int main(int argc, char** argv) {
             SeparationResult r = engine.separate(mix, joint_targets, p);
             variant_sec["joint"] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             joint_song_sec += mix.duration_sec();
-            for (std::size_t t = 0; t < joint_targets.size(); ++t) {
-                QualityScores q = compare(stems.at(joint_targets[t].name), r.stems[t]);
-                sdr[joint_targets[t].name]["joint"].add(q.sdr_db);
-                sisdr[joint_targets[t].name]["joint"].add(q.si_sdr_db);
-            }
+            for (std::size_t t = 0; t < joint_targets.size(); ++t) score_as(joint_targets[t].name, "joint", r.stems[t]);
         }
     }
     std::vector<std::string> cols;

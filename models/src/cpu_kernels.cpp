@@ -133,11 +133,6 @@ torch::Tensor sparse_rows_differentiable(const torch::Tensor& in, const torch::T
     return SparseRowsFn::apply(in, dst, src, w, out_cols);
 }
 
-// Inference fast path for the decoder's up-sampling: skip + ConvTranspose2d(kernel 2, stride 2)(x).
-// That transposed convolution maps each input pixel to its own 2×2 output block, so it equals a 1×1
-// convolution to 4·C channels followed by a pixel shuffle; the shuffle and the skip addition are one
-// pass here. LibTorch runs transposed convolutions through im2col + BLAS, never oneDNN: all three
-// up-samplings took 0.97 ms per window, this takes 0.35 (1 thread). Exact up to summation order.
 namespace {
 // The direct 3×3 convolution. LibTorch hands these to oneDNN, which reorders the activations into and
 // out of its 16-channel blocked layout around every call and, for the net's 8-channel levels, pads
@@ -292,6 +287,11 @@ torch::Tensor conv3x3(const torch::Tensor& x_any, const torch::Tensor& weight, c
     return out;
 }
 
+// Inference fast path for the decoder's up-sampling: skip + ConvTranspose2d(kernel 2, stride 2)(x).
+// That transposed convolution maps each input pixel to its own 2×2 output block, so it equals a 1×1
+// convolution to 4·C channels followed by a pixel shuffle; the shuffle and the skip addition are one
+// pass here. LibTorch runs transposed convolutions through im2col + BLAS, never oneDNN: all three
+// up-samplings took 0.97 ms per window, this takes 0.35 (1 thread). Exact up to summation order.
 torch::Tensor upsample_add(torch::nn::ConvTranspose2dImpl& up, const torch::Tensor& x, const torch::Tensor& skip_any) {
     const auto& w = up.weight;  // [C_in, C, 2, 2]
     const int64_t c_in = w.size(0), C = w.size(1);
