@@ -18,8 +18,10 @@ namespace {
 LOOPSEP_VECTOR_CLONES void add_to(float* __restrict sum, const float* __restrict m, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) sum[i] += m[i];
 }
+// m / max(sum, 1): x / 1 is x exactly, so this is "divide where the sum exceeds one" without a
+// conditional division, which the compiler would not vectorise.
 LOOPSEP_VECTOR_CLONES void divide_where_above_one(float* __restrict m, const float* __restrict sum, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) m[i] = sum[i] > 1.0f ? m[i] / sum[i] : m[i];
+    for (std::size_t i = 0; i < n; ++i) m[i] = m[i] / std::max(sum[i], 1.0f);
 }
 }  // namespace
 
@@ -112,19 +114,25 @@ public:
         std::vector<double> src(stft_.num_frames_for(chunk_frames));
         for (std::size_t f = 0; f < src.size(); ++f)
             src[f] = std::clamp(plan.ref_frame_for(double(chunk_start) + double(f) * hop, hop), 0.0, double(window - 1));
-        // Warped in the band domain (10× fewer columns), then expanded on the song's own frames: the
-        // expansion is linear with weights summing to 1, so this equals warping the bin masks.
+        // Warped in the band domain (10× fewer columns), then expanded to bins frame by frame inside the
+        // inverse STFT (a row stays in cache; no frames × bins mask per target): the expansion is linear
+        // with weights summing to 1, so this equals warping the bin masks.
         std::vector<std::vector<float>> warped;
-        for (const auto& m : masks)
-            warped.push_back(band_to_bin_.expand_rows(warp_rows(m.data(), std::size_t(window), bands, src)));
+        for (const auto& m : masks) warped.push_back(warp_rows(m.data(), std::size_t(window), bands, src));
         SegmentAudio out;
         out.start = chunk_start;
         out.audio.assign(masks.size(), std::vector<std::vector<float>>(song.num_channels()));
         for (int c = 0; c < song.num_channels(); ++c) {
             std::vector<float> x = detail::extract_region(song.channels[c], double(chunk_start), chunk_frames);
             const Spectrogram mix = stft_.forward(x.data(), x.size());
-            for (std::size_t t = 0; t < warped.size(); ++t)
-                out.audio[t][std::size_t(c)] = stft_.inverse(mix, chunk_frames, warped[t].data());
+            for (std::size_t t = 0; t < warped.size(); ++t) {
+                const float* rows = warped[t].data();
+                out.audio[t][std::size_t(c)] =
+                    stft_.inverse(mix, chunk_frames, [&, rows](std::size_t f, float* scratch) {
+                        band_to_bin_.expand(rows + f * std::size_t(bands), scratch);
+                        return static_cast<const float*>(scratch);
+                    });
+            }
         }
         return out;
     }

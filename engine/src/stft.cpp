@@ -111,6 +111,12 @@ LOOPSEP_VECTOR_CLONES void scale_by(float* __restrict x, const float* __restrict
 }  // namespace
 
 std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_samples, const float* mask) {
+    if (!mask) return inverse(spec, num_samples, MaskRowFn());
+    const int bins = params_.num_bins();
+    return inverse(spec, num_samples, [mask, bins](std::size_t t, float*) { return mask + t * bins; });
+}
+
+std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_samples, const MaskRowFn& mask_row) {
     const int n = params_.n_fft, hop = params_.hop, bins = params_.num_bins();
     if (spec.num_bins != bins) throw usage_error("inverse STFT: spectrogram has " + std::to_string(spec.num_bins) +
                                                  " bins, expected " + std::to_string(bins));
@@ -134,13 +140,14 @@ std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_sample
         norm_samples_ = num_samples;
     }
     const std::vector<float>& gain = norm_;
+    mask_row_.resize(std::size_t(bins));
     std::vector<float> acc(num_samples, 0.0f);
     for (std::size_t t = 0; t < used_frames; ++t) {
         const long start = long(t) * hop - n / 2;
         const auto* in = &spec.data[t * bins];
-        if (mask) {
+        if (mask_row) {
             // std::complex<float> is laid out as float[2] (re, im), as fftwf_complex is.
-            mask_frame(reinterpret_cast<const float*>(in), mask + t * bins, &plans_->freq[0][0], bins);
+            mask_frame(reinterpret_cast<const float*>(in), mask_row(t, mask_row_.data()), &plans_->freq[0][0], bins);
         } else {
             for (int k = 0; k < bins; ++k) {
                 plans_->freq[k][0] = in[k].real();

@@ -103,4 +103,18 @@ TEST(Stft, MaskedInverseEqualsTheInverseOfTheMaskedSpectrogram) {
     EXPECT_LT(max_abs_error(fused, expected.data()), 1e-6);
     // and the mask really acts: half the bins' gain removed changes the signal
     EXPECT_GT(max_abs_error(fused, x.channel(0)), 1e-2);
+
+    // Rows made on demand (as the engine expands band masks frame by frame) give the same samples, and
+    // each frame's row is asked for once, in order.
+    std::vector<std::size_t> asked;
+    const std::vector<float> by_rows =
+        stft.inverse(s, x.frames(), [&](std::size_t t, float* scratch) {
+            asked.push_back(t);
+            std::copy_n(mask.data() + t * std::size_t(s.num_bins), s.num_bins, scratch);
+            return static_cast<const float*>(scratch);
+        });
+    ASSERT_EQ(by_rows.size(), expected.size());
+    EXPECT_EQ(max_abs_error(by_rows, fused.data()), 0.0);
+    ASSERT_FALSE(asked.empty());
+    for (std::size_t i = 0; i < asked.size(); ++i) ASSERT_EQ(asked[i], i);
 }

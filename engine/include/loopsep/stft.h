@@ -10,6 +10,7 @@
 
 #include <complex>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -55,6 +56,11 @@ public:
     // Inverse to exactly `num_samples` samples. With `mask` (num_frames × num_bins real gains,
     // time-major), the inverse of spec·mask, without a masked copy of the spectrogram.
     std::vector<float> inverse(const Spectrogram& spec, std::size_t num_samples, const float* mask = nullptr);
+    // The gains of frame t, made when the inverse reaches it: a pointer to num_bins gains, either the
+    // caller's own or `scratch` (num_bins floats, owned by this Stft) filled in. For masks kept in a
+    // coarser form (the net's bands): no frames × bins mask is ever materialised.
+    using MaskRowFn = std::function<const float*(std::size_t frame, float* scratch)>;
+    std::vector<float> inverse(const Spectrogram& spec, std::size_t num_samples, const MaskRowFn& mask_row);
 
 private:
     struct Plans;
@@ -65,6 +71,7 @@ private:
     // equal-sized chunks (every target and channel of a segment), so it is computed once.
     std::vector<float> norm_;
     std::size_t norm_frames_ = 0, norm_samples_ = 0;
+    std::vector<float> mask_row_;  // scratch for MaskRowFn
 };
 
 }  // namespace loopsep
