@@ -18,10 +18,13 @@ namespace {
 LOOPSEP_VECTOR_CLONES void add_to(float* __restrict sum, const float* __restrict m, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) sum[i] += m[i];
 }
-// m / max(sum, 1): x / 1 is x exactly, so this is "divide where the sum exceeds one" without a
-// conditional division, which the compiler would not vectorise.
-LOOPSEP_VECTOR_CLONES void divide_where_above_one(float* __restrict m, const float* __restrict sum, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) m[i] = m[i] / std::max(sum[i], 1.0f);
+// sum → min(1 / sum, 1) = 1 / max(sum, 1) for sums ≥ 0 (0 gives 1). Written as m / max(sum, 1), GCC
+// turned the division into a scalar loop with a branch (it knows x / 1 is x); this form vectorises.
+LOOPSEP_VECTOR_CLONES void gain_where_above_one(float* __restrict sum, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) sum[i] = std::min(1.0f / sum[i], 1.0f);
+}
+LOOPSEP_VECTOR_CLONES void multiply_by(float* __restrict m, const float* __restrict gain, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) m[i] *= gain[i];
 }
 }  // namespace
 
@@ -30,9 +33,10 @@ void normalise_jointly(std::vector<std::vector<float>>& masks) {
     const std::size_t n = masks[0].size();
     for (const auto& m : masks)
         if (m.size() != n) throw std::logic_error("normalise_jointly: masks differ in size");
-    std::vector<float> sum(n, 0.0f);  // summed in target order, as before: the same floats
+    std::vector<float> sum(n, 0.0f);
     for (const auto& m : masks) add_to(sum.data(), m.data(), n);
-    for (auto& m : masks) divide_where_above_one(m.data(), sum.data(), n);
+    gain_where_above_one(sum.data(), n);  // once, for every target
+    for (auto& m : masks) multiply_by(m.data(), sum.data(), n);
 }
 
 namespace {
@@ -122,16 +126,27 @@ public:
         SegmentAudio out;
         out.start = chunk_start;
         out.audio.assign(masks.size(), std::vector<std::vector<float>>(song.num_channels()));
-        for (int c = 0; c < song.num_channels(); ++c) {
-            std::vector<float> x = detail::extract_region(song.channels[c], double(chunk_start), chunk_frames);
-            const Spectrogram mix = stft_.forward(x.data(), x.size());
-            for (std::size_t t = 0; t < warped.size(); ++t) {
-                const float* rows = warped[t].data();
-                out.audio[t][std::size_t(c)] =
-                    stft_.inverse(mix, chunk_frames, [&, rows](std::size_t f, float* scratch) {
-                        band_to_bin_.expand(rows + f * std::size_t(bands), scratch);
-                        return static_cast<const float*>(scratch);
-                    });
+        std::vector<std::vector<float>> x;
+        for (int c = 0; c < song.num_channels(); ++c)
+            x.push_back(detail::extract_region(song.channels[c], double(chunk_start), chunk_frames));
+        // Stereo: both channels as one complex signal (half the FFTs; one mask expansion per frame).
+        PairSpectrogram pair;
+        std::vector<Spectrogram> mix;
+        if (x.size() == 2) pair = stft_.forward_pair(x[0].data(), x[1].data(), chunk_frames);
+        else for (const auto& ch : x) mix.push_back(stft_.forward(ch.data(), ch.size()));
+        for (std::size_t t = 0; t < warped.size(); ++t) {
+            const float* rows = warped[t].data();
+            const Stft::MaskRowFn mask_row = [&, rows](std::size_t f, float* scratch) {
+                band_to_bin_.expand(rows + f * std::size_t(bands), scratch);
+                return static_cast<const float*>(scratch);
+            };
+            auto& stem = out.audio[t];
+            if (x.size() == 2) {
+                auto both = stft_.inverse_pair(pair, chunk_frames, mask_row);
+                stem[0] = std::move(both[0]);
+                stem[1] = std::move(both[1]);
+            } else {
+                for (std::size_t c = 0; c < mix.size(); ++c) stem[c] = stft_.inverse(mix[c], chunk_frames, mask_row);
             }
         }
         return out;

@@ -16,10 +16,19 @@ int main() {
         fftwf_complex* freq = fftwf_alloc_complex(std::size_t(n / 2 + 1));
         fftwf_plan forward = fftwf_plan_dft_r2c_1d(n, time, freq, FFTW_MEASURE);
         fftwf_plan inverse = fftwf_plan_dft_c2r_1d(n, freq, time, FFTW_MEASURE);
+        // Stft::forward_pair / inverse_pair: complex n-point transforms, out of place.
+        fftwf_complex* pair_freq = fftwf_alloc_complex(std::size_t(n));
+        fftwf_complex* pair_time = fftwf_alloc_complex(std::size_t(n));
+        fftwf_plan forward_pair = fftwf_plan_dft_1d(n, pair_time, pair_freq, FFTW_FORWARD, FFTW_MEASURE);
+        fftwf_plan inverse_pair = fftwf_plan_dft_1d(n, pair_freq, pair_time, FFTW_BACKWARD, FFTW_MEASURE);
         fftwf_destroy_plan(forward);
         fftwf_destroy_plan(inverse);
+        fftwf_destroy_plan(forward_pair);
+        fftwf_destroy_plan(inverse_pair);
         fftwf_free(time);
         fftwf_free(freq);
+        fftwf_free(pair_freq);
+        fftwf_free(pair_time);
     }
     char* wisdom = fftwf_export_wisdom_to_string();
     if (!wisdom) return 1;

@@ -3,6 +3,7 @@
 #include <fftw3.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <mutex>
 
@@ -29,6 +30,11 @@ struct Stft::Plans {
     fftwf_complex* freq = nullptr;
     fftwf_plan forward = nullptr;
     fftwf_plan inverse = nullptr;
+    // forward_pair / inverse_pair: complex n-point transforms of two real signals as left + i·right.
+    fftwf_complex* pair_freq = nullptr;
+    fftwf_complex* pair_time = nullptr;
+    fftwf_plan forward_pair = nullptr;
+    fftwf_plan inverse_pair = nullptr;
 };
 
 Stft::Stft(const StftParams& params) : params_(params), plans_(std::make_unique<Plans>()) {
@@ -40,22 +46,34 @@ Stft::Stft(const StftParams& params) : params_(params), plans_(std::make_unique<
     static const bool wisdom_loaded = fftwf_import_wisdom_from_string(kFftwWisdom) != 0;
     plans_->time = fftwf_alloc_real(n);
     plans_->freq = fftwf_alloc_complex(n / 2 + 1);
+    plans_->pair_freq = fftwf_alloc_complex(n);
+    plans_->pair_time = fftwf_alloc_complex(n);
     // The build's measured plans where it has them (1.5× faster transforms), else FFTW's estimate.
     const unsigned measured = FFTW_MEASURE | FFTW_WISDOM_ONLY;
     if (wisdom_loaded) {
         plans_->forward = fftwf_plan_dft_r2c_1d(n, plans_->time, plans_->freq, measured);
         plans_->inverse = fftwf_plan_dft_c2r_1d(n, plans_->freq, plans_->time, measured);
+        plans_->forward_pair = fftwf_plan_dft_1d(n, plans_->pair_time, plans_->pair_freq, FFTW_FORWARD, measured);
+        plans_->inverse_pair = fftwf_plan_dft_1d(n, plans_->pair_freq, plans_->pair_time, FFTW_BACKWARD, measured);
     }
     if (!plans_->forward) plans_->forward = fftwf_plan_dft_r2c_1d(n, plans_->time, plans_->freq, FFTW_ESTIMATE);
     if (!plans_->inverse) plans_->inverse = fftwf_plan_dft_c2r_1d(n, plans_->freq, plans_->time, FFTW_ESTIMATE);
+    if (!plans_->forward_pair)
+        plans_->forward_pair = fftwf_plan_dft_1d(n, plans_->pair_time, plans_->pair_freq, FFTW_FORWARD, FFTW_ESTIMATE);
+    if (!plans_->inverse_pair)
+        plans_->inverse_pair = fftwf_plan_dft_1d(n, plans_->pair_freq, plans_->pair_time, FFTW_BACKWARD, FFTW_ESTIMATE);
 }
 
 Stft::~Stft() {
     std::lock_guard<std::mutex> lock(fftw_planner_mutex());
     fftwf_destroy_plan(plans_->forward);
     fftwf_destroy_plan(plans_->inverse);
+    fftwf_destroy_plan(plans_->forward_pair);
+    fftwf_destroy_plan(plans_->inverse_pair);
     fftwf_free(plans_->time);
     fftwf_free(plans_->freq);
+    fftwf_free(plans_->pair_freq);
+    fftwf_free(plans_->pair_time);
 }
 
 std::size_t Stft::num_frames_for(std::size_t num_samples) const {
@@ -88,6 +106,26 @@ Spectrogram Stft::forward_at(const float* samples, std::size_t num_samples, cons
     return spec;
 }
 
+PairSpectrogram Stft::forward_pair(const float* left, const float* right, std::size_t num_samples) {
+    const int n = params_.n_fft, hop = params_.hop;
+    PairSpectrogram spec;
+    spec.n_fft = n;
+    spec.num_frames = num_frames_for(num_samples);
+    spec.data.resize(spec.num_frames * std::size_t(n));
+    for (std::size_t t = 0; t < spec.num_frames; ++t) {
+        const long start = long(t) * hop - n / 2;
+        for (int i = 0; i < n; ++i) {
+            const long idx = start + i;
+            const bool inside = idx >= 0 && idx < long(num_samples);
+            plans_->pair_time[i][0] = inside ? left[idx] * window_[i] : 0.0f;
+            plans_->pair_time[i][1] = inside ? right[idx] * window_[i] : 0.0f;
+        }
+        fftwf_execute(plans_->forward_pair);
+        std::copy_n(reinterpret_cast<const std::complex<float>*>(plans_->pair_freq), n, &spec.data[t * std::size_t(n)]);
+    }
+    return spec;
+}
+
 namespace {
 // The inverse's per-frame loops (vectorised; also built for AVX2, loopsep/vector_clones.h).
 // out = in · m for `bins` complex values (out as FFTW's interleaved re, im).
@@ -108,6 +146,23 @@ LOOPSEP_VECTOR_CLONES void add_windowed(float* __restrict acc, const float* __re
 LOOPSEP_VECTOR_CLONES void scale_by(float* __restrict x, const float* __restrict gain, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) x[i] *= gain[i];
 }
+
+// The gains of the n-point spectrum of a real-gained real signal from its n/2 + 1 one-sided gains:
+// bin n − k takes the gain of bin k.
+void mirror_gains(const float* __restrict m, float* __restrict full, int n) {
+    const int half = n / 2;
+    std::copy_n(m, half + 1, full);
+    for (int i = 0; i < half - 1; ++i) full[half + 1 + i] = m[half - 1 - i];
+}
+
+// accL += re(z)·w, accR += im(z)·w for n complex samples z.
+LOOPSEP_VECTOR_CLONES void add_windowed_pair(float* __restrict acc_left, float* __restrict acc_right,
+                                             const float* __restrict z, const float* __restrict w, long n) {
+    for (long i = 0; i < n; ++i) {
+        acc_left[i] += z[2 * i] * w[i];
+        acc_right[i] += z[2 * i + 1] * w[i];
+    }
+}
 }  // namespace
 
 std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_samples, const float* mask) {
@@ -116,30 +171,39 @@ std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_sample
     return inverse(spec, num_samples, [mask, bins](std::size_t t, float*) { return mask + t * bins; });
 }
 
+// Weighted overlap-add: out = Σ_t w·frame_t / Σ_t w². The engine runs the inverse once per target,
+// channel (pair) and segment, so the inner loops are branch-free over each frame's valid span, and
+// Σ_t w² is summed only when the geometry changes.
+std::size_t Stft::used_frames_for(std::size_t num_frames, std::size_t num_samples) const {
+    const int n = params_.n_fft, hop = params_.hop;
+    return std::min<std::size_t>(num_frames, (num_samples + n / 2 + hop - 1) / hop);
+}
+
+const std::vector<float>& Stft::synthesis_gain(std::size_t used_frames, std::size_t num_samples) {
+    const int n = params_.n_fft, hop = params_.hop;
+    if (norm_frames_ == used_frames && norm_samples_ == num_samples) return norm_;
+    norm_.assign(num_samples, 0.0f);
+    for (std::size_t t = 0; t < used_frames; ++t) {
+        const long start = long(t) * hop - n / 2;
+        const long i0 = std::max(0L, -start), i1 = std::min(long(n), long(num_samples) - start);
+        float* w2 = norm_.data() + (start + i0);
+        const float* w = window_.data() + i0;
+        for (long i = 0; i < i1 - i0; ++i) w2[i] += w[i] * w[i];
+    }
+    // Kept as the final gain per sample: 1 / (n · Σ w²) (FFTW's inverse is unnormalised), 0 where
+    // no window reaches.
+    for (float& g : norm_) g = g > 1e-8f ? 1.0f / (float(n) * g) : 0.0f;
+    norm_frames_ = used_frames;
+    norm_samples_ = num_samples;
+    return norm_;
+}
+
 std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_samples, const MaskRowFn& mask_row) {
     const int n = params_.n_fft, hop = params_.hop, bins = params_.num_bins();
     if (spec.num_bins != bins) throw usage_error("inverse STFT: spectrogram has " + std::to_string(spec.num_bins) +
                                                  " bins, expected " + std::to_string(bins));
-    // Weighted overlap-add: out = Σ_t w·frame_t / Σ_t w². The engine runs this once per target,
-    // channel and segment, so the inner loops are branch-free over each frame's valid span, and
-    // Σ_t w² is summed only when the geometry changes.
-    const std::size_t used_frames = std::min<std::size_t>(spec.num_frames, (num_samples + n / 2 + hop - 1) / hop);
-    if (norm_frames_ != used_frames || norm_samples_ != num_samples) {
-        norm_.assign(num_samples, 0.0f);
-        for (std::size_t t = 0; t < used_frames; ++t) {
-            const long start = long(t) * hop - n / 2;
-            const long i0 = std::max(0L, -start), i1 = std::min(long(n), long(num_samples) - start);
-            float* w2 = norm_.data() + (start + i0);
-            const float* w = window_.data() + i0;
-            for (long i = 0; i < i1 - i0; ++i) w2[i] += w[i] * w[i];
-        }
-        // Kept as the final gain per sample: 1 / (n · Σ w²) (FFTW's inverse is unnormalised), 0 where
-        // no window reaches.
-        for (float& g : norm_) g = g > 1e-8f ? 1.0f / (float(n) * g) : 0.0f;
-        norm_frames_ = used_frames;
-        norm_samples_ = num_samples;
-    }
-    const std::vector<float>& gain = norm_;
+    const std::size_t used_frames = used_frames_for(spec.num_frames, num_samples);
+    const std::vector<float>& gain = synthesis_gain(used_frames, num_samples);
     mask_row_.resize(std::size_t(bins));
     std::vector<float> acc(num_samples, 0.0f);
     for (std::size_t t = 0; t < used_frames; ++t) {
@@ -159,6 +223,33 @@ std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_sample
         add_windowed(acc.data() + (start + i0), plans_->time + i0, window_.data() + i0, i1 - i0);
     }
     scale_by(acc.data(), gain.data(), num_samples);
+    return acc;
+}
+
+std::array<std::vector<float>, 2> Stft::inverse_pair(const PairSpectrogram& spec, std::size_t num_samples,
+                                                     const MaskRowFn& mask_row) {
+    const int n = params_.n_fft, hop = params_.hop, bins = params_.num_bins();
+    if (spec.n_fft != n || spec.data.size() != spec.num_frames * std::size_t(n))
+        throw usage_error("inverse STFT: paired spectrogram of " + std::to_string(spec.n_fft) + " points, expected " +
+                          std::to_string(n));
+    const std::size_t used_frames = used_frames_for(spec.num_frames, num_samples);
+    const std::vector<float>& gain = synthesis_gain(used_frames, num_samples);
+    mask_row_.resize(std::size_t(bins));
+    full_gains_.assign(std::size_t(n), 1.0f);
+    std::array<std::vector<float>, 2> acc{std::vector<float>(num_samples, 0.0f), std::vector<float>(num_samples, 0.0f)};
+    for (std::size_t t = 0; t < used_frames; ++t) {
+        const long start = long(t) * hop - n / 2;
+        if (mask_row) mirror_gains(mask_row(t, mask_row_.data()), full_gains_.data(), n);
+        // A real gain per bin, symmetric about n/2, keeps each channel's spectrum Hermitian: the inverse
+        // is still left' + i·right'.
+        mask_frame(reinterpret_cast<const float*>(&spec.data[t * std::size_t(n)]), full_gains_.data(),
+                   &plans_->pair_freq[0][0], n);
+        fftwf_execute(plans_->inverse_pair);
+        const long i0 = std::max(0L, -start), i1 = std::min(long(n), long(num_samples) - start);
+        add_windowed_pair(acc[0].data() + (start + i0), acc[1].data() + (start + i0), &plans_->pair_time[i0][0],
+                          window_.data() + i0, i1 - i0);
+    }
+    for (auto& a : acc) scale_by(a.data(), gain.data(), num_samples);
     return acc;
 }
 

@@ -118,3 +118,50 @@ TEST(Stft, MaskedInverseEqualsTheInverseOfTheMaskedSpectrogram) {
     ASSERT_FALSE(asked.empty());
     for (std::size_t i = 0; i < asked.size(); ++i) ASSERT_EQ(asked[i], i);
 }
+
+TEST(Stft, PairedTransformsEqualThoseOfEachChannel) {
+    Audio x = loopsep::testing::noise(0.9, 2, 13);
+    for (StftParams p : {StftParams{2048, 512}, StftParams{1024, 256}}) {
+        Stft stft(p);
+        const Spectrogram left = stft.forward(x.channel(0), x.frames()), right = stft.forward(x.channel(1), x.frames());
+        const PairSpectrogram pair = stft.forward_pair(x.channel(0), x.channel(1), x.frames());
+        ASSERT_EQ(pair.num_frames, left.num_frames);
+        // The packed spectrum is L + i·R: bin k ≤ n/2 directly, bin n − k through L's and R's symmetry.
+        double worst = 0.0, scale = 0.0;
+        const int n = p.n_fft;
+        for (std::size_t t = 0; t < pair.num_frames; ++t)
+            for (int k = 0; k < left.num_bins; ++k) {
+                const std::complex<float> i1(0.0f, 1.0f);
+                const auto low = left.at(t, k) + i1 * right.at(t, k);
+                const auto high = std::conj(left.at(t, k)) + i1 * std::conj(right.at(t, k));
+                worst = std::max(worst, double(std::abs(pair.data[t * n + k] - low)));
+                if (k > 0 && k < n / 2) worst = std::max(worst, double(std::abs(pair.data[t * n + (n - k)] - high)));
+                scale = std::max(scale, double(std::abs(low)));
+            }
+        EXPECT_LT(worst, 1e-5 * scale) << "n_fft " << n;
+
+        std::vector<float> mask(left.data.size());
+        for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = float((i * 7919) % 1000) / 999.0f;  // 0..1, uneven
+        std::size_t rows_asked = 0;
+        const Stft::MaskRowFn rows = [&](std::size_t t, float*) {
+            ++rows_asked;
+            return static_cast<const float*>(mask.data() + t * std::size_t(left.num_bins));
+        };
+        const auto masked = stft.inverse_pair(pair, x.frames(), rows);
+        EXPECT_EQ(rows_asked, left.num_frames);  // one row per frame for both channels
+        const std::vector<float> l = stft.inverse(left, x.frames(), mask.data()), r = stft.inverse(right, x.frames(), mask.data());
+        ASSERT_EQ(masked[0].size(), x.frames());
+        ASSERT_EQ(masked[1].size(), x.frames());
+        EXPECT_LT(max_abs_error(masked[0], l.data()), 1e-6) << "n_fft " << n;
+        EXPECT_LT(max_abs_error(masked[1], r.data()), 1e-6) << "n_fft " << n;
+        EXPECT_GT(max_abs_error(masked[0], masked[1].data()), 1e-2);  // the channels did not get mixed up
+        EXPECT_GT(max_abs_error(masked[0], x.channel(0)), 1e-2);      // and the gains acted
+        // Without gains: both channels back to float precision.
+        const auto unmasked = stft.inverse_pair(pair, x.frames(), Stft::MaskRowFn());
+        EXPECT_LT(max_abs_error(unmasked[0], x.channel(0)), 1e-5);
+        EXPECT_LT(max_abs_error(unmasked[1], x.channel(1)), 1e-5);
+    }
+    Stft small({1024, 256});
+    const PairSpectrogram other = Stft({2048, 512}).forward_pair(x.channel(0), x.channel(1), x.frames());
+    EXPECT_THROW(small.inverse_pair(other, x.frames(), Stft::MaskRowFn()), Error);
+}

@@ -8,6 +8,7 @@
 // not thread-safe (give each thread its own).
 #pragma once
 
+#include <array>
 #include <complex>
 #include <cstddef>
 #include <functional>
@@ -39,6 +40,14 @@ struct Spectrogram {
     const std::complex<float>& at(std::size_t t, int k) const { return data[t * num_bins + k]; }
 };
 
+// Full n_fft-point complex spectra of a stereo pair packed as left + i·right, time-major:
+// value(t, k) = data[t * n_fft + k]. Made and read only by Stft (forward_pair, inverse_pair).
+struct PairSpectrogram {
+    int n_fft = 0;
+    std::size_t num_frames = 0;
+    std::vector<std::complex<float>> data;
+};
+
 class Stft {
 public:
     explicit Stft(const StftParams& params = {});
@@ -62,6 +71,15 @@ public:
     using MaskRowFn = std::function<const float*(std::size_t frame, float* scratch)>;
     std::vector<float> inverse(const Spectrogram& spec, std::size_t num_samples, const MaskRowFn& mask_row);
 
+    // A stereo pair as one complex signal, left + i·right: its full n_fft-point spectra, frame by frame
+    // (the frames of forward()). One complex transform costs about what one real transform does, so
+    // this halves the FFTs of a pair; inverse_pair() applies the same real gains to both channels.
+    PairSpectrogram forward_pair(const float* left, const float* right, std::size_t num_samples);
+    // {left, right} of spec with frame t's one-sided gains (num_bins of them, from mask_row; none: 1)
+    // applied to both channels: equal to inverse() of each channel's forward(), to float rounding.
+    std::array<std::vector<float>, 2> inverse_pair(const PairSpectrogram& spec, std::size_t num_samples,
+                                                   const MaskRowFn& mask_row);
+
 private:
     struct Plans;
     StftParams params_;
@@ -69,9 +87,12 @@ private:
     std::unique_ptr<Plans> plans_;
     // 1 / (n_fft · Σ_t w²) of the last inverse() geometry (frames, samples): the same for every call on
     // equal-sized chunks (every target and channel of a segment), so it is computed once.
+    std::size_t used_frames_for(std::size_t num_frames, std::size_t num_samples) const;
+    const std::vector<float>& synthesis_gain(std::size_t used_frames, std::size_t num_samples);
     std::vector<float> norm_;
     std::size_t norm_frames_ = 0, norm_samples_ = 0;
-    std::vector<float> mask_row_;  // scratch for MaskRowFn
+    std::vector<float> mask_row_;    // scratch for MaskRowFn
+    std::vector<float> full_gains_;  // inverse_pair: a row's gains over all n_fft bins
 };
 
 }  // namespace loopsep
