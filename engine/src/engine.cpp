@@ -182,7 +182,7 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
             for (auto& m : masks) per_target.push_back(std::move(m[i]));
             rendered[i] = reconstructors[worker]->render(song, plans[first + i], std::move(per_target));
         });
-        for (std::size_t i = 0; i < n; ++i) output.add(rendered[i], plans[first + i]);
+        output.add(rendered.data(), &plans[first], n, params.threads);
         result.times.reconstruct += seconds_since(tr);
 
         // Everything before the next segment's fade-in is final (plans are in song order).

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "loopsep/error.h"
+#include "loopsep/parallel.h"
 #include "loopsep/stft.h"
 #include "loopsep/vector_clones.h"
 
@@ -51,22 +52,38 @@ StemAccumulator::StemAccumulator(std::size_t num_targets, int num_channels, std:
       held_(num_targets, std::vector<std::vector<float>>(std::size_t(num_channels))),
       residual_chunk_(residual ? std::size_t(num_channels) : 0) {}
 
-void StemAccumulator::add(const SegmentAudio& segment, const SegmentPlan& plan) {
-    const long from = std::max<long>(0, long(plan.start_frame) - long(kFadeFrames));
-    const long to = std::min<long>(long(song_frames_), long(plan.end_frame) + long(kFadeFrames));
-    if (from < long(base_)) throw std::logic_error("StemAccumulator: segment reaches before the flushed part");
-    std::vector<float> weight(std::size_t(std::max<long>(0, to - from)));
-    for (long n = from; n < to; ++n) weight[std::size_t(n - from)] = float(crossfade_weight(plan, std::size_t(n), song_frames_, kFadeFrames));
-    for (std::size_t t = 0; t < segment.audio.size(); ++t)
-        for (std::size_t c = 0; c < segment.audio[t].size(); ++c) {
-            const auto& chunk = segment.audio[t][c];
-            auto& out = held_[t][c];
-            const long lo = std::max(from, segment.start), hi = std::min(to, segment.start + long(chunk.size()));
+void StemAccumulator::add(const SegmentAudio& segment, const SegmentPlan& plan) { add(&segment, &plan, 1, 1); }
+
+void StemAccumulator::add(const SegmentAudio* segments, const SegmentPlan* plans, std::size_t count, int threads) {
+    // Each segment's cross-fade weights, shared by every target and channel.
+    std::vector<long> from(count), to(count);
+    std::vector<std::vector<float>> weights(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        from[i] = std::max<long>(0, long(plans[i].start_frame) - long(kFadeFrames));
+        to[i] = std::min<long>(long(song_frames_), long(plans[i].end_frame) + long(kFadeFrames));
+        if (from[i] < long(base_)) throw std::logic_error("StemAccumulator: segment reaches before the flushed part");
+    }
+    parallel_for(count, threads, [&](std::size_t i, std::size_t) {
+        weights[i].resize(std::size_t(std::max<long>(0, to[i] - from[i])));
+        for (long n = from[i]; n < to[i]; ++n)
+            weights[i][std::size_t(n - from[i])] = float(crossfade_weight(plans[i], std::size_t(n), song_frames_, kFadeFrames));
+    });
+    // Every (target, channel) stream on its own: segments in order within a stream, so the sums are
+    // the same floats whatever the thread count.
+    const std::size_t channels = held_.empty() ? 0 : held_[0].size();
+    parallel_for(held_.size() * channels, threads, [&](std::size_t stream, std::size_t) {
+        const std::size_t t = stream / channels, c = stream % channels;
+        auto& out = held_[t][c];
+        for (std::size_t i = 0; i < count; ++i) {
+            if (t >= segments[i].audio.size() || c >= segments[i].audio[t].size()) continue;
+            const auto& chunk = segments[i].audio[t][c];
+            const long lo = std::max(from[i], segments[i].start), hi = std::min(to[i], segments[i].start + long(chunk.size()));
             if (hi <= lo) continue;
             if (out.size() < std::size_t(hi) - base_) out.resize(std::size_t(hi) - base_, 0.0f);
-            add_weighted(out.data() + (std::size_t(lo) - base_), weight.data() + (lo - from),
-                         chunk.data() + (lo - segment.start), hi - lo);
+            add_weighted(out.data() + (std::size_t(lo) - base_), weights[i].data() + (lo - from[i]),
+                         chunk.data() + (lo - segments[i].start), hi - lo);
         }
+    });
 }
 
 void StemAccumulator::flush(std::size_t until, const Audio& song, StemSink& sink) {

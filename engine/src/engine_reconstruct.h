@@ -49,6 +49,9 @@ public:
     // Adds a rendered segment with the segment's cross-fade weights (kFadeFrames ramps). The segment
     // must not reach before the last flush point.
     void add(const SegmentAudio& segment, const SegmentPlan& plan);
+    // Adds `count` consecutive segments (song order), each (target, channel) stream on one of
+    // `threads` workers: the same sums as adding them one by one.
+    void add(const SegmentAudio* segments, const SegmentPlan* plans, std::size_t count, int threads);
     // Emits frames [base, until) of every output to `sink`.
     void flush(std::size_t until, const Audio& song, StemSink& sink);
     std::size_t flushed_until() const { return base_; }
