@@ -56,17 +56,17 @@ LOOPSEP_VECTOR_CLONES void add_rows(const float* __restrict a, const float* __re
 // Inference: relu(group_norm(x)·weight + bias) for float NCHW input. LibTorch's group_norm and relu_
 // pass over the activations four times; this reads each group three times while it is in cache and
 // writes once (mean, then centred variance: accurate whatever the offset).
-torch::Tensor group_norm_relu(const torch::Tensor& x_any, int64_t groups, const torch::Tensor& weight,
-                              const torch::Tensor& bias, double eps) {
-    const auto x = x_any.contiguous();
+namespace {
+// Per (sample, channel) plane p of contiguous NCHW x: relu(group_norm(x)·weight + bias) is
+// max(0, x·scale[p] + shift[p]). Mean, then centred variance: accurate whatever the offset.
+void norm_affine(const torch::Tensor& x, int64_t groups, const torch::Tensor& weight, const torch::Tensor& bias,
+                 double eps, float* scale, float* shift) {
     const auto w = weight.contiguous(), b = bias.contiguous();
     const int64_t n = x.size(0), channels = x.size(1), plane = x.numel() / std::max<int64_t>(1, n * channels);
     const int64_t per_group = channels / groups, count = per_group * plane;
-    auto out = torch::empty_like(x);
     const float* xp = x.data_ptr<float>();
     const float* wp = w.data_ptr<float>();
     const float* bp = b.data_ptr<float>();
-    float* op = out.data_ptr<float>();
     for (int64_t i = 0; i < n; ++i)
         for (int64_t g = 0; g < groups; ++g) {
             const int64_t first = (i * channels + g * per_group) * plane;
@@ -74,12 +74,26 @@ torch::Tensor group_norm_relu(const torch::Tensor& x_any, int64_t groups, const 
             const double var = lane_sum(xp + first, count, mean, true) / double(count);
             const float inv_std = float(1.0 / std::sqrt(var + eps));
             for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
-                const float scale = wp[c] * inv_std, shift = bp[c] - mean * scale;
-                const float* src = xp + (i * channels + c) * plane;
-                float* dst = op + (i * channels + c) * plane;
-                affine_relu(src, dst, plane, scale, shift);
+                scale[i * channels + c] = wp[c] * inv_std;
+                shift[i * channels + c] = bp[c] - mean * scale[i * channels + c];
             }
         }
+}
+}  // namespace
+
+// Inference: relu(group_norm(x)·weight + bias) for float NCHW input. LibTorch's group_norm and relu_
+// pass over the activations four times; this reads each group three times while it is in cache and
+// writes once.
+torch::Tensor group_norm_relu(const torch::Tensor& x_any, int64_t groups, const torch::Tensor& weight,
+                              const torch::Tensor& bias, double eps) {
+    const auto x = x_any.contiguous();
+    const int64_t planes = x.size(0) * x.size(1), plane = x.numel() / std::max<int64_t>(1, planes);
+    std::vector<float> scale(static_cast<std::size_t>(planes)), shift(static_cast<std::size_t>(planes));
+    norm_affine(x, groups, weight, bias, eps, scale.data(), shift.data());
+    auto out = torch::empty_like(x);
+    const float* xp = x.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    for (int64_t p = 0; p < planes; ++p) affine_relu(xp + p * plane, op + p * plane, plane, scale[p], shift[p]);
     return out;
 }
 
@@ -227,25 +241,20 @@ bool is_plain_3x3(const torch::nn::Conv2dImpl& conv) {
            o.dilation()->at(1) == 1 && o.groups() == 1 && o.bias() && holds_alternative<torch::enumtype::kZeros>(o.padding_mode());
 }
 
-torch::Tensor conv3x3(const torch::Tensor& x_any, const torch::Tensor& weight, const torch::Tensor& bias,
-                      const torch::Tensor* residual_any, Conv3x3Version version) {
-    const auto x = x_any.contiguous();
-    const int64_t n = x.size(0), c_in = x.size(1), h = x.size(2), w = x.size(3), c_out = weight.size(0);
-    if (weight.size(1) != c_in || weight.size(2) != 3 || weight.size(3) != 3)
-        throw std::logic_error("conv3x3: weight does not match the input");
-    const Conv3x3Impl* found = conv3x3_impl(version);
-    if (!found) throw std::logic_error("conv3x3: this CPU cannot run the requested version");
-    const Conv3x3Impl& impl = *found;
+namespace {
+// The direct convolution of an input that `fill_row(plane, y, dst)` writes row by row (w floats of
+// row y of input plane n·C_in + c) straight into the zero-bordered buffer: a copy of a tensor
+// (conv3x3), or the normalised activations themselves (norm_relu_conv3x3, no intermediate tensor).
+template <typename FillRow>
+torch::Tensor conv3x3_rows(int64_t n, int64_t c_in, int64_t h, int64_t w, const torch::TensorOptions& options,
+                           const FillRow& fill_row, const torch::Tensor& weight, const torch::Tensor& bias,
+                           const torch::Tensor* residual_any, const Conv3x3Impl& impl) {
+    const int64_t c_out = weight.size(0);
     const int co = impl.co;
-    if (c_out % co != 0) {  // not a whole number of output blocks (the net's channels are multiples of 8)
-        auto y = at::conv2d(x, weight, bias, {1, 1}, {1, 1});
-        return residual_any ? y.add_(*residual_any) : y;
-    }
     const int64_t wp = w + 2, plane_in = (h + 2) * wp;
     const int64_t span = (h * wp + impl.vw - 1) / impl.vw * impl.vw;
     thread_local std::vector<float> padded, packed, wide;
     padded.resize(std::size_t(n * c_in * plane_in + impl.vw + 2));
-    const float* xp = x.data_ptr<float>();
     for (int64_t p = 0; p < n * c_in; ++p) {
         float* plane = padded.data() + p * plane_in;
         std::fill_n(plane, wp, 0.0f);
@@ -253,7 +262,7 @@ torch::Tensor conv3x3(const torch::Tensor& x_any, const torch::Tensor& weight, c
         for (int64_t y = 0; y < h; ++y) {
             float* row = plane + (y + 1) * wp;
             row[0] = 0.0f;
-            std::copy_n(xp + (p * h + y) * w, w, row + 1);
+            fill_row(p, y, row + 1);
             row[w + 1] = 0.0f;
         }
     }
@@ -269,7 +278,7 @@ torch::Tensor conv3x3(const torch::Tensor& x_any, const torch::Tensor& weight, c
     wide.resize(std::size_t(n * c_out * span));
     impl.run({padded.data(), packed.data(), b.data_ptr<float>(), wide.data(), n, c_in, c_out, h, wp, span});
     // Drop the border columns (and add the residual).
-    auto out = torch::empty({n, c_out, h, w}, x.options());
+    auto out = torch::empty({n, c_out, h, w}, options);
     float* op = out.data_ptr<float>();
     torch::Tensor residual;
     if (residual_any) {
@@ -285,6 +294,49 @@ torch::Tensor conv3x3(const torch::Tensor& x_any, const torch::Tensor& weight, c
             else std::copy_n(src, w, dst);
         }
     return out;
+}
+
+// The implementation for a convolution of x by weight, or null where the direct kernel does not apply
+// (a partial block of output channels: LibTorch's convolution then).
+const Conv3x3Impl* conv3x3_for(const torch::Tensor& x, const torch::Tensor& weight, Conv3x3Version version) {
+    if (weight.size(1) != x.size(1) || weight.size(2) != 3 || weight.size(3) != 3)
+        throw std::logic_error("conv3x3: weight does not match the input");
+    const Conv3x3Impl* found = conv3x3_impl(version);
+    if (!found) throw std::logic_error("conv3x3: this CPU cannot run the requested version");
+    return weight.size(0) % found->co == 0 ? found : nullptr;
+}
+}  // namespace
+
+torch::Tensor conv3x3(const torch::Tensor& x_any, const torch::Tensor& weight, const torch::Tensor& bias,
+                      const torch::Tensor* residual_any, Conv3x3Version version) {
+    const auto x = x_any.contiguous();
+    const Conv3x3Impl* impl = conv3x3_for(x, weight, version);
+    if (!impl) {
+        auto y = at::conv2d(x, weight, bias, {1, 1}, {1, 1});
+        return residual_any ? y.add_(*residual_any) : y;
+    }
+    const int64_t h = x.size(2), w = x.size(3);
+    const float* xp = x.data_ptr<float>();
+    return conv3x3_rows(
+        x.size(0), x.size(1), h, w, x.options(),
+        [&](int64_t p, int64_t y, float* dst) { std::copy_n(xp + (p * h + y) * w, w, dst); }, weight, bias,
+        residual_any, *impl);
+}
+
+torch::Tensor norm_relu_conv3x3(const torch::Tensor& x_any, int64_t groups, const torch::Tensor& norm_weight,
+                                const torch::Tensor& norm_bias, double eps, const torch::Tensor& weight,
+                                const torch::Tensor& bias, const torch::Tensor* residual, Conv3x3Version version) {
+    const auto x = x_any.contiguous();
+    const Conv3x3Impl* impl = conv3x3_for(x, weight, version);
+    if (!impl) return conv3x3(group_norm_relu(x, groups, norm_weight, norm_bias, eps), weight, bias, residual, version);
+    const int64_t n = x.size(0), channels = x.size(1), h = x.size(2), w = x.size(3);
+    std::vector<float> scale(static_cast<std::size_t>(n * channels)), shift(static_cast<std::size_t>(n * channels));
+    norm_affine(x, groups, norm_weight, norm_bias, eps, scale.data(), shift.data());
+    const float* xp = x.data_ptr<float>();
+    return conv3x3_rows(
+        n, channels, h, w, x.options(),
+        [&](int64_t p, int64_t y, float* dst) { affine_relu(xp + (p * h + y) * w, dst, w, scale[p], shift[p]); },
+        weight, bias, residual, *impl);
 }
 
 // Inference fast path for the decoder's up-sampling: skip + ConvTranspose2d(kernel 2, stride 2)(x).

@@ -22,6 +22,12 @@ torch::Tensor group_norm_relu(const torch::Tensor& x, int64_t groups, const torc
 enum class Conv3x3Version { Best, Avx512, Avx2, Baseline };
 torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                       const torch::Tensor* residual = nullptr, Conv3x3Version version = Conv3x3Version::Best);
+// conv3x3(group_norm_relu(x, ...), weight, bias, residual) without the normalised activations as a
+// tensor: they are written straight into the convolution's zero-bordered input.
+torch::Tensor norm_relu_conv3x3(const torch::Tensor& x, int64_t groups, const torch::Tensor& norm_weight,
+                                const torch::Tensor& norm_bias, double eps, const torch::Tensor& weight,
+                                const torch::Tensor& bias, const torch::Tensor* residual = nullptr,
+                                Conv3x3Version version = Conv3x3Version::Best);
 bool conv3x3_available(Conv3x3Version version);
 bool is_plain_3x3(const torch::nn::Conv2dImpl& conv);
 // skip + up(x) for a ConvTranspose2d with kernel 2 and stride 2, no autograd.

@@ -126,10 +126,22 @@ bool fused_norm(const torch::Tensor& x) { return fast_path(x) && x.dim() == 4; }
 // channels (the stem and the two top levels), else LibTorch's (oneDNN). Per call at batch 2, one
 // thread (best of 14 × 20): 1→8 channels at 192×96 0.29 → 0.15 ms, 8→8 0.72 → 0.45 ms, 16→16 at 96×48
 // 0.40 → 0.34 ms; at 32 channels the two tie and at 64 oneDNN is faster (0.29 vs 0.34 ms).
+constexpr int64_t kDirectMaxChannels = 16;
+bool direct_conv(torch::nn::Conv2d& conv, const torch::Tensor& x) {
+    return fused_norm(x) && x.size(1) <= kDirectMaxChannels && cpu::is_plain_3x3(*conv);
+}
+
 torch::Tensor run_conv(torch::nn::Conv2d& conv, const torch::Tensor& x, const torch::Tensor* residual = nullptr) {
-    constexpr int64_t kDirectMaxChannels = 16;
-    if (fused_norm(x) && x.size(1) <= kDirectMaxChannels && cpu::is_plain_3x3(*conv)) return cpu::conv3x3(x, conv->weight, conv->bias, residual);
+    if (direct_conv(conv, x)) return cpu::conv3x3(x, conv->weight, conv->bias, residual);
     return residual ? conv(x).add_(*residual) : conv(x);
+}
+
+// conv(relu(group_norm(x)·weight + bias)) (+ residual) at inference on the CPU (fused_norm(x)): with
+// the direct kernel, the normalised activations go straight into its padded input (no tensor of them).
+torch::Tensor norm_relu_conv(torch::nn::Conv2d& conv, const torch::Tensor& x, int64_t groups, const torch::Tensor& weight,
+                             const torch::Tensor& bias, double eps, const torch::Tensor* residual = nullptr) {
+    if (direct_conv(conv, x)) return cpu::norm_relu_conv3x3(x, groups, weight, bias, eps, conv->weight, conv->bias, residual);
+    return run_conv(conv, cpu::group_norm_relu(x, groups, weight, bias, eps), residual);
 }
 }  // namespace
 
@@ -137,7 +149,7 @@ torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Ten
     if (!convolutions) return forward_after_conv1(x, x, embedding);  // norm2 → FiLM → ReLU of x itself
     if (fused_norm(x))
         return forward_after_conv1(
-            x, run_conv(conv1, cpu::group_norm_relu(x, norm1->options.num_groups(), norm1->weight, norm1->bias, norm1->options.eps())),
+            x, norm_relu_conv(conv1, x, norm1->options.num_groups(), norm1->weight, norm1->bias, norm1->options.eps()),
             embedding);
     if (inference(x)) return forward_after_conv1(x, conv1(norm1(x).relu_()), embedding);
     return forward_after_conv1(x, conv1(torch::relu(norm1(x))), embedding);
@@ -155,8 +167,12 @@ torch::Tensor FilmResBlockImpl::forward_after_conv1(const torch::Tensor& x, torc
             bias = bias * gamma + gb.slice(0, channels, 2 * channels);
             weight = weight * gamma;
         }
-        y = fused_norm(y) ? cpu::group_norm_relu(y, norm2->options.num_groups(), weight, bias, norm2->options.eps())
-                          : torch::group_norm(y, norm2->options.num_groups(), weight, bias, norm2->options.eps()).relu_();
+        const int64_t groups = norm2->options.num_groups();
+        const double eps = norm2->options.eps();
+        if (fused_norm(y))
+            return convolutions ? norm_relu_conv(conv2, y, groups, weight, bias, eps, &x)
+                                : cpu::group_norm_relu(y, groups, weight, bias, eps);
+        y = torch::group_norm(y, groups, weight, bias, eps).relu_();
         return convolutions ? run_conv(conv2, y, &x) : y;
     }
     y = norm2(y);

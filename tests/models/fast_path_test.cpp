@@ -377,3 +377,35 @@ TEST(FastPath, DirectConvolutionMatchesLibTorchInEveryVersion) {
     EXPECT_FALSE(net::cpu::is_plain_3x3(*torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 8, 1))));
     EXPECT_FALSE(net::cpu::is_plain_3x3(*torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 8, 3))));
 }
+
+// GroupNorm + ReLU written straight into the direct convolution's input (cpu::norm_relu_conv3x3) against
+// LibTorch's group_norm, relu and conv2d, in every version: with and without the residual, and an output
+// count that is not a whole block (the unfused path then).
+TEST(FastPath, NormalisedConvolutionMatchesLibTorchInEveryVersion) {
+    torch::NoGradGuard g;
+    torch::manual_seed(13);
+    struct Shape { int64_t n, c_in, c_out, h, w, groups; };
+    const Shape shapes[] = {{2, 8, 8, 24, 96, 1}, {1, 16, 16, 7, 48, 2}, {2, 16, 8, 5, 13, 4}, {1, 8, 6, 6, 10, 1}};
+    int versions_run = 0;
+    for (auto version : {net::cpu::Conv3x3Version::Best, net::cpu::Conv3x3Version::Avx512,
+                         net::cpu::Conv3x3Version::Avx2, net::cpu::Conv3x3Version::Baseline}) {
+        if (!net::cpu::conv3x3_available(version)) continue;
+        ++versions_run;
+        for (const Shape& s : shapes) {
+            auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(s.c_in, s.c_out, 3).padding(1));
+            const auto x = torch::randn({s.n, s.c_in, s.h, s.w}) * 3.0 + 2.0;  // an offset the norm removes
+            const auto gamma = torch::rand({s.c_in}) + 0.5, beta = torch::randn({s.c_in}) * 0.3;
+            const auto residual = torch::randn({s.n, s.c_out, s.h, s.w});
+            const auto normed = torch::group_norm(x, s.groups, gamma, beta, 1e-5).relu();
+            const auto expected = at::conv2d(normed, conv->weight, conv->bias, {1, 1}, {1, 1});
+            const auto got = net::cpu::norm_relu_conv3x3(x, s.groups, gamma, beta, 1e-5, conv->weight, conv->bias, nullptr, version);
+            ASSERT_EQ(got.sizes(), expected.sizes());
+            EXPECT_LT(max_abs_diff(got, expected), 2e-5f) << s.c_in << "→" << s.c_out << " " << s.h << "×" << s.w;
+            const auto with_residual =
+                net::cpu::norm_relu_conv3x3(x, s.groups, gamma, beta, 1e-5, conv->weight, conv->bias, &residual, version);
+            EXPECT_LT(max_abs_diff(with_residual, expected + residual), 2e-5f);
+            EXPECT_GT(expected.abs().max().item<float>(), 0.1f);
+        }
+    }
+    EXPECT_GE(versions_run, 2);
+}
