@@ -46,6 +46,11 @@ LOOPSEP_VECTOR_CLONES void interleave_add(const float* __restrict s, const float
     }
 }
 
+// acc += w · max(0, x)
+LOOPSEP_VECTOR_CLONES void add_relu_scaled(float* __restrict acc, const float* __restrict x, float w, int64_t n) {
+    for (int64_t k = 0; k < n; ++k) acc[k] += w * std::max(0.0f, x[k]);
+}
+
 // o = a + b
 LOOPSEP_VECTOR_CLONES void add_rows(const float* __restrict a, const float* __restrict b, float* __restrict o, int64_t n) {
     for (int64_t k = 0; k < n; ++k) o[k] = a[k] + b[k];
@@ -95,6 +100,22 @@ torch::Tensor group_norm_relu(const torch::Tensor& x_any, int64_t groups, const 
     float* op = out.data_ptr<float>();
     for (int64_t p = 0; p < planes; ++p) affine_relu(xp + p * plane, op + p * plane, plane, scale[p], shift[p]);
     return out;
+}
+
+// Inference: sigmoid(conv1x1(relu(x))) to one channel, [N, C, H, W] → [N, H, W]. LibTorch runs a 1×1
+// convolution on one thread as im2col + OpenBLAS (Debian's generic kernels on this CPU), after a relu pass.
+torch::Tensor relu_conv1x1_sigmoid(const torch::Tensor& x_any, const torch::Tensor& weight, const torch::Tensor& bias) {
+    const auto x = x_any.contiguous();
+    const int64_t n = x.size(0), channels = x.size(1), plane = x.size(2) * x.size(3);
+    if (weight.numel() != channels || bias.numel() != 1) throw std::logic_error("relu_conv1x1_sigmoid: weight does not match the input");
+    const auto w = weight.contiguous();
+    const float* wp = w.data_ptr<float>();
+    auto out = torch::full({n, x.size(2), x.size(3)}, bias.item<float>(), x.options());
+    const float* xp = x.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t c = 0; c < channels; ++c) add_relu_scaled(op + i * plane, xp + (i * channels + c) * plane, wp[c], plane);
+    return out.sigmoid_();
 }
 
 // out[row, dst[j]] += w[j] · in[row, src[j]] for every row; out has out_cols columns.
@@ -344,11 +365,21 @@ torch::Tensor norm_relu_conv3x3(const torch::Tensor& x_any, int64_t groups, cons
 // convolution to 4·C channels followed by a pixel shuffle; the shuffle and the skip addition are one
 // pass here. LibTorch runs transposed convolutions through im2col + BLAS, never oneDNN: all three
 // up-samplings took 0.97 ms per window, this takes 0.35 (1 thread). Exact up to summation order.
-torch::Tensor upsample_add(torch::nn::ConvTranspose2dImpl& up, const torch::Tensor& x, const torch::Tensor& skip_any) {
+std::pair<torch::Tensor, torch::Tensor> upsample_weights_1x1(torch::nn::ConvTranspose2dImpl& up) {
     const auto& w = up.weight;  // [C_in, C, 2, 2]
     const int64_t c_in = w.size(0), C = w.size(1);
-    const auto w1 = w.permute({1, 2, 3, 0}).reshape({C * 4, c_in, 1, 1}).contiguous();  // row 4c + 2a + b
-    const auto b4 = up.bias.repeat_interleave(4);
+    return {w.permute({1, 2, 3, 0}).reshape({C * 4, c_in, 1, 1}).contiguous(),  // row 4c + 2a + b
+            up.bias.repeat_interleave(4)};
+}
+
+torch::Tensor upsample_add(torch::nn::ConvTranspose2dImpl& up, const torch::Tensor& x, const torch::Tensor& skip) {
+    const auto w = upsample_weights_1x1(up);
+    return upsample_add_1x1(w.first, w.second, x, skip);
+}
+
+torch::Tensor upsample_add_1x1(const torch::Tensor& w1, const torch::Tensor& b4, const torch::Tensor& x,
+                               const torch::Tensor& skip_any) {
+    const int64_t C = w1.size(0) / 4;
     // oneDNN directly: for a 1×1 kernel on one thread LibTorch picks its own im2col + BLAS path, and
     // Debian's OpenBLAS falls back to its generic (Prescott) kernels on this CPU (0.26 vs 0.10 ms per window).
     const auto y = (at::hasMKLDNN() && at::globalContext().userEnabledMkldnn()

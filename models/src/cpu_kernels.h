@@ -7,6 +7,8 @@
 
 namespace loopsep::net::cpu {
 
+// sigmoid(conv1x1(relu(x))) for a 1×1 convolution to one channel (weight [1, C, 1, 1], bias [1]): [N, C, H, W] → [N, H, W].
+torch::Tensor relu_conv1x1_sigmoid(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
 // out[row, dst[j]] += w[j] · in[row, src[j]] over the last dimension, out_cols wide (sparse filterbanks).
 torch::Tensor sparse_rows(const torch::Tensor& in, const torch::Tensor& dst, const torch::Tensor& src,
                           const torch::Tensor& w, int64_t out_cols);
@@ -32,5 +34,8 @@ bool conv3x3_available(Conv3x3Version version);
 bool is_plain_3x3(const torch::nn::Conv2dImpl& conv);
 // skip + up(x) for a ConvTranspose2d with kernel 2 and stride 2, no autograd.
 torch::Tensor upsample_add(torch::nn::ConvTranspose2dImpl& up, const torch::Tensor& x, const torch::Tensor& skip);
+// The same from the transposed convolution's 1×1 form (upsample_weights_1x1): weight [4C, C_in, 1, 1], bias [4C].
+std::pair<torch::Tensor, torch::Tensor> upsample_weights_1x1(torch::nn::ConvTranspose2dImpl& up);
+torch::Tensor upsample_add_1x1(const torch::Tensor& w1, const torch::Tensor& b4, const torch::Tensor& x, const torch::Tensor& skip);
 
 }  // namespace loopsep::net::cpu

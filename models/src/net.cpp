@@ -155,26 +155,39 @@ torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Ten
     return forward_after_conv1(x, conv1(torch::relu(norm1(x))), embedding);
 }
 
+std::pair<torch::Tensor, torch::Tensor> FilmResBlockImpl::folded_norm2(const torch::Tensor& embedding) {
+    if (!film) return {norm2->weight, norm2->bias};
+    // One query for the whole batch: its FiLM is one scale and shift per channel, folded into the
+    // GroupNorm's affine ((norm·w + b)·γ + β = norm·(w·γ) + (b·γ + β)): one pass, not three.
+    const auto gb = film(embedding).squeeze(0);  // [2C]
+    const auto gamma = 1.0 + gb.slice(0, 0, channels);
+    return {norm2->weight * gamma, norm2->bias * gamma + gb.slice(0, channels, 2 * channels)};
+}
+
+namespace {
+// The end of a block at inference: relu(norm2(y)·w + b), then conv2 and the residual x (if it has convolutions).
+torch::Tensor finish_block(FilmResBlockImpl& block, const torch::Tensor& x, torch::Tensor y,
+                           const std::pair<torch::Tensor, torch::Tensor>& affine) {
+    const int64_t groups = block.norm2->options.num_groups();
+    const double eps = block.norm2->options.eps();
+    if (fused_norm(y))
+        return block.convolutions ? norm_relu_conv(block.conv2, y, groups, affine.first, affine.second, eps, &x)
+                                  : cpu::group_norm_relu(y, groups, affine.first, affine.second, eps);
+    y = torch::group_norm(y, groups, affine.first, affine.second, eps).relu_();
+    return block.convolutions ? run_conv(block.conv2, y, &x) : y;
+}
+}  // namespace
+
+torch::Tensor FilmResBlockImpl::forward_folded(const torch::Tensor& x, const std::pair<torch::Tensor, torch::Tensor>& affine) {
+    if (!convolutions) return finish_block(*this, x, x, affine);
+    auto y = fused_norm(x) ? norm_relu_conv(conv1, x, norm1->options.num_groups(), norm1->weight, norm1->bias, norm1->options.eps())
+                           : conv1(norm1(x).relu_());
+    return finish_block(*this, x, std::move(y), affine);
+}
+
 torch::Tensor FilmResBlockImpl::forward_after_conv1(const torch::Tensor& x, torch::Tensor y,
                                                     const torch::Tensor& embedding) {
-    if (inference(x) && (!film || embedding.size(0) == 1)) {
-        // One query for the whole batch: its FiLM is one scale and shift per channel, folded into
-        // the GroupNorm's affine ((norm·w + b)·γ + β = norm·(w·γ) + (b·γ + β)): one pass, not three.
-        auto weight = norm2->weight, bias = norm2->bias;
-        if (film) {
-            const auto gb = film(embedding).squeeze(0);  // [2C]
-            const auto gamma = 1.0 + gb.slice(0, 0, channels);
-            bias = bias * gamma + gb.slice(0, channels, 2 * channels);
-            weight = weight * gamma;
-        }
-        const int64_t groups = norm2->options.num_groups();
-        const double eps = norm2->options.eps();
-        if (fused_norm(y))
-            return convolutions ? norm_relu_conv(conv2, y, groups, weight, bias, eps, &x)
-                                : cpu::group_norm_relu(y, groups, weight, bias, eps);
-        y = torch::group_norm(y, groups, weight, bias, eps).relu_();
-        return convolutions ? run_conv(conv2, y, &x) : y;
-    }
+    if (inference(x) && (!film || embedding.size(0) == 1)) return finish_block(*this, x, std::move(y), folded_norm2(embedding));
     y = norm2(y);
     if (film) {
         auto gb = film(embedding);  // [N, 2C], or [1, 2C] for one query over the batch
@@ -298,6 +311,35 @@ torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::
     }
     if (in_place) return head(x.relu_()).sigmoid_().squeeze(1);
     return torch::sigmoid(head(torch::relu(x))).squeeze(1);  // [N, T, B]
+}
+
+LoopSepNetImpl::QueryWeights LoopSepNetImpl::query_weights(const torch::Tensor& embedding) {
+    QueryWeights q;
+    const int levels = int(config.unet_channels.size()) - 1;
+    for (int i = config.shared_levels; i < levels; ++i) q.norm2.push_back(enc[i]->as<FilmResBlock>()->folded_norm2(embedding));
+    q.norm2.push_back(mid->folded_norm2(embedding));
+    for (int i = levels - 1; i >= 0; --i) q.norm2.push_back(dec[i]->as<FilmResBlock>()->folded_norm2(embedding));
+    for (int i = 0; i < levels; ++i) q.up.push_back(cpu::upsample_weights_1x1(*up[i]->as<torch::nn::ConvTranspose2d>()));
+    return q;
+}
+
+torch::Tensor LoopSepNetImpl::band_mask_for(const Shared& shared, const QueryWeights& q) {
+    auto x = shared.x;
+    std::vector<torch::Tensor> skips = shared.skips;
+    const int levels = int(config.unet_channels.size()) - 1;
+    std::size_t next = 0;  // the next block's folded affine
+    for (int i = config.shared_levels; i < levels; ++i) {
+        auto& block = *enc[i]->as<FilmResBlock>();
+        x = i == 0 ? finish_block(block, x, shared.first_conv1, q.norm2[next++]) : block.forward_folded(x, q.norm2[next++]);
+        skips.push_back(x);
+        x = down[i]->as<torch::nn::Conv2d>()->forward(x);
+    }
+    x = mid->forward_folded(x, q.norm2[next++]);
+    for (int i = levels - 1; i >= 0; --i) {
+        x = cpu::upsample_add_1x1(q.up[std::size_t(i)].first, q.up[std::size_t(i)].second, x, skips[std::size_t(i)]);
+        x = dec[i]->as<FilmResBlock>()->forward_folded(x, q.norm2[next++]);
+    }
+    return cpu::relu_conv1x1_sigmoid(x, head->weight, head->bias);  // [N, T, B]
 }
 
 torch::Tensor LoopSepNetImpl::mask_from(const Shared& shared, const torch::Tensor& embeddings) {

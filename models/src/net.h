@@ -40,6 +40,11 @@ struct FilmResBlockImpl : torch::nn::Module {
     // The same block given conv1(relu(norm1(x))) already computed: that part does not depend on
     // the query, so several targets share it (Separator::predict_masks with several embeddings).
     torch::Tensor forward_after_conv1(const torch::Tensor& x, torch::Tensor conv1_out, const torch::Tensor& embedding);
+    // Inference with one query for the whole batch: norm2's affine with the query's FiLM folded in,
+    // {weight, bias} (embedding [1, E]; ignored by a block without FiLM) ...
+    std::pair<torch::Tensor, torch::Tensor> folded_norm2(const torch::Tensor& embedding);
+    // ... and the block run with it (forward() for that query, without evaluating the FiLM again).
+    torch::Tensor forward_folded(const torch::Tensor& x, const std::pair<torch::Tensor, torch::Tensor>& norm2_affine);
     torch::nn::GroupNorm norm1{nullptr}, norm2{nullptr};
     torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
     torch::nn::Linear film{nullptr};
@@ -69,6 +74,16 @@ struct LoopSepNetImpl : torch::nn::Module {
     torch::Tensor mask_from(const Shared& shared, const torch::Tensor& embeddings);
     // mask_from() before the band → bin map: band masks [N, T, bands] in [0, 1].
     torch::Tensor band_mask_from(const Shared& shared, const torch::Tensor& embeddings);
+    // Inference on the CPU: what band_mask_from() needs for one query, made once and used for every
+    // batch of windows (the LibTorch calls that make them cost as much as a small layer each time):
+    // each conditioned block's folded GroupNorm affine, and the up-samplings in their 1×1 form.
+    struct QueryWeights {
+        std::vector<std::pair<torch::Tensor, torch::Tensor>> norm2;  // enc[shared..], mid, dec[last..0]
+        std::vector<std::pair<torch::Tensor, torch::Tensor>> up;     // per level: 1×1 weight, bias
+    };
+    QueryWeights query_weights(const torch::Tensor& embedding);  // embedding [1, E]
+    // band_mask_from(shared, embedding) for the query of `q` (no autograd, float, CPU).
+    torch::Tensor band_mask_for(const Shared& shared, const QueryWeights& q);
 
     ModelConfig config;
     torch::nn::ModuleList query_convs{nullptr};

@@ -129,6 +129,14 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_q
     const std::size_t workers = std::min<std::size_t>(std::size_t(g_inference_threads.load()), mix.size());
     const std::size_t chunk = std::min<std::size_t>(2, (mix.size() + workers - 1) / workers);
     const std::size_t chunks = (mix.size() + chunk - 1) / chunk;
+    // Each query's decoder weights once, for every chunk.
+    std::vector<net::LoopSepNetImpl::QueryWeights> queries;
+    {
+        torch::NoGradGuard g;
+        for (const auto& e : embeddings)
+            queries.push_back(impl_->net->query_weights(
+                torch::from_blob(const_cast<float*>(e.data()), {1, c.embedding_size}, torch::kFloat32)));
+    }
     auto run_chunk = [&](std::size_t index) {
         torch::NoGradGuard g;  // thread-local: every worker needs its own
         const std::size_t start = index * chunk, n = std::min(chunk, mix.size() - start);
@@ -140,8 +148,7 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_q
         }
         const auto shared = impl_->net->shared_prefix(batch);
         for (std::size_t q = 0; q < embeddings.size(); ++q) {
-            auto emb = torch::from_blob(const_cast<float*>(embeddings[q].data()), {1, c.embedding_size}, torch::kFloat32);
-            const auto band_masks = impl_->net->band_mask_from(shared, emb).contiguous();  // [n, T, bands]
+            const auto band_masks = impl_->net->band_mask_for(shared, queries[q]).contiguous();  // [n, T, bands]
             const float* p = band_masks.data_ptr<float>();
             for (std::size_t i = 0; i < n; ++i) out[q][start + i].assign(p + i * per_band, p + (i + 1) * per_band);
         }

@@ -232,6 +232,10 @@ TEST(TopDecoder, FilmTopHasNoConvolutionsAndItsFastPathMatchesTraining) {
     const auto fast = net->mask(mag, q1);
     EXPECT_LT(max_abs_diff(fast, slow), 1e-5f);
     EXPECT_GT(max_abs_diff(net->mask(mag, q2), fast), 1e-4f);  // the query still matters
+    // The Separator's path: the query's weights made once, then the band masks from them.
+    const auto bands_from = net->band_mask_from(net->shared_prefix(mag), q1);
+    const auto bands_for = net->band_mask_for(net->shared_prefix(mag), net->query_weights(q1));
+    EXPECT_LT(max_abs_diff(bands_for, bands_from), 1e-6f);
 }
 
 TEST(BlockKernels, ConversionProjectsEach3x3KernelAndKeepsEveryOtherWeight) {
