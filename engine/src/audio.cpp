@@ -196,16 +196,29 @@ int sf_format_for(const WriteOptions& o) {
     return major | sub;
 }
 
-// One channel into every nc-th short of `out`, exactly as libsndfile (1.2) converts float to PCM_16 with
-// clipping on: x·2³¹ rounded to an int32 (clipped to its range), then its top 16 bits (so the result is
-// ⌊x·32768⌋ but for rounding at the 2⁻³¹ scale; the output files are byte-identical). Done here,
-// vectorised, because libsndfile's per-sample loop plus our own interleaving pass cost about a quarter
-// of each extra target's write stage.
+// libsndfile's (1.2) float → PCM_16 with clipping on: x·2³¹ rounded to an int32 (clipped to its range),
+// then its top 16 bits (so the result is ⌊x·32768⌋ but for rounding at the 2⁻³¹ scale; the output files
+// are byte-identical). Done here, vectorised, because libsndfile's per-sample loop plus our own
+// interleaving pass cost about a quarter of each extra target's write stage.
+inline short pcm16_of(float x) {
+    // 2147483520 is the largest float below 2³¹: its top 16 bits are 32767, as INT_MAX's.
+    const float t = std::clamp(x * 2147483648.0f, -2147483648.0f, 2147483520.0f);
+    return short(std::int32_t(std::nearbyint(t)) >> 16);
+}
+
+// One channel into every nc-th short of `out`.
 LOOPSEP_VECTOR_CLONES void to_pcm16(const float* __restrict x, short* __restrict out, std::size_t n, std::size_t nc) {
+    for (std::size_t i = 0; i < n; ++i) out[i * nc] = pcm16_of(x[i]);
+}
+
+// Both channels of a stereo block at once: contiguous stores. One channel at a time, every other short
+// is a scattered store the compiler leaves scalar (to_pcm16 was 1.2 ns per sample, 4 % of each extra
+// target's CPU time).
+LOOPSEP_VECTOR_CLONES void to_pcm16_stereo(const float* __restrict left, const float* __restrict right,
+                                           short* __restrict out, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
-        // 2147483520 is the largest float below 2³¹: its top 16 bits are 32767, as INT_MAX's.
-        const float t = std::clamp(x[i] * 2147483648.0f, -2147483648.0f, 2147483520.0f);
-        out[i * nc] = short(std::int32_t(std::nearbyint(t)) >> 16);
+        out[2 * i] = pcm16_of(left[i]);
+        out[2 * i + 1] = pcm16_of(right[i]);
     }
 }
 
@@ -214,18 +227,27 @@ void to_float(const float* __restrict x, float* __restrict out, std::size_t n, s
     for (std::size_t i = 0; i < n; ++i) out[i * nc] = x[i];
 }
 
+// Frames [start, start + n) of every channel, interleaved into `out`.
+void fill_pcm16(const std::vector<const float*>& channels, std::size_t start, short* out, std::size_t n) {
+    if (channels.size() == 2) return to_pcm16_stereo(channels[0] + start, channels[1] + start, out, n);
+    for (std::size_t c = 0; c < channels.size(); ++c) to_pcm16(channels[c] + start, out + c, n, channels.size());
+}
+void fill_float(const std::vector<const float*>& channels, std::size_t start, float* out, std::size_t n) {
+    for (std::size_t c = 0; c < channels.size(); ++c) to_float(channels[c] + start, out + c, n, channels.size());
+}
+
 sf_count_t write_interleaved(SNDFILE* sf, const float* p, sf_count_t n) { return sf_writef_float(sf, p, n); }
 sf_count_t write_interleaved(SNDFILE* sf, const short* p, sf_count_t n) { return sf_writef_short(sf, p, n); }
 
-// Planar channels → interleaved blocks of Sample (each channel put in place by `fill`) → libsndfile.
+// Planar channels → interleaved blocks of Sample (made by `fill`) → libsndfile.
 template <typename Sample>
 void write_blocks(SNDFILE* sf, const std::vector<const float*>& channels, std::size_t frames, const std::string& what,
-                  void (*fill)(const float*, Sample*, std::size_t, std::size_t)) {
+                  void (*fill)(const std::vector<const float*>&, std::size_t, Sample*, std::size_t)) {
     const std::size_t nc = channels.size(), block = 65536;
     std::vector<Sample> interleaved(std::min(block, frames) * nc);
     for (std::size_t start = 0; start < frames; start += block) {
         const std::size_t n = std::min(block, frames - start);
-        for (std::size_t c = 0; c < nc; ++c) fill(channels[c] + start, interleaved.data() + c, n, nc);
+        fill(channels, start, interleaved.data(), n);
         if (write_interleaved(sf, interleaved.data(), static_cast<sf_count_t>(n)) != static_cast<sf_count_t>(n))
             throw input_error(what + ": write failed: " + sf_strerror(sf));
     }
@@ -236,9 +258,9 @@ void write_blocks(SNDFILE* sf, const std::vector<const float*>& channels, std::s
 void write_planar(SNDFILE* sf, const std::vector<const float*>& channels, std::size_t frames, const std::string& what,
                   const WriteOptions& options) {
     if (options.bits == SampleBits::Int16 && options.format == FileFormat::Wav)
-        write_blocks<short>(sf, channels, frames, what, to_pcm16);
+        write_blocks<short>(sf, channels, frames, what, fill_pcm16);
     else
-        write_blocks<float>(sf, channels, frames, what, to_float);
+        write_blocks<float>(sf, channels, frames, what, fill_float);
 }
 
 void write_frames(SNDFILE* sf, const Audio& audio, const std::string& what, const WriteOptions& options) {

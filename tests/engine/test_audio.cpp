@@ -67,21 +67,11 @@ TEST(AudioIo, WavRoundTripKeepsSamplesPerBitDepth) {
 }
 
 TEST(AudioIo, Pcm16IsLibsndfilesOwnConversionSampleForSample) {
-    // 16-bit output is converted by our own vectorised loop; it must equal libsndfile's float → PCM_16
-    // conversion with clipping on (x·2³¹ rounded to an int32, clipped, top 16 bits) sample for sample.
-    TempDir dir;
-    Audio a(2, 0, 44100);
+    // 16-bit output is converted by our own vectorised loops (stereo in one pass, other channel counts
+    // channel by channel); it must equal libsndfile's float → PCM_16 conversion with clipping on (x·2³¹
+    // rounded to an int32, clipped, top 16 bits) sample for sample.
     const float edge[] = {0.0f, 1.0f, -1.0f, 1.5f, -1.5f, 0.5f / 32767, 1.5f / 32767, -2.5f / 32767, 1e-9f, -32768.6f / 32767,
                           32767.4f / 32767, 0.999999f, -0.999999f, 0.25f};
-    for (int i = 0; i < 70000; ++i) {  // more than one 65 536-frame block
-        const float x = i < 14 ? edge[i] : float(std::sin(0.001 * i) * 1.2);
-        a.channels[0].push_back(x);
-        a.channels[1].push_back(-0.7f * x);
-    }
-    write_audio(dir.file("ours.wav"), a, {FileFormat::Wav, SampleBits::Int16});
-    std::vector<float> interleaved;
-    for (std::size_t i = 0; i < a.frames(); ++i) interleaved.insert(interleaved.end(), {a.channels[0][i], a.channels[1][i]});
-    write_with_libsndfile(dir.file("ref.wav"), 44100, 2, interleaved);
     auto shorts = [](const std::string& path) {
         SF_INFO in{};
         SNDFILE* f = sf_open(path.c_str(), SFM_READ, &in);
@@ -90,17 +80,31 @@ TEST(AudioIo, Pcm16IsLibsndfilesOwnConversionSampleForSample) {
         sf_close(f);
         return v;
     };
-    const auto ours = shorts(dir.file("ours.wav")), theirs = shorts(dir.file("ref.wav"));
-    ASSERT_EQ(ours.size(), 2 * a.frames());
-    EXPECT_EQ(ours, theirs);
-    EXPECT_EQ(ours[2], 32767);   // 1.0 (clipped at the int32 step)
-    EXPECT_EQ(ours[4], -32768);  // -1.0
-    EXPECT_EQ(ours[6], 32767);   // 1.5, clipped
-    EXPECT_EQ(ours[8], -32768);  // -1.5, clipped
-    EXPECT_EQ(ours[10], 0);      // +0.5 LSB of 1/32767 → 0
-    EXPECT_EQ(ours[12], 1);      // +1.5 LSB → 1
-    EXPECT_EQ(ours[14], -3);     // -2.5 LSB → -3 (the top bits of a negative int32 round down)
-    EXPECT_EQ(ours[16], 0);      // 1e-9 · 2³¹ rounds to 2 → top bits 0
+    for (int channels : {1, 2, 3}) {
+        TempDir dir;
+        Audio a(channels, 0, 44100);
+        for (int i = 0; i < 70000; ++i) {  // more than one 65 536-frame block
+            const float x = i < 14 ? edge[i] : float(std::sin(0.001 * i) * 1.2);
+            for (int c = 0; c < channels; ++c) a.channels[c].push_back(c == 0 ? x : -0.7f * float(c) * x);
+        }
+        write_audio(dir.file("ours.wav"), a, {FileFormat::Wav, SampleBits::Int16});
+        std::vector<float> interleaved;
+        for (std::size_t i = 0; i < a.frames(); ++i)
+            for (int c = 0; c < channels; ++c) interleaved.push_back(a.channels[c][i]);
+        write_with_libsndfile(dir.file("ref.wav"), 44100, channels, interleaved);
+        const auto ours = shorts(dir.file("ours.wav")), theirs = shorts(dir.file("ref.wav"));
+        ASSERT_EQ(ours.size(), std::size_t(channels) * a.frames()) << channels << " channels";
+        EXPECT_EQ(ours, theirs) << channels << " channels";
+        // Channel 0 holds the edge cases.
+        EXPECT_EQ(ours[1 * channels], 32767);   // 1.0 (clipped at the int32 step)
+        EXPECT_EQ(ours[2 * channels], -32768);  // -1.0
+        EXPECT_EQ(ours[3 * channels], 32767);   // 1.5, clipped
+        EXPECT_EQ(ours[4 * channels], -32768);  // -1.5, clipped
+        EXPECT_EQ(ours[5 * channels], 0);      // +0.5 LSB of 1/32767 → 0
+        EXPECT_EQ(ours[6 * channels], 1);      // +1.5 LSB → 1
+        EXPECT_EQ(ours[7 * channels], -3);     // -2.5 LSB → -3 (the top bits of a negative int32 round down)
+        EXPECT_EQ(ours[8 * channels], 0);      // 1e-9 · 2³¹ rounds to 2 → top bits 0
+    }
 }
 
 TEST(AudioIo, FlacRoundTripAndMemoryCodec) {
