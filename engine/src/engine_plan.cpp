@@ -80,4 +80,11 @@ double crossfade_weight(const SegmentPlan& plan, std::size_t n, std::size_t song
     return w;
 }
 
+std::pair<std::size_t, std::size_t> crossfade_span(const SegmentPlan& plan, std::size_t song_frames,
+                                                   std::size_t fade_frames) {
+    // The ramps are centred on the boundaries: rise() is 0 up to boundary − fade/2, 1 from boundary + fade/2.
+    const std::size_t reach = fade_frames / 2 + 1;
+    return {plan.start_frame - std::min(plan.start_frame, reach), std::min(song_frames, plan.end_frame + reach)};
+}
+
 }  // namespace loopsep::detail

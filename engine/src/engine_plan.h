@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 #include "loopsep/audio.h"
@@ -46,5 +47,8 @@ std::vector<float> extract_mid_region(const Audio& song, double region_start, st
 // ramps of `fade_frames` centred on interior boundaries; weights of adjacent
 // segments sum to exactly 1.
 double crossfade_weight(const SegmentPlan& plan, std::size_t n, std::size_t song_frames, std::size_t fade_frames);
+// Song frames [first, last) outside which crossfade_weight(plan, ·) is 0 (with a frame to spare).
+std::pair<std::size_t, std::size_t> crossfade_span(const SegmentPlan& plan, std::size_t song_frames,
+                                                   std::size_t fade_frames);
 
 }  // namespace loopsep::detail

@@ -59,8 +59,9 @@ void StemAccumulator::add(const SegmentAudio* segments, const SegmentPlan* plans
     std::vector<long> from(count), to(count);
     std::vector<std::vector<float>> weights(count);
     for (std::size_t i = 0; i < count; ++i) {
-        from[i] = std::max<long>(0, long(plans[i].start_frame) - long(kFadeFrames));
-        to[i] = std::min<long>(long(song_frames_), long(plans[i].end_frame) + long(kFadeFrames));
+        const auto span = crossfade_span(plans[i], song_frames_, kFadeFrames);
+        from[i] = long(span.first);
+        to[i] = long(span.second);
         if (from[i] < long(base_)) throw std::logic_error("StemAccumulator: segment reaches before the flushed part");
     }
     parallel_for(count, threads, [&](std::size_t i, std::size_t) {
@@ -127,11 +128,14 @@ public:
                         std::vector<std::vector<float>> masks) override {
         normalise_jointly(masks);
         const int hop = cfg_.hop, bands = band_to_bin_.num_bands(), window = cfg_.window_frames();
-        // Chunk aligned to the hop grid, reaching a full FFT beyond the cross-fade on each side.
-        const long margin = long(kFadeFrames) + cfg_.n_fft;
-        const long chunk_start = ((long(plan.start_frame) - margin) / hop - 1) * hop;
-        const long chunk_end = long(plan.end_frame) + margin;
+        // Only the cross-fade span is kept (StemAccumulator weighs it). It is rebuilt from a chunk aligned
+        // to the hop grid that reaches a full FFT beyond it on each side, so that every frame reaching
+        // the span is a whole frame of the song (frames are the same song-aligned frames for every chunk).
+        const auto [keep_from, keep_to] = crossfade_span(plan, song.frames(), kFadeFrames);
+        const long chunk_start = ((long(keep_from) - cfg_.n_fft) / hop - 1) * hop;
+        const long chunk_end = long(keep_to) + cfg_.n_fft;
         const std::size_t chunk_frames = std::size_t(chunk_end - chunk_start);
+        const SampleSpan keep{std::size_t(long(keep_from) - chunk_start), keep_to - keep_from};
         std::vector<double> src(stft_.num_frames_for(chunk_frames));
         for (std::size_t f = 0; f < src.size(); ++f)
             src[f] = std::clamp(plan.ref_frame_for(double(chunk_start) + double(f) * hop, hop), 0.0, double(window - 1));
@@ -141,7 +145,7 @@ public:
         std::vector<std::vector<float>> warped;
         for (const auto& m : masks) warped.push_back(warp_rows(m.data(), std::size_t(window), bands, src));
         SegmentAudio out;
-        out.start = chunk_start;
+        out.start = long(keep_from);
         out.audio.assign(masks.size(), std::vector<std::vector<float>>(song.num_channels()));
         std::vector<std::vector<float>> x;
         for (int c = 0; c < song.num_channels(); ++c)
@@ -159,11 +163,11 @@ public:
             };
             auto& stem = out.audio[t];
             if (x.size() == 2) {
-                auto both = stft_.inverse_pair(pair, chunk_frames, mask_row);
+                auto both = stft_.inverse_pair(pair, chunk_frames, mask_row, keep);
                 stem[0] = std::move(both[0]);
                 stem[1] = std::move(both[1]);
             } else {
-                for (std::size_t c = 0; c < mix.size(); ++c) stem[c] = stft_.inverse(mix[c], chunk_frames, mask_row);
+                for (std::size_t c = 0; c < mix.size(); ++c) stem[c] = stft_.inverse(mix[c], chunk_frames, mask_row, keep);
             }
         }
         return out;

@@ -198,16 +198,30 @@ const std::vector<float>& Stft::synthesis_gain(std::size_t used_frames, std::siz
     return norm_;
 }
 
-std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_samples, const MaskRowFn& mask_row) {
+std::pair<std::size_t, std::size_t> Stft::frames_reaching(SampleSpan& keep, std::size_t used_frames,
+                                                          std::size_t num_samples) const {
+    keep.first = std::min(keep.first, num_samples);
+    keep.count = std::min(keep.count, num_samples - keep.first);
+    // Frame t covers [t·hop − n/2, t·hop + n/2).
+    const long n = params_.n_fft, hop = params_.hop, lo = long(keep.first), hi = lo + long(keep.count);
+    const long first = lo < n / 2 ? 0 : (lo - n / 2) / hop + 1;  // the first with t·hop + n/2 > lo
+    const long last = (hi + n / 2 + hop - 1) / hop;                          // past the last with t·hop − n/2 < hi
+    return {std::min<std::size_t>(std::size_t(first), used_frames), std::min<std::size_t>(std::size_t(last), used_frames)};
+}
+
+std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_samples, const MaskRowFn& mask_row,
+                                 SampleSpan keep) {
     const int n = params_.n_fft, hop = params_.hop, bins = params_.num_bins();
     if (spec.num_bins != bins) throw usage_error("inverse STFT: spectrogram has " + std::to_string(spec.num_bins) +
                                                  " bins, expected " + std::to_string(bins));
     const std::size_t used_frames = used_frames_for(spec.num_frames, num_samples);
     const std::vector<float>& gain = synthesis_gain(used_frames, num_samples);
+    const auto [t0, t1] = frames_reaching(keep, used_frames, num_samples);
+    const long lo = long(keep.first), count = long(keep.count);
     mask_row_.resize(std::size_t(bins));
-    std::vector<float> acc(num_samples, 0.0f);
-    for (std::size_t t = 0; t < used_frames; ++t) {
-        const long start = long(t) * hop - n / 2;
+    std::vector<float> acc(keep.count, 0.0f);
+    for (std::size_t t = t0; t < t1; ++t) {
+        const long start = long(t) * hop - n / 2 - lo;  // in acc
         const auto* in = &spec.data[t * bins];
         if (mask_row) {
             // std::complex<float> is laid out as float[2] (re, im), as fftwf_complex is.
@@ -219,37 +233,39 @@ std::vector<float> Stft::inverse(const Spectrogram& spec, std::size_t num_sample
             }
         }
         fftwf_execute(plans_->inverse);
-        const long i0 = std::max(0L, -start), i1 = std::min(long(n), long(num_samples) - start);
+        const long i0 = std::max(0L, -start), i1 = std::min(long(n), count - start);
         add_windowed(acc.data() + (start + i0), plans_->time + i0, window_.data() + i0, i1 - i0);
     }
-    scale_by(acc.data(), gain.data(), num_samples);
+    scale_by(acc.data(), gain.data() + lo, keep.count);
     return acc;
 }
 
 std::array<std::vector<float>, 2> Stft::inverse_pair(const PairSpectrogram& spec, std::size_t num_samples,
-                                                     const MaskRowFn& mask_row) {
+                                                     const MaskRowFn& mask_row, SampleSpan keep) {
     const int n = params_.n_fft, hop = params_.hop, bins = params_.num_bins();
     if (spec.n_fft != n || spec.data.size() != spec.num_frames * std::size_t(n))
         throw usage_error("inverse STFT: paired spectrogram of " + std::to_string(spec.n_fft) + " points, expected " +
                           std::to_string(n));
     const std::size_t used_frames = used_frames_for(spec.num_frames, num_samples);
     const std::vector<float>& gain = synthesis_gain(used_frames, num_samples);
+    const auto [t0, t1] = frames_reaching(keep, used_frames, num_samples);
+    const long lo = long(keep.first), count = long(keep.count);
     mask_row_.resize(std::size_t(bins));
     full_gains_.assign(std::size_t(n), 1.0f);
-    std::array<std::vector<float>, 2> acc{std::vector<float>(num_samples, 0.0f), std::vector<float>(num_samples, 0.0f)};
-    for (std::size_t t = 0; t < used_frames; ++t) {
-        const long start = long(t) * hop - n / 2;
+    std::array<std::vector<float>, 2> acc{std::vector<float>(keep.count, 0.0f), std::vector<float>(keep.count, 0.0f)};
+    for (std::size_t t = t0; t < t1; ++t) {
+        const long start = long(t) * hop - n / 2 - lo;  // in acc
         if (mask_row) mirror_gains(mask_row(t, mask_row_.data()), full_gains_.data(), n);
         // A real gain per bin, symmetric about n/2, keeps each channel's spectrum Hermitian: the inverse
         // is still left' + i·right'.
         mask_frame(reinterpret_cast<const float*>(&spec.data[t * std::size_t(n)]), full_gains_.data(),
                    &plans_->pair_freq[0][0], n);
         fftwf_execute(plans_->inverse_pair);
-        const long i0 = std::max(0L, -start), i1 = std::min(long(n), long(num_samples) - start);
+        const long i0 = std::max(0L, -start), i1 = std::min(long(n), count - start);
         add_windowed_pair(acc[0].data() + (start + i0), acc[1].data() + (start + i0), &plans_->pair_time[i0][0],
                           window_.data() + i0, i1 - i0);
     }
-    for (auto& a : acc) scale_by(a.data(), gain.data(), num_samples);
+    for (auto& a : acc) scale_by(a.data(), gain.data() + lo, keep.count);
     return acc;
 }
 

@@ -165,3 +165,39 @@ TEST(Stft, PairedTransformsEqualThoseOfEachChannel) {
     const PairSpectrogram other = Stft({2048, 512}).forward_pair(x.channel(0), x.channel(1), x.frames());
     EXPECT_THROW(small.inverse_pair(other, x.frames(), Stft::MaskRowFn()), Error);
 }
+
+TEST(Stft, InverseOfASpanIsThatPartOfTheWholeInverseAndSkipsFramesThatMissIt) {
+    Audio x = loopsep::testing::noise(0.9, 2, 17);
+    Stft stft({2048, 512});
+    const Spectrogram left = stft.forward(x.channel(0), x.frames());
+    const PairSpectrogram pair = stft.forward_pair(x.channel(0), x.channel(1), x.frames());
+    std::vector<float> mask(left.data.size());
+    for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = float((i * 7919) % 1000) / 999.0f;
+    std::vector<std::size_t> asked;
+    const Stft::MaskRowFn rows = [&](std::size_t t, float*) {
+        asked.push_back(t);
+        return static_cast<const float*>(mask.data() + t * std::size_t(left.num_bins));
+    };
+    const auto whole_pair = stft.inverse_pair(pair, x.frames(), rows);
+    const auto whole = stft.inverse(left, x.frames(), rows);
+    // Spans inside, at either end, of one sample, and running past the end (clipped).
+    for (SampleSpan keep : {SampleSpan{10000, 5000}, SampleSpan{0, 700}, SampleSpan{x.frames() - 900, 900},
+                            SampleSpan{20000, 1}, SampleSpan{30000, x.frames()}}) {
+        const std::size_t count = std::min(keep.count, x.frames() - keep.first);
+        asked.clear();
+        const auto part_pair = stft.inverse_pair(pair, x.frames(), rows, keep);
+        // Exactly the frames whose windows [t·512 − 1024, t·512 + 1024) reach the span were transformed.
+        ASSERT_FALSE(asked.empty());
+        EXPECT_EQ(asked.front(), keep.first < 1024 ? 0 : (keep.first - 1024) / 512 + 1) << keep.first;
+        EXPECT_EQ(asked.back(), std::min(left.num_frames - 1, (keep.first + count + 1024 - 1) / 512)) << keep.first;
+        EXPECT_EQ(asked.size(), asked.back() - asked.front() + 1);
+        const auto part = stft.inverse(left, x.frames(), rows, keep);
+        for (int c = 0; c < 2; ++c) {
+            ASSERT_EQ(part_pair[c].size(), count);
+            for (std::size_t i = 0; i < count; ++i) ASSERT_EQ(part_pair[c][i], whole_pair[c][keep.first + i]) << i;
+        }
+        ASSERT_EQ(part.size(), count);
+        for (std::size_t i = 0; i < count; ++i) ASSERT_EQ(part[i], whole[keep.first + i]) << i;
+    }
+    EXPECT_TRUE(stft.inverse_pair(pair, x.frames(), rows, SampleSpan{x.frames(), 10})[0].empty());
+}

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace loopsep {
@@ -42,6 +43,14 @@ struct Spectrogram {
 
 // Full n_fft-point complex spectra of a stereo pair packed as left + i·right, time-major:
 // value(t, k) = data[t * n_fft + k]. Made and read only by Stft (forward_pair, inverse_pair).
+// The part of an inverse's output that is wanted: samples [first, first + count) of the num_samples it
+// reconstructs (count clipped to the end). Frames whose windows miss it are not transformed, and the
+// result holds only it: the engine keeps a segment's cross-fade span of a longer analysis chunk.
+struct SampleSpan {
+    std::size_t first = 0;
+    std::size_t count = std::size_t(-1);
+};
+
 struct PairSpectrogram {
     int n_fft = 0;
     std::size_t num_frames = 0;
@@ -69,7 +78,8 @@ public:
     // caller's own or `scratch` (num_bins floats, owned by this Stft) filled in. For masks kept in a
     // coarser form (the net's bands): no frames × bins mask is ever materialised.
     using MaskRowFn = std::function<const float*(std::size_t frame, float* scratch)>;
-    std::vector<float> inverse(const Spectrogram& spec, std::size_t num_samples, const MaskRowFn& mask_row);
+    std::vector<float> inverse(const Spectrogram& spec, std::size_t num_samples, const MaskRowFn& mask_row,
+                               SampleSpan keep = {});
 
     // A stereo pair as one complex signal, left + i·right: its full n_fft-point spectra, frame by frame
     // (the frames of forward()). One complex transform costs about what one real transform does, so
@@ -78,7 +88,7 @@ public:
     // {left, right} of spec with frame t's one-sided gains (num_bins of them, from mask_row; none: 1)
     // applied to both channels: equal to inverse() of each channel's forward(), to float rounding.
     std::array<std::vector<float>, 2> inverse_pair(const PairSpectrogram& spec, std::size_t num_samples,
-                                                   const MaskRowFn& mask_row);
+                                                   const MaskRowFn& mask_row, SampleSpan keep = {});
 
 private:
     struct Plans;
@@ -89,6 +99,9 @@ private:
     // equal-sized chunks (every target and channel of a segment), so it is computed once.
     std::size_t used_frames_for(std::size_t num_frames, std::size_t num_samples) const;
     const std::vector<float>& synthesis_gain(std::size_t used_frames, std::size_t num_samples);
+    // Frames [first, last) of used_frames whose windows reach keep (clipped to num_samples).
+    std::pair<std::size_t, std::size_t> frames_reaching(SampleSpan& keep, std::size_t used_frames,
+                                                        std::size_t num_samples) const;
     std::vector<float> norm_;
     std::size_t norm_frames_ = 0, norm_samples_ = 0;
     std::vector<float> mask_row_;    // scratch for MaskRowFn
