@@ -145,14 +145,16 @@ torch::Tensor norm_relu_conv(torch::nn::Conv2d& conv, const torch::Tensor& x, in
 }
 }  // namespace
 
+torch::Tensor FilmResBlockImpl::first_conv(const torch::Tensor& x) {
+    if (!convolutions) throw std::logic_error("first_conv: the block has no convolutions");
+    if (fused_norm(x)) return norm_relu_conv(conv1, x, norm1->options.num_groups(), norm1->weight, norm1->bias, norm1->options.eps());
+    if (inference(x)) return conv1(norm1(x).relu_());
+    return conv1(torch::relu(norm1(x)));
+}
+
 torch::Tensor FilmResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& embedding) {
     if (!convolutions) return forward_after_conv1(x, x, embedding);  // norm2 → FiLM → ReLU of x itself
-    if (fused_norm(x))
-        return forward_after_conv1(
-            x, norm_relu_conv(conv1, x, norm1->options.num_groups(), norm1->weight, norm1->bias, norm1->options.eps()),
-            embedding);
-    if (inference(x)) return forward_after_conv1(x, conv1(norm1(x).relu_()), embedding);
-    return forward_after_conv1(x, conv1(torch::relu(norm1(x))), embedding);
+    return forward_after_conv1(x, first_conv(x), embedding);
 }
 
 std::pair<torch::Tensor, torch::Tensor> FilmResBlockImpl::folded_norm2(const torch::Tensor& embedding) {
@@ -180,9 +182,7 @@ torch::Tensor finish_block(FilmResBlockImpl& block, const torch::Tensor& x, torc
 
 torch::Tensor FilmResBlockImpl::forward_folded(const torch::Tensor& x, const std::pair<torch::Tensor, torch::Tensor>& affine) {
     if (!convolutions) return finish_block(*this, x, x, affine);
-    auto y = fused_norm(x) ? norm_relu_conv(conv1, x, norm1->options.num_groups(), norm1->weight, norm1->bias, norm1->options.eps())
-                           : conv1(norm1(x).relu_());
-    return finish_block(*this, x, std::move(y), affine);
+    return finish_block(*this, x, first_conv(x), affine);
 }
 
 torch::Tensor FilmResBlockImpl::forward_after_conv1(const torch::Tensor& x, torch::Tensor y,
@@ -273,6 +273,11 @@ torch::Tensor LoopSepNetImpl::embed(const torch::Tensor& query_mag) {
     return query_out(torch::cat({mean, mx}, 1).flatten(1));
 }
 
+FilmResBlockImpl& LoopSepNetImpl::first_conditioned_block() {
+    const int levels = int(config.unet_channels.size()) - 1;
+    return config.shared_levels < levels ? *enc[config.shared_levels]->as<FilmResBlock>() : *mid;
+}
+
 LoopSepNetImpl::Shared LoopSepNetImpl::shared_prefix(const torch::Tensor& mix_mag) {
     Shared out;
     out.x = run_conv(stem, features(mix_mag));
@@ -281,10 +286,8 @@ LoopSepNetImpl::Shared LoopSepNetImpl::shared_prefix(const torch::Tensor& mix_ma
         out.skips.push_back(out.x);
         out.x = down[i]->as<torch::nn::Conv2d>()->forward(out.x);
     }
-    if (config.shared_levels == 0) {
-        auto& first = *enc[0]->as<FilmResBlock>();
-        out.first_conv1 = first.conv1(torch::relu(first.norm1(out.x)));
-    }
+    // The first conditioned block sees the same input for every query: its first convolution once.
+    out.first_conv1 = first_conditioned_block().first_conv(out.x);
     return out;
 }
 
@@ -298,11 +301,11 @@ torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::
     const int levels = int(config.unet_channels.size()) - 1;
     for (int i = config.shared_levels; i < levels; ++i) {
         auto& block = *enc[i]->as<FilmResBlock>();
-        x = i == 0 ? block.forward_after_conv1(x, shared.first_conv1, emb) : block.forward(x, emb);
+        x = i == config.shared_levels ? block.forward_after_conv1(x, shared.first_conv1, emb) : block.forward(x, emb);
         skips.push_back(x);
         x = down[i]->as<torch::nn::Conv2d>()->forward(x);
     }
-    x = mid(x, emb);
+    x = config.shared_levels == levels ? mid->forward_after_conv1(x, shared.first_conv1, emb) : mid(x, emb);
     const bool in_place = inference(x);  // x below is always a tensor this function made
     for (int i = levels - 1; i >= 0; --i) {
         auto& up_i = *up[i]->as<torch::nn::ConvTranspose2d>();
@@ -330,11 +333,13 @@ torch::Tensor LoopSepNetImpl::band_mask_for(const Shared& shared, const QueryWei
     std::size_t next = 0;  // the next block's folded affine
     for (int i = config.shared_levels; i < levels; ++i) {
         auto& block = *enc[i]->as<FilmResBlock>();
-        x = i == 0 ? finish_block(block, x, shared.first_conv1, q.norm2[next++]) : block.forward_folded(x, q.norm2[next++]);
+        x = i == config.shared_levels ? finish_block(block, x, shared.first_conv1, q.norm2[next++])
+                                      : block.forward_folded(x, q.norm2[next++]);
         skips.push_back(x);
         x = down[i]->as<torch::nn::Conv2d>()->forward(x);
     }
-    x = mid->forward_folded(x, q.norm2[next++]);
+    x = config.shared_levels == levels ? finish_block(*mid, x, shared.first_conv1, q.norm2[next++])
+                                       : mid->forward_folded(x, q.norm2[next++]);
     for (int i = levels - 1; i >= 0; --i) {
         x = cpu::upsample_add_1x1(q.up[std::size_t(i)].first, q.up[std::size_t(i)].second, x, skips[std::size_t(i)]);
         x = dec[i]->as<FilmResBlock>()->forward_folded(x, q.norm2[next++]);

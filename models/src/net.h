@@ -40,6 +40,8 @@ struct FilmResBlockImpl : torch::nn::Module {
     // The same block given conv1(relu(norm1(x))) already computed: that part does not depend on
     // the query, so several targets share it (Separator::predict_masks with several embeddings).
     torch::Tensor forward_after_conv1(const torch::Tensor& x, torch::Tensor conv1_out, const torch::Tensor& embedding);
+    // conv1(relu(norm1(x))), as forward() and forward_folded() compute it (blocks with convolutions).
+    torch::Tensor first_conv(const torch::Tensor& x);
     // Inference with one query for the whole batch: norm2's affine with the query's FiLM folded in,
     // {weight, bias} (embedding [1, E]; ignored by a block without FiLM) ...
     std::pair<torch::Tensor, torch::Tensor> folded_norm2(const torch::Tensor& embedding);
@@ -63,14 +65,16 @@ struct LoopSepNetImpl : torch::nn::Module {
     torch::Tensor mask(const torch::Tensor& mix_magnitudes, const torch::Tensor& embeddings);
     // mask() in two parts: the query-independent start of the net, computed once per batch of windows,
     // then the rest for one query. The start is the features, the stem and the `shared_levels` encoder
-    // levels (their skips and the down-sampled output); with no shared level, the first block's first
-    // convolution, which comes before its FiLM.
+    // levels (their skips and the down-sampled output), and the first conditioned block's first
+    // convolution (of the encoder level after the shared ones, or of the middle block when every
+    // encoder level is shared), which comes before its FiLM.
     struct Shared {
-        torch::Tensor x;                   // input of the first conditioned encoder level
+        torch::Tensor x;                   // input of the first conditioned block
         std::vector<torch::Tensor> skips;  // outputs of the shared levels
-        torch::Tensor first_conv1;         // shared_levels == 0 only
+        torch::Tensor first_conv1;         // that block's conv1(relu(norm1(x)))
     };
     Shared shared_prefix(const torch::Tensor& mix_magnitudes);
+    FilmResBlockImpl& first_conditioned_block();  // the encoder level after the shared ones, or mid
     torch::Tensor mask_from(const Shared& shared, const torch::Tensor& embeddings);
     // mask_from() before the band → bin map: band masks [N, T, bands] in [0, 1].
     torch::Tensor band_mask_from(const Shared& shared, const torch::Tensor& embeddings);

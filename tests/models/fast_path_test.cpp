@@ -89,14 +89,18 @@ TEST_P(FastPathShared, SeveralQueriesEqualOneCallPerQuery) {
     EXPECT_THROW(sep->predict_masks_for_queries(windows, {queries[0], std::vector<float>(3)}), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(SharedLevels, FastPathShared, ::testing::Values(0, 2));
+INSTANTIATE_TEST_SUITE_P(SharedLevels, FastPathShared, ::testing::Values(0, 1, 2));
 
-TEST(FastPath, SeparatorMasksEqualTheNetsMasks) {
-    // Separator::predict_masks maps band masks to bins itself (no [N, T, bins] tensor); the result must
-    // be the net's own mask().
+class SeparatorVsNet : public ::testing::TestWithParam<int> {};
+
+TEST_P(SeparatorVsNet, SeparatorMasksEqualTheNetsMasks) {
+    // Separator::predict_masks maps band masks to bins itself (no [N, T, bins] tensor), shares the
+    // first conditioned block's first convolution between queries and folds FiLM into GroupNorm; the
+    // result must be the net's own mask(), with the query entering at every possible level.
     set_torch_threads(1);
     lt::TempDir dir;
-    const ModelConfig c = small_test_config();
+    ModelConfig c = small_test_config();
+    c.shared_levels = GetParam();
     auto net = net::make_net(c, 21);
     net->eval();
     torch::manual_seed(5);
@@ -125,6 +129,8 @@ TEST(FastPath, SeparatorMasksEqualTheNetsMasks) {
             worst = std::max(worst, std::abs(got[i][k] - expected.data_ptr<float>()[i * per + k]));
     EXPECT_LT(worst, 1e-5f);
 }
+
+INSTANTIATE_TEST_SUITE_P(SharedLevels, SeparatorVsNet, ::testing::Values(0, 1, 2));
 
 TEST(SharedLevels, FoldedFilmGivesTheSameMasksAtItsEmbedding) {
     ModelConfig c = small_test_config();
