@@ -266,28 +266,20 @@ namespace {
 // The direct convolution of an input that `fill_row(plane, y, dst)` writes row by row (w floats of
 // row y of input plane n·C_in + c) straight into the zero-bordered buffer: a copy of a tensor
 // (conv3x3), or the normalised activations themselves (norm_relu_conv3x3, no intermediate tensor).
+// One window's rows at a time, kConvTileRows of them (plus a row of halo each side, filled twice):
+// the bordered input and padded-width output of a tile stay in L2, where whole-tensor buffers (1.2 MB
+// each at the top level for two windows) went through L3 and memory, which two cores share with each
+// other and with the machine's other tenants. Each output is the same sum in the same order either way.
+constexpr int64_t kConvTileRows = 32;
+
 template <typename FillRow>
 torch::Tensor conv3x3_rows(int64_t n, int64_t c_in, int64_t h, int64_t w, const torch::TensorOptions& options,
                            const FillRow& fill_row, const torch::Tensor& weight, const torch::Tensor& bias,
                            const torch::Tensor* residual_any, const Conv3x3Impl& impl) {
     const int64_t c_out = weight.size(0);
     const int co = impl.co;
-    const int64_t wp = w + 2, plane_in = (h + 2) * wp;
-    const int64_t span = (h * wp + impl.vw - 1) / impl.vw * impl.vw;
+    const int64_t wp = w + 2, tile = std::min(h, kConvTileRows);
     thread_local std::vector<float> padded, packed, wide;
-    padded.resize(std::size_t(n * c_in * plane_in + impl.vw + 2));
-    for (int64_t p = 0; p < n * c_in; ++p) {
-        float* plane = padded.data() + p * plane_in;
-        std::fill_n(plane, wp, 0.0f);
-        std::fill_n(plane + (h + 1) * wp, wp, 0.0f);
-        for (int64_t y = 0; y < h; ++y) {
-            float* row = plane + (y + 1) * wp;
-            row[0] = 0.0f;
-            fill_row(p, y, row + 1);
-            row[w + 1] = 0.0f;
-        }
-    }
-    std::fill(padded.end() - (impl.vw + 2), padded.end(), 0.0f);  // the slack the last vector reads
     // Weights as [C_out / CO][C_in][3][3][CO]: each tap's CO weights side by side.
     const auto wc = weight.contiguous();
     const float* wsrc = wc.data_ptr<float>();
@@ -296,9 +288,6 @@ torch::Tensor conv3x3_rows(int64_t n, int64_t c_in, int64_t h, int64_t w, const 
         for (int64_t i = 0; i < c_in * 9; ++i)
             packed[std::size_t(((o / co) * c_in * 9 + i) * co + o % co)] = wsrc[o * c_in * 9 + i];
     const auto b = bias.contiguous();
-    wide.resize(std::size_t(n * c_out * span));
-    impl.run({padded.data(), packed.data(), b.data_ptr<float>(), wide.data(), n, c_in, c_out, h, wp, span});
-    // Drop the border columns (and add the residual).
     auto out = torch::empty({n, c_out, h, w}, options);
     float* op = out.data_ptr<float>();
     torch::Tensor residual;
@@ -307,12 +296,33 @@ torch::Tensor conv3x3_rows(int64_t n, int64_t c_in, int64_t h, int64_t w, const 
         if (residual.sizes() != out.sizes()) throw std::logic_error("conv3x3: residual shape");
     }
     const float* rp = residual_any ? residual.data_ptr<float>() : nullptr;
-    for (int64_t p = 0; p < n * c_out; ++p)
-        for (int64_t y = 0; y < h; ++y) {
-            const float* src = wide.data() + p * span + y * wp;
-            float* dst = op + (p * h + y) * w;
-            if (rp) add_rows(src, rp + (p * h + y) * w, dst, w);
-            else std::copy_n(src, w, dst);
+    padded.resize(std::size_t(c_in * (tile + 2) * wp + impl.vw + 2));
+    wide.resize(std::size_t(c_out * ((tile * wp + impl.vw - 1) / impl.vw * impl.vw)));
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t y0 = 0; y0 < h; y0 += tile) {
+            const int64_t rows = std::min(tile, h - y0), plane_in = (rows + 2) * wp;
+            const int64_t span = (rows * wp + impl.vw - 1) / impl.vw * impl.vw;
+            for (int64_t c = 0; c < c_in; ++c) {
+                float* plane = padded.data() + c * plane_in;
+                for (int64_t r = 0; r < rows + 2; ++r) {  // input rows y0 − 1 … y0 + rows
+                    float* row = plane + r * wp;
+                    const int64_t y = y0 - 1 + r;
+                    row[0] = 0.0f;
+                    if (y < 0 || y >= h) std::fill_n(row + 1, w, 0.0f);
+                    else fill_row(i * c_in + c, y, row + 1);
+                    row[w + 1] = 0.0f;
+                }
+            }
+            std::fill_n(padded.data() + c_in * plane_in, impl.vw + 2, 0.0f);  // the slack the last vector reads
+            impl.run({padded.data(), packed.data(), b.data_ptr<float>(), wide.data(), 1, c_in, c_out, rows, wp, span});
+            // Drop the border columns (and add the residual).
+            for (int64_t o = 0; o < c_out; ++o)
+                for (int64_t r = 0; r < rows; ++r) {
+                    const float* src = wide.data() + o * span + r * wp;
+                    const int64_t at = ((i * c_out + o) * h + y0 + r) * w;
+                    if (rp) add_rows(src, rp + at, op + at, w);
+                    else std::copy_n(src, w, op + at);
+                }
         }
     return out;
 }

@@ -361,8 +361,9 @@ TEST(FastPath, DirectConvolutionMatchesLibTorchInEveryVersion) {
     torch::NoGradGuard g;
     torch::manual_seed(12);
     struct Shape { int64_t n, c_in, c_out, h, w; };
+    // (75 rows: tiles of rows, the last one partial.)
     const Shape shapes[] = {{2, 1, 8, 20, 96}, {2, 8, 8, 9, 13}, {1, 16, 16, 7, 48}, {3, 64, 64, 5, 12},
-                            {1, 8, 16, 4, 3}, {1, 8, 6, 6, 10}};
+                            {1, 8, 16, 4, 3}, {1, 8, 6, 6, 10}, {2, 8, 8, 75, 20}};
     int versions_run = 0;
     for (auto version : {net::cpu::Conv3x3Version::Best, net::cpu::Conv3x3Version::Avx512,
                          net::cpu::Conv3x3Version::Avx2, net::cpu::Conv3x3Version::Baseline}) {
@@ -395,7 +396,8 @@ TEST(FastPath, NormalisedConvolutionMatchesLibTorchInEveryVersion) {
     torch::NoGradGuard g;
     torch::manual_seed(13);
     struct Shape { int64_t n, c_in, c_out, h, w, groups; };
-    const Shape shapes[] = {{2, 8, 8, 24, 96, 1}, {1, 16, 16, 7, 48, 2}, {2, 16, 8, 5, 13, 4}, {1, 8, 6, 6, 10, 1}};
+    const Shape shapes[] = {{2, 8, 8, 24, 96, 1}, {1, 16, 16, 7, 48, 2}, {2, 16, 8, 5, 13, 4}, {1, 8, 6, 6, 10, 1},
+                            {2, 8, 8, 70, 24, 2}};
     int versions_run = 0;
     for (auto version : {net::cpu::Conv3x3Version::Best, net::cpu::Conv3x3Version::Avx512,
                          net::cpu::Conv3x3Version::Avx2, net::cpu::Conv3x3Version::Baseline}) {
