@@ -46,6 +46,7 @@ for b in ("old", "new"):
     c1, c4 = med(b, 1, "cpu"), med(b, 4, "cpu")
     stages = ", ".join(f"{s} {med(b, 1, None, s):.2f}/{med(b, 4, None, s):.2f}"
                        for s in ("model", "reconstruct", "write"))
-    print(f"{b}: 1 target {one:.2f} s, 4 targets {four:.2f} s = {four / one:.2f}x; each extra target "
-          f"{(four - one) / 3:.2f} s wall, {(c4 - c1) / 3:.2f} CPU-s; stages (1/4 targets) {stages}")
+    print(f"{b}: 1 target {one:.2f} s, 4 targets {four:.2f} s = {four / one:.2f}x (CPU {c1:.2f} / {c4:.2f} s = "
+          f"{c4 / c1:.2f}x); each extra target {(four - one) / 3:.2f} s wall, {(c4 - c1) / 3:.2f} CPU-s; "
+          f"stages (1/4 targets) {stages}")
 PY
