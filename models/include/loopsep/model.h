@@ -121,7 +121,8 @@ public:
     std::vector<std::vector<float>> predict_masks(const std::vector<std::vector<float>>& mix_magnitudes,
                                                   const std::vector<float>& embedding) const;
     // Several queries (targets) over the same windows: masks[query][window]. The query-independent start of
-    // the net (band features, stem, first convolution) runs once per window for all of them.
+    // the net (band features, stem, the shared encoder levels and the first conditioned block's first convolution)
+    // runs once per window for all of them.
     std::vector<std::vector<std::vector<float>>> predict_masks_for_queries(
         const std::vector<std::vector<float>>& mix_magnitudes, const std::vector<std::vector<float>>& embeddings) const;
     // The same masks before band → bin expansion: masks[query][window], each window_frames() × num_bands.
