@@ -23,6 +23,10 @@ for _ in $(seq "$ROUNDS"); do
     model=$MODEL
     [ "$label" = new ] && bin=$NEW && model=$NEW_MODEL
     for t in bongo bongo,guira,bass,guitar; do
+      # Each run starts with no output of an earlier run and nothing left to write back: replacing the
+      # earlier run's stems, or the kernel flushing them meanwhile, slowed four-target runs more.
+      rm -rf "$W/out"
+      sync
       /usr/bin/time -f "%e %U %S" -o "$W/time" "$bin" separate "$song" --targets "$t" --genre bachata \
           --model "$model" --outdir "$W/out" --force --json > "$W/summary.json"
       python3 - "$label" "$t" "$W/time" "$W/summary.json" >> "$W/runs.txt" <<'PY'
@@ -41,12 +45,17 @@ runs = [json.loads(line) for line in open(sys.argv[1])]
 def med(build, n, key, stage=None):
     vals = [r["stages"][stage] if stage else r[key] for r in runs if r["build"] == build and r["targets"] == n]
     return statistics.median(vals)
+def paired(build):  # each round's four-target run over the one-target run just before it
+    ones = [r["wall"] for r in runs if r["build"] == build and r["targets"] == 1]
+    fours = [r["wall"] for r in runs if r["build"] == build and r["targets"] == 4]
+    return statistics.median(f / o for o, f in zip(ones, fours))
 for b in ("old", "new"):
     one, four = med(b, 1, "wall"), med(b, 4, "wall")
     c1, c4 = med(b, 1, "cpu"), med(b, 4, "cpu")
     stages = ", ".join(f"{s} {med(b, 1, None, s):.2f}/{med(b, 4, None, s):.2f}"
                        for s in ("model", "reconstruct", "write"))
-    print(f"{b}: 1 target {one:.2f} s, 4 targets {four:.2f} s = {four / one:.2f}x (CPU {c1:.2f} / {c4:.2f} s = "
+    print(f"{b}: 1 target {one:.2f} s, 4 targets {four:.2f} s = {four / one:.2f}x (median of the rounds' own "
+          f"ratios {paired(b):.2f}x; CPU {c1:.2f} / {c4:.2f} s = "
           f"{c4 / c1:.2f}x); each extra target {(four - one) / 3:.2f} s wall, {(c4 - c1) / 3:.2f} CPU-s; "
           f"stages (1/4 targets) {stages}")
 PY

@@ -17,6 +17,8 @@ $L synth --genre bachata --songs 3 --seed 202 --split val --duration-sec 600 --o
 sox $(ls "$W"/s30/*/mix.wav) "$W/long30.wav"
 
 run() {  # song label
+  rm -f "$W/out.wav"
+  sync  # nothing of an earlier run left to write back meanwhile
   /usr/bin/time -f "%e %M" -o "$W/time" $L separate "$1" --target bongo --genre bachata --model "$MODEL" \
       --query samples/loops/bachata_4242_0001_bongo_00.flac --output "$W/out.wav" --force --json > "$W/summary.json"
   read -r wall rss < "$W/time"
@@ -37,6 +39,8 @@ run "$W/long30.wav" "30 min"
 song3=$(ls "$W"/s3/*/mix.wav)
 for i in 1 2 3 4 5; do
   for t in bongo bongo,guira,bass,guitar; do
+    rm -rf "$W/out"
+    sync
     /usr/bin/time -f "%e" -o "$W/time" $L separate "$song3" --targets "$t" --genre bachata --model "$MODEL" \
         --outdir "$W/out" --force > /dev/null
     echo "$t $(cat "$W/time")" >> "$W/targets.txt"
