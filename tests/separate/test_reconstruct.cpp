@@ -77,6 +77,18 @@ TEST(EnginePlan, SegmentsCoverTheSongAndCrossfadesSumToOne) {
         for (const auto& p : plans) sum += crossfade_weight(p, f, n, kFadeFrames);
         ASSERT_NEAR(sum, 1.0, 1e-12) << "frame " << f;
     }
+    // Each segment's weights are 0 outside crossfade_span (the frames its reconstruction keeps), and the
+    // span is no wider than a frame beyond where they are non-zero.
+    for (const auto& p : plans) {
+        const auto [first, last] = crossfade_span(p, n, kFadeFrames);
+        ASSERT_LT(first, last);
+        for (std::size_t f = first >= 5000 ? first - 5000 : 0; f < std::min(n, last + 5000); ++f)
+            if (f < first || f >= last) ASSERT_EQ(crossfade_weight(p, f, n, kFadeFrames), 0.0) << "frame " << f;
+        if (first > 0) EXPECT_GT(crossfade_weight(p, first + 1, n, kFadeFrames), 0.0);
+        if (last < n) EXPECT_GT(crossfade_weight(p, last - 2, n, kFadeFrames), 0.0);
+        EXPECT_EQ(first, p.start_frame == 0 ? 0 : p.start_frame - kFadeFrames / 2 - 1);
+        EXPECT_EQ(last, p.end_frame == n ? n : p.end_frame + kFadeFrames / 2 + 1);
+    }
 }
 
 TEST(EnginePlan, SliversAreMergedAndFixedGridIgnoresBeats) {
