@@ -205,7 +205,7 @@ std::pair<std::size_t, std::size_t> Stft::frames_reaching(SampleSpan& keep, std:
     // Frame t covers [t·hop − n/2, t·hop + n/2).
     const long n = params_.n_fft, hop = params_.hop, lo = long(keep.first), hi = lo + long(keep.count);
     const long first = lo < n / 2 ? 0 : (lo - n / 2) / hop + 1;  // the first with t·hop + n/2 > lo
-    const long last = (hi + n / 2 + hop - 1) / hop;                          // past the last with t·hop − n/2 < hi
+    const long last = (hi + n / 2 + hop - 1) / hop;             // past the last with t·hop − n/2 < hi
     return {std::min<std::size_t>(std::size_t(first), used_frames), std::min<std::size_t>(std::size_t(last), used_frames)};
 }
 

@@ -41,8 +41,6 @@ struct Spectrogram {
     const std::complex<float>& at(std::size_t t, int k) const { return data[t * num_bins + k]; }
 };
 
-// Full n_fft-point complex spectra of a stereo pair packed as left + i·right, time-major:
-// value(t, k) = data[t * n_fft + k]. Made and read only by Stft (forward_pair, inverse_pair).
 // The part of an inverse's output that is wanted: samples [first, first + count) of the num_samples it
 // reconstructs (count clipped to the end). Frames whose windows miss it are not transformed, and the
 // result holds only it: the engine keeps a segment's cross-fade span of a longer analysis chunk.
@@ -51,6 +49,8 @@ struct SampleSpan {
     std::size_t count = std::size_t(-1);
 };
 
+// Full n_fft-point complex spectra of a stereo pair packed as left + i·right, time-major:
+// value(t, k) = data[t * n_fft + k]. Made and read only by Stft (forward_pair, inverse_pair).
 struct PairSpectrogram {
     int n_fft = 0;
     std::size_t num_frames = 0;
@@ -99,7 +99,8 @@ private:
     // equal-sized chunks (every target and channel of a segment), so it is computed once.
     std::size_t used_frames_for(std::size_t num_frames, std::size_t num_samples) const;
     const std::vector<float>& synthesis_gain(std::size_t used_frames, std::size_t num_samples);
-    // Frames [first, last) of used_frames whose windows reach keep (clipped to num_samples).
+    // Clips `keep` to num_samples (in place), then returns frames [first, last) of used_frames whose
+    // windows reach it.
     std::pair<std::size_t, std::size_t> frames_reaching(SampleSpan& keep, std::size_t used_frames,
                                                         std::size_t num_samples) const;
     std::vector<float> norm_;
