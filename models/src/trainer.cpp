@@ -31,6 +31,8 @@ void TrainParams::validate() const {
     if (silent_fraction < 0 || silent_fraction > 1) throw usage_error("silent_fraction must be in [0, 1]");
     if (same_bar_fraction < 0 || same_bar_fraction > 1) throw usage_error("same_bar_fraction must be in [0, 1]");
     if (pair_fraction < 0 || pair_fraction > 1) throw usage_error("--pair-fraction must be in [0, 1]");
+    if (ema_decay != 0 && !(ema_decay >= 0.5 && ema_decay < 1))
+        throw usage_error("--ema must be 0 (off) or in [0.5, 1): it is the weight average's decay per step");
     config.validate();
     if (shared_levels < -1 || shared_levels > int(config.unet_channels.size()) - 1)
         throw usage_error("--shared-levels must be in 0..levels (" + std::to_string(config.unet_channels.size() - 1) + ")");
@@ -391,6 +393,38 @@ void save(net::LoopSepNet& model, ModelConfig cfg, long steps, const std::string
     write_safetensors(path, net::to_safetensors(model, cfg));
 }
 
+// The weights' exponential moving average (TrainParams::ema_decay).
+class WeightAverage {
+public:
+    WeightAverage(net::LoopSepNet& model, double decay) : model_(model), decay_(decay) {
+        torch::NoGradGuard g;
+        for (const auto& t : model_->parameters()) average_.push_back(t.detach().clone());
+    }
+    void update(long step) {
+        torch::NoGradGuard g;
+        const double d = std::min(decay_, (1.0 + double(step)) / (10.0 + double(step)));
+        const auto params = model_->parameters();
+        for (std::size_t i = 0; i < params.size(); ++i) average_[i].mul_(d).add_(params[i].detach(), 1.0 - d);
+    }
+    // Puts the average into the model (swap_in) and the trained weights back (swap_out).
+    void swap_in() { exchange(); }
+    void swap_out() { exchange(); }
+
+private:
+    void exchange() {
+        torch::NoGradGuard g;
+        const auto params = model_->parameters();
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            auto held = params[i].detach().clone();
+            params[i].detach().copy_(average_[i]);
+            average_[i] = held;
+        }
+    }
+    net::LoopSepNet& model_;
+    double decay_;
+    std::vector<torch::Tensor> average_;
+};
+
 }  // namespace
 
 void print_report(const EvalReport& r, std::ostream& o) {
@@ -505,6 +539,11 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         << train_loss_name(p.loss) << " loss\n";
 
     torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(p.lr));
+    std::unique_ptr<WeightAverage> average;
+    if (p.ema_decay > 0) {
+        average = std::make_unique<WeightAverage>(model, p.ema_decay);
+        log << "validating and saving the weights' moving average (EMA decay " << p.ema_decay << ")\n";
+    }
     std::mt19937_64 rng(p.seed * 7919 + 17);
     g_interrupted = false;
     auto old_handler = std::signal(SIGINT, on_sigint);
@@ -520,6 +559,13 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() / 60.0;
     };
     auto checkpoint = [&](long steps_now) {
+        if (average && val) {
+            // The trained weights' own score, beside the average's: what the averaging adds.
+            const auto raw = evaluate(model, *val, *vdc, vset);
+            log << "validation of the trained weights at step " << step0 + steps_now << ": mean SDR " << std::fixed
+                << std::setprecision(2) << raw.mean_sdr_model_db << " dB (the average's below)\n";
+        }
+        if (average) average->swap_in();
         if (val) {
             auto r = evaluate(model, *val, *vdc, vset);
             log << "validation at step " << step0 + steps_now << ":\n";
@@ -535,6 +581,7 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
             save(model, cfg, step0 + steps_now, p.out);
             saved = true;
         }
+        if (average) average->swap_out();
         log.flush();
     };
     for (s = 1; s <= p.steps; ++s) {
@@ -549,6 +596,7 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         loss.backward();
         torch::nn::utils::clip_grad_norm_(model->parameters(), 5.0);
         opt.step();
+        if (average) average->update(s);
         const double lv = loss.item<double>();
         if (!std::isfinite(lv)) throw input_error("training diverged (loss is not finite); try a lower --lr");
         window_loss += lv;

@@ -9,6 +9,7 @@
 
 #include "loopsep/error.h"
 #include "loopsep/model.h"
+#include "loopsep/safetensors.h"
 #include "loopsep/train.h"
 #include "test_util.h"
 
@@ -155,6 +156,43 @@ TEST(Trainer, TinyModelLearnsAToyTaskAndWritesALoadableModel) {
     std::ostringstream sources;
     print_sources(r.best, sources);
     EXPECT_NE(sources.str().find("noise / noise-src"), std::string::npos);
+}
+
+TEST(Trainer, WeightAverageIsWhatGetsValidatedAndSaved) {
+    lt::TempDir dir;
+    const TrainParams p = toy_train_params(dir.file("toy.safetensors"));
+    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    train_model(p, train, &val, log);
+    // One more step from the toy model, without and with the average: the same step (same seed), so the
+    // averaged file must hold exactly (2/11)·start + (9/11)·trained, the first step's warm-up decay.
+    TrainParams raw = resumed_from(p, dir.file("raw.safetensors"));
+    raw.steps = 1;
+    train_model(raw, train, &val, log);
+    TrainParams avg = resumed_from(p, dir.file("avg.safetensors"));
+    avg.steps = 1;
+    avg.ema_decay = 0.999;
+    std::ostringstream avg_log;
+    train_model(avg, train, &val, avg_log);
+    EXPECT_NE(avg_log.str().find("moving average"), std::string::npos);
+    EXPECT_NE(avg_log.str().find("validation of the trained weights"), std::string::npos);
+    const auto start = read_safetensors(p.out), trained = read_safetensors(raw.out), averaged = read_safetensors(avg.out);
+    ASSERT_EQ(averaged.tensors.size(), trained.tensors.size());
+    double moved = 0, worst = 0;
+    for (const auto& [name, a] : averaged.tensors) {
+        const auto& w0 = start.tensors.at(name).values;
+        const auto& w1 = trained.tensors.at(name).values;
+        ASSERT_EQ(a.values.size(), w1.size()) << name;
+        for (std::size_t i = 0; i < w1.size(); ++i) {
+            moved = std::max(moved, double(std::abs(w1[i] - w0[i])));
+            worst = std::max(worst, double(std::abs(a.values[i] - (2.0 / 11.0 * w0[i] + 9.0 / 11.0 * w1[i]))));
+        }
+    }
+    EXPECT_GT(moved, 1e-4);   // the step changed the weights,
+    EXPECT_LT(worst, 1e-6);   // and the file holds their average
+    TrainParams bad = avg;
+    bad.ema_decay = 1.0;
+    EXPECT_THROW(bad.validate(), Error);
 }
 
 TEST(Trainer, PhaseSensitiveLossLearnsTheToyTaskToo) {

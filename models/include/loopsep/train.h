@@ -85,6 +85,11 @@ struct TrainParams {
     double pair_fraction = 0.0;         // example = previous mixture with another of its stems as target
     double max_minutes = 0;             // stop after this wall time (0: no limit)
     TrainLoss loss = TrainLoss::Magnitude;
+    // Exponential moving average of the weights (0: off). Validation and the saved model use the
+    // average, updated after every step with decay min(ema_decay, (1 + step) / (10 + step)) so the first
+    // steps are not tied to the starting weights; the raw weights train on unchanged. Averaging smooths
+    // the step-to-step noise that makes the best checkpoint of a run a matter of luck.
+    double ema_decay = 0.0;
     std::vector<std::string> accompaniment_only = {"other"};  // never a target (catch-all stems)
     ModelConfig config;                 // architecture of a fresh model
     // Query-independent encoder levels (ModelConfig::shared_levels). -1: the architecture's own. With
