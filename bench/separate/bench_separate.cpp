@@ -12,8 +12,10 @@
 //              together), each with the query of the default path
 //   irm        the ideal ratio mask (power, same STFT) — an upper anchor
 //   mix        the mixture itself as the estimate — the floor
-// plus leakage: estimate energy relative to the mixture's in bars where the
-// target is silent (from meta.json presence), and speed (× real time).
+// plus leakage: estimate energy relative to the mixture's where the target is
+// silent (outside its meta.json presence, its stem 40 dB under the mixture, the
+// mixture audible: leakage_where_silent) with the seconds it was measured on,
+// and speed (× real time).
 //
 // usage: bench_separate --data DIR --model FILE [--max-songs N] [--variants query,joint,proto,rubberband,fixed,stretch]
 #include <chrono>
@@ -93,26 +95,11 @@ Audio ideal_ratio_mask(const Audio& mix, const std::map<std::string, Audio>& ste
     return out;
 }
 
-// Estimate energy over mixture energy (dB) inside the bars where the target is absent.
-double leakage_db(const Audio& est, const Audio& mix, const nlohmann::json& presence) {
-    std::vector<char> present(mix.frames(), 0);
-    for (auto& iv : presence) {
-        std::size_t a = std::size_t(iv[0].get<double>() * mix.sample_rate_hz);
-        std::size_t b = std::min(mix.frames(), std::size_t(iv[1].get<double>() * mix.sample_rate_hz));
-        for (std::size_t i = a; i < b; ++i) present[i] = 1;
-    }
-    double e_est = 0, e_mix = 0;
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < mix.frames(); ++i) {
-        if (present[i]) continue;
-        ++n;
-        for (int c = 0; c < mix.num_channels(); ++c) {
-            e_est += double(est.channels[c][i]) * est.channels[c][i];
-            e_mix += double(mix.channels[c][i]) * mix.channels[c][i];
-        }
-    }
-    if (n < std::size_t(mix.sample_rate_hz) || e_mix <= 0) return NAN;  // < 1 s of absence: not measurable
-    return 10 * std::log10((e_est + 1e-12) / e_mix);
+// The annotated spans where `inst` plays (meta.json "presence"), for leakage_where_silent.
+std::vector<TimeSpan> presence_spans(const nlohmann::json& presence) {
+    std::vector<TimeSpan> spans;
+    for (auto& iv : presence) spans.push_back({iv[0].get<double>(), iv[1].get<double>()});
+    return spans;
 }
 
 struct Stat {
@@ -151,6 +138,7 @@ int main(int argc, char** argv) {
 
     std::map<std::string, std::map<std::string, Stat>> sdr, sisdr;  // [instrument][variant]
     std::map<std::string, Stat> leak;
+    std::map<std::string, double> leak_sec;   // seconds of audio the leakage was measured on
     std::map<std::string, double> variant_sec;  // wall time per variant
     double audio_sec = 0, run_sec = 0, joint_song_sec = 0;
     for (const Song& song : songs) {
@@ -190,8 +178,12 @@ int main(int argc, char** argv) {
                 if (variant == "query") {
                     run_sec += dt;
                     audio_sec += mix.duration_sec();
-                    if (song.meta.contains("presence") && song.meta["presence"].contains(inst))
-                        leak[inst].add(leakage_db(r.stems[0], mix, song.meta["presence"][inst]));
+                    if (song.meta.contains("presence") && song.meta["presence"].contains(inst)) {
+                        const auto l = leakage_where_silent(stems.at(inst), r.stems[0], mix,
+                                                            presence_spans(song.meta["presence"][inst]));
+                        leak[inst].add(l.leakage_db);
+                        leak_sec[inst] += l.measured_sec;
+                    }
                 }
                 score(variant, r.stems[0]);
             };
@@ -221,14 +213,14 @@ int main(int argc, char** argv) {
     std::printf("SDR dB (SI-SDR dB), mean over %zu songs from %s, model %s\n", songs.size(), data.c_str(), model_path.c_str());
     std::printf("%-8s", "target");
     for (auto& c : cols) std::printf(" %15s", c.c_str());
-    std::printf(" %12s\n", "leak dB");
+    std::printf(" %12s %8s\n", "leak dB", "leak s");
     for (auto& [inst, row] : sdr) {
         std::printf("%-8s", inst.c_str());
         for (auto& c : cols) {
             if (!row.count(c)) { std::printf(" %15s", "-"); continue; }
             std::printf("   %5.2f (%5.2f)", row[c].mean(), sisdr[inst][c].mean());
         }
-        std::printf(" %12.1f\n", leak.count(inst) ? leak[inst].mean() : NAN);
+        std::printf(" %12.1f %8.1f\n", leak.count(inst) ? leak[inst].mean() : NAN, leak_sec[inst]);
     }
     for (auto& [v, sec] : variant_sec) {
         if (v == "joint") std::printf("joint (every target in one call): %.1f x real time\n", joint_song_sec / sec);

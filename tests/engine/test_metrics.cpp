@@ -37,3 +37,36 @@ TEST(Metrics, CompareAcrossChannelsAndRejectsMismatchedLengths) {
     Audio shorter(2, ref.frames() / 2);
     EXPECT_THROW(compare(ref, shorter), Error);
 }
+
+TEST(Metrics, LeakageCountsOnlyAudibleBarsWhereTheTargetIsSilent) {
+    // 4 s: the target (a sine) plays in the first 2 s; the rest (noise, −10 dBFS-ish) all along.
+    const int rate = kEngineRateHz;
+    Audio rest = loopsep::testing::noise(4.0, 1, 7), target = loopsep::testing::sine(440, 4.0);
+    std::fill(target.channels[0].begin() + 2 * rate, target.channels[0].end(), 0.0f);
+    Audio mix = rest, est = target;
+    for (std::size_t i = 0; i < mix.frames(); ++i) {
+        mix.channels[0][i] += target.channels[0][i];
+        est.channels[0][i] += 0.01f * rest.channels[0][i];   // the rest leaks in at −40 dB
+    }
+    const std::vector<TimeSpan> present{{0.0, 2.0}};
+    auto l = leakage_where_silent(target, est, mix, present);
+    EXPECT_NEAR(l.leakage_db, -40.0, 0.01);
+    EXPECT_NEAR(l.measured_sec, 2.0, 0.05);
+
+    // The target's release tail rings on at −6 dB of the mixture for the first second after its span:
+    // those blocks are not "silent" and do not count.
+    Audio tail = target;
+    for (std::size_t i = 2 * rate; i < std::size_t(3 * rate); ++i) tail.channels[0][i] = 0.5f * rest.channels[0][i];
+    l = leakage_where_silent(tail, est, mix, present);
+    EXPECT_NEAR(l.leakage_db, -40.0, 0.01);
+    EXPECT_NEAR(l.measured_sec, 1.0, 0.05);
+
+    // A song end at −90 dBFS: nothing audible to leak into, so not measurable (NaN), whatever the estimate.
+    Audio quiet = mix;
+    for (std::size_t i = 2 * rate; i < quiet.frames(); ++i) quiet.channels[0][i] *= 3e-5f;
+    l = leakage_where_silent(target, est, quiet, present);
+    EXPECT_TRUE(std::isnan(l.leakage_db));
+    EXPECT_LT(l.measured_sec, 0.05);
+
+    EXPECT_THROW(leakage_where_silent(target, loopsep::testing::sine(440, 4.0, 2), mix, present), Error);
+}
