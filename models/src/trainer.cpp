@@ -305,7 +305,7 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
     // Score the four-beat centre of each window (windows are centred on their bar).
     const int64_t L = c.window_samples, len = std::min<int64_t>(int64_t(cfg.segment_samples()), L);
     const int64_t start = (L - len) / 2;
-    std::map<int, std::vector<double>> m, irm, band_irm, mixs, wrong, leak;
+    std::map<int, std::vector<double>> m, irm, band_irm, mixs, wrong, wrong_stem, wrong_band_irm, leak;
     std::map<std::string, std::vector<std::pair<double, double>>> by_source;  // (model, IRM) SDR
     const auto fa = net::analysis_filterbank(cfg).to(dc.codes.device());    // [B, F], rows sum to 1
     const auto fs_t = net::synthesis_filterbank(cfg).to(dc.codes.device()).t().contiguous();  // [F, B]
@@ -343,6 +343,17 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
             auto wq = dc.mix({e.wrong_query}, {1.0f}, 1, 1);
             auto wm = model->mask(mag, model->embed(net::stft_magnitude(wq, cfg))).transpose(1, 2);
             wrong[e.instrument].push_back(sdr(ref, net::istft(X * wm, cfg, L).narrow(1, start, len)[0]));
+            for (int64_t o : e.stems)
+                if (c.segments[o].instrument == c.segments[e.wrong_query].instrument && c.segments[o].active) {
+                    auto w = dc.mix({o}, {1.0f}, 1, 1);
+                    wrong_stem[e.instrument].push_back(sdr(ref, w.narrow(1, start, len)[0]));
+                    // The best band mask for the wrong instrument: what the net's 96-band output could do.
+                    const auto pw = net::stft_complex(w, cfg).abs().pow(2), prest = (X - net::stft_complex(w, cfg)).abs().pow(2);
+                    const auto pw_band = torch::matmul(fa, pw), prest_band = torch::matmul(fa, prest);
+                    const auto wb = torch::matmul(fs_t, pw_band / (pw_band + prest_band + 1e-12));
+                    wrong_band_irm[e.instrument].push_back(sdr(ref, net::istft(X * wb, cfg, L).narrow(1, start, len)[0]));
+                    break;
+                }
         }
     }
     auto mean = [](const std::vector<double>& v) {
@@ -360,6 +371,8 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         s.sdr_band_irm_db = mean(band_irm[kv.first]);
         s.sdr_mixture_db = mean(mixs[kv.first]);
         s.sdr_wrong_query_db = mean(wrong[kv.first]);
+        s.sdr_wrong_stem_db = mean(wrong_stem[kv.first]);
+        s.sdr_wrong_band_irm_db = mean(wrong_band_irm[kv.first]);
         s.silent_examples = int(leak[kv.first].size());
         s.leakage_db = mean(leak[kv.first]);
         r.per_instrument[c.instruments[kv.first]] = s;
@@ -368,12 +381,15 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         r.mean_sdr_band_irm_db += s.sdr_band_irm_db;
         r.mean_sdr_mixture_db += s.sdr_mixture_db;
         r.mean_sdr_wrong_query_db += s.sdr_wrong_query_db;
+        r.mean_sdr_wrong_stem_db += s.sdr_wrong_stem_db;
+        r.mean_sdr_wrong_band_irm_db += s.sdr_wrong_band_irm_db;
         ++n;
         if (s.silent_examples) { r.mean_leakage_db += s.leakage_db; ++nl; }
     }
     if (n) {
         r.mean_sdr_model_db /= n; r.mean_sdr_irm_db /= n; r.mean_sdr_band_irm_db /= n;
-        r.mean_sdr_mixture_db /= n; r.mean_sdr_wrong_query_db /= n;
+        r.mean_sdr_mixture_db /= n; r.mean_sdr_wrong_query_db /= n; r.mean_sdr_wrong_stem_db /= n;
+        r.mean_sdr_wrong_band_irm_db /= n;
     }
     if (nl) r.mean_leakage_db /= nl;
     for (const auto& [key, scores] : by_source) {
@@ -429,15 +445,16 @@ private:
 
 void print_report(const EvalReport& r, std::ostream& o) {
     o << std::fixed << std::setprecision(2);
-    o << "  instrument      n  model   IRM  band-IRM  mixture  wrong-query  leakage(n)\n";
+    o << "  instrument      n  model   IRM  band-IRM  mixture  wrong-query  wrong-stem  wrong-band-IRM  leakage(n)\n";
     for (const auto& [name, s] : r.per_instrument)
         o << "  " << std::left << std::setw(12) << name << std::right << std::setw(4) << s.examples << std::setw(7)
           << s.sdr_model_db << std::setw(7) << s.sdr_irm_db << std::setw(10) << s.sdr_band_irm_db
           << std::setw(9) << s.sdr_mixture_db << std::setw(11)
-          << s.sdr_wrong_query_db << std::setw(9) << s.leakage_db << " (" << s.silent_examples << ")\n";
+          << s.sdr_wrong_query_db << std::setw(12) << s.sdr_wrong_stem_db << std::setw(16) << s.sdr_wrong_band_irm_db << std::setw(9) << s.leakage_db << " (" << s.silent_examples << ")\n";
     o << "  mean SDR dB: model " << r.mean_sdr_model_db << ", IRM " << r.mean_sdr_irm_db << ", band IRM "
       << r.mean_sdr_band_irm_db << ", mixture "
-      << r.mean_sdr_mixture_db << ", wrong query " << r.mean_sdr_wrong_query_db << "; mean leakage "
+      << r.mean_sdr_mixture_db << ", wrong query " << r.mean_sdr_wrong_query_db << " (its instrument's own stem "
+      << r.mean_sdr_wrong_stem_db << ", its band IRM " << r.mean_sdr_wrong_band_irm_db << "); mean leakage "
       << r.mean_leakage_db << " dB\n";
 }
 

@@ -138,6 +138,16 @@ TEST(Trainer, TinyModelLearnsAToyTaskAndWritesALoadableModel) {
     EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
     // The query decides: another instrument's loop as query scores far lower against the target.
     EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_wrong_query_db + 3.0) << log.str();
+    // The other instrument's own stem against the target: sine (0.3 amplitude) against noise bursts
+    // (σ 0.2, half the time) is 10·log10(0.045 / 0.065) ≈ −1.6 dB, the noise against the sine ≈ −5.1 dB.
+    EXPECT_NEAR(r.best.per_instrument.at("sine").sdr_wrong_stem_db, -1.6, 0.6) << log.str();
+    EXPECT_NEAR(r.best.per_instrument.at("noise").sdr_wrong_stem_db, -5.1, 0.8) << log.str();
+    // The wrong instrument's best band mask keeps some of the target where they share bands: above its
+    // clean stem, still below 0 dB (it is mostly the other instrument).
+    for (const auto& [name, sc] : r.best.per_instrument) {
+        EXPECT_GT(sc.sdr_wrong_band_irm_db, sc.sdr_wrong_stem_db) << name;
+        EXPECT_LT(sc.sdr_wrong_band_irm_db, 0.0) << name;
+    }
     // The band-domain ideal mask: far better than the mixture, and no better than the ideal mask per bin
     // (a 32-band mask cannot split a tone from the noise in its band).
     EXPECT_GT(r.best.mean_sdr_band_irm_db, r.best.mean_sdr_mixture_db + 6.0) << log.str();

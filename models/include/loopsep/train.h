@@ -115,6 +115,13 @@ struct InstrumentScores {
     double sdr_band_irm_db = 0;
     double leakage_db = 0;              // output / mixture energy where the target is silent
     int silent_examples = 0;
+    // The wrong query's instrument's own stem scored against the target: what the wrong-query estimate
+    // scores if the net separates that instrument perfectly (over the windows where it plays in the bar).
+    // The wrong-query gap a perfect net can show is the right query's SDR minus about this.
+    double sdr_wrong_stem_db = 0;
+    // The same with the wrong instrument's ideal ratio mask made in the net's bands (the best a band
+    // mask asked for that instrument can do): how much of the target a band output must keep.
+    double sdr_wrong_band_irm_db = 0;
 };
 struct SourceScores {                   // the model's SDR on the windows of one target sound source
     int examples = 0;
@@ -126,6 +133,7 @@ struct EvalReport {
     std::map<std::string, SourceScores> per_source;
     double mean_sdr_model_db = 0, mean_sdr_irm_db = 0, mean_sdr_mixture_db = 0, mean_sdr_wrong_query_db = 0;
     double mean_sdr_band_irm_db = 0;
+    double mean_sdr_wrong_stem_db = 0, mean_sdr_wrong_band_irm_db = 0;
     double mean_leakage_db = 0;
 };
 
