@@ -327,3 +327,23 @@ TEST(TrainCli, BadInvocationsAreUsageErrors) {
     EXPECT_EQ(WEXITSTATUS(run("--data /tmp --out /tmp/x.safetensors --loss l2")), 2);
     EXPECT_EQ(WEXITSTATUS(run("--help")), 0);
 }
+
+TEST(TrainCli, SeveralCachesAreMergedForTraining) {
+    lt::TempDir dir;
+    const ModelConfig c;  // the CLI's default geometry
+    write_segment_cache(dir.file("a.cache"), toy_cache(c, 3, 1));
+    write_segment_cache(dir.file("b.cache"), toy_cache(c, 3, 2));
+    const std::string base = std::string(LOOPSEP_BINARY) + " train --cache " + dir.file("a.cache") + " --cache " +
+                             dir.file("b.cache") + " --out " + dir.file("m.safetensors");
+    const std::string log = dir.file("log.txt");
+    const int rc = std::system((base + " --steps 2 --batch 2 --threads 1 --val-cache " + dir.file("a.cache") +
+                                " --val-examples 1 > " + log + " 2>&1").c_str());
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_EQ(WEXITSTATUS(rc), 0) << text;
+    EXPECT_NE(text.find(", 12 segments"), std::string::npos) << text;   // 2 caches × 3 songs × 2 stems
+    EXPECT_EQ(Separator::load(dir.file("m.safetensors"))->config().training_steps, 2);
+    // Folders are prepared into one cache file, not two.
+    const int rc2 = std::system((base + " --data " + dir.path() + " > /dev/null 2>&1").c_str());
+    EXPECT_EQ(WEXITSTATUS(rc2), 2);
+}

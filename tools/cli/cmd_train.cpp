@@ -20,12 +20,22 @@ std::vector<int> int_list(const std::string& text, const std::string& what) {
     return out;
 }
 
-SegmentCache load_or_prepare(const std::vector<std::string>& dirs, const std::string& cache_path,
+// Without folders: the cache files, read and merged in order. With folders: prepared from them, and
+// written to the one cache file if one is given.
+SegmentCache load_or_prepare(const std::vector<std::string>& dirs, const std::vector<std::string>& cache_paths,
                              const ModelConfig& cfg, int threads, bool fast, int bars, const char* what) {
     if (dirs.empty()) {
-        std::cerr << "reading " << what << " cache " << cache_path << "\n";
-        return read_segment_cache(cache_path);
+        SegmentCache merged;
+        for (const auto& path : cache_paths) {
+            std::cerr << "reading " << what << " cache " << path << "\n";
+            merged.append(read_segment_cache(path));
+        }
+        return merged;
     }
+    if (cache_paths.size() > 1)
+        throw usage_error(std::string(what) + " folders are prepared into one cache file: give one, not " +
+                          std::to_string(cache_paths.size()));
+    const std::string cache_path = cache_paths.empty() ? std::string() : cache_paths.front();
     PrepareParams pp;
     pp.data_dirs = dirs;
     pp.threads = threads;
@@ -56,7 +66,7 @@ int run_train(const Argv& argv) {
          {"--resume", true, "start from this model file (its architecture wins)", "CKPT"},
          {"--threads", true, "CPU threads (default 2)", "T"},
          {"--val", true, "folder of synth songs from held-out sound sources (repeatable)", "DIR"},
-         {"--cache", true, "training windows file: written after preparing --data, read when --data is absent", "FILE"},
+         {"--cache", true, "training windows file: written after preparing --data, read when --data is absent (then repeatable: the files are merged)", "FILE"},
          {"--val-cache", true, "validation windows file, like --cache", "FILE"},
          {"--prepare-only", false, "stop after writing the caches (for loopsep-train-gpu)"},
          {"--minutes", true, "stop after this many minutes (the best model so far is kept)", "M"},
@@ -103,18 +113,19 @@ int run_train(const Argv& argv) {
     p.config.validate();
 
     const auto data = args.all("--data"), val_dirs = args.all("--val");
-    const std::string cache = args.get("--cache"), val_cache = args.get("--val-cache");
-    if (data.empty() && cache.empty()) throw usage_error("--data: at least one folder of synth songs is required");
+    const auto caches = args.all("--cache");
+    const std::string val_cache = args.get("--val-cache");
+    if (data.empty() && caches.empty()) throw usage_error("--data: at least one folder of synth songs is required");
     const bool prepare_only = args.has("--prepare-only");
     if (!prepare_only && p.out.empty()) throw usage_error("--out: a model file is required");
     set_torch_threads(p.threads);
 
     const bool fast = !args.has("--finer-stretch");
     const int bars = int(args.get_int("--bars-per-song", 0, 0, 100000));
-    SegmentCache train = load_or_prepare(data, cache, p.config, p.threads, fast, bars, "training");
+    SegmentCache train = load_or_prepare(data, caches, p.config, p.threads, fast, bars, "training");
     SegmentCache val;
     const bool have_val = !val_dirs.empty() || !val_cache.empty();
-    if (have_val) val = load_or_prepare(val_dirs, val_cache, p.config, p.threads, fast, bars, "validation");
+    if (have_val) val = load_or_prepare(val_dirs, val_cache.empty() ? std::vector<std::string>{} : std::vector<std::string>{val_cache}, p.config, p.threads, fast, bars, "validation");
     if (prepare_only) return 0;
 
     TrainResult r = train_model(p, train, have_val ? &val : nullptr, std::cerr);
