@@ -80,6 +80,16 @@ TrainParams resumed_from(const TrainParams& p, const std::string& out) {
     return q;
 }
 
+// A toy model trained for toy_train_params' steps, with its caches: where the resume tests start.
+struct TrainedToy {
+    lt::TempDir dir;
+    TrainParams p = toy_train_params(dir.file("toy.safetensors"));
+    SegmentCache train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    TrainResult first;
+    TrainedToy() { first = train_model(p, train, &val, log); }
+};
+
 }  // namespace
 
 TEST(SegmentCache, RoundTripAndMuLawAccuracy) {
@@ -169,11 +179,8 @@ TEST(Trainer, TinyModelLearnsAToyTaskAndWritesALoadableModel) {
 }
 
 TEST(Trainer, WeightAverageIsWhatGetsValidatedAndSaved) {
-    lt::TempDir dir;
-    const TrainParams p = toy_train_params(dir.file("toy.safetensors"));
-    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
-    std::ostringstream log;
-    train_model(p, train, &val, log);
+    TrainedToy toy;
+    auto& [dir, p, train, val, log, first] = toy;
     // One more step from the toy model, without and with the average: the same step (same seed), so the
     // averaged file must hold exactly (2/11)·start + (9/11)·trained, the first step's warm-up decay.
     TrainParams raw = resumed_from(p, dir.file("raw.safetensors"));
@@ -224,11 +231,8 @@ TEST(Trainer, PhaseSensitiveLossLearnsTheToyTaskToo) {
 }
 
 TEST(Trainer, ResumingWithSharedLevelsConvertsTheModelAndKeepsWhatItLearned) {
-    lt::TempDir dir;
-    const TrainParams p = toy_train_params(dir.file("toy.safetensors"));
-    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
-    std::ostringstream log;
-    const auto first = train_model(p, train, &val, log);
+    TrainedToy toy;
+    auto& [dir, p, train, val, log, first] = toy;
     // Share the whole encoder; a few steps at a tiny rate: the conversion alone must keep the skill.
     TrainParams q = resumed_from(p, dir.file("shared.safetensors"));
     q.shared_levels = int(p.config.unet_channels.size()) - 1;
@@ -248,11 +252,8 @@ TEST(Trainer, ResumingWithSharedLevelsConvertsTheModelAndKeepsWhatItLearned) {
 }
 
 TEST(Trainer, ResumingWithAFilmTopDecoderConvertsAndTrainsOn) {
-    lt::TempDir dir;
-    const TrainParams p = toy_train_params(dir.file("toy.safetensors"));
-    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
-    std::ostringstream log;
-    train_model(p, train, &val, log);
+    TrainedToy toy;
+    auto& [dir, p, train, val, log, first] = toy;
     TrainParams q = resumed_from(p, dir.file("film.safetensors"));
     q.top_decoder = TopDecoder::Film;
     const auto light = train_model(q, train, &val, log);
