@@ -348,7 +348,8 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
                     auto w = dc.mix({o}, {1.0f}, 1, 1);
                     wrong_stem[e.instrument].push_back(sdr(ref, w.narrow(1, start, len)[0]));
                     // The best band mask for the wrong instrument: what the net's 96-band output could do.
-                    const auto pw = net::stft_complex(w, cfg).abs().pow(2), prest = (X - net::stft_complex(w, cfg)).abs().pow(2);
+                    const auto W = net::stft_complex(w, cfg);
+                    const auto pw = W.abs().pow(2), prest = (X - W).abs().pow(2);
                     const auto pw_band = torch::matmul(fa, pw), prest_band = torch::matmul(fa, prest);
                     const auto wb = torch::matmul(fs_t, pw_band / (pw_band + prest_band + 1e-12));
                     wrong_band_irm[e.instrument].push_back(sdr(ref, net::istft(X * wb, cfg, L).narrow(1, start, len)[0]));
