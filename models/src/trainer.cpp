@@ -14,7 +14,9 @@
 #include <ostream>
 #include <random>
 #include <set>
+#include <sstream>
 
+#include "augment.h"
 #include "loopsep/error.h"
 #include "loopsep/train.h"
 #include "net.h"
@@ -33,6 +35,10 @@ void TrainParams::validate() const {
     if (pair_fraction < 0 || pair_fraction > 1) throw usage_error("--pair-fraction must be in [0, 1]");
     if (ema_decay != 0 && !(ema_decay >= 0.5 && ema_decay < 1))
         throw usage_error("--ema must be 0 (off) or in [0.5, 1): it is the weight average's decay per step");
+    if (!(augment_eq_db >= 0 && augment_eq_db <= 24))
+        throw usage_error("--augment-eq must be in 0..24 dB (the largest boost or cut of the random EQ)");
+    if (!(augment_pitch_semitones >= 0 && augment_pitch_semitones <= 6))
+        throw usage_error("--augment-pitch must be in 0..6 semitones (the largest random pitch shift)");
     config.validate();
     if (shared_levels < -1 || shared_levels > int(config.unet_channels.size()) - 1)
         throw usage_error("--shared-levels must be in 0..levels (" + std::to_string(config.unet_channels.size() - 1) + ")");
@@ -133,11 +139,39 @@ int64_t pick_query(const SegmentCache& c, const Index& ix, int instrument, std::
 
 struct Batch {
     torch::Tensor mix, target, query;  // waveforms [B, L]
+    // Random EQ (TrainParams::augment_eq_db; empty: none), one curve per example for the target, the
+    // rest of the mixture and the query, applied to their spectra in loss_fn.
+    std::vector<augment::EqCurve> target_eq, rest_eq, query_eq;
 };
 
+// Draws the batch's augmentation from its own stream `arng` and resamples the waveforms. A
+// contrastive pair's example keeps its predecessor's pitch, so its mixture differs only by the EQ.
+void augment_batch(Batch& batch, const TrainParams& p, const std::vector<char>& paired, std::mt19937_64& arng) {
+    const int64_t B = batch.mix.size(0);
+    std::uniform_real_distribution<float> semis(-float(p.augment_pitch_semitones), float(p.augment_pitch_semitones));
+    std::vector<float> ratio(B, 1.0f), q_ratio(B, 1.0f);
+    for (int64_t b = 0; b < B; ++b) {
+        ratio[b] = (b > 0 && paired[b]) ? ratio[b - 1] : std::exp2(semis(arng) / 12.0f);
+        q_ratio[b] = std::exp2(semis(arng) / 12.0f);
+        if (p.augment_eq_db > 0) {
+            batch.target_eq.push_back(augment::random_eq_curve(arng));
+            batch.rest_eq.push_back(augment::random_eq_curve(arng));
+            batch.query_eq.push_back(augment::random_eq_curve(arng));
+        }
+    }
+    if (p.augment_pitch_semitones > 0) {
+        batch.mix = augment::resample(batch.mix, ratio);
+        batch.target = augment::resample(batch.target, ratio);
+        batch.query = augment::resample(batch.query, q_ratio);
+    }
+}
+
+// `arng`: the augmentation's own stream (null: no augmentation), so the examples drawn from `rng`
+// (stems, gains, queries) are the same with and without it.
 Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc, const TrainParams& p,
-                   std::mt19937_64& rng) {
+                   std::mt19937_64& rng, std::mt19937_64* arng = nullptr) {
     const int64_t B = p.batch;
+    std::vector<char> paired(B, 0);
     std::vector<int64_t> mix_idx(B * kSlots, -1), tgt_idx(B, -1), q_idx(B, -1);
     std::vector<float> mix_gain(B * kSlots, 0.0f), tgt_gain(B, 0.0f), q_gain(B, 1.0f);
     std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -162,6 +196,7 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
                 const auto& t = c.segments[mix_idx[b * kSlots + j]];
                 tgt_idx[b] = mix_idx[b * kSlots + j];
                 tgt_gain[b] = mix_gain[b * kSlots + j];
+                paired[b] = 1;
                 q_idx[b] = pick_query(c, ix, t.instrument, t.song, t.source, rng);
                 q_gain[b] = float(db_to_gain(-12.0 * u(rng)));
                 continue;
@@ -209,12 +244,23 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
     out.mix = dc.mix(mix_idx, mix_gain, B, kSlots);
     out.target = dc.mix(tgt_idx, tgt_gain, B, 1);
     out.query = dc.mix(q_idx, q_gain, B, 1);
+    if (arng) augment_batch(out, p, paired, *arng);
     return out;
 }
 
-torch::Tensor loss_fn(net::LoopSepNet& model, const Batch& b, TrainLoss loss) {
+torch::Tensor loss_fn(net::LoopSepNet& model, const Batch& b, TrainLoss loss, double eq_db) {
     const auto& cfg = model->config;
-    const auto X = net::stft_complex(b.mix, cfg), S = net::stft_complex(b.target, cfg);  // [N, F, T]
+    auto X = net::stft_complex(b.mix, cfg), S = net::stft_complex(b.target, cfg);  // [N, F, T]
+    auto query_mag = net::stft_magnitude(b.query, cfg);                          // [N, T, F]
+    if (!b.target_eq.empty()) {
+        auto eq = [&](const std::vector<augment::EqCurve>& c) {
+            return augment::eq_gains(c, eq_db, cfg.n_fft, cfg.sample_rate_hz).to(X.device());   // [N, F]
+        };
+        const auto gt = eq(b.target_eq).unsqueeze(2), gr = eq(b.rest_eq).unsqueeze(2);
+        X = S * gt + (X - S) * gr;
+        S = S * gt;
+        query_mag = query_mag * eq(b.query_eq).unsqueeze(1);
+    }
     const auto x_abs = X.abs();
     auto mix_mag = x_abs.transpose(1, 2).contiguous();                                   // [N, T, F]
     torch::Tensor tgt_mag;
@@ -225,7 +271,7 @@ torch::Tensor loss_fn(net::LoopSepNet& model, const Batch& b, TrainLoss loss) {
     } else {
         tgt_mag = S.abs().transpose(1, 2);
     }
-    auto emb = model->embed(net::stft_magnitude(b.query, cfg));
+    auto emb = model->embed(query_mag);
     auto est = model->mask(mix_mag, emb) * mix_mag;
     // L1 on magnitudes, normalised per example by the mixture's mean magnitude (levels vary by 18 dB).
     auto err = (est - tgt_mag).abs().mean({1, 2});
@@ -520,6 +566,11 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         throw usage_error("validation cache windows do not match the model");
     cfg.instruments = train.instruments;
     cfg.training_data = train.description;
+    if (p.augment_eq_db > 0 || p.augment_pitch_semitones > 0) {
+        std::ostringstream a;
+        a << "; augmented: random EQ ±" << p.augment_eq_db << " dB, pitch ±" << p.augment_pitch_semitones << " semitones";
+        cfg.training_data += a.str();
+    }
     model->to(dev);
     model->train();
 
@@ -563,6 +614,11 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         log << "validating and saving the weights' moving average (EMA decay " << p.ema_decay << ")\n";
     }
     std::mt19937_64 rng(p.seed * 7919 + 17);
+    std::mt19937_64 arng(p.seed * 104729 + 3);
+    const bool augmenting = p.augment_eq_db > 0 || p.augment_pitch_semitones > 0;
+    if (augmenting)
+        log << "augmentation: random EQ within ±" << p.augment_eq_db << " dB (target, rest, query), pitch within ±"
+            << p.augment_pitch_semitones << " semitones (example, query)\n";
     g_interrupted = false;
     auto old_handler = std::signal(SIGINT, on_sigint);
 
@@ -608,8 +664,8 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         if (p.max_minutes > 0) progress = std::min(1.0, std::max(progress, elapsed_min() / p.max_minutes));
         const double lr = p.lr * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(M_PI * progress)));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
-        auto batch = sample_batch(train, ix, dc, p, rng);
-        auto loss = loss_fn(model, batch, p.loss);
+        auto batch = sample_batch(train, ix, dc, p, rng, augmenting ? &arng : nullptr);
+        auto loss = loss_fn(model, batch, p.loss, p.augment_eq_db);
         opt.zero_grad();
         loss.backward();
         torch::nn::utils::clip_grad_norm_(model->parameters(), 5.0);

@@ -212,6 +212,25 @@ TEST(Trainer, WeightAverageIsWhatGetsValidatedAndSaved) {
     EXPECT_THROW(bad.validate(), Error);
 }
 
+TEST(Trainer, AugmentedTrainingLearnsTheToyTaskAndRecordsIt) {
+    lt::TempDir dir;
+    TrainParams p = toy_train_params(dir.file("aug.safetensors"));
+    p.log_every = 10;
+    p.augment_eq_db = 6;
+    p.augment_pitch_semitones = 1;
+    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    auto r = train_model(p, train, &val, log);
+    EXPECT_NE(log.str().find("augmentation: random EQ within ±6 dB"), std::string::npos) << log.str();
+    EXPECT_LT(r.last_loss, 0.7 * r.first_loss) << log.str();
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_wrong_query_db + 3.0) << log.str();
+    // The model file says how it was trained.
+    EXPECT_NE(Separator::load(p.out)->config().training_data.find("augmented: random EQ ±6 dB, pitch ±1 semitones"),
+              std::string::npos)
+        << Separator::load(p.out)->config().training_data;
+}
+
 TEST(Trainer, PhaseSensitiveLossLearnsTheToyTaskToo) {
     EXPECT_EQ(parse_train_loss("psa"), TrainLoss::PhaseSensitive);
     EXPECT_EQ(parse_train_loss("magnitude"), TrainLoss::Magnitude);
@@ -326,6 +345,8 @@ TEST(TrainCli, BadInvocationsAreUsageErrors) {
     EXPECT_EQ(WEXITSTATUS(run("--data /nonexistent-dir --out /tmp/x.safetensors")), 1);
     EXPECT_EQ(WEXITSTATUS(run("--data /tmp --out /tmp/x.safetensors --steps -3")), 2);
     EXPECT_EQ(WEXITSTATUS(run("--data /tmp --out /tmp/x.safetensors --loss l2")), 2);
+    EXPECT_EQ(WEXITSTATUS(run("--data /tmp --out /tmp/x.safetensors --augment-eq 30")), 2);
+    EXPECT_EQ(WEXITSTATUS(run("--data /tmp --out /tmp/x.safetensors --augment-pitch -1")), 2);
     EXPECT_EQ(WEXITSTATUS(run("--help")), 0);
 }
 

@@ -75,6 +75,8 @@ int run_train(const Argv& argv) {
          {"--loss", true, "magnitude (L1 on |S|) or psa (L1 on the phase-sensitive target |S|·cos(∠S−∠X)) (default magnitude)", "NAME"},
          {"--pair-fraction", true, "share of examples that reuse the previous mixture with another stem as target (default 0)", "X"},
          {"--ema", true, "validate and save an exponential moving average of the weights with this decay per step, e.g. 0.999 (default 0: off)", "D"},
+         {"--augment-eq", true, "random EQ per stem and per query, up to this many dB of boost or cut (default 0: off)", "DB"},
+         {"--augment-pitch", true, "random pitch (and tempo) shift per example and per query, up to this many semitones (default 0: off)", "ST"},
          {"--channels", true, "U-Net channels per level (default 8,16,32,64)", "LIST"},
          {"--query-channels", true, "query encoder channels (default 16,32,64)", "LIST"},
          {"--bands", true, "mel bands the net sees (default 96)", "N"},
@@ -100,6 +102,8 @@ int run_train(const Argv& argv) {
     p.val_examples = int(args.get_int("--val-examples", 24, 1, 10000));
     p.pair_fraction = args.get_double("--pair-fraction", 0.0, 0.0, 1.0);
     p.ema_decay = args.get_double("--ema", 0.0, 0.0, 0.999999);
+    p.augment_eq_db = args.get_double("--augment-eq", 0.0, 0.0, 24.0);
+    p.augment_pitch_semitones = args.get_double("--augment-pitch", 0.0, 0.0, 6.0);
     if (args.has("--loss")) p.loss = parse_train_loss(args.get("--loss"));
     if (args.has("--channels")) p.config.unet_channels = int_list(args.get("--channels"), "--channels");
     if (args.has("--query-channels"))

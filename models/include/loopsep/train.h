@@ -8,8 +8,8 @@
 //  2. train_model (loopsep_train_core; LibTorch only — also built alone as
 //     loopsep-train-gpu): mixtures made on the fly (target + other stems of the
 //     same bar or remixed from other songs, random gains, target-silent
-//     examples), query = the same instrument from another song (another sound
-//     source when there is one), L1 loss on magnitudes, validation SDR per
+//     examples, optional random EQ and pitch), query = the same instrument from
+//     another song (another sound source when there is one), L1 loss on magnitudes, validation SDR per
 //     instrument on a separate cache, best model kept, Ctrl-C safe.
 #pragma once
 
@@ -90,6 +90,13 @@ struct TrainParams {
     // steps are not tied to the starting weights; the raw weights train on unchanged. Averaging smooths
     // the step-to-step noise that makes the best checkpoint of a run a matter of luck.
     double ema_decay = 0.0;
+    // Augmentation (0: off, the default, so earlier recipes reproduce exactly). The target, the rest of
+    // the mixture and the query each get their own smooth random EQ within ±augment_eq_db; each example
+    // (mixture and target together) and each query is resampled by its own factor within
+    // ±augment_pitch_semitones (pitch and tempo move together). Drawn from their own random stream: the
+    // examples themselves (stems, gains, queries) are the same with and without augmentation.
+    double augment_eq_db = 0.0;
+    double augment_pitch_semitones = 0.0;
     std::vector<std::string> accompaniment_only = {"other"};  // never a target (catch-all stems)
     ModelConfig config;                 // architecture of a fresh model
     // Query-independent encoder levels (ModelConfig::shared_levels). -1: the architecture's own. With
