@@ -75,7 +75,7 @@ int run_train(const Argv& argv) {
          {"--loss", true, "magnitude (L1 on |S|) or psa (L1 on the phase-sensitive target |S|·cos(∠S−∠X)) (default magnitude)", "NAME"},
          {"--pair-fraction", true, "share of examples that reuse the previous mixture with another stem as target (default 0)", "X"},
          {"--ema", true, "validate and save an exponential moving average of the weights with this decay per step, e.g. 0.999 (default 0: off)", "D"},
-         {"--augment-eq", true, "random EQ per stem and per query, up to this many dB of boost or cut (default 0: off)", "DB"},
+         {"--augment-eq", true, "random smooth EQ for the target, the rest of the mixture and the query, each its own, up to this many dB of boost or cut (default 0: off)", "DB"},
          {"--augment-pitch", true, "random pitch (and tempo) shift per example and per query, up to this many semitones (default 0: off)", "ST"},
          {"--channels", true, "U-Net channels per level (default 8,16,32,64)", "LIST"},
          {"--query-channels", true, "query encoder channels (default 16,32,64)", "LIST"},
