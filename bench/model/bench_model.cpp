@@ -5,11 +5,17 @@
 // With --val-cache FILE (from `loopsep train --val DIR --val-cache FILE --prepare-only`): validation
 // SDR per instrument vs the ideal ratio mask and the mixture, wrong-query SDR, leakage.
 //   [--val-examples 24] [--seed 12345] [--by-source: also SDR per instrument / target sound source]
+// --probe-noise: the shipped-model test's analytic mixture (an 82 Hz tone + sixteenth-note white-noise
+// bursts) with a tone query and with noise queries of 4 levels × 3 rhythms: the mean mask a query keeps
+// where only its own sound is (43–150 Hz for the tone, 8.6–19 kHz for the noise). A noise-like query
+// should keep the noise band open; a model that closes it answers unseen noisy loops with silence.
 #include <sys/stat.h>
 
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
+#include <complex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +23,7 @@
 #include <string>
 
 #include "loopsep/model.h"
+#include "loopsep/stft.h"
 #ifdef LOOPSEP_HAVE_TRAIN
 #include <iostream>
 
@@ -24,6 +31,49 @@
 #endif
 
 using Clock = std::chrono::steady_clock;
+
+// Mean mask over all frames and bins [k0, k1) (time-major, `bins` per frame).
+static double mean_mask(const std::vector<float>& m, int bins, int k0, int k1) {
+    double s = 0;
+    const std::size_t frames = m.size() / std::size_t(bins);
+    for (std::size_t t = 0; t < frames; ++t)
+        for (int k = k0; k < k1; ++k) s += m[t * bins + k];
+    return s / (double(frames) * (k1 - k0));
+}
+
+// See --probe-noise above. Same signals as tests/models/model_test.cpp (ShippedModel).
+static void probe_noise(const loopsep::Separator& sep) {
+    const auto& c = sep.config();
+    const std::size_t n = c.num_window_samples();
+    loopsep::Audio tone(1, n), mix(1, n);
+    std::mt19937 rng(3);
+    std::normal_distribution<float> g(0.0f, 0.1f);
+    for (std::size_t i = 0; i < n; ++i) {
+        tone.channels[0][i] = 0.4f * float(std::sin(2 * M_PI * 82.4 * double(i) / c.sample_rate_hz));
+        mix.channels[0][i] = tone.channels[0][i] + (((i / 2756) % 2 == 0) ? g(rng) : 0.0f);
+    }
+    loopsep::Stft stft({c.n_fft, c.hop});
+    const auto spec = stft.forward(mix.channel(0), n);
+    std::vector<float> mag(spec.data.size());
+    for (std::size_t k = 0; k < mag.size(); ++k) mag[k] = std::abs(spec.data[k]);
+    const int bins = c.num_bins();
+    const auto m_tone = sep.predict_masks({mag}, sep.embed_query(tone))[0];
+    std::printf("noise probe (mean mask; tone band = bins 2-7, noise band = bins 400-899):\n"
+                "  tone query: tone band %.3f, noise band %.3f\n", mean_mask(m_tone, bins, 2, 8),
+                mean_mask(m_tone, bins, 400, 900));
+    std::printf("  noise query, noise band   sixteenths  half bars  continuous\n");
+    for (float rms : {0.01f, 0.03f, 0.1f, 0.3f}) {
+        std::printf("  rms %.2f               ", rms);
+        for (std::size_t period : {std::size_t(2756), std::size_t(11025), n}) {
+            loopsep::Audio q(1, n);
+            std::mt19937 r2(5);
+            std::normal_distribution<float> g2(0.0f, rms);
+            for (std::size_t i = 0; i < n; ++i) q.channels[0][i] = ((i / period) % 2 == 0) ? g2(r2) : 0.0f;
+            std::printf("  %9.3f", mean_mask(sep.predict_masks({mag}, sep.embed_query(q))[0], bins, 400, 900));
+        }
+        std::printf("\n");
+    }
+}
 
 // Process CPU seconds (user + system): a load-independent measure on a shared machine.
 static double cpu_seconds() {
@@ -37,11 +87,12 @@ int main(int argc, char** argv) {
     loopsep::ModelConfig cfg;
     int threads = 2, batch = 8, iters = 5, val_examples = 24;
     std::string val_cache;
-    bool by_source = false;
+    bool by_source = false, probe = false;
     unsigned long seed = 12345;
     for (int i = 1; i < argc; ++i) by_source = by_source || !std::strcmp(argv[i], "--by-source");
+    for (int i = 1; i < argc; ++i) probe = probe || !std::strcmp(argv[i], "--probe-noise");
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--by-source")) { --i; continue; }  // a flag, read above: no value
+        if (!std::strcmp(argv[i], "--by-source") || !std::strcmp(argv[i], "--probe-noise")) { --i; continue; }  // flags, read above
         if (!std::strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
@@ -100,6 +151,7 @@ int main(int argc, char** argv) {
         std::printf("  four queries: %.2f ms wall per segment (%.2f ms CPU) = %.2fx one; each extra target %.2f ms wall "
                     "(shared levels %d)\n", ms4, cpu_ms4, ms4 / ms, (ms4 - ms) / 3.0, c.shared_levels);
         std::printf("  trained %ld steps on: %s\n", c.training_steps, c.training_data.c_str());
+        if (probe) probe_noise(*sep);
         if (!val_cache.empty()) {
 #ifdef LOOPSEP_HAVE_TRAIN
             const auto val = loopsep::read_segment_cache(val_cache);
