@@ -566,7 +566,8 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         throw usage_error("validation cache windows do not match the model");
     cfg.instruments = train.instruments;
     cfg.training_data = train.description;
-    if (p.augment_eq_db > 0 || p.augment_pitch_semitones > 0) {
+    const bool augmenting = p.augment_eq_db > 0 || p.augment_pitch_semitones > 0;
+    if (augmenting) {
         std::ostringstream a;
         a << "; augmented: random EQ ±" << p.augment_eq_db << " dB, pitch ±" << p.augment_pitch_semitones << " semitones";
         cfg.training_data += a.str();
@@ -615,7 +616,6 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
     }
     std::mt19937_64 rng(p.seed * 7919 + 17);
     std::mt19937_64 arng(p.seed * 104729 + 3);
-    const bool augmenting = p.augment_eq_db > 0 || p.augment_pitch_semitones > 0;
     if (augmenting)
         log << "augmentation: random EQ within ±" << p.augment_eq_db << " dB (target, rest, query), pitch within ±"
             << p.augment_pitch_semitones << " semitones (example, query)\n";
