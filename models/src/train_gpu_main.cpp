@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
             else if (a == "--ema") p.ema_decay = std::atof(v.c_str());
             else if (a == "--augment-eq") p.augment_eq_db = std::atof(v.c_str());
             else if (a == "--augment-pitch") p.augment_pitch_semitones = std::atof(v.c_str());
+            else if (a == "--out-last") p.out_last = v;
+            else if (a == "--generic-fraction") p.generic_fraction = std::atof(v.c_str());
             else if (a == "--loss") p.loss = parse_train_loss(v);
             else if (a == "--silent-fraction") p.silent_fraction = std::atof(v.c_str());
             else if (a == "--channels") p.config.unet_channels = detail::parse_int_list(v, a);

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "augment.h"
+#include "generic.h"
 #include "loopsep/error.h"
 #include "loopsep/train.h"
 #include "net.h"
@@ -39,6 +40,8 @@ void TrainParams::validate() const {
         throw usage_error("--augment-eq must be in 0..24 dB (the largest boost or cut of the random EQ)");
     if (!(augment_pitch_semitones >= 0 && augment_pitch_semitones <= 6))
         throw usage_error("--augment-pitch must be in 0..6 semitones (the largest random pitch shift)");
+    if (!(generic_fraction >= 0 && generic_fraction <= 0.5))
+        throw usage_error("--generic-fraction must be in 0..0.5 (the share of examples with a generic target, and of those with a generic distractor)");
     config.validate();
     if (shared_levels < -1 || shared_levels > int(config.unet_channels.size()) - 1)
         throw usage_error("--shared-levels must be in 0..levels (" + std::to_string(config.unet_channels.size() - 1) + ")");
@@ -166,19 +169,69 @@ void augment_batch(Batch& batch, const TrainParams& p, const std::vector<char>& 
     }
 }
 
+// Replaces the target of the examples flagged in `as_target` by a generic sound (the query: another
+// rendering of it) and adds one to the mixture of those flagged in `as_distractor` (a paired example
+// gets its predecessor's, as its mixture is the same). Levels relative to the rest of the mixture.
+void add_generic_sounds(Batch& out, const std::vector<char>& as_target, const std::vector<char>& as_distractor,
+                        const std::vector<char>& paired, const ModelConfig& cfg, std::mt19937_64& grng) {
+    const int64_t B = out.mix.size(0), L = out.mix.size(1);
+    const auto rest_rms = out.mix.pow(2).mean(1).sqrt().to(torch::kCPU).contiguous();
+    const float* rms = rest_rms.data_ptr<float>();
+    auto add_mix = torch::zeros({B, L}), add_tgt = torch::zeros({B, L}), gen_query = torch::zeros({B, L});
+    float* mix_p = add_mix.data_ptr<float>();
+    float* tgt_p = add_tgt.data_ptr<float>();
+    float* query_p = gen_query.data_ptr<float>();
+    std::vector<float> use_query(B, 0.0f);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    const int64_t bar_start = int64_t(cfg.context_frames) * cfg.hop, bar = int64_t(cfg.segment_frames) * cfg.hop;
+    std::vector<float> buf(L);
+    auto put = [&](float* dst, float gain) { for (int64_t i = 0; i < L; ++i) dst[i] = buf[i] * gain; };
+    for (int64_t b = 0; b < B; ++b) {
+        const double rest = std::max(double(rms[b]), 1e-3);
+        if (as_target[b]) {
+            const auto timbre = generic::random_timbre(grng, cfg.sample_rate_hz);
+            generic::render(timbre, grng, cfg.sample_rate_hz, bar_start, bar, buf.data(), L);
+            put(tgt_p + b * L, float(rest * db_to_gain(-10.0 + 14.0 * u(grng))));
+            generic::render(timbre, grng, cfg.sample_rate_hz, bar_start, bar, buf.data(), L);
+            put(query_p + b * L, float(0.1 * db_to_gain(-12.0 * u(grng))));
+            use_query[b] = 1.0f;
+        }
+        if (as_distractor[b]) {
+            if (b > 0 && paired[b]) {
+                std::copy(mix_p + (b - 1) * L, mix_p + b * L, mix_p + b * L);   // the predecessor's (no generic target)
+            } else {
+                generic::render(generic::random_timbre(grng, cfg.sample_rate_hz), grng, cfg.sample_rate_hz, bar_start,
+                                bar, buf.data(), L);
+                put(mix_p + b * L, float(rest * db_to_gain(-12.0 * u(grng))));
+            }
+        }
+    }
+    add_mix += add_tgt;
+    const auto dev = out.mix.device();
+    const auto q = torch::from_blob(use_query.data(), {B, 1}, torch::kFloat32).clone().to(dev);
+    out.mix = out.mix + add_mix.to(dev);
+    out.target = out.target + add_tgt.to(dev);
+    out.query = out.query * (1.0f - q) + gen_query.to(dev) * q;
+}
+
 // `arng`: the augmentation's own stream (null: no augmentation), so the examples drawn from `rng`
 // (stems, gains, queries) are the same with and without it.
+// `grng`: the generic sounds' own stream (null: none, TrainParams::generic_fraction = 0); `cfg`: the
+// net's window geometry, which places the generic sounds' bar (required with `grng`).
 Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc, const TrainParams& p,
-                   std::mt19937_64& rng, std::mt19937_64* arng = nullptr) {
+                   std::mt19937_64& rng, std::mt19937_64* arng = nullptr, std::mt19937_64* grng = nullptr,
+                   const ModelConfig* cfg = nullptr) {
     const int64_t B = p.batch;
-    std::vector<char> paired(B, 0);
+    std::vector<char> paired(B, 0), generic_target(B, 0), generic_distractor(B, 0);
     std::vector<int64_t> mix_idx(B * kSlots, -1), tgt_idx(B, -1), q_idx(B, -1);
     std::vector<float> mix_gain(B * kSlots, 0.0f), tgt_gain(B, 0.0f), q_gain(B, 1.0f);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     for (int64_t b = 0; b < B; ++b) {
+        const bool generic = grng && u(*grng) < p.generic_fraction;
+        if (grng) generic_distractor[b] = !generic && u(*grng) < p.generic_fraction;
         // Contrastive pair: the same mixture as the previous example, another of its stems as the
         // target (queried by its own instrument) — teaches the net that the query decides.
-        if (b > 0 && u(rng) < p.pair_fraction && tgt_idx[b - 1] >= 0) {
+        if (!generic && b > 0 && u(rng) < p.pair_fraction && tgt_idx[b - 1] >= 0) {
             std::vector<int> cand;
             for (int j = 0; j < kSlots; ++j) {
                 const int64_t o = mix_idx[(b - 1) * kSlots + j];
@@ -197,6 +250,7 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
                 tgt_idx[b] = mix_idx[b * kSlots + j];
                 tgt_gain[b] = mix_gain[b * kSlots + j];
                 paired[b] = 1;
+                generic_distractor[b] = generic_distractor[b - 1];
                 q_idx[b] = pick_query(c, ix, t.instrument, t.song, t.source, rng);
                 q_gain[b] = float(db_to_gain(-12.0 * u(rng)));
                 continue;
@@ -239,11 +293,17 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
         }
         q_idx[b] = pick_query(c, ix, inst, silent ? ~0u : song, source, rng);
         q_gain[b] = float(db_to_gain(-12.0 * u(rng)));
+        if (generic) {   // the drawn stems stay as the rest of the mixture; the target is generated
+            if (!silent) mix_idx[b * kSlots] = -1;
+            tgt_idx[b] = -1;
+            generic_target[b] = 1;
+        }
     }
     Batch out;
     out.mix = dc.mix(mix_idx, mix_gain, B, kSlots);
     out.target = dc.mix(tgt_idx, tgt_gain, B, 1);
     out.query = dc.mix(q_idx, q_gain, B, 1);
+    if (grng) add_generic_sounds(out, generic_target, generic_distractor, paired, *cfg, *grng);
     if (arng) augment_batch(out, p, paired, *arng);
     return out;
 }
@@ -572,6 +632,12 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         a << "; augmented: random EQ ±" << p.augment_eq_db << " dB, pitch ±" << p.augment_pitch_semitones << " semitones";
         cfg.training_data += a.str();
     }
+    if (p.generic_fraction > 0) {
+        std::ostringstream a;
+        a << "; generic sounds (noise bands, harmonic tones) as " << p.generic_fraction * 100
+          << " % of targets and as distractors in " << p.generic_fraction * 100 << " % of the rest";
+        cfg.training_data += a.str();
+    }
     model->to(dev);
     model->train();
 
@@ -616,6 +682,10 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
     }
     std::mt19937_64 rng(p.seed * 7919 + 17);
     std::mt19937_64 arng(p.seed * 104729 + 3);
+    std::mt19937_64 grng(p.seed * 15485863 + 11);
+    if (p.generic_fraction > 0)
+        log << "generic sounds: " << p.generic_fraction * 100 << " % of examples have one as target (queried by another"
+            << " rendering of it), " << p.generic_fraction * 100 << " % of the others one as distractor\n";
     if (augmenting)
         log << "augmentation: random EQ within ±" << p.augment_eq_db << " dB (target, rest, query), pitch within ±"
             << p.augment_pitch_semitones << " semitones (example, query)\n";
@@ -664,7 +734,8 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         if (p.max_minutes > 0) progress = std::min(1.0, std::max(progress, elapsed_min() / p.max_minutes));
         const double lr = p.lr * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(M_PI * progress)));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
-        auto batch = sample_batch(train, ix, dc, p, rng, augmenting ? &arng : nullptr);
+        auto batch = sample_batch(train, ix, dc, p, rng, augmenting ? &arng : nullptr,
+                                  p.generic_fraction > 0 ? &grng : nullptr, &cfg);
         auto loss = loss_fn(model, batch, p.loss, p.augment_eq_db);
         opt.zero_grad();
         loss.backward();
@@ -696,6 +767,12 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
     }
     res.steps_done = std::min(s, p.steps);
     checkpoint(res.steps_done);
+    if (!p.out_last.empty()) {
+        if (average) average->swap_in();
+        save(model, cfg, step0 + res.steps_done, p.out_last);
+        if (average) average->swap_out();
+        log << "final weights in " << p.out_last << "\n";
+    }
     std::signal(SIGINT, old_handler);
     return res;
 }

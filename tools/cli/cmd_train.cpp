@@ -59,6 +59,7 @@ int run_train(const Argv& argv) {
         "Trains the query-conditioned U-Net on `loopsep synth` folders; keeps the model with the best validation SDR.",
         {{"--data", true, "folder of synth songs for training (repeatable)", "DIR"},
          {"--out", true, "model file to write (safetensors)", "MODEL"},
+         {"--out-last", true, "also write the run's final weights here (--out keeps the best validation score's)", "MODEL"},
          {"--steps", true, "training steps (default 3000)", "N"},
          {"--batch", true, "examples per step (default 16)", "B"},
          {"--lr", true, "Adam learning rate, cosine-decayed (default 0.001)", "X"},
@@ -77,6 +78,7 @@ int run_train(const Argv& argv) {
          {"--ema", true, "validate and save an exponential moving average of the weights with this decay per step, e.g. 0.999 (default 0: off)", "D"},
          {"--augment-eq", true, "random smooth EQ for the target, the rest of the mixture and the query, each its own, up to this many dB of boost or cut (default 0: off)", "DB"},
          {"--augment-pitch", true, "random pitch (and tempo) shift per example and per query, up to this many semitones (default 0: off)", "ST"},
+         {"--generic-fraction", true, "share of examples whose target is a generated noise band or tone in a random rhythm, queried by another rendering of it; the same share of the rest get one as a distractor (default 0: off; at most 0.5)", "F"},
          {"--channels", true, "U-Net channels per level (default 8,16,32,64)", "LIST"},
          {"--query-channels", true, "query encoder channels (default 16,32,64)", "LIST"},
          {"--bands", true, "mel bands the net sees (default 96)", "N"},
@@ -91,6 +93,7 @@ int run_train(const Argv& argv) {
 
     TrainParams p;
     p.out = args.get("--out");
+    p.out_last = args.get("--out-last");
     p.steps = args.get_int("--steps", 3000, 1, 10000000);
     p.batch = int(args.get_int("--batch", 16, 1, 1024));
     p.lr = args.get_double("--lr", 1e-3, 1e-7, 0.5);
@@ -104,6 +107,7 @@ int run_train(const Argv& argv) {
     p.ema_decay = args.get_double("--ema", 0.0, 0.0, 0.999999);
     p.augment_eq_db = args.get_double("--augment-eq", 0.0, 0.0, 24.0);
     p.augment_pitch_semitones = args.get_double("--augment-pitch", 0.0, 0.0, 6.0);
+    p.generic_fraction = args.get_double("--generic-fraction", 0.0, 0.0, 0.5);
     if (args.has("--loss")) p.loss = parse_train_loss(args.get("--loss"));
     if (args.has("--channels")) p.config.unet_channels = int_list(args.get("--channels"), "--channels");
     if (args.has("--query-channels"))

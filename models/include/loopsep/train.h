@@ -70,6 +70,7 @@ const char* train_loss_name(TrainLoss loss);
 
 struct TrainParams {
     std::string out;                    // model file (best validation score; the last state if no validation)
+    std::string out_last;               // also the final state (the weights' average with ema_decay), if set
     std::string resume;                 // model file to start from (its architecture wins)
     long steps = 3000;
     int batch = 16;
@@ -97,6 +98,11 @@ struct TrainParams {
     // examples themselves (stems, gains, queries) are the same with and without augmentation.
     double augment_eq_db = 0.0;
     double augment_pitch_semitones = 0.0;
+    // Generic sounds (models/src/generic.h; 0: off, the default). This share of examples has a target
+    // made of band-limited noise or a harmonic tone in a random rhythm, queried by another rendering of
+    // the same sound; the same share of the other examples gets one as a distractor in the mixture. It
+    // keeps the net following queries unlike any training instrument (a noise loop: keep the noise).
+    double generic_fraction = 0.0;
     std::vector<std::string> accompaniment_only = {"other"};  // never a target (catch-all stems)
     ModelConfig config;                 // architecture of a fresh model
     // Query-independent encoder levels (ModelConfig::shared_levels). -1: the architecture's own. With
