@@ -36,7 +36,7 @@ Timbre random_timbre(std::mt19937_64& rng, int sample_rate_hz) {
     t.noise = u(rng) < 0.5;
     t.decay_sec = log_uniform(rng, 0.03, 0.6);
     if (t.noise) {
-        if (u(rng) < 0.2) return t;   // broadband: no filter
+        if (u(rng) < 0.35) return t;   // broadband: no filter (white-noise shakers, gated noise)
         const double centre_hz = log_uniform(rng, 80.0, 12000.0), width_oct = 0.5 + 4.5 * u(rng);
         t.low_hz = std::max(20.0, centre_hz / std::exp2(width_oct / 2));
         t.high_hz = std::min(top_hz, centre_hz * std::exp2(width_oct / 2));
@@ -64,9 +64,15 @@ Timbre random_timbre(std::mt19937_64& rng, int sample_rate_hz) {
 void render(const Timbre& t, std::mt19937_64& rng, int sample_rate_hz, std::int64_t bar_start_frames,
             std::int64_t bar_frames, float* out, std::int64_t n) {
     std::uniform_real_distribution<double> u(0.0, 1.0);
+    // Noise plays mostly in eighths and sixteenths, as shakers and hi-hats do: there the trained
+    // güira and hi-hats are the nearest thing the net knows, and it must learn that such a query
+    // asks for its own spectrum, not theirs (see the probe in models/TRAINING.md).
     static const int kSteps[] = {1, 2, 4, 8, 16};
+    static const double kNoiseWeights[] = {1, 1, 2, 3, 3}, kToneWeights[] = {1, 1, 1, 1, 1};
     const bool sustained = u(rng) < 0.15;
-    const int steps_per_bar = kSteps[rng() % 5];
+    std::discrete_distribution<int> grid(t.noise ? std::begin(kNoiseWeights) : std::begin(kToneWeights),
+                                         t.noise ? std::end(kNoiseWeights) : std::end(kToneWeights));
+    const int steps_per_bar = kSteps[grid(rng)];
     const double density = 0.4 + 0.6 * u(rng);
     const double step_frames = double(bar_frames) / steps_per_bar;
     // Half the renderings hold each note at full level for part of its step before it decays: gated
