@@ -6,7 +6,8 @@
 // SDR per instrument vs the ideal ratio mask and the mixture, wrong-query SDR, leakage.
 //   [--val-examples 24] [--seed 12345] [--by-source: also SDR per instrument / target sound source]
 // --probe-noise: the shipped-model test's analytic mixture (an 82 Hz tone + sixteenth-note white-noise
-// bursts) with a tone query and with noise queries of 4 levels × 3 rhythms: the mean mask a query keeps
+// bursts) with a tone query and with noise queries of 4 levels × 5 rhythms (gated on and off in 32nd
+// notes, sixteenths, eighths and quarters at the reference 120 BPM, or continuous): the mean mask a query keeps
 // where only its own sound is (43–150 Hz for the tone, 8.6–19 kHz for the noise). A noise-like query
 // should keep the noise band open; a model that closes it answers unseen noisy loops with silence.
 #include <sys/stat.h>
@@ -61,10 +62,11 @@ static void probe_noise(const loopsep::Separator& sep) {
     std::printf("noise probe (mean mask; tone band = bins 2-7, noise band = bins 400-899):\n"
                 "  tone query: tone band %.3f, noise band %.3f\n", mean_mask(m_tone, bins, 2, 8),
                 mean_mask(m_tone, bins, 400, 900));
-    std::printf("  noise query, noise band   sixteenths  half bars  continuous\n");
+    std::printf("  noise query, noise band       32nds  sixteenths    eighths   quarters  continuous\n");
     for (float rms : {0.01f, 0.03f, 0.1f, 0.3f}) {
-        std::printf("  rms %.2f               ", rms);
-        for (std::size_t period : {std::size_t(2756), std::size_t(11025), n}) {
+        std::printf("  rms %.2f              ", rms);
+        // Half a gating cycle in samples: on for `period`, off for `period` (a sixteenth is 5512 at 120 BPM).
+        for (std::size_t period : {std::size_t(1378), std::size_t(2756), std::size_t(5512), std::size_t(11025), n}) {
             loopsep::Audio q(1, n);
             std::mt19937 r2(5);
             std::normal_distribution<float> g2(0.0f, rms);
