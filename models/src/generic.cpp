@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 namespace loopsep::generic {
 
@@ -70,8 +71,8 @@ void render(const Timbre& t, std::mt19937_64& rng, int sample_rate_hz, std::int6
     static const int kSteps[] = {1, 2, 4, 8, 16};
     static const double kNoiseWeights[] = {1, 1, 2, 3, 3}, kToneWeights[] = {1, 1, 1, 1, 1};
     const bool sustained = u(rng) < 0.15;
-    std::discrete_distribution<int> grid(t.noise ? std::begin(kNoiseWeights) : std::begin(kToneWeights),
-                                         t.noise ? std::end(kNoiseWeights) : std::end(kToneWeights));
+    const double* weights = t.noise ? kNoiseWeights : kToneWeights;
+    std::discrete_distribution<int> grid(weights, weights + std::size(kSteps));
     const int steps_per_bar = kSteps[grid(rng)];
     const double density = 0.4 + 0.6 * u(rng);
     const double step_frames = double(bar_frames) / steps_per_bar;

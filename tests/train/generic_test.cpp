@@ -24,15 +24,20 @@ std::vector<float> render(const generic::Timbre& t, std::mt19937_64& rng) {
     return x;
 }
 
+// Power of each DFT bin of the whole rendering, and the frequency of bin k.
+std::vector<double> power_spectrum(const std::vector<float>& x) {
+    auto t = torch::from_blob(const_cast<float*>(x.data()), {kWindow}, torch::kFloat32);
+    auto p = torch::fft::rfft(t).abs().pow(2).contiguous();
+    return std::vector<double>(p.data_ptr<float>(), p.data_ptr<float>() + p.size(0));
+}
+double bin_hz(std::size_t k) { return double(k) * kRate / double(kWindow); }
+
 // Power spectrum of the whole rendering in 24 log-spaced bands from 30 Hz to 20 kHz, as dB.
 std::vector<double> band_profile_db(const std::vector<float>& x) {
-    auto t = torch::from_blob(const_cast<float*>(x.data()), {kWindow}, torch::kFloat32);
-    auto p = torch::fft::rfft(t).abs().pow(2);
-    const auto* pw = p.data_ptr<float>();
-    const std::int64_t bins = p.size(0);
+    const auto pw = power_spectrum(x);
     std::vector<double> band(24, 1e-12);
-    for (std::int64_t k = 1; k < bins; ++k) {
-        const double f = double(k) * kRate / double(kWindow);
+    for (std::size_t k = 1; k < pw.size(); ++k) {
+        const double f = bin_hz(k);
         if (f < 30 || f >= 20000) continue;
         band[std::size_t(24.0 * std::log(f / 30.0) / std::log(20000.0 / 30.0))] += pw[k];
     }
@@ -51,14 +56,11 @@ double profile_distance_db(const std::vector<double>& a, const std::vector<doubl
 }
 
 double fraction_of_power_between(const std::vector<float>& x, double lo_hz, double hi_hz) {
-    auto t = torch::from_blob(const_cast<float*>(x.data()), {kWindow}, torch::kFloat32);
-    auto p = torch::fft::rfft(t).abs().pow(2);
-    const auto* pw = p.data_ptr<float>();
+    const auto pw = power_spectrum(x);
     double in = 0, all = 0;
-    for (std::int64_t k = 0; k < p.size(0); ++k) {
-        const double f = double(k) * kRate / double(kWindow);
+    for (std::size_t k = 0; k < pw.size(); ++k) {
         all += pw[k];
-        if (f >= lo_hz && f <= hi_hz) in += pw[k];
+        if (bin_hz(k) >= lo_hz && bin_hz(k) <= hi_hz) in += pw[k];
     }
     return in / all;
 }
