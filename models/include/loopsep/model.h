@@ -29,13 +29,13 @@
 namespace loopsep {
 
 // The decoder's last (full-resolution) level, which runs once per target per window:
-// ResBlock = a FiLM residual block like every other level (two convolutions; v1, v2, v3);
+// ResBlock = a FiLM residual block like every other level (two convolutions; v1–v4);
 // Film = GroupNorm + FiLM + ReLU only, no convolution (27 % less per extra target, bench_model).
 enum class TopDecoder { ResBlock, Film };
 TopDecoder parse_top_decoder(const std::string& name);  // "resblock" | "film"; usage error otherwise
 std::string to_string(TopDecoder d);
 
-// The two convolutions of every residual block: Square = 3×3 and 3×3 (v1, v2, v3); TimeFreq = a temporal
+// The two convolutions of every residual block: Square = 3×3 and 3×3 (v1–v4); TimeFreq = a temporal
 // 7×1 then a spectral 1×5 (the "musically shaped" filters of Pons et al.: 12 weights per channel pair
 // instead of 18, a 7-frame × 5-band reach per block instead of 5 × 5).
 enum class BlockKernels { Square, TimeFreq };
@@ -141,7 +141,7 @@ private:
 // Once per process, before running the net: LibTorch's thread count, and glibc's allocator told to keep
 // freed activation memory in the heap (mallopt; without it every batch page-faults its tensors in again).
 void set_torch_threads(int threads);
-std::string default_model_path();              // $LOOPSEP_MODEL, else <source tree>/models/loopsep-v3.safetensors
+std::string default_model_path();              // $LOOPSEP_MODEL, else <source tree>/models/loopsep-v4.safetensors
 // For tests and the trainer: a freshly initialised (untrained) model written to `path` (small configs run fast).
 void write_untrained_model(const std::string& path, const ModelConfig& config, std::uint64_t seed);
 
