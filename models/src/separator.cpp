@@ -263,9 +263,9 @@ void set_torch_threads(int threads) {
 std::string default_model_path() {
     if (const char* env = std::getenv("LOOPSEP_MODEL"); env && *env) return env;
 #ifdef LOOPSEP_SOURCE_DIR
-    return std::string(LOOPSEP_SOURCE_DIR) + "/models/loopsep-v4.safetensors";
+    return std::string(LOOPSEP_SOURCE_DIR) + "/" + kShippedModelFile;
 #else
-    return "models/loopsep-v4.safetensors";
+    return kShippedModelFile;
 #endif
 }
 

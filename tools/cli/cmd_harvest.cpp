@@ -36,7 +36,7 @@ const CommandSpec kSpec{
      {"--max-loops", true, "loops kept per song, best first (default 8)", "N"},
      {"--min-quality", true, "drop loops scoring below Q, 0..1 (default 0.3)", "Q"},
      {"--threads", true, "CPU threads (default 2)", "N"},
-     {"--model", true, "model file (default: models/loopsep-v4.safetensors)", "FILE"},
+     {"--model", true, std::string("model file (default: ") + kShippedModelFile + ")", "FILE"},
      {"--force", false, "harvest songs again even if already done"},
      {"--json", false, "print one JSON summary on stdout"}},
     1,

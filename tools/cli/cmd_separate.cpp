@@ -43,7 +43,7 @@ const CommandSpec kSpec{
      {"--query-bpm", true, "tempo of the --query loop (default: estimated)", "BPM"},
      {"--genre", true, "bachata | hiphop | neutral: tempo prior and catalog genre", "G"},
      {"--catalog", true, "loop catalog (default: the per-user catalog, seeded from samples/)", "DB"},
-     {"--model", true, "model file (default: models/loopsep-v4.safetensors)", "FILE"},
+     {"--model", true, std::string("model file (default: ") + kShippedModelFile + ")", "FILE"},
      {"--format", true, "wav | flac (default: from the extension, else wav)", "F"},
      {"--bits", true, "16 | 24 | f32 (default 16)", "B"},
      {"--threads", true, "CPU threads (default 2)", "N"},
