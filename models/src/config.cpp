@@ -48,6 +48,7 @@ void ModelConfig::validate() const {
     check(num_bands % (1 << query_channels.size()) == 0, "num_bands", "must be divisible by 2^(query layers)");
     check(shared_levels >= 0 && shared_levels <= levels, "shared_levels",
           "must be in 0..levels = " + std::to_string(levels));
+    check(mid_blocks >= 1 && mid_blocks <= 8, "mid_blocks", "must be in 1..8");
     check(embedding_size >= 1 && embedding_size <= 4096, "embedding_size", "must be in 1..4096");
     check(training_steps >= 0, "training_steps", "must be ≥ 0");
 }
@@ -58,7 +59,7 @@ std::string ModelConfig::to_json() const {
         {"segment_frames", segment_frames}, {"context_frames", context_frames}, {"num_bands", num_bands},
         {"unet_channels", unet_channels}, {"query_channels", query_channels}, {"embedding_size", embedding_size},
         {"shared_levels", shared_levels}, {"top_decoder", to_string(top_decoder)},
-        {"block_kernels", to_string(block_kernels)},
+        {"block_kernels", to_string(block_kernels)}, {"mid_blocks", mid_blocks},
         {"instruments", instruments}, {"training_data", training_data}, {"training_steps", training_steps},
         {"window", "hann-periodic"}, {"stft_center", true}, {"stereo", "mid; one mask for both channels"},
         {"band_scale", "mel (HTK), triangular, 0..sample_rate/2"}};
@@ -84,6 +85,7 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& w
             c.top_decoder = parse_top_decoder(j["top_decoder"].get<std::string>());
         if (j.contains("block_kernels"))  // absent before the time/frequency kernels
             c.block_kernels = parse_block_kernels(j["block_kernels"].get<std::string>());
+        if (j.contains("mid_blocks")) c.mid_blocks = j["mid_blocks"].get<int>();  // absent in v1–v4 files: one block
         if (j.contains("instruments")) c.instruments = j["instruments"].get<std::vector<std::string>>();
         if (j.contains("training_data")) c.training_data = j["training_data"].get<std::string>();
         if (j.contains("training_steps")) c.training_steps = j["training_steps"].get<long>();

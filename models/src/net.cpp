@@ -234,6 +234,10 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
         dec->push_back(FilmResBlock(ch[i], E, i > 0 || c.top_decoder == TopDecoder::ResBlock, c.block_kernels));
     }
     mid = register_module("mid", FilmResBlock(ch[levels], E, true, c.block_kernels));
+    if (c.mid_blocks > 1) {
+        mid_extra = register_module("mid_extra", torch::nn::ModuleList());
+        for (int i = 1; i < c.mid_blocks; ++i) mid_extra->push_back(FilmResBlock(ch[levels], E, true, c.block_kernels));
+    }
     head = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[0], 1, 1)));
     const auto a = to_coo(analysis_filterbank(c)), s = to_coo(synthesis_filterbank(c));
     fa_bands = register_buffer("fa_bands", a.rows);
@@ -306,6 +310,8 @@ torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::
         x = down[i]->as<torch::nn::Conv2d>()->forward(x);
     }
     x = config.shared_levels == levels ? mid->forward_after_conv1(x, shared.first_conv1, emb) : mid(x, emb);
+    if (mid_extra)
+        for (auto& m : *mid_extra) x = m->as<FilmResBlock>()->forward(x, emb);
     const bool in_place = inference(x);  // x below is always a tensor this function made
     for (int i = levels - 1; i >= 0; --i) {
         auto& up_i = *up[i]->as<torch::nn::ConvTranspose2d>();
@@ -321,6 +327,8 @@ LoopSepNetImpl::QueryWeights LoopSepNetImpl::query_weights(const torch::Tensor& 
     const int levels = int(config.unet_channels.size()) - 1;
     for (int i = config.shared_levels; i < levels; ++i) q.norm2.push_back(enc[i]->as<FilmResBlock>()->folded_norm2(embedding));
     q.norm2.push_back(mid->folded_norm2(embedding));
+    if (mid_extra)
+        for (auto& m : *mid_extra) q.norm2.push_back(m->as<FilmResBlock>()->folded_norm2(embedding));
     for (int i = levels - 1; i >= 0; --i) q.norm2.push_back(dec[i]->as<FilmResBlock>()->folded_norm2(embedding));
     for (int i = 0; i < levels; ++i) q.up.push_back(cpu::upsample_weights_1x1(*up[i]->as<torch::nn::ConvTranspose2d>()));
     return q;
@@ -340,6 +348,8 @@ torch::Tensor LoopSepNetImpl::band_mask_for(const Shared& shared, const QueryWei
     }
     x = config.shared_levels == levels ? finish_block(*mid, x, shared.first_conv1, q.norm2[next++])
                                        : mid->forward_folded(x, q.norm2[next++]);
+    if (mid_extra)
+        for (auto& m : *mid_extra) x = m->as<FilmResBlock>()->forward_folded(x, q.norm2[next++]);
     for (int i = levels - 1; i >= 0; --i) {
         x = cpu::upsample_add_1x1(q.up[std::size_t(i)].first, q.up[std::size_t(i)].second, x, skips[std::size_t(i)]);
         x = dec[i]->as<FilmResBlock>()->forward_folded(x, q.norm2[next++]);
@@ -417,6 +427,24 @@ LoopSepNet timefreq_blocks(LoopSepNet& net) {
             to.slice(3, 1, 4).copy_(from.sum(2, true));
         }
     });
+}
+
+LoopSepNet deeper_bottleneck(LoopSepNet& net, int blocks, std::uint64_t seed) {
+    ModelConfig config = net->config;
+    if (blocks <= config.mid_blocks)
+        throw usage_error("bottleneck blocks can only grow (the model has " + std::to_string(config.mid_blocks) + ")");
+    config.mid_blocks = blocks;
+    config.validate();
+    torch::manual_seed(seed);  // the new blocks' first convolutions and FiLMs: a fresh initialisation
+    LoopSepNet out(config);
+    torch::NoGradGuard g;
+    auto src = net->named_parameters();
+    for (auto& p : out->named_parameters()) {
+        if (src.contains(p.key())) p.value().copy_(src[p.key()]);
+        else if (p.key().find(".conv2.") != std::string::npos) p.value().zero_();  // new block: identity
+    }
+    out->to(net->stem->weight.device());
+    return out;
 }
 
 LoopSepNet film_top_decoder(LoopSepNet& net) {

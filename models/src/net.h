@@ -95,6 +95,9 @@ struct LoopSepNetImpl : torch::nn::Module {
     torch::nn::Conv2d stem{nullptr}, head{nullptr};
     torch::nn::ModuleList enc{nullptr}, down{nullptr}, up{nullptr}, dec{nullptr};
     FilmResBlock mid{nullptr};
+    // config.mid_blocks − 1 more bottleneck blocks after `mid` (registered only when there are any,
+    // so v1–v4 files keep their tensor names).
+    torch::nn::ModuleList mid_extra{nullptr};
     // Sparse filterbanks as buffers (not saved: rebuilt from the config).
     torch::Tensor fa_bands, fa_bins, fa_weights, fs_bands, fs_bins, fs_weights;
 };
@@ -117,6 +120,10 @@ LoopSepNet timefreq_blocks(LoopSepNet& net);
 // into the GroupNorm before it, exactly. For that embedding both nets give the same masks; it is the
 // starting point for fine-tuning a shared-trunk model.
 LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedding);
+// The same net with `blocks` residual blocks at the bottleneck (more than it has): the new blocks' last
+// convolution starts at zero, so each is the identity and the net's masks are unchanged; every other
+// parameter is copied. The starting point for a fine-tune (loopsep train --resume --mid-blocks N).
+LoopSepNet deeper_bottleneck(LoopSepNet& net, int blocks, std::uint64_t seed);
 // Parameters (not buffers) + the config as metadata.
 SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config);
 // Copies every parameter from `file`; any missing, extra or mis-shaped tensor is an input error naming `what`.

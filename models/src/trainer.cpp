@@ -42,6 +42,8 @@ void TrainParams::validate() const {
         throw usage_error("--augment-pitch must be in 0..6 semitones (the largest random pitch shift)");
     if (!(generic_fraction >= 0 && generic_fraction <= 0.5))
         throw usage_error("--generic-fraction must be in 0..0.5 (the share of examples with a generic target, and of those with a generic distractor)");
+    if (mid_blocks < 0 || mid_blocks > 8) throw usage_error("--mid-blocks must be in 1..8 (0: the architecture's own)");
+    if (warmup_steps < 0 || warmup_steps > steps) throw usage_error("--warmup-steps must be in 0..--steps");
     config.validate();
     if (shared_levels < -1 || shared_levels > int(config.unet_channels.size()) - 1)
         throw usage_error("--shared-levels must be in 0..levels (" + std::to_string(config.unet_channels.size() - 1) + ")");
@@ -613,10 +615,20 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
             cfg.block_kernels = BlockKernels::TimeFreq;
             log << "residual blocks converted to time/frequency kernels (each 3x3 kernel projected)\n";
         }
+        if (p.mid_blocks > 0 && p.mid_blocks < cfg.mid_blocks)
+            throw usage_error("--mid-blocks " + std::to_string(p.mid_blocks) + ": " + p.resume + " has " +
+                              std::to_string(cfg.mid_blocks) + " bottleneck blocks (they cannot be removed)");
+        if (p.mid_blocks > cfg.mid_blocks) {
+            model = net::deeper_bottleneck(model, p.mid_blocks, p.seed);
+            log << "bottleneck deepened from " << cfg.mid_blocks << " to " << p.mid_blocks
+                << " residual blocks (the new ones start as the identity)\n";
+            cfg.mid_blocks = p.mid_blocks;
+        }
     } else {
         if (p.shared_levels >= 0) cfg.shared_levels = p.shared_levels;
         if (p.top_decoder) cfg.top_decoder = *p.top_decoder;
         if (p.block_kernels) cfg.block_kernels = *p.block_kernels;
+        if (p.mid_blocks > 0) cfg.mid_blocks = p.mid_blocks;
         model = net::make_net(cfg, p.seed);
     }
     if (train.window_samples != cfg.num_window_samples())
@@ -732,7 +744,8 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         // Cosine decay to 5 % of the learning rate, over the steps or the time limit, whichever ends first.
         double progress = double(s - 1) / double(p.steps);
         if (p.max_minutes > 0) progress = std::min(1.0, std::max(progress, elapsed_min() / p.max_minutes));
-        const double lr = p.lr * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(M_PI * progress)));
+        const double warm = p.warmup_steps > 0 ? std::min(1.0, double(s) / double(p.warmup_steps)) : 1.0;
+        const double lr = warm * p.lr * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(M_PI * progress)));
         for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
         auto batch = sample_batch(train, ix, dc, p, rng, augmenting ? &arng : nullptr,
                                   p.generic_fraction > 0 ? &grng : nullptr, &cfg);

@@ -354,6 +354,69 @@ TEST(BlockKernels, TimeFreqBlocksHaveTheirShapesAndTheFastPathMatchesTraining) {
     EXPECT_EQ(parse_block_kernels(to_string(BlockKernels::TimeFreq)), BlockKernels::TimeFreq);
 }
 
+TEST(MidBlocks, DeeperBottleneckStartsAsTheSameNetAndEveryPathRunsItsBlocks) {
+    lt::TempDir dir;
+    set_torch_threads(1);
+    ModelConfig c = small_test_config();
+    c.shared_levels = 1;
+    auto net = net::make_net(c, 29);
+    net->eval();
+    torch::manual_seed(8);
+    for (auto& p : net->named_parameters())
+        if (p.key().find("film") != std::string::npos) p.value().detach().add_(torch::randn_like(p.value()) * 0.3);
+    auto deep = net::deeper_bottleneck(net, 3, 5);
+    deep->eval();
+    EXPECT_EQ(deep->config.mid_blocks, 3);
+    EXPECT_THROW(net::deeper_bottleneck(deep, 2, 5), Error);  // blocks are never removed
+    const auto src = net->named_parameters();
+    int64_t n_net = 0, n_deep = 0;
+    for (const auto& p : src) n_net += p.value().numel();
+    for (const auto& p : deep->named_parameters()) {
+        n_deep += p.value().numel();
+        if (src.contains(p.key())) EXPECT_TRUE(torch::equal(p.value(), src[p.key()])) << p.key();
+    }
+    const int64_t ch = c.unet_channels.back(), emb = c.embedding_size;
+    const int64_t block = 2 * (ch * ch * 9 + ch) + 4 * ch + emb * 2 * ch + 2 * ch;  // 2 convs, 2 norms, FiLM
+    EXPECT_EQ(n_deep - n_net, 2 * block);
+
+    auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0;
+    auto q = torch::randn({1, c.embedding_size});
+    torch::NoGradGuard off;
+    const auto before = net->mask(mag, q);
+    EXPECT_LT(max_abs_diff(deep->mask(mag, q), before), 1e-6f);  // new blocks are the identity
+
+    // Trained blocks are not: give them weights, then every path must agree and differ from before.
+    for (auto& p : deep->named_parameters())
+        if (p.key().rfind("mid_extra.", 0) == 0) p.value().add_(torch::randn_like(p.value()) * 0.2);
+    torch::Tensor slow;
+    {
+        torch::AutoGradMode on(true);
+        slow = deep->mask(mag, q.expand({2, c.embedding_size})).detach();
+    }
+    EXPECT_GT(max_abs_diff(slow, before), 1e-3f);
+    EXPECT_LT(max_abs_diff(deep->mask(mag, q), slow), 1e-5f);  // inference: folded FiLM, in place
+    write_safetensors(dir.file("deep.safetensors"), net::to_safetensors(deep, deep->config));
+    const auto sep = Separator::load(dir.file("deep.safetensors"));
+    EXPECT_EQ(sep->config().mid_blocks, 3);
+    std::vector<std::vector<float>> windows(2);
+    const std::size_t per = std::size_t(c.window_frames()) * c.num_bins();
+    for (std::size_t i = 0; i < 2; ++i) windows[i].assign(mag.data_ptr<float>() + i * per, mag.data_ptr<float>() + (i + 1) * per);
+    const auto got = sep->predict_masks(windows, std::vector<float>(q.data_ptr<float>(), q.data_ptr<float>() + c.embedding_size));
+    const auto expected = slow.clamp(0.0, 1.0).contiguous();
+    float worst = 0;
+    for (std::size_t i = 0; i < 2; ++i)
+        for (std::size_t k = 0; k < per; ++k) worst = std::max(worst, std::abs(got[i][k] - expected.data_ptr<float>()[i * per + k]));
+    EXPECT_LT(worst, 1e-5f);
+    // The same tensors under a one-block config: the file holds tensors it does not use.
+    write_safetensors(dir.file("mismatch.safetensors"), net::to_safetensors(deep, c));
+    EXPECT_THROW(Separator::load(dir.file("mismatch.safetensors")), Error);
+    ModelConfig bad = c;
+    bad.mid_blocks = 0;
+    EXPECT_THROW(bad.validate(), Error);
+    bad.mid_blocks = 9;
+    EXPECT_THROW(bad.validate(), Error);
+}
+
 // The direct 3×3 convolution (cpu::conv3x3) against LibTorch's, in every version this CPU runs: widths
 // that fill whole vectors and widths that do not, one input channel (the stem) and many, with and
 // without the residual it can add, and an output count that is not a whole block (LibTorch's then).

@@ -86,6 +86,8 @@ int run_train(const Argv& argv) {
          {"--shared-levels", true, "encoder levels the query does not condition, computed once for all targets (default 0; with --resume: converts the model)", "N"},
          {"--block-kernels", true, "residual block convolutions of a new model: square (3x3, 3x3) or timefreq (7x1 in time, then 1x5 in bands); with --resume timefreq converts the model (default: square, or the resumed model's)", "NAME"},
          {"--top-decoder", true, "last decoder level: resblock (two 3x3 convolutions) or film (norm + FiLM only, cheaper per target); with --resume film converts the model (default: resblock, or the resumed model's)", "NAME"},
+         {"--mid-blocks", true, "residual blocks at the bottleneck (default 1, or the resumed model's; with --resume a larger number deepens the model, the new blocks starting as the identity)", "N"},
+         {"--warmup-steps", true, "raise the learning rate linearly from 0 over this many steps before the cosine decay (default 0: none)", "N"},
          {"--bars-per-song", true, "prepare only this many bars per song, spread evenly (default: all)", "N"},
          {"--finer-stretch", false, "prepare with Rubber Band R3 instead of R2 (slower)"}}};
     ParsedArgs args = parse_args(spec, argv);
@@ -118,6 +120,8 @@ int run_train(const Argv& argv) {
         p.shared_levels = int(args.get_int("--shared-levels", 0, 0, int(p.config.unet_channels.size()) - 1));
     if (args.has("--block-kernels")) p.block_kernels = parse_block_kernels(args.get("--block-kernels"));
     if (args.has("--top-decoder")) p.top_decoder = parse_top_decoder(args.get("--top-decoder"));
+    if (args.has("--mid-blocks")) p.mid_blocks = int(args.get_int("--mid-blocks", 1, 1, 8));
+    p.warmup_steps = args.get_int("--warmup-steps", 0, 0, 10000000);
     p.config.validate();
 
     const auto data = args.all("--data"), val_dirs = args.all("--val");

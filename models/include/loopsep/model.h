@@ -65,6 +65,9 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     int shared_levels = 0;
     TopDecoder top_decoder = TopDecoder::ResBlock;       // see TopDecoder
     BlockKernels block_kernels = BlockKernels::Square;   // see BlockKernels
+    // Residual blocks at the bottleneck (v1–v4: 1). Extra ones add capacity where the net is cheapest
+    // (1/64 of the top level's positions: each costs ≈ 1/9 of the U-Net) and widen its reach in time.
+    int mid_blocks = 1;
 
     // Provenance (free text / lists, not checked beyond their types).
     std::vector<std::string> instruments;   // instruments seen in training

@@ -117,6 +117,14 @@ struct TrainParams {
     // --resume, TimeFreq converts a Square net first (net::timefreq_blocks: each 3×3 kernel becomes
     // its separable projection, every other weight is kept).
     std::optional<BlockKernels> block_kernels;
+    // Residual blocks at the bottleneck (ModelConfig::mid_blocks). 0: the architecture's own. With
+    // --resume, a larger value deepens the resumed net first (net::deeper_bottleneck: the new blocks
+    // start as the identity).
+    int mid_blocks = 0;
+    // Learning-rate warm-up: the rate rises linearly from 0 over the first `warmup_steps` steps, then
+    // follows the cosine schedule (0: none). A resume starts Adam afresh, and its first full-rate steps
+    // move every weight by about the learning rate whatever its gradient: the warm-up avoids that jolt.
+    long warmup_steps = 0;
     void validate() const;              // usage error naming the parameter
 };
 
