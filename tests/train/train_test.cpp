@@ -342,6 +342,27 @@ TEST(Trainer, ResumingASquareNetWithTimeFreqKernelsConvertsAndTrainsOn) {
     EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
 }
 
+TEST(Trainer, ResumingWithMoreBottleneckBlocksDeepensTheModelAndTrainsOn) {
+    TrainedToy toy;
+    auto& [dir, p, train, val, log, first] = toy;
+    TrainParams q = resumed_from(p, dir.file("deep.safetensors"));
+    q.mid_blocks = 3;
+    q.warmup_steps = 20;
+    q.steps = 40;
+    const auto deep = train_model(q, train, &val, log);
+    EXPECT_NE(log.str().find("bottleneck deepened from 1 to 3"), std::string::npos);
+    auto sep = Separator::load(q.out);
+    EXPECT_EQ(sep->config().mid_blocks, 3);
+    EXPECT_GT(sep->num_parameters(), Separator::load(p.out)->num_parameters());
+    // The new blocks start as the identity, so what the toy model learned survives the resume.
+    EXPECT_GT(deep.best.mean_sdr_model_db, deep.best.mean_sdr_mixture_db) << log.str();
+    EXPECT_GT(deep.best.mean_sdr_model_db, first.best.mean_sdr_model_db - 3.0) << log.str();
+    // Blocks are never removed.
+    TrainParams back = resumed_from(q, dir.file("back.safetensors"));
+    back.mid_blocks = 1;
+    EXPECT_THROW(train_model(back, train, &val, log), Error);
+}
+
 TEST(Trainer, ParametersAreValidated) {
     TrainParams p;
     p.out = "/tmp/x";
@@ -354,6 +375,12 @@ TEST(Trainer, ParametersAreValidated) {
     p.shared_levels = int(p.config.unet_channels.size());  // one more than there are levels
     EXPECT_THROW(p.validate(), Error);
     p.shared_levels = -1;
+    p.warmup_steps = p.steps + 1;  // a warm-up longer than the run
+    EXPECT_THROW(p.validate(), Error);
+    p.warmup_steps = 0;
+    p.mid_blocks = 9;
+    EXPECT_THROW(p.validate(), Error);
+    p.mid_blocks = 0;
     p.out.clear();
     EXPECT_THROW(p.validate(), Error);
 }
