@@ -379,12 +379,14 @@ void copy_parameter(const torch::Tensor& from, torch::Tensor& to) { to.copy_(fro
 
 // A net of `config` on `net`'s device, each of whose parameters is made from its namesake in `net` by
 // `map` (a copy unless given): the conversions below keep a subset of the parameters, some reshaped,
-// then change some of them.
+// then change some of them. A parameter `net` lacks (a block the conversion adds) keeps its fresh
+// initialisation.
 LoopSepNet rebuilt_with(LoopSepNet& net, const ModelConfig& config, const ParameterMap& map = copy_parameter) {
     LoopSepNet out(config);
     torch::NoGradGuard g;
     auto src = net->named_parameters();
-    for (auto& p : out->named_parameters()) map(src[p.key()], p.value());
+    for (auto& p : out->named_parameters())
+        if (src.contains(p.key())) map(src[p.key()], p.value());
     out->to(net->stem->weight.device());
     return out;
 }
@@ -436,14 +438,13 @@ LoopSepNet deeper_bottleneck(LoopSepNet& net, int blocks, std::uint64_t seed) {
     config.mid_blocks = blocks;
     config.validate();
     torch::manual_seed(seed);  // the new blocks' first convolutions and FiLMs: a fresh initialisation
-    LoopSepNet out(config);
+    LoopSepNet out = rebuilt_with(net, config);
     torch::NoGradGuard g;
-    auto src = net->named_parameters();
-    for (auto& p : out->named_parameters()) {
-        if (src.contains(p.key())) p.value().copy_(src[p.key()]);
-        else if (p.key().find(".conv2.") != std::string::npos) p.value().zero_();  // new block: identity
+    for (int i = net->config.mid_blocks - 1; i < blocks - 1; ++i) {  // new blocks: x + 0 = x
+        auto& block = *out->mid_extra[i]->as<FilmResBlock>();
+        block.conv2->weight.zero_();
+        block.conv2->bias.zero_();
     }
-    out->to(net->stem->weight.device());
     return out;
 }
 
