@@ -73,7 +73,7 @@ int run_train(const Argv& argv) {
          {"--minutes", true, "stop after this many minutes (the best model so far is kept)", "M"},
          {"--val-every", true, "steps between validations (default 250)", "N"},
          {"--val-examples", true, "validation windows per instrument (default 24)", "N"},
-         {"--loss", true, "magnitude (L1 on |S|) or psa (L1 on the phase-sensitive target |S|·cos(∠S−∠X)) (default magnitude)", "NAME"},
+         {"--loss", true, "magnitude (L1 on |S|), psa (L1 on the phase-sensitive target |S|·cos(∠S−∠X)) or sdr (−SDR in dB of the masked mixture per example) (default magnitude)", "NAME"},
          {"--pair-fraction", true, "share of examples that reuse the previous mixture with another stem as target (default 0)", "X"},
          {"--ema", true, "validate and save an exponential moving average of the weights with this decay per step, e.g. 0.999 (default 0: off)", "D"},
          {"--augment-eq", true, "random smooth EQ for the target, the rest of the mixture and the query, each its own, up to this many dB of boost or cut (default 0: off)", "DB"},

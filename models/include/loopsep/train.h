@@ -64,8 +64,11 @@ SegmentCache prepare_segments(const PrepareParams& params, const ModelConfig& co
 //  * PhaseSensitive: the part of the target in phase with the mixture, |S|·cos(∠S − ∠X), clipped to
 //    [0, |X|] (Erdogan et al. 2015). A mask keeps the mixture's phase, so this is the magnitude that
 //    brings the masked mixture closest to the target waveform: it trains for SDR, not for spectra.
-enum class TrainLoss { Magnitude, PhaseSensitive };
-TrainLoss parse_train_loss(const std::string& name);   // "magnitude" | "psa"; usage error naming --loss
+//  * Sdr: not an L1 but the masked mixture's SDR itself (complex spectra, the four-beat centre), in dB
+//    per example, then averaged, so every window weighs alike as in the validation's mean SDR; a
+//    soft threshold 40 dB under the mixture keeps silent targets defined (they train the output down).
+enum class TrainLoss { Magnitude, PhaseSensitive, Sdr };
+TrainLoss parse_train_loss(const std::string& name);   // "magnitude" | "psa" | "sdr"; usage error naming --loss
 const char* train_loss_name(TrainLoss loss);
 
 struct TrainParams {
