@@ -21,7 +21,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 bin="$root/build/tools/loopsep"
-model="$root/models/loopsep-v4.safetensors"
+model="$root/models/loopsep-v5.safetensors"
 songs=3
 seed=801
 target=bongo

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 OLD=$1
 NEW=$2
 ROUNDS=${3:-8}
-MODEL=${4:-models/loopsep-v4.safetensors}
+MODEL=${4:-models/loopsep-v5.safetensors}
 NEW_MODEL=${5:-$MODEL}
 W=$(mktemp -d /tmp/loopsep-ab-XXXXXX)
 trap 'rm -rf "$W"' EXIT

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
-MODEL=${2:-models/loopsep-v4.safetensors}
+MODEL=${2:-models/loopsep-v5.safetensors}
 L=$BUILD/tools/loopsep
 W=$(mktemp -d /tmp/loopsep-speed-XXXXXX)
 trap 'rm -rf "$W"' EXIT

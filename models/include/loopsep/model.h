@@ -29,13 +29,13 @@
 namespace loopsep {
 
 // The decoder's last (full-resolution) level, which runs once per target per window:
-// ResBlock = a FiLM residual block like every other level (two convolutions; v1–v4);
+// ResBlock = a FiLM residual block like every other level (two convolutions; v1–v5);
 // Film = GroupNorm + FiLM + ReLU only, no convolution (27 % less per extra target, bench_model).
 enum class TopDecoder { ResBlock, Film };
 TopDecoder parse_top_decoder(const std::string& name);  // "resblock" | "film"; usage error otherwise
 std::string to_string(TopDecoder d);
 
-// The two convolutions of every residual block: Square = 3×3 and 3×3 (v1–v4); TimeFreq = a temporal
+// The two convolutions of every residual block: Square = 3×3 and 3×3 (v1–v5); TimeFreq = a temporal
 // 7×1 then a spectral 1×5 (the "musically shaped" filters of Pons et al.: 12 weights per channel pair
 // instead of 18, a 7-frame × 5-band reach per block instead of 5 × 5).
 enum class BlockKernels { Square, TimeFreq };
@@ -65,7 +65,7 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     int shared_levels = 0;
     TopDecoder top_decoder = TopDecoder::ResBlock;       // see TopDecoder
     BlockKernels block_kernels = BlockKernels::Square;   // see BlockKernels
-    // Residual blocks at the bottleneck (v1–v4: 1). Extra ones add capacity where the net is cheapest
+    // Residual blocks at the bottleneck (v1–v5: 1). Extra ones add capacity where the net is cheapest
     // (1/64 of the top level's positions: each costs ≈ 1/9 of the U-Net) and widen its reach in time.
     int mid_blocks = 1;
 
@@ -145,7 +145,7 @@ private:
 // freed activation memory in the heap (mallopt; without it every batch page-faults its tensors in again).
 void set_torch_threads(int threads);
 // The shipped default model, relative to the source tree (the one place a model switch changes in C++).
-inline constexpr const char* kShippedModelFile = "models/loopsep-v4.safetensors";
+inline constexpr const char* kShippedModelFile = "models/loopsep-v5.safetensors";
 std::string default_model_path();              // $LOOPSEP_MODEL, else <source tree>/kShippedModelFile
 // For tests and the trainer: a freshly initialised (untrained) model written to `path` (small configs run fast).
 void write_untrained_model(const std::string& path, const ModelConfig& config, std::uint64_t seed);
