@@ -253,22 +253,30 @@ TEST(Trainer, GenericSoundsJoinTheToyTaskAndTheFinalWeightsCanBeKept) {
     EXPECT_THROW(bad.validate(), Error);
 }
 
+// Trains the toy task with `loss`; the log must name the loss.
+static TrainResult train_toy_with_loss(lt::TempDir& dir, TrainLoss loss, std::string& log_text) {
+    TrainParams p = toy_train_params(dir.file(std::string(train_loss_name(loss)) + ".safetensors"));
+    p.loss = loss;
+    p.log_every = 10;
+    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    auto r = train_model(p, train, &val, log);
+    log_text = log.str();
+    EXPECT_NE(log_text.find(std::string(train_loss_name(loss)) + " loss"), std::string::npos);
+    return r;
+}
+
 // The SDR loss is −SDR in dB: it starts near 0 (a mask of ≈ 0.5 on a two-stem toy mixture) and must
 // fall by several dB, and the saved model must separate by the validation's own SDR.
 TEST(Trainer, SdrLossLearnsTheToyTaskToo) {
     EXPECT_EQ(parse_train_loss("sdr"), TrainLoss::Sdr);
     EXPECT_STREQ(train_loss_name(TrainLoss::Sdr), "sdr");
     lt::TempDir dir;
-    TrainParams p = toy_train_params(dir.file("sdr.safetensors"));
-    p.loss = TrainLoss::Sdr;
-    p.log_every = 10;
-    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
-    std::ostringstream log;
-    auto r = train_model(p, train, &val, log);
-    EXPECT_NE(log.str().find("sdr loss"), std::string::npos);
-    EXPECT_LT(r.last_loss, r.first_loss - 3.0) << log.str();
-    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db + 3.0) << log.str();
-    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_wrong_query_db + 3.0) << log.str();
+    std::string log;
+    const auto r = train_toy_with_loss(dir, TrainLoss::Sdr, log);
+    EXPECT_LT(r.last_loss, r.first_loss - 3.0) << log;
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db + 3.0) << log;
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_wrong_query_db + 3.0) << log;
 }
 
 TEST(Trainer, PhaseSensitiveLossLearnsTheToyTaskToo) {
@@ -277,16 +285,11 @@ TEST(Trainer, PhaseSensitiveLossLearnsTheToyTaskToo) {
     EXPECT_THROW(parse_train_loss("l2"), Error);
     EXPECT_STREQ(train_loss_name(TrainLoss::PhaseSensitive), "psa");
     lt::TempDir dir;
-    TrainParams p = toy_train_params(dir.file("psa.safetensors"));
-    p.loss = TrainLoss::PhaseSensitive;
-    p.log_every = 10;
-    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
-    std::ostringstream log;
-    auto r = train_model(p, train, &val, log);
-    EXPECT_NE(log.str().find("psa loss"), std::string::npos);
-    EXPECT_LT(r.last_loss, 0.7 * r.first_loss) << log.str();
-    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
-    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_wrong_query_db + 3.0) << log.str();
+    std::string log;
+    const auto r = train_toy_with_loss(dir, TrainLoss::PhaseSensitive, log);
+    EXPECT_LT(r.last_loss, 0.7 * r.first_loss) << log;
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log;
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_wrong_query_db + 3.0) << log;
 }
 
 TEST(Trainer, ResumingWithSharedLevelsConvertsTheModelAndKeepsWhatItLearned) {
