@@ -323,7 +323,7 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
 // the mean: every window counts alike, as in the mean SDR, however loud its target. By Parseval the
 // spectral error is the waveform's (up to the window overlap's constant). Soft threshold τ (Wisdom et al.
 // 2020): 10·log10(|E|² + τ|X|²) − 10·log10(|S|² + τ|X|²), so a silent target trains the output down to
-// −40 dB under the mixture instead of dividing by zero, and no window's SDR is chased past ≈ 40 dB.
+// −40 dB under the mixture instead of dividing by zero, and no error is chased below that floor.
 torch::Tensor sdr_loss(net::LoopSepNet& model, const torch::Tensor& X, const torch::Tensor& S,
                        const torch::Tensor& mix_mag, const torch::Tensor& emb) {
     constexpr double kTau = 1e-4;
@@ -673,6 +673,7 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         a << "; augmented: random EQ ±" << p.augment_eq_db << " dB, pitch ±" << p.augment_pitch_semitones << " semitones";
         cfg.training_data += a.str();
     }
+    if (p.loss != TrainLoss::Magnitude) cfg.training_data += std::string("; ") + train_loss_name(p.loss) + " loss";
     if (p.generic_fraction > 0) {
         std::ostringstream a;
         a << "; generic sounds (noise bands, harmonic tones) as " << p.generic_fraction * 100

@@ -275,6 +275,7 @@ TEST(Trainer, SdrLossLearnsTheToyTaskToo) {
     std::string log;
     const auto r = train_toy_with_loss(dir, TrainLoss::Sdr, log);
     EXPECT_LT(r.last_loss, r.first_loss - 3.0) << log;
+    EXPECT_NE(Separator::load(dir.file("sdr.safetensors"))->config().training_data.find("; sdr loss"), std::string::npos);
     EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db + 3.0) << log;
     EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_wrong_query_db + 3.0) << log;
 }
