@@ -448,6 +448,49 @@ LoopSepNet deeper_bottleneck(LoopSepNet& net, int blocks, std::uint64_t seed) {
     return out;
 }
 
+LoopSepNet wider_top_level(LoopSepNet& net, int channels, std::uint64_t seed) {
+    ModelConfig config = net->config;
+    const int old = config.unet_channels[0];
+    if (channels <= old)
+        throw usage_error("top level channels can only grow (the model has " + std::to_string(old) + ")");
+    // GroupNorm takes groups of 8 channels: only then do the new channels form groups of their own and
+    // leave the old channels' statistics (and so the masks) as they were.
+    if (old % 8 != 0 || channels % 8 != 0)
+        throw usage_error("top level channels must be multiples of 8 to widen (the model has " + std::to_string(old) +
+                          ", asked for " + std::to_string(channels) + ")");
+    config.unet_channels[0] = channels;
+    config.validate();
+    torch::manual_seed(seed);  // the new channels' filters: a fresh initialisation
+    LoopSepNet out(config);
+    torch::NoGradGuard g;
+    auto src = net->named_parameters();
+    for (auto& p : out->named_parameters()) {
+        const auto& from = src[p.key()];
+        auto& to = p.value();
+        if (from.sizes() == to.sizes()) {
+            to.copy_(from);
+            continue;
+        }
+        const auto ends_with = [&](const std::string& tail) {
+            return p.key().size() >= tail.size() && p.key().compare(p.key().size() - tail.size(), tail.size(), tail) == 0;
+        };
+        if (ends_with("film.weight") || ends_with("film.bias")) {  // rows: C scales, then C shifts
+            to.narrow(0, 0, old).copy_(from.narrow(0, 0, old));
+            to.narrow(0, channels, old).copy_(from.narrow(0, old, old));
+            continue;
+        }
+        torch::Tensor lead = to;
+        for (int64_t d = 0; d < from.dim(); ++d) lead = lead.narrow(d, 0, from.size(d));
+        lead.copy_(from);
+        // New inputs into old outputs start at zero (outputs along dim 0, inputs along dim 1; the
+        // transposed up-sampling's weight is [in, out, ...]: its new outputs are new channels).
+        if (to.dim() >= 2 && to.size(1) != from.size(1) && p.key() != "up.0.weight")
+            to.narrow(0, 0, from.size(0)).narrow(1, from.size(1), to.size(1) - from.size(1)).zero_();
+    }
+    out->to(net->stem->weight.device());
+    return out;
+}
+
 LoopSepNet film_top_decoder(LoopSepNet& net) {
     ModelConfig config = net->config;
     if (config.top_decoder == TopDecoder::Film) throw usage_error("the model's top decoder level is already film");

@@ -124,6 +124,11 @@ LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedd
 // convolution starts at zero, so each is the identity and the net's masks are unchanged; every other
 // parameter is copied. The starting point for a fine-tune (loopsep train --resume --mid-blocks N).
 LoopSepNet deeper_bottleneck(LoopSepNet& net, int blocks, std::uint64_t seed);
+// The same net with `channels` (more than it has, multiples of 8) at the top U-Net level: every old
+// weight is kept, the new channels' filters start fresh and their weights into old channels (and into
+// the down-sampling and the head) at zero, so the net's masks are unchanged. The starting point for a
+// fine-tune (loopsep train --resume --top-channels N).
+LoopSepNet wider_top_level(LoopSepNet& net, int channels, std::uint64_t seed);
 // Parameters (not buffers) + the config as metadata.
 SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config);
 // Copies every parameter from `file`; any missing, extra or mis-shaped tensor is an input error naming `what`.

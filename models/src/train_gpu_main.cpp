@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
             else if (a == "--block-kernels") p.block_kernels = parse_block_kernels(v);
             else if (a == "--top-decoder") p.top_decoder = parse_top_decoder(v);
             else if (a == "--mid-blocks") p.mid_blocks = std::atoi(v.c_str());
+            else if (a == "--top-channels") p.top_channels = std::atoi(v.c_str());
             else if (a == "--warmup-steps") p.warmup_steps = std::atol(v.c_str());
             else throw usage_error("unknown option " + a);
         }

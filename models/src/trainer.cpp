@@ -43,6 +43,8 @@ void TrainParams::validate() const {
     if (!(generic_fraction >= 0 && generic_fraction <= 0.5))
         throw usage_error("--generic-fraction must be in 0..0.5 (the share of examples with a generic target, and of those with a generic distractor)");
     if (mid_blocks < 0 || mid_blocks > 8) throw usage_error("--mid-blocks must be in 1..8 (0: the architecture's own)");
+    if (top_channels < 0 || top_channels > 1024)
+        throw usage_error("--top-channels must be in 1..1024 (0: the architecture's own)");
     if (warmup_steps < 0 || warmup_steps > steps) throw usage_error("--warmup-steps must be in 0..--steps");
     config.validate();
     if (shared_levels < -1 || shared_levels > int(config.unet_channels.size()) - 1)
@@ -653,11 +655,21 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
                 << " residual blocks (the new ones start as the identity)\n";
             cfg.mid_blocks = p.mid_blocks;
         }
+        if (p.top_channels > 0 && p.top_channels < cfg.unet_channels[0])
+            throw usage_error("--top-channels " + std::to_string(p.top_channels) + ": " + p.resume + " has " +
+                              std::to_string(cfg.unet_channels[0]) + " top-level channels (they cannot be removed)");
+        if (p.top_channels > cfg.unet_channels[0]) {
+            model = net::wider_top_level(model, p.top_channels, p.seed);
+            log << "top level widened from " << cfg.unet_channels[0] << " to " << p.top_channels
+                << " channels (the new ones start disconnected from the old outputs)\n";
+            cfg.unet_channels[0] = p.top_channels;
+        }
     } else {
         if (p.shared_levels >= 0) cfg.shared_levels = p.shared_levels;
         if (p.top_decoder) cfg.top_decoder = *p.top_decoder;
         if (p.block_kernels) cfg.block_kernels = *p.block_kernels;
         if (p.mid_blocks > 0) cfg.mid_blocks = p.mid_blocks;
+        if (p.top_channels > 0) cfg.unet_channels[0] = p.top_channels;
         model = net::make_net(cfg, p.seed);
     }
     if (train.window_samples != cfg.num_window_samples())

@@ -24,6 +24,26 @@ float max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
     return (a - b).abs().max().item<float>();
 }
 
+// `net` written to `path` and loaded as a Separator (the engine's inference path): the loaded model and
+// the largest difference between its masks for the windows of `mag` [N, T, bins] with the query `q` (E
+// values) and `expected` [N, T, bins].
+std::pair<std::shared_ptr<const Separator>, float> separator_vs(net::LoopSepNet& net, const std::string& path,
+                                                                const torch::Tensor& mag, const torch::Tensor& q,
+                                                                const torch::Tensor& expected) {
+    write_safetensors(path, net::to_safetensors(net, net->config));
+    auto sep = Separator::load(path);
+    const int64_t n = mag.size(0);
+    const std::size_t per = std::size_t(mag.size(1)) * std::size_t(mag.size(2));
+    const auto m = mag.contiguous(), e = expected.contiguous(), qc = q.reshape({-1}).contiguous();
+    std::vector<std::vector<float>> windows(n);
+    for (int64_t i = 0; i < n; ++i) windows[i].assign(m.data_ptr<float>() + i * per, m.data_ptr<float>() + (i + 1) * per);
+    const auto got = sep->predict_masks(windows, std::vector<float>(qc.data_ptr<float>(), qc.data_ptr<float>() + qc.numel()));
+    float worst = 0;
+    for (int64_t i = 0; i < n; ++i)
+        for (std::size_t k = 0; k < per; ++k) worst = std::max(worst, std::abs(got[i][k] - e.data_ptr<float>()[i * per + k]));
+    return {sep, worst};
+}
+
 }  // namespace
 
 TEST(FastPath, FeaturesAndMasksEqualTheDifferentiableNet) {
@@ -115,19 +135,8 @@ TEST_P(SeparatorVsNet, SeparatorMasksEqualTheNetsMasks) {
         expected = net->mask(mag, emb.unsqueeze(0).expand({3, c.embedding_size})).clamp(0.0, 1.0).detach().contiguous();
     }
     torch::NoGradGuard off;
-    // the Separator below loads the same weights from the file: write the perturbed ones
-    write_safetensors(dir.file("m.safetensors"), net::to_safetensors(net, c));
-    const auto sep = Separator::load(dir.file("m.safetensors"));
-    std::vector<std::vector<float>> windows(3);
-    const std::size_t per = std::size_t(c.window_frames()) * c.num_bins();
-    for (std::size_t i = 0; i < 3; ++i)
-        windows[i].assign(mag.data_ptr<float>() + i * per, mag.data_ptr<float>() + (i + 1) * per);
-    const auto got = sep->predict_masks(windows, std::vector<float>(emb.data_ptr<float>(), emb.data_ptr<float>() + c.embedding_size));
-    float worst = 0;
-    for (std::size_t i = 0; i < 3; ++i)
-        for (std::size_t k = 0; k < per; ++k)
-            worst = std::max(worst, std::abs(got[i][k] - expected.data_ptr<float>()[i * per + k]));
-    EXPECT_LT(worst, 1e-5f);
+    // the Separator loads the same weights from the file: the perturbed ones
+    EXPECT_LT(separator_vs(net, dir.file("m.safetensors"), mag, emb, expected).second, 1e-5f);
 }
 
 INSTANTIATE_TEST_SUITE_P(SharedLevels, SeparatorVsNet, ::testing::Values(0, 1, 2));
@@ -395,17 +404,8 @@ TEST(MidBlocks, DeeperBottleneckStartsAsTheSameNetAndEveryPathRunsItsBlocks) {
     }
     EXPECT_GT(max_abs_diff(slow, before), 1e-3f);
     EXPECT_LT(max_abs_diff(deep->mask(mag, q), slow), 1e-5f);  // inference: folded FiLM, in place
-    write_safetensors(dir.file("deep.safetensors"), net::to_safetensors(deep, deep->config));
-    const auto sep = Separator::load(dir.file("deep.safetensors"));
+    const auto [sep, worst] = separator_vs(deep, dir.file("deep.safetensors"), mag, q, slow.clamp(0.0, 1.0));
     EXPECT_EQ(sep->config().mid_blocks, 3);
-    std::vector<std::vector<float>> windows(2);
-    const std::size_t per = std::size_t(c.window_frames()) * c.num_bins();
-    for (std::size_t i = 0; i < 2; ++i) windows[i].assign(mag.data_ptr<float>() + i * per, mag.data_ptr<float>() + (i + 1) * per);
-    const auto got = sep->predict_masks(windows, std::vector<float>(q.data_ptr<float>(), q.data_ptr<float>() + c.embedding_size));
-    const auto expected = slow.clamp(0.0, 1.0).contiguous();
-    float worst = 0;
-    for (std::size_t i = 0; i < 2; ++i)
-        for (std::size_t k = 0; k < per; ++k) worst = std::max(worst, std::abs(got[i][k] - expected.data_ptr<float>()[i * per + k]));
     EXPECT_LT(worst, 1e-5f);
     // The same tensors under a one-block config: the file holds tensors it does not use.
     write_safetensors(dir.file("mismatch.safetensors"), net::to_safetensors(deep, c));
@@ -415,6 +415,50 @@ TEST(MidBlocks, DeeperBottleneckStartsAsTheSameNetAndEveryPathRunsItsBlocks) {
     EXPECT_THROW(bad.validate(), Error);
     bad.mid_blocks = 9;
     EXPECT_THROW(bad.validate(), Error);
+}
+
+TEST(TopChannels, WiderTopLevelStartsAsTheSameNetAndEveryPathRunsItsChannels) {
+    lt::TempDir dir;
+    set_torch_threads(1);
+    ModelConfig c = small_test_config();  // unet_channels {8, 8, 16}; no shared levels: both top blocks have FiLM
+    auto net = net::make_net(c, 31);
+    net->eval();
+    torch::manual_seed(9);
+    for (auto& p : net->named_parameters())
+        if (p.key().find("film") != std::string::npos) p.value().detach().add_(torch::randn_like(p.value()) * 0.3);
+    auto wide = net::wider_top_level(net, 16, 5);
+    wide->eval();
+    EXPECT_EQ(wide->config.unet_channels, (std::vector<int>{16, 8, 16}));
+    EXPECT_THROW(net::wider_top_level(wide, 16, 5), Error);  // channels only grow
+    EXPECT_THROW(net::wider_top_level(net, 12, 5), Error);   // not a whole GroupNorm group of 8
+    int64_t n_net = 0, n_wide = 0;
+    for (const auto& p : net->named_parameters()) n_net += p.value().numel();
+    for (const auto& p : wide->named_parameters()) n_wide += p.value().numel();
+    // 8 more channels: stem (9 + 1 each), two blocks' convolutions (16·16 − 8·8 weights of 9 taps, 8
+    // biases each), norms (2 · 2 · 8), FiLMs (2 · 8 outputs of E + 1), down's inputs (8 · 8 · 4),
+    // up's outputs (8 · 8 · 4 + 8), head's inputs (8).
+    const int64_t E = c.embedding_size;
+    const int64_t block = 2 * ((16 * 16 - 8 * 8) * 9 + 8) + 2 * 2 * 8 + 2 * 8 * (E + 1);
+    EXPECT_EQ(n_wide - n_net, 8 * 10 + 2 * block + 8 * 8 * 4 + (8 * 8 * 4 + 8) + 8);
+
+    auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0;
+    auto q = torch::randn({1, c.embedding_size});
+    torch::NoGradGuard off;
+    const auto before = net->mask(mag, q);
+    EXPECT_LT(max_abs_diff(wide->mask(mag, q), before), 1e-5f);  // the new channels do not reach the mask yet
+
+    // Trained, they do: connect them, then every path must agree and differ from before.
+    for (auto& p : wide->named_parameters()) p.value().add_(torch::randn_like(p.value()) * 0.05);
+    torch::Tensor slow;
+    {
+        torch::AutoGradMode on(true);
+        slow = wide->mask(mag, q.expand({2, c.embedding_size})).detach();
+    }
+    EXPECT_GT(max_abs_diff(slow, before), 1e-3f);
+    EXPECT_LT(max_abs_diff(wide->mask(mag, q), slow), 1e-5f);  // inference: folded FiLM, direct 3×3 kernels
+    const auto [sep, worst] = separator_vs(wide, dir.file("wide.safetensors"), mag, q, slow.clamp(0.0, 1.0));
+    EXPECT_EQ(sep->config().unet_channels[0], 16);
+    EXPECT_LT(worst, 1e-5f);
 }
 
 // The direct 3×3 convolution (cpu::conv3x3) against LibTorch's, in every version this CPU runs: widths

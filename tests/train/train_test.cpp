@@ -385,6 +385,27 @@ TEST(Trainer, ResumingWithMoreBottleneckBlocksDeepensTheModelAndTrainsOn) {
     EXPECT_THROW(train_model(back, train, &val, log), Error);
 }
 
+TEST(Trainer, ResumingWithMoreTopChannelsWidensTheModelAndTrainsOn) {
+    TrainedToy toy;
+    auto& [dir, p, train, val, log, first] = toy;
+    TrainParams q = resumed_from(p, dir.file("wide.safetensors"));
+    q.top_channels = 16;
+    q.warmup_steps = 20;
+    q.steps = 40;
+    const auto wide = train_model(q, train, &val, log);
+    EXPECT_NE(log.str().find("top level widened from 8 to 16"), std::string::npos);
+    auto sep = Separator::load(q.out);
+    EXPECT_EQ(sep->config().unet_channels, (std::vector<int>{16, 8, 16}));
+    EXPECT_GT(sep->num_parameters(), Separator::load(p.out)->num_parameters());
+    // The new channels start disconnected, so what the toy model learned survives the resume.
+    EXPECT_GT(wide.best.mean_sdr_model_db, wide.best.mean_sdr_mixture_db) << log.str();
+    EXPECT_GT(wide.best.mean_sdr_model_db, first.best.mean_sdr_model_db - 3.0) << log.str();
+    // Channels are never removed.
+    TrainParams back = resumed_from(q, dir.file("back.safetensors"));
+    back.top_channels = 8;
+    EXPECT_THROW(train_model(back, train, &val, log), Error);
+}
+
 TEST(Trainer, ParametersAreValidated) {
     TrainParams p;
     p.out = "/tmp/x";
@@ -403,6 +424,9 @@ TEST(Trainer, ParametersAreValidated) {
     p.mid_blocks = 9;
     EXPECT_THROW(p.validate(), Error);
     p.mid_blocks = 0;
+    p.top_channels = 2048;
+    EXPECT_THROW(p.validate(), Error);
+    p.top_channels = 0;
     p.out.clear();
     EXPECT_THROW(p.validate(), Error);
 }

@@ -124,6 +124,10 @@ struct TrainParams {
     // --resume, a larger value deepens the resumed net first (net::deeper_bottleneck: the new blocks
     // start as the identity).
     int mid_blocks = 0;
+    // Channels of the top U-Net level (ModelConfig::unet_channels[0]). 0: the architecture's own. With
+    // --resume, a larger value (a multiple of 8) widens the resumed net first (net::wider_top_level: the
+    // new channels start disconnected from the old ones' outputs, so the masks are unchanged).
+    int top_channels = 0;
     // Learning-rate warm-up: the rate rises linearly from 0 over the first `warmup_steps` steps, then
     // follows the cosine schedule (0: none). A resume starts Adam afresh, and its first full-rate steps
     // move every weight by about the learning rate whatever its gradient: the warm-up avoids that jolt.
