@@ -24,6 +24,23 @@ float max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
     return (a - b).abs().max().item<float>();
 }
 
+// Moves every FiLM far from its identity start (`seed` draws the move), so that the inference path's
+// folding of the FiLM into GroupNorm is exercised.
+void move_films(net::LoopSepNet& net, std::uint64_t seed) {
+    torch::manual_seed(seed);
+    torch::NoGradGuard g;
+    for (auto& p : net->named_parameters())
+        if (p.key().find("film") != std::string::npos) p.value().add_(torch::randn_like(p.value()) * 0.3);
+}
+
+// A fresh net (`init_seed`) in eval mode, its FiLMs moved (move_films).
+net::LoopSepNet net_with_moved_films(const ModelConfig& c, std::uint64_t init_seed, std::uint64_t seed) {
+    auto net = net::make_net(c, init_seed);
+    net->eval();
+    move_films(net, seed);
+    return net;
+}
+
 // `net` written to `path` and loaded as a Separator (the engine's inference path): the loaded model and
 // the largest difference between its masks for the windows of `mag` [N, T, bins] with the query `q` (E
 // values) and `expected` [N, T, bins].
@@ -121,12 +138,7 @@ TEST_P(SeparatorVsNet, SeparatorMasksEqualTheNetsMasks) {
     lt::TempDir dir;
     ModelConfig c = small_test_config();
     c.shared_levels = GetParam();
-    auto net = net::make_net(c, 21);
-    net->eval();
-    torch::manual_seed(5);
-    // FiLMs far from their identity start, so the inference path's folding into GroupNorm is exercised.
-    for (auto& p : net->named_parameters())
-        if (p.key().find("film") != std::string::npos) p.value().detach().add_(torch::randn_like(p.value()) * 0.3);
+    auto net = net_with_moved_films(c, 21, 5);
     auto mag = torch::rand({3, c.window_frames(), c.num_bins()}) * 4.0;
     auto emb = torch::randn({c.embedding_size});
     torch::Tensor expected;
@@ -233,9 +245,7 @@ TEST(TopDecoder, FilmTopHasNoConvolutionsAndItsFastPathMatchesTraining) {
             EXPECT_EQ(p.key().find("conv"), std::string::npos) << p.key();
         }
     EXPECT_EQ(dec0, 4);  // norm2 and film, weight and bias each
-    torch::manual_seed(6);
-    for (auto& p : net->named_parameters())
-        if (p.key().find("film") != std::string::npos) p.value().detach().add_(torch::randn_like(p.value()) * 0.3);
+    move_films(net, 6);
     auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0;
     auto q1 = torch::randn({1, c.embedding_size}), q2 = torch::randn({1, c.embedding_size});
     torch::Tensor slow;
@@ -337,9 +347,7 @@ TEST(BlockKernels, TimeFreqBlocksHaveTheirShapesAndTheFastPathMatchesTraining) {
         }
     }
     EXPECT_EQ(blocks, 2 * int(c.unet_channels.size() - 1) + 1);  // encoder, decoder, bottleneck
-    torch::manual_seed(7);
-    for (auto& p : net->named_parameters())
-        if (p.key().find("film") != std::string::npos) p.value().detach().add_(torch::randn_like(p.value()) * 0.3);
+    move_films(net, 7);
     auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0;
     auto q = torch::randn({1, c.embedding_size});
     torch::Tensor slow;
@@ -368,11 +376,7 @@ TEST(MidBlocks, DeeperBottleneckStartsAsTheSameNetAndEveryPathRunsItsBlocks) {
     set_torch_threads(1);
     ModelConfig c = small_test_config();
     c.shared_levels = 1;
-    auto net = net::make_net(c, 29);
-    net->eval();
-    torch::manual_seed(8);
-    for (auto& p : net->named_parameters())
-        if (p.key().find("film") != std::string::npos) p.value().detach().add_(torch::randn_like(p.value()) * 0.3);
+    auto net = net_with_moved_films(c, 29, 8);
     auto deep = net::deeper_bottleneck(net, 3, 5);
     deep->eval();
     EXPECT_EQ(deep->config.mid_blocks, 3);
@@ -421,11 +425,7 @@ TEST(TopChannels, WiderTopLevelStartsAsTheSameNetAndEveryPathRunsItsChannels) {
     lt::TempDir dir;
     set_torch_threads(1);
     ModelConfig c = small_test_config();  // unet_channels {8, 8, 16}; no shared levels: both top blocks have FiLM
-    auto net = net::make_net(c, 31);
-    net->eval();
-    torch::manual_seed(9);
-    for (auto& p : net->named_parameters())
-        if (p.key().find("film") != std::string::npos) p.value().detach().add_(torch::randn_like(p.value()) * 0.3);
+    auto net = net_with_moved_films(c, 31, 9);
     auto wide = net::wider_top_level(net, 16, 5);
     wide->eval();
     EXPECT_EQ(wide->config.unet_channels, (std::vector<int>{16, 8, 16}));

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -364,46 +365,46 @@ TEST(Trainer, ResumingASquareNetWithTimeFreqKernelsConvertsAndTrainsOn) {
     EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
 }
 
-TEST(Trainer, ResumingWithMoreBottleneckBlocksDeepensTheModelAndTrainsOn) {
-    TrainedToy toy;
+namespace {
+// Resumes the trained toy with `grow` applied to the parameters (a conversion whose new blocks or
+// channels do not reach the masks yet) and trains on: the log names the conversion, the model has more
+// parameters, and what the toy learned survives the resume. `shrink`, applied to a resume of the grown
+// model, must be refused. Returns the grown model.
+std::shared_ptr<const Separator> expect_growing_resume(TrainedToy& toy, const std::function<void(TrainParams&)>& grow,
+                                                       const std::string& log_line,
+                                                       const std::function<void(TrainParams&)>& shrink) {
     auto& [dir, p, train, val, log, first] = toy;
-    TrainParams q = resumed_from(p, dir.file("deep.safetensors"));
-    q.mid_blocks = 3;
+    TrainParams q = resumed_from(p, dir.file("grown.safetensors"));
+    grow(q);
     q.warmup_steps = 20;
     q.steps = 40;
-    const auto deep = train_model(q, train, &val, log);
-    EXPECT_NE(log.str().find("bottleneck deepened from 1 to 3"), std::string::npos);
+    const auto grown = train_model(q, train, &val, log);
+    EXPECT_NE(log.str().find(log_line), std::string::npos) << log.str();
     auto sep = Separator::load(q.out);
-    EXPECT_EQ(sep->config().mid_blocks, 3);
     EXPECT_GT(sep->num_parameters(), Separator::load(p.out)->num_parameters());
-    // The new blocks start as the identity, so what the toy model learned survives the resume.
-    EXPECT_GT(deep.best.mean_sdr_model_db, deep.best.mean_sdr_mixture_db) << log.str();
-    EXPECT_GT(deep.best.mean_sdr_model_db, first.best.mean_sdr_model_db - 3.0) << log.str();
-    // Blocks are never removed.
+    EXPECT_GT(grown.best.mean_sdr_model_db, grown.best.mean_sdr_mixture_db) << log.str();
+    EXPECT_GT(grown.best.mean_sdr_model_db, first.best.mean_sdr_model_db - 3.0) << log.str();
     TrainParams back = resumed_from(q, dir.file("back.safetensors"));
-    back.mid_blocks = 1;
+    shrink(back);
     EXPECT_THROW(train_model(back, train, &val, log), Error);
+    return sep;
+}
+}  // namespace
+
+TEST(Trainer, ResumingWithMoreBottleneckBlocksDeepensTheModelAndTrainsOn) {
+    TrainedToy toy;
+    // New blocks start as the identity; blocks are never removed.
+    const auto sep = expect_growing_resume(toy, [](TrainParams& q) { q.mid_blocks = 3; }, "bottleneck deepened from 1 to 3",
+                                           [](TrainParams& q) { q.mid_blocks = 1; });
+    EXPECT_EQ(sep->config().mid_blocks, 3);
 }
 
 TEST(Trainer, ResumingWithMoreTopChannelsWidensTheModelAndTrainsOn) {
     TrainedToy toy;
-    auto& [dir, p, train, val, log, first] = toy;
-    TrainParams q = resumed_from(p, dir.file("wide.safetensors"));
-    q.top_channels = 16;
-    q.warmup_steps = 20;
-    q.steps = 40;
-    const auto wide = train_model(q, train, &val, log);
-    EXPECT_NE(log.str().find("top level widened from 8 to 16"), std::string::npos);
-    auto sep = Separator::load(q.out);
+    // New channels start disconnected from the old ones' outputs; channels are never removed.
+    const auto sep = expect_growing_resume(toy, [](TrainParams& q) { q.top_channels = 16; }, "top level widened from 8 to 16",
+                                           [](TrainParams& q) { q.top_channels = 8; });
     EXPECT_EQ(sep->config().unet_channels, (std::vector<int>{16, 8, 16}));
-    EXPECT_GT(sep->num_parameters(), Separator::load(p.out)->num_parameters());
-    // The new channels start disconnected, so what the toy model learned survives the resume.
-    EXPECT_GT(wide.best.mean_sdr_model_db, wide.best.mean_sdr_mixture_db) << log.str();
-    EXPECT_GT(wide.best.mean_sdr_model_db, first.best.mean_sdr_model_db - 3.0) << log.str();
-    // Channels are never removed.
-    TrainParams back = resumed_from(q, dir.file("back.safetensors"));
-    back.top_channels = 8;
-    EXPECT_THROW(train_model(back, train, &val, log), Error);
 }
 
 TEST(Trainer, ParametersAreValidated) {
