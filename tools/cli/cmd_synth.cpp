@@ -36,6 +36,7 @@ CommandSpec synth_spec() {
                 {"--format", true, "pcm16 (default: 16-bit WAV, mix = exact sum of the stems), flac (same, as .flac files) or float", "FMT"},
                 {"--first-index", true, "index of the first song (default 0); shard a big set over processes", "I"},
                 {"--soundfont-dir", true, "where the .sf2 files are (default /usr/share/sounds/sf2)", "DIR"},
+                {"--samples-dir", true, "lmms-common's sample library, for the training pool's sampled drum kits (default /usr/share/lmms/samples)", "DIR"},
                 {"--quiet", false, "no progress lines"},
             },
             0, 0};
@@ -64,6 +65,7 @@ int run_synth(const Argv& argv) {
     p.format = synth::parse_stem_format(args.get("--format", "pcm16"));
     p.first_index = int(args.get_int("--first-index", 0, 0, 10000000));
     p.soundfont_dir = args.get("--soundfont-dir", "/usr/share/sounds/sf2");
+    p.samples_dir = args.get("--samples-dir", "/usr/share/lmms/samples");
     p.quiet = args.has("--quiet");
     synth::render_songs(p);
     return 0;

@@ -35,6 +35,12 @@ private:
 // drumkit). Mono audio; parameters drawn from part.source.variant.
 Audio render_own(const Part& part, const Song& song, int sample_rate_hz, std::size_t frames, std::string& label);
 
+// A drum kit of one-shot recordings: one file per drum voice from
+// `samples_dir`/drums (lmms-common's library), drawn and re-pitched from
+// part.source.variant. Mono audio.
+Audio render_sample_kit(const Part& part, const Song& song, const std::string& samples_dir, int sample_rate_hz,
+                        std::size_t frames, std::string& label);
+
 // espeak-ng rap vocals: each word synthesised, trimmed, placed on its beat and
 // cut before the next one. Mono audio.
 Audio render_voice(const Part& part, const Song& song, int sample_rate_hz, std::size_t frames, std::string& label);

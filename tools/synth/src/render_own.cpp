@@ -1,6 +1,7 @@
 // Our own DSP instruments, for timbres no soundfont has (a metal güira scrape)
 // and for diversity. Each draws its parameters from the source's variant seed;
-// the variant's low bit selects disjoint train / val parameter ranges.
+// the variant's low bit selects disjoint train / val parameter ranges (train
+// mostly on both sides of val: pick_around).
 #include <algorithm>
 #include <cmath>
 
@@ -101,7 +102,9 @@ struct Bongo {
 
 struct Cowbell {
     double f, ratio, decay;
-    explicit Cowbell(Params& p) : f(p.pick(530, 600, 610, 700)), ratio(p.pick(1.45, 1.52, 1.55, 1.65)), decay(p.pick(0.12, 0.25, 0.08, 0.12)) {}
+    explicit Cowbell(Params& p)
+        : f(p.pick_around(530, 610, 700, 780)), ratio(p.pick_around(1.45, 1.55, 1.65, 1.72)),
+          decay(p.pick_around(0.05, 0.08, 0.12, 0.25)) {}
     std::vector<double> note(Rng&, int, int vel, double sr) const {
         const std::size_t n = std::size_t(sr * decay * 6);
         std::vector<double> out(n);
@@ -124,8 +127,9 @@ struct Cowbell {
 struct Guira {
     double center, q, ridge_hz, ring1, ring2, brightness;
     explicit Guira(Params& p)
-        : center(p.pick(6000, 9000, 4000, 5500)), q(p.pick(0.8, 1.6, 1.6, 2.5)), ridge_hz(p.pick(280, 520, 550, 750)),
-          ring1(p.pick(3000, 4200, 2400, 2900)), ring2(p.pick(7000, 9500, 5800, 6800)), brightness(p.pick(0.2, 0.5, 0.05, 0.2)) {}
+        : center(p.pick_around(3000, 4000, 5500, 9000)), q(p.pick_around(0.8, 1.6, 2.5, 3.2)),
+          ridge_hz(p.pick_around(280, 550, 750, 900)), ring1(p.pick_around(1900, 2400, 2900, 4200)),
+          ring2(p.pick_around(4800, 5800, 6800, 9500)), brightness(p.pick_around(0.0, 0.05, 0.2, 0.5)) {}
     std::vector<double> note(Rng& rng, int key, int vel, double dur_sec, double sr) const {
         const bool longer = key == 74;
         const double len = longer ? std::clamp(dur_sec, 0.06, 0.22) : std::clamp(dur_sec * 0.5, 0.025, 0.05);
@@ -154,8 +158,8 @@ struct Bass {
     int kind;  // 0: filtered saw, 1: FM, 2: sine + 2nd harmonic
     double cutoff, index, decay;
     explicit Bass(Params& p)
-        : kind(p.val ? 1 + p.rng.range(0, 1) : p.rng.range(0, 1) * 2), cutoff(p.pick(500, 1200, 300, 600)),
-          index(p.pick(0.5, 2.0, 2.0, 4.0)), decay(p.pick(0.4, 1.0, 1.0, 2.0)) {}
+        : kind(p.val ? 1 + p.rng.range(0, 1) : p.rng.range(0, 1) * 2), cutoff(p.pick_around(200, 300, 600, 1200)),
+          index(p.pick_around(0.5, 2.0, 4.0, 5.5)), decay(p.pick_around(0.4, 1.0, 2.0, 3.0)) {}
     std::vector<double> note(Rng&, int key, int vel, double dur_sec, double sr) const {
         const double f = midi_hz(key), v = vel / 127.0;
         const std::size_t n = std::size_t(sr * (dur_sec + 0.08));
@@ -179,7 +183,9 @@ struct Bass {
 
 struct Bass808 {
     double drop, decay, drive;
-    explicit Bass808(Params& p) : drop(p.pick(1.5, 2.5, 2.5, 3.5)), decay(p.pick(0.6, 1.2, 1.2, 2.0)), drive(p.pick(1.0, 2.0, 2.0, 3.5)) {}
+    explicit Bass808(Params& p)
+        : drop(p.pick_around(1.5, 2.5, 3.5, 4.5)), decay(p.pick_around(0.6, 1.2, 2.0, 2.8)),
+          drive(p.pick_around(1.0, 2.0, 3.5, 5.0)) {}
     std::vector<double> note(Rng&, int key, int vel, double dur_sec, double sr) const {
         const double f = midi_hz(key), v = vel / 127.0;
         const std::size_t n = std::size_t(sr * (dur_sec + 0.05));
@@ -199,8 +205,8 @@ struct Bass808 {
 struct Pluck {
     double damping, brightness, pick_pos, body;
     explicit Pluck(Params& p)
-        : damping(p.pick(0.994, 0.999, 0.985, 0.993)), brightness(p.pick(0.4, 0.8, 0.8, 1.0)),
-          pick_pos(p.pick(0.1, 0.2, 0.22, 0.3)), body(p.pick(180, 260, 100, 160)) {}
+        : damping(p.pick_around(0.978, 0.985, 0.993, 0.999)), brightness(p.pick(0.4, 0.8, 0.8, 1.0)),  // ≤ 1: stable
+          pick_pos(p.pick_around(0.1, 0.22, 0.3, 0.4)), body(p.pick_around(60, 100, 160, 260)) {}
     std::vector<double> note(Rng& rng, int key, int vel, double dur_sec, double sr) const {
         const double f = midi_hz(key), v = vel / 127.0;
         const std::size_t period = std::max<std::size_t>(2, std::size_t(std::lround(sr / f)));
@@ -234,7 +240,8 @@ struct Pluck {
 
 struct EPiano {
     double ratio, index, decay;
-    explicit EPiano(Params& p) : ratio(p.val ? 14.0 : 1.0), index(p.pick(1.0, 2.5, 0.5, 1.2)), decay(p.pick(0.8, 1.6, 0.5, 0.9)) {}
+    explicit EPiano(Params& p)
+        : ratio(p.val ? 14.0 : 1.0), index(p.pick_around(0.2, 0.5, 1.2, 2.5)), decay(p.pick_around(0.3, 0.5, 0.9, 1.6)) {}
     std::vector<double> note(Rng&, int key, int vel, double dur_sec, double sr) const {
         const double f = midi_hz(key), v = vel / 127.0;
         const std::size_t n = std::size_t(sr * (dur_sec + 0.15));
@@ -253,8 +260,9 @@ struct EPiano {
 struct DrumKit {
     double kick_f, kick_decay, snare_tone, snare_decay, hat_f, click;
     explicit DrumKit(Params& p)
-        : kick_f(p.pick(45, 60, 60, 75)), kick_decay(p.pick(0.2, 0.45, 0.12, 0.2)), snare_tone(p.pick(170, 220, 230, 280)),
-          snare_decay(p.pick(0.1, 0.2, 0.06, 0.1)), hat_f(p.pick(7000, 9000, 9000, 11000)), click(p.pick(0.2, 0.6, 0.6, 1.0)) {}
+        : kick_f(p.pick_around(45, 60, 75, 90)), kick_decay(p.pick_around(0.07, 0.12, 0.2, 0.45)),
+          snare_tone(p.pick_around(170, 230, 280, 330)), snare_decay(p.pick_around(0.03, 0.06, 0.1, 0.2)),
+          hat_f(p.pick_around(7000, 9000, 11000, 13000)), click(p.pick_around(0.2, 0.6, 1.0, 1.4)) {}
     std::vector<double> note(Rng& rng, int key, int vel, double sr) const {
         const double v = vel / 127.0;
         const bool kick = key == 35 || key == 36, hat = key == 42 || key == 44 || key == 46, clap = key == 39;

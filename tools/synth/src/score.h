@@ -27,7 +27,7 @@ struct VocalWord {
     int pitch_offset = 0;     // semitone-ish emphasis, applied as espeak pitch
 };
 
-enum class SourceKind { SoundFont, Own, Voice };
+enum class SourceKind { SoundFont, Own, Voice, SampleKit };
 
 struct Source {
     SourceKind kind = SourceKind::SoundFont;

@@ -15,6 +15,9 @@ constexpr const char* kCsound = "sf_GMbank.sf2";        // csound-soundfont (val
 constexpr const char* kTim = "TimGM6mb.sf2";            // timgm6mb-soundfont (val)
 constexpr const char* kPearl = "Black_Pearl_4_LV2.sf2";  // avldrums recorded kit (train)
 constexpr const char* kZeppelin = "Red_Zeppelin_4_LV2.sf2";  // avldrums recorded kit (val)
+// The OPL3 FM soundfont (opl3-soundfont, train): a whole second family of
+// timbres — FM, not samples — beside FluidR3. One drum kit, bank 128:0.
+constexpr const char* kOpl3 = "OPL-3_FM_128M.sf2";
 
 Source sf(const char* file, int bank, int program, bool drum = false) {
     Source s;
@@ -44,26 +47,42 @@ Source melodic(Rng& rng, const char* file, const std::vector<int>& programs) {
     return sf(file, 0, rng.pick(programs));
 }
 
+// A drum kit of one-shot recordings (lmms-common), a new combination per variant. Train only.
+Source sample_kit(Rng& rng) {
+    Source s;
+    s.kind = SourceKind::SampleKit;
+    s.file = "lmms-samples";
+    s.variant = rng.next();
+    return s;
+}
+
+// Training percussion (bongo, güira, cowbell): FluidR3's kits, or now and then the OPL3 kit.
+// Draws from `rng` only in training, so the val songs stay as they were.
+Source train_kit(Rng& rng, const std::vector<int>& fluid_kits) {
+    if (rng.chance(0.2)) return sf(kOpl3, 128, 0, true);
+    return kit(rng, {kFluid}, fluid_kits);
+}
+
 }  // namespace
 
 Source pick_source(Rng& rng, const std::string& role, SourceSplit split) {
     const bool train = split == SourceSplit::Train;
     // Melodic soundfont per split.
-    const char* mel = train ? kFluid : (rng.chance(0.5) ? kTim : kCsound);
+    const char* mel = train ? (rng.chance(0.3) ? kOpl3 : kFluid) : (rng.chance(0.5) ? kTim : kCsound);
 
     if (role == "bongo" || role == "cowbell") {
         // FluidR3 has one bongo sample set in all its kits: the own modal
         // bongo carries the rest of the timbre variety.
         const double own_p = role == "bongo" ? 0.5 : 0.3;
         if (rng.chance(own_p)) return own(role == "bongo" ? "bongo" : "cowbell", rng, split);
-        if (train) return kit(rng, {kFluid}, {0, 8, 16, 24, 32, 40, 48});
+        if (train) return train_kit(rng, {0, 8, 16, 24, 32, 40, 48});
         return kit(rng, {kTim, kCsound}, {0, 8, 16, 24, 32, 40, 48});
     }
     if (role == "guira") {
         // GM's guiro is a wooden scraper; the güira is metal, so our own
         // scrape model carries most of the weight.
         if (rng.chance(0.7)) return own("guira", rng, split);
-        if (train) return kit(rng, {kFluid}, {0, 8, 16, 32});
+        if (train) return train_kit(rng, {0, 8, 16, 32});
         return kit(rng, {kTim, kCsound}, {0, 8, 16, 32});
     }
     if (role == "bass") {
@@ -87,7 +106,12 @@ Source pick_source(Rng& rng, const std::string& role, SourceSplit split) {
         const double r = rng.uniform();
         if (r < 0.2) return own("drumkit", rng, split);
         if (r < 0.45) return sf(train ? kPearl : kZeppelin, 0, 0, false);  // avldrums: melodic bank, GM keys
-        if (train) return kit(rng, {kFluid}, {0, 8, 16, 24, 25, 32});
+        if (train) {
+            const double t = rng.uniform();  // the rest of training: sampled kits, the OPL3 kit, FluidR3's kits
+            if (t < 0.5) return sample_kit(rng);
+            if (t < 0.7) return sf(kOpl3, 128, 0, true);
+            return kit(rng, {kFluid}, {0, 8, 16, 24, 25, 32});
+        }
         return kit(rng, {kTim, kCsound}, {0, 8, 16, 24, 25, 32});
     }
     if (role == "hh_bass") {

@@ -1,7 +1,9 @@
 // Sound-source pools. Every role (bongo, guira, requinto, hip-hop drums, rap...)
 // has a `train` pool and a disjoint, held-out `val` pool, so a model can be
-// validated on timbres it never heard. train: FluidR3_GM, the Black Pearl
-// avldrums kit, train espeak voices, own synths (train parameter ranges).
+// validated on timbres it never heard. train: FluidR3_GM, the OPL3 FM
+// soundfont, the Black Pearl avldrums kit, drum kits assembled from
+// lmms-common's one-shot samples, train espeak voices, own synths (parameter
+// ranges on both sides of the val ranges).
 // val: TimGM6mb and sf_GMbank (which share samples), the Red Zeppelin avldrums
 // kit, other espeak voices, own synths drawn from disjoint parameter ranges.
 #pragma once

@@ -56,6 +56,7 @@ void SynthParams::validate() const {
     if (bpm != 0.0 && !(bpm >= 60.0 && bpm <= 200.0)) throw usage_error("--bpm must be in 60..200");
     if (sample_rate_hz < 22050 || sample_rate_hz > 96000) throw usage_error("--sample-rate must be in 22050..96000");
     if (soundfont_dir.empty()) throw usage_error("--soundfont-dir must not be empty");
+    if (samples_dir.empty()) throw usage_error("--samples-dir must not be empty");
 }
 
 std::string song_name(const SynthParams& p, int index) {
@@ -204,8 +205,9 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
     for (const auto& part : song.parts) {
         std::string label;
         Audio a = part.source.kind == SourceKind::SoundFont ? bank.render(part, song, frames, label)
-                  : part.source.kind == SourceKind::Own     ? render_own(part, song, sr, frames, label)
-                                                            : render_voice(part, song, sr, frames, label);
+                  : part.source.kind == SourceKind::Own       ? render_own(part, song, sr, frames, label)
+                  : part.source.kind == SourceKind::SampleKit ? render_sample_kit(part, song, params.samples_dir, sr, frames, label)
+                                                              : render_voice(part, song, sr, frames, label);
         const double rms = active_rms(a);
         if (rms <= 0.0) continue;  // e.g. a kit without that key: silent part
         const float g = float(std::pow(10.0, (-20.0 + part.gain_db) / 20.0) / rms);

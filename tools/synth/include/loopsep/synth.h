@@ -3,7 +3,8 @@
 // Every song is composed from a seeded PRNG (pattern-based arrangement with
 // sections, chord progressions, humanised timing/velocity and optional tempo
 // drift), rendered per stem from General MIDI soundfonts (FluidSynth), recorded
-// drum kits (avldrums), our own DSP instruments and espeak-ng rap vocals, then
+// drum kits (avldrums), kits of one-shot samples (lmms-common; training pool),
+// our own DSP instruments and espeak-ng rap vocals, then
 // given per-stem gain/pan/EQ/reverb. The mix is exactly the sum of the stems.
 //
 // Output of render_songs() for a song named NAME:
@@ -54,6 +55,7 @@ struct SynthParams {
     bool mono = false;              // stereo unless set
     StemFormat format = StemFormat::Pcm16;
     std::string soundfont_dir = "/usr/share/sounds/sf2";
+    std::string samples_dir = "/usr/share/lmms/samples";  // one-shot drum samples (lmms-common), train pool
     bool quiet = false;             // no progress lines on stderr
 
     // Throws usage_error naming the bad parameter.
