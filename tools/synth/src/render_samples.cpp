@@ -82,8 +82,8 @@ Audio render_sample_kit(const Part& part, const Song& song, const std::string& s
     label = "lmms-samples:";
     for (const auto& voice : voices()) {
         const auto it = files.find(voice.name);
-        std::vector<std::string> candidates = it == files.end() ? std::vector<std::string>{} : it->second;
-        if (candidates.empty()) continue;
+        if (it == files.end()) continue;  // the library has no file for this voice
+        std::vector<std::string> candidates = it->second;
         std::string file = rng.pick(candidates);
         const double ratio = std::pow(2.0, rng.uniform(-3.0, 3.0) / 12.0);  // ±3 semitones
         bool used = false;

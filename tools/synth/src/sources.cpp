@@ -16,7 +16,7 @@ constexpr const char* kTim = "TimGM6mb.sf2";            // timgm6mb-soundfont (v
 constexpr const char* kPearl = "Black_Pearl_4_LV2.sf2";  // avldrums recorded kit (train)
 constexpr const char* kZeppelin = "Red_Zeppelin_4_LV2.sf2";  // avldrums recorded kit (val)
 // The OPL3 FM soundfont (opl3-soundfont, train): a whole second family of
-// timbres — FM, not samples — beside FluidR3. One drum kit, bank 128:0.
+// timbres — FM, not samples — beside FluidR3.
 constexpr const char* kOpl3 = "OPL-3_FM_128M.sf2";
 
 Source sf(const char* file, int bank, int program, bool drum = false) {
@@ -47,6 +47,9 @@ Source melodic(Rng& rng, const char* file, const std::vector<int>& programs) {
     return sf(file, 0, rng.pick(programs));
 }
 
+// The OPL3 soundfont's one drum kit.
+Source opl3_kit() { return sf(kOpl3, 128, 0, true); }
+
 // A drum kit of one-shot recordings (lmms-common), a new combination per variant. Train only.
 Source sample_kit(Rng& rng) {
     Source s;
@@ -59,7 +62,7 @@ Source sample_kit(Rng& rng) {
 // Training percussion (bongo, güira, cowbell): FluidR3's kits, or now and then the OPL3 kit.
 // Draws from `rng` only in training, so the val songs stay as they were.
 Source train_kit(Rng& rng, const std::vector<int>& fluid_kits) {
-    if (rng.chance(0.2)) return sf(kOpl3, 128, 0, true);
+    if (rng.chance(0.2)) return opl3_kit();
     return kit(rng, {kFluid}, fluid_kits);
 }
 
@@ -109,7 +112,7 @@ Source pick_source(Rng& rng, const std::string& role, SourceSplit split) {
         if (train) {
             const double t = rng.uniform();  // the rest of training: sampled kits, the OPL3 kit, FluidR3's kits
             if (t < 0.5) return sample_kit(rng);
-            if (t < 0.7) return sf(kOpl3, 128, 0, true);
+            if (t < 0.7) return opl3_kit();
             return kit(rng, {kFluid}, {0, 8, 16, 24, 25, 32});
         }
         return kit(rng, {kTim, kCsound}, {0, 8, 16, 24, 25, 32});
