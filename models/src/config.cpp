@@ -60,6 +60,7 @@ std::string ModelConfig::to_json() const {
         {"unet_channels", unet_channels}, {"query_channels", query_channels}, {"embedding_size", embedding_size},
         {"shared_levels", shared_levels}, {"top_decoder", to_string(top_decoder)},
         {"block_kernels", to_string(block_kernels)}, {"mid_blocks", mid_blocks},
+        {"query_profile", query_profile},
         {"instruments", instruments}, {"training_data", training_data}, {"training_steps", training_steps},
         {"window", "hann-periodic"}, {"stft_center", true}, {"stereo", "mid; one mask for both channels"},
         {"band_scale", "mel (HTK), triangular, 0..sample_rate/2"}};
@@ -86,6 +87,7 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& w
         if (j.contains("block_kernels"))  // absent before the time/frequency kernels
             c.block_kernels = parse_block_kernels(j["block_kernels"].get<std::string>());
         if (j.contains("mid_blocks")) c.mid_blocks = j["mid_blocks"].get<int>();  // absent in v1–v4 files: one block
+        if (j.contains("query_profile")) c.query_profile = j["query_profile"].get<bool>();  // absent in v1–v5 files: off
         if (j.contains("instruments")) c.instruments = j["instruments"].get<std::vector<std::string>>();
         if (j.contains("training_data")) c.training_data = j["training_data"].get<std::string>();
         if (j.contains("training_steps")) c.training_steps = j["training_steps"].get<long>();

@@ -239,6 +239,15 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
         for (int i = 1; i < c.mid_blocks; ++i) mid_extra->push_back(FilmResBlock(ch[levels], E, true, c.block_kernels));
     }
     head = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[0], 1, 1)));
+    if (c.query_profile) {
+        profile = register_module("profile", torch::nn::ModuleList());
+        torch::NoGradGuard g;
+        for (int l = 0; l <= levels; ++l) {
+            torch::nn::Conv1d conv(torch::nn::Conv1dOptions(2, ch[l], 3).padding(1).bias(false));
+            conv->weight.zero_();  // starts silent: a resumed net keeps its masks, a fresh one learns to use it
+            profile->push_back(conv);
+        }
+    }
     const auto a = to_coo(analysis_filterbank(c)), s = to_coo(synthesis_filterbank(c));
     fa_bands = register_buffer("fa_bands", a.rows);
     fa_bins = register_buffer("fa_bins", a.cols);
@@ -267,14 +276,35 @@ torch::Tensor LoopSepNetImpl::features(const torch::Tensor& mag) {
 }
 
 torch::Tensor LoopSepNetImpl::embed(const torch::Tensor& query_mag) {
-    auto x = features(query_mag);
+    const auto f = features(query_mag);  // [N, 1, T, B]
+    auto x = f;
     for (auto& m : *query_convs) {
         x = torch::relu(m->as<torch::nn::Conv2d>()->forward(x));
         x = torch::avg_pool2d(x, {2, 2}, {2, 2}, {0, 0}, /*ceil_mode=*/true);
     }
     // [N, C, T', B'] → mean and max over time → [N, 2·C·B']
     auto mean = x.mean(2), mx = std::get<0>(x.max(2));
-    return query_out(torch::cat({mean, mx}, 1).flatten(1));
+    auto code = query_out(torch::cat({mean, mx}, 1).flatten(1));
+    if (!config.query_profile) return code;
+    // The band profile: mean and max over time of the log bands, both less the mean's own level, so that
+    // a louder or softer loop of the same sound gives the same planes.
+    const auto band_mean = f.mean(2), band_max = std::get<0>(f.max(2));  // [N, 1, B]
+    const auto level = band_mean.mean(-1, /*keepdim=*/true);
+    return torch::cat({code, torch::cat({band_mean - level, band_max - level}, 1).flatten(1)}, 1);
+}
+
+std::pair<torch::Tensor, torch::Tensor> LoopSepNetImpl::split_query(const torch::Tensor& q) const {
+    if (q.dim() != 2 || q.size(1) != config.query_vector_size())
+        throw usage_error("query vector has " + std::to_string(q.dim() == 2 ? q.size(1) : q.numel()) +
+                          " values, the model uses " + std::to_string(config.query_vector_size()));
+    if (!config.query_profile) return {q, torch::Tensor()};
+    const int64_t E = config.embedding_size, B = config.num_bands;
+    return {q.narrow(1, 0, E), q.narrow(1, E, 2 * B).reshape({q.size(0), 2, B})};
+}
+
+torch::Tensor LoopSepNetImpl::profile_bias(const torch::Tensor& planes, int level) {
+    const auto pooled = level == 0 ? planes : torch::avg_pool1d(planes, {1 << level}, {1 << level});
+    return profile[std::size_t(level)]->as<torch::nn::Conv1d>()->forward(pooled).unsqueeze(2);
 }
 
 FilmResBlockImpl& LoopSepNetImpl::first_conditioned_block() {
@@ -299,7 +329,8 @@ torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::
     const int64_t n = shared.x.size(0);
     if (emb_in.size(0) != 1 && emb_in.size(0) != n)
         throw usage_error("mask: " + std::to_string(emb_in.size(0)) + " embeddings for " + std::to_string(n) + " windows");
-    const auto& emb = emb_in;  // [N, E], or [1, E]: one query for every window (FiLM broadcasts)
+    // [N, E], or [1, E]: one query for every window (FiLM and the profile biases broadcast)
+    const auto [emb, planes] = split_query(emb_in);
     auto x = shared.x;
     std::vector<torch::Tensor> skips = shared.skips;
     const int levels = int(config.unet_channels.size()) - 1;
@@ -312,19 +343,24 @@ torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::
     x = config.shared_levels == levels ? mid->forward_after_conv1(x, shared.first_conv1, emb) : mid(x, emb);
     if (mid_extra)
         for (auto& m : *mid_extra) x = m->as<FilmResBlock>()->forward(x, emb);
+    if (planes.defined()) x = x + profile_bias(planes, levels);
     const bool in_place = inference(x);  // x below is always a tensor this function made
     for (int i = levels - 1; i >= 0; --i) {
         auto& up_i = *up[i]->as<torch::nn::ConvTranspose2d>();
         x = fast_path(x) ? cpu::upsample_add(up_i, x, skips[i]) : up_i.forward(x) + skips[i];
         x = dec[i]->as<FilmResBlock>()->forward(x, emb);
+        if (planes.defined()) x = x + profile_bias(planes, i);
     }
     if (in_place) return head(x.relu_()).sigmoid_().squeeze(1);
     return torch::sigmoid(head(torch::relu(x))).squeeze(1);  // [N, T, B]
 }
 
-LoopSepNetImpl::QueryWeights LoopSepNetImpl::query_weights(const torch::Tensor& embedding) {
+LoopSepNetImpl::QueryWeights LoopSepNetImpl::query_weights(const torch::Tensor& query) {
     QueryWeights q;
     const int levels = int(config.unet_channels.size()) - 1;
+    const auto [embedding, planes] = split_query(query);
+    if (planes.defined())
+        for (int l = 0; l <= levels; ++l) q.profile.push_back(profile_bias(planes, l).contiguous());
     for (int i = config.shared_levels; i < levels; ++i) q.norm2.push_back(enc[i]->as<FilmResBlock>()->folded_norm2(embedding));
     q.norm2.push_back(mid->folded_norm2(embedding));
     if (mid_extra)
@@ -350,9 +386,11 @@ torch::Tensor LoopSepNetImpl::band_mask_for(const Shared& shared, const QueryWei
                                        : mid->forward_folded(x, q.norm2[next++]);
     if (mid_extra)
         for (auto& m : *mid_extra) x = m->as<FilmResBlock>()->forward_folded(x, q.norm2[next++]);
+    if (!q.profile.empty()) x = x + q.profile[std::size_t(levels)];
     for (int i = levels - 1; i >= 0; --i) {
         x = cpu::upsample_add_1x1(q.up[std::size_t(i)].first, q.up[std::size_t(i)].second, x, skips[std::size_t(i)]);
         x = dec[i]->as<FilmResBlock>()->forward_folded(x, q.norm2[next++]);
+        if (!q.profile.empty()) x = x + q.profile[std::size_t(i)];
     }
     return cpu::relu_conv1x1_sigmoid(x, head->weight, head->bias);  // [N, T, B]
 }
@@ -392,6 +430,13 @@ LoopSepNet rebuilt_with(LoopSepNet& net, const ModelConfig& config, const Parame
 }
 }  // namespace
 
+LoopSepNet with_query_profile(LoopSepNet& net) {
+    if (net->config.query_profile) throw usage_error("the model already has the query band profile");
+    ModelConfig config = net->config;
+    config.query_profile = true;
+    return rebuilt_with(net, config);  // the profile convolutions are new: they start at zero
+}
+
 LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedding) {
     ModelConfig config = net->config;
     if (levels < config.shared_levels)
@@ -400,7 +445,7 @@ LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedd
     config.validate();
     LoopSepNet out = rebuilt_with(net, config);
     torch::NoGradGuard g;
-    const auto emb = embedding.reshape({1, -1}).to(torch::kFloat32).cpu();
+    const auto emb = net->split_query(embedding.reshape({1, -1}).to(torch::kFloat32).cpu()).first;  // the FiLM part
     for (int i = net->config.shared_levels; i < levels; ++i) {
         auto& from = *net->enc[i]->as<FilmResBlock>();
         auto& to = *out->enc[i]->as<FilmResBlock>();

@@ -59,9 +59,16 @@ struct LoopSepNetImpl : torch::nn::Module {
     explicit LoopSepNetImpl(const ModelConfig& config);
     // Log band features of magnitudes [N, T, bins] → [N, 1, T, bands].
     torch::Tensor features(const torch::Tensor& magnitudes);
-    // Query magnitudes [N, T, bins] (any T ≥ 1) → embeddings [N, E].
+    // Query magnitudes [N, T, bins] (any T ≥ 1) → query vectors [N, config.query_vector_size()]: the FiLM
+    // embedding [N, E], then (config.query_profile) the band profile planes [N, 2, bands] flattened.
     torch::Tensor embed(const torch::Tensor& query_magnitudes);
-    // Mixture magnitudes [N, window_frames, bins] + embeddings [N, E] (or [1, E]) → bin masks [N, T, bins].
+    // A query vector [N, query_vector_size()] → its FiLM embedding [N, E] and its band profile planes
+    // [N, 2, bands] (undefined without config.query_profile); a usage error for a vector of another size.
+    std::pair<torch::Tensor, torch::Tensor> split_query(const torch::Tensor& query) const;
+    // The band-wise bias of U-Net `level` (0 = top .. levels = bottleneck) for profile planes [N, 2, bands]:
+    // [N, channels of the level, 1, bands >> level] (broadcast over time).
+    torch::Tensor profile_bias(const torch::Tensor& planes, int level);
+    // Mixture magnitudes [N, window_frames, bins] + query vectors [N, Q] (or [1, Q]) → bin masks [N, T, bins].
     torch::Tensor mask(const torch::Tensor& mix_magnitudes, const torch::Tensor& embeddings);
     // mask() in two parts: the query-independent start of the net, computed once per batch of windows,
     // then the rest for one query. The start is the features, the stem and the `shared_levels` encoder
@@ -84,8 +91,9 @@ struct LoopSepNetImpl : torch::nn::Module {
     struct QueryWeights {
         std::vector<std::pair<torch::Tensor, torch::Tensor>> norm2;  // enc[shared..], mid, dec[last..0]
         std::vector<std::pair<torch::Tensor, torch::Tensor>> up;     // per level: 1×1 weight, bias
+        std::vector<torch::Tensor> profile;  // config.query_profile: profile_bias per level (0..levels), else empty
     };
-    QueryWeights query_weights(const torch::Tensor& embedding);  // embedding [1, E]
+    QueryWeights query_weights(const torch::Tensor& query);  // a query vector [1, Q]
     // band_mask_from(shared, embedding) for the query of `q` (no autograd, float, CPU).
     torch::Tensor band_mask_for(const Shared& shared, const QueryWeights& q);
 
@@ -98,6 +106,10 @@ struct LoopSepNetImpl : torch::nn::Module {
     // config.mid_blocks − 1 more bottleneck blocks after `mid` (registered only when there are any,
     // so v1–v4 files keep their tensor names).
     torch::nn::ModuleList mid_extra{nullptr};
+    // config.query_profile: per level 0..levels, a 3-band convolution of the profile planes (2 → the
+    // level's channels, no bias, starting at zero), added after dec[level] or, for the last, after the
+    // bottleneck. Registered only then (last, so other configs keep their initialisation draws).
+    torch::nn::ModuleList profile{nullptr};
     // Sparse filterbanks as buffers (not saved: rebuilt from the config).
     torch::Tensor fa_bands, fa_bins, fa_weights, fs_bands, fs_bins, fs_weights;
 };
@@ -129,6 +141,10 @@ LoopSepNet deeper_bottleneck(LoopSepNet& net, int blocks, std::uint64_t seed);
 // the down-sampling and the head) at zero, so the net's masks are unchanged. The starting point for a
 // fine-tune (loopsep train --resume --top-channels N).
 LoopSepNet wider_top_level(LoopSepNet& net, int channels, std::uint64_t seed);
+// The same net with config.query_profile on: every parameter copied, the profile convolutions at zero,
+// so the masks are unchanged (the query vectors grow by the band profile, which then adds nothing yet).
+// The starting point for a fine-tune (loopsep train --resume --query-profile).
+LoopSepNet with_query_profile(LoopSepNet& net);
 // Parameters (not buffers) + the config as metadata.
 SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config);
 // Copies every parameter from `file`; any missing, extra or mis-shaped tensor is an input error naming `what`.

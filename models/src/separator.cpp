@@ -63,7 +63,7 @@ std::shared_ptr<const Separator> Separator::load(const std::string& path) {
 }
 
 const ModelConfig& Separator::config() const { return impl_->config; }
-int Separator::embedding_size() const { return impl_->config.embedding_size; }
+int Separator::embedding_size() const { return impl_->config.query_vector_size(); }
 
 std::int64_t Separator::num_parameters() const {
     std::int64_t n = 0;
@@ -110,9 +110,9 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_q
     const std::size_t per_band = std::size_t(c.window_frames()) * c.num_bands;
     if (embeddings.empty()) throw usage_error("predict_masks: no query embedding");
     for (const auto& e : embeddings)
-        if (e.size() != std::size_t(c.embedding_size))
+        if (e.size() != std::size_t(c.query_vector_size()))
             throw usage_error("predict_masks: embedding has " + std::to_string(e.size()) + " values, the model uses " +
-                              std::to_string(c.embedding_size));
+                              std::to_string(c.query_vector_size()));
     for (const auto& m : mix)
         if (m.size() != per)
             throw usage_error("predict_masks: a window has " + std::to_string(m.size()) + " values, expected " +
@@ -135,7 +135,7 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_q
         torch::NoGradGuard g;
         for (const auto& e : embeddings)
             queries.push_back(impl_->net->query_weights(
-                torch::from_blob(const_cast<float*>(e.data()), {1, c.embedding_size}, torch::kFloat32)));
+                torch::from_blob(const_cast<float*>(e.data()), {1, c.query_vector_size()}, torch::kFloat32)));
     }
     auto run_chunk = [&](std::size_t index) {
         torch::NoGradGuard g;  // thread-local: every worker needs its own

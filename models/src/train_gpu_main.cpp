@@ -4,7 +4,7 @@
 //   loopsep-train-gpu --cache FILE [--cache FILE2 ...] --out MODEL [--val-cache FILE]
 //       [--steps N] [--batch B] [--lr X] [--seed S] [--minutes M] [--resume MODEL]
 //       [--channels 8,16,32,64] [--bands 96] [--embedding 64] [--query-channels 16,32,64]
-//       [--shared-levels N] [--mid-blocks N] [--warmup-steps N] [--val-every N] [--cpu] [--threads T]
+//       [--shared-levels N] [--mid-blocks N] [--query-profile] [--warmup-steps N] [--val-every N] [--cpu] [--threads T]
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
         for (int i = 1; i < argc; ++i) {
             const std::string a = argv[i];
             if (a == "--cpu") { p.cuda = false; continue; }
+            if (a == "--query-profile") { p.query_profile = true; continue; }
             if (i + 1 >= argc) throw usage_error(a + ": needs a value");
             const std::string v = argv[++i];
             if (a == "--cache") caches.push_back(v);

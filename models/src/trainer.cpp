@@ -664,12 +664,18 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
                 << " channels (the new ones start disconnected from the old outputs)\n";
             cfg.unet_channels[0] = p.top_channels;
         }
+        if (p.query_profile && !cfg.query_profile) {
+            model = net::with_query_profile(model);
+            cfg.query_profile = true;
+            log << "query band profile added (its convolutions start at zero: the masks are unchanged)\n";
+        }
     } else {
         if (p.shared_levels >= 0) cfg.shared_levels = p.shared_levels;
         if (p.top_decoder) cfg.top_decoder = *p.top_decoder;
         if (p.block_kernels) cfg.block_kernels = *p.block_kernels;
         if (p.mid_blocks > 0) cfg.mid_blocks = p.mid_blocks;
         if (p.top_channels > 0) cfg.unet_channels[0] = p.top_channels;
+        if (p.query_profile) cfg.query_profile = true;
         model = net::make_net(cfg, p.seed);
     }
     if (train.window_samples != cfg.num_window_samples())

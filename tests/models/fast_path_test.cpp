@@ -461,6 +461,78 @@ TEST(TopChannels, WiderTopLevelStartsAsTheSameNetAndEveryPathRunsItsChannels) {
     EXPECT_LT(worst, 1e-5f);
 }
 
+TEST(QueryProfile, ConversionStartsAsTheSameNetAndEveryPathAppliesTheProfile) {
+    lt::TempDir dir;
+    set_torch_threads(1);
+    const ModelConfig c = small_test_config();  // 32 bands, levels 0..2
+    auto net = net_with_moved_films(c, 41, 7);
+    auto prof = net::with_query_profile(net);
+    prof->eval();
+    ASSERT_TRUE(prof->config.query_profile);
+    EXPECT_EQ(prof->config.query_vector_size(), c.embedding_size + 2 * c.num_bands);
+    EXPECT_THROW(net::with_query_profile(prof), Error);  // added once
+    int64_t n_net = 0, n_prof = 0;
+    for (const auto& p : net->named_parameters()) n_net += p.value().numel();
+    for (const auto& p : prof->named_parameters()) n_prof += p.value().numel();
+    EXPECT_EQ(n_prof - n_net, 2 * 3 * (8 + 8 + 16));  // per level: 2 planes → its channels, 3 band taps
+
+    auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0;
+    const auto code = torch::randn({1, c.embedding_size});
+    const auto q = torch::cat({code, torch::randn({1, 2 * c.num_bands})}, 1);
+    torch::NoGradGuard off;
+    const auto before = net->mask(mag, code);
+    EXPECT_LT(max_abs_diff(prof->mask(mag, q), before), 1e-6f);  // the profile adds nothing yet
+    EXPECT_THROW(prof->mask(mag, code), Error);                   // a query vector without its profile
+    EXPECT_THROW(net->mask(mag, q), Error);                       // and one with a profile the net lacks
+
+    // Trained, it does: give the convolutions weights; the training path, the folded inference path and
+    // the Separator (its query weights made once) must agree, and differ from before.
+    for (auto& p : prof->named_parameters())
+        if (p.key().rfind("profile.", 0) == 0) p.value().add_(torch::randn_like(p.value()) * 0.5);
+    torch::Tensor slow;
+    {
+        torch::AutoGradMode on(true);
+        slow = prof->mask(mag, q.expand({2, q.size(1)})).detach();
+    }
+    EXPECT_GT(max_abs_diff(slow, before), 1e-3f);
+    EXPECT_LT(max_abs_diff(prof->mask(mag, q), slow), 1e-5f);
+    const auto [sep, worst] = separator_vs(prof, dir.file("profile.safetensors"), mag, q, slow.clamp(0.0, 1.0));
+    EXPECT_TRUE(sep->config().query_profile);
+    EXPECT_EQ(sep->embedding_size(), c.embedding_size + 2 * c.num_bands);
+    EXPECT_LT(worst, 1e-5f);
+    // The profile's tensors under a config without it: refused.
+    write_safetensors(dir.file("mismatch.safetensors"), net::to_safetensors(prof, c));
+    EXPECT_THROW(Separator::load(dir.file("mismatch.safetensors")), Error);
+}
+
+TEST(QueryProfile, PlanesPeakAtTheQuerysBandAndAreCentred) {
+    ModelConfig c = small_test_config();
+    c.query_profile = true;
+    auto net = net::make_net(c, 3);
+    net->eval();
+    torch::NoGradGuard off;
+    const auto fa = net::analysis_filterbank(c);  // [bands, bins]
+    int64_t previous_peak = -1;
+    for (const double hz : {110.0, 700.0, 3000.0}) {
+        const auto loop = lt::sine(hz, 2.2);
+        auto wave = torch::from_blob(const_cast<float*>(loop.channels[0].data()), {1, int64_t(loop.frames())},
+                                     torch::kFloat32).clone();
+        const auto q = net->embed(net::stft_magnitude(wave, c));
+        ASSERT_EQ(q.size(1), c.query_vector_size());
+        const auto planes = net->split_query(q).second;  // [1, 2, bands]
+        // Centred: the mean plane averages to zero over the bands (the query's level taken out).
+        EXPECT_NEAR(planes[0][0].mean().item<float>(), 0.0f, 1e-5f) << hz;
+        // Both planes peak at the band that weighs the sine's bin most (give or take its neighbour).
+        const int64_t bin = std::lround(hz * c.n_fft / c.sample_rate_hz);
+        const int64_t expected = fa.select(1, bin).argmax().item<int64_t>();
+        for (int plane = 0; plane < 2; ++plane)
+            EXPECT_LE(std::abs(planes[0][plane].argmax().item<int64_t>() - expected), 1) << hz << " Hz, plane " << plane;
+        const int64_t peak = planes[0][0].argmax().item<int64_t>();
+        EXPECT_GT(peak, previous_peak) << hz;  // higher sines, higher bands
+        previous_peak = peak;
+    }
+}
+
 // The direct 3×3 convolution (cpu::conv3x3) against LibTorch's, in every version this CPU runs: widths
 // that fill whole vectors and widths that do not, one input channel (the stem) and many, with and
 // without the residual it can add, and an output count that is not a whole block (LibTorch's then).

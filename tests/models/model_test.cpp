@@ -151,10 +151,33 @@ TEST(ModelFile, UntrainedModelLoadsWithItsConfig) {
     EXPECT_EQ(sep->config().unet_channels, cfg.unet_channels);
     EXPECT_EQ(sep->config().window_frames(), 192);
     EXPECT_EQ(sep->embedding_size(), 16);
+    EXPECT_FALSE(sep->config().query_profile);
     EXPECT_GT(sep->num_parameters(), 1000);
     // Same seed → identical bytes (deterministic initialisation).
     write_untrained_model(dir.file("m2.safetensors"), cfg, 7);
     EXPECT_EQ(read_bytes(path), read_bytes(dir.file("m2.safetensors")));
+}
+
+TEST(ModelFile, QueryProfileIsStoredAndOffWhenAbsent) {
+    lt::TempDir dir;
+    auto cfg = tiny_config();
+    cfg.query_profile = true;
+    write_untrained_model(dir.file("m.safetensors"), cfg, 7);
+    auto sep = Separator::load(dir.file("m.safetensors"));
+    EXPECT_TRUE(sep->config().query_profile);
+    EXPECT_EQ(sep->embedding_size(), 16 + 2 * 32);  // the embedding, then mean and max over the 32 bands
+    const auto q = sep->embed_query(lt::sine(440, 2.2));
+    EXPECT_EQ(q.size(), std::size_t(sep->embedding_size()));
+    const auto m = sep->predict_masks(random_windows(sep->config(), 1, 3), q)[0];
+    EXPECT_EQ(m.size(), std::size_t(192) * std::size_t(cfg.num_bins()));
+    EXPECT_GE(*std::min_element(m.begin(), m.end()), 0.0f);
+    EXPECT_LE(*std::max_element(m.begin(), m.end()), 1.0f);
+    EXPECT_THROW(sep->predict_masks(random_windows(sep->config(), 1, 3), std::vector<float>(16)), Error);
+    // Files written before the profile existed have no such key: off.
+    auto j = nlohmann::json::parse(cfg.to_json());
+    ASSERT_TRUE(j.at("query_profile").get<bool>());
+    j.erase("query_profile");
+    EXPECT_FALSE(ModelConfig::from_json(j.dump(), "old").query_profile);
 }
 
 TEST(ModelFile, CorruptTruncatedAndMismatchedFilesAreRefused) {

@@ -407,6 +407,34 @@ TEST(Trainer, ResumingWithMoreTopChannelsWidensTheModelAndTrainsOn) {
     EXPECT_EQ(sep->config().unet_channels, (std::vector<int>{16, 8, 16}));
 }
 
+TEST(Trainer, ResumingWithTheQueryProfileAddsItAndTrainsItsConvolutions) {
+    TrainedToy toy;
+    auto& [dir, p, train, val, log, first] = toy;
+    TrainParams q = resumed_from(p, dir.file("profile.safetensors"));
+    q.query_profile = true;
+    q.warmup_steps = 20;
+    q.steps = 40;
+    const auto r = train_model(q, train, &val, log);
+    EXPECT_NE(log.str().find("query band profile added"), std::string::npos) << log.str();
+    const auto sep = Separator::load(q.out);
+    EXPECT_TRUE(sep->config().query_profile);
+    EXPECT_EQ(sep->num_parameters() - Separator::load(p.out)->num_parameters(), 2 * 3 * (8 + 8 + 16));
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
+    EXPECT_GT(r.best.mean_sdr_model_db, first.best.mean_sdr_model_db - 3.0) << log.str();
+    // The convolutions started at zero; training moved them (the profile reaches the loss).
+    double moved = 0;
+    for (const auto& [name, t] : read_safetensors(q.out).tensors)
+        if (name.rfind("profile.", 0) == 0)
+            for (float v : t.values) moved += std::abs(v);
+    EXPECT_GT(moved, 1e-4);
+    // Resuming the profile model without asking keeps its architecture.
+    TrainParams again = resumed_from(q, dir.file("again.safetensors"));
+    again.steps = 2;
+    again.warmup_steps = 0;
+    train_model(again, train, &val, log);
+    EXPECT_TRUE(Separator::load(again.out)->config().query_profile);
+}
+
 TEST(Trainer, ParametersAreValidated) {
     TrainParams p;
     p.out = "/tmp/x";

@@ -68,6 +68,16 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     // Residual blocks at the bottleneck (v1–v5: 1). Extra ones add capacity where the net is cheapest
     // (1/64 of the top level's positions: each costs ≈ 1/9 of the U-Net) and widen its reach in time.
     int mid_blocks = 1;
+    // The query's band profile as a second conditioning path (v1–v5: off). FiLM scales and shifts whole
+    // channels, and the U-Net's convolutions slide along frequency, so the pooled embedding alone can say
+    // "a low, sustained sound" only through what each channel happens to respond to. With this on, the
+    // query vector also carries the query's log band profile (mean and max over time, centred on its own
+    // mean level: 2·num_bands values after the embedding), and a band-wise bias made from it (a 3-band
+    // convolution per level, starting at zero) is added after the bottleneck and after each decoder
+    // level: the net is told, per band, where the target lives.
+    bool query_profile = false;
+    // Values in a query vector (Separator::embed_query): the FiLM embedding, then the band profile if any.
+    int query_vector_size() const { return embedding_size + (query_profile ? 2 * num_bands : 0); }
 
     // Provenance (free text / lists, not checked beyond their types).
     std::vector<std::string> instruments;   // instruments seen in training
@@ -113,7 +123,7 @@ public:
     ~Separator();
     static std::shared_ptr<const Separator> load(const std::string& path);   // input_error naming the file on any problem
     const ModelConfig& config() const;
-    int embedding_size() const;
+    int embedding_size() const;  // values in a query vector: ModelConfig::query_vector_size()
     std::int64_t num_parameters() const;
     // Query loop already at the reference tempo, 44.1 kHz, any length ≥ one bar (4 beats); stereo → mid inside.
     std::vector<float> embed_query(const Audio& loop) const;

@@ -128,6 +128,10 @@ struct TrainParams {
     // --resume, a larger value (a multiple of 8) widens the resumed net first (net::wider_top_level: the
     // new channels start disconnected from the old ones' outputs, so the masks are unchanged).
     int top_channels = 0;
+    // Give the net the query's band profile (ModelConfig::query_profile). With --resume, converts a net
+    // without it first (net::with_query_profile: the new convolutions start at zero, the masks unchanged);
+    // false keeps the architecture's own.
+    bool query_profile = false;
     // Learning-rate warm-up: the rate rises linearly from 0 over the first `warmup_steps` steps, then
     // follows the cosine schedule (0: none). A resume starts Adam afresh, and its first full-rate steps
     // move every weight by about the learning rate whatever its gradient: the warm-up avoids that jolt.
