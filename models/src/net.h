@@ -128,9 +128,9 @@ LoopSepNet film_top_decoder(LoopSepNet& net);
 LoopSepNet timefreq_blocks(LoopSepNet& net);
 
 // The same net with its first `levels` encoder levels made query-independent (config.shared_levels =
-// levels): each of their FiLMs is evaluated at `embedding` [E] (e.g. the mean training query) and folded
-// into the GroupNorm before it, exactly. For that embedding both nets give the same masks; it is the
-// starting point for fine-tuning a shared-trunk model.
+// levels): each of their FiLMs is evaluated at `embedding` (a query vector, of which the FiLM part [E] is
+// used; e.g. the mean training query) and folded into the GroupNorm before it, exactly. For that embedding
+// both nets give the same masks; it is the starting point for fine-tuning a shared-trunk model.
 LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedding);
 // The same net with `blocks` residual blocks at the bottleneck (more than it has): the new blocks' last
 // convolution starts at zero, so each is the identity and the net's masks are unchanged; every other
