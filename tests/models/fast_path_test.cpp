@@ -24,6 +24,12 @@ float max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
     return (a - b).abs().max().item<float>();
 }
 
+int64_t num_parameters(net::LoopSepNet& net) {
+    int64_t n = 0;
+    for (const auto& p : net->parameters()) n += p.numel();
+    return n;
+}
+
 // Moves every FiLM far from its identity start (`seed` draws the move), so that the inference path's
 // folding of the FiLM into GroupNorm is exercised.
 void move_films(net::LoopSepNet& net, std::uint64_t seed) {
@@ -431,15 +437,12 @@ TEST(TopChannels, WiderTopLevelStartsAsTheSameNetAndEveryPathRunsItsChannels) {
     EXPECT_EQ(wide->config.unet_channels, (std::vector<int>{16, 8, 16}));
     EXPECT_THROW(net::wider_top_level(wide, 16, 5), Error);  // channels only grow
     EXPECT_THROW(net::wider_top_level(net, 12, 5), Error);   // not a whole GroupNorm group of 8
-    int64_t n_net = 0, n_wide = 0;
-    for (const auto& p : net->named_parameters()) n_net += p.value().numel();
-    for (const auto& p : wide->named_parameters()) n_wide += p.value().numel();
     // 8 more channels: stem (9 + 1 each), two blocks' convolutions (16·16 − 8·8 weights of 9 taps, 8
     // biases each), norms (2 · 2 · 8), FiLMs (2 · 8 outputs of E + 1), down's inputs (8 · 8 · 4),
     // up's outputs (8 · 8 · 4 + 8), head's inputs (8).
     const int64_t E = c.embedding_size;
     const int64_t block = 2 * ((16 * 16 - 8 * 8) * 9 + 8) + 2 * 2 * 8 + 2 * 8 * (E + 1);
-    EXPECT_EQ(n_wide - n_net, 8 * 10 + 2 * block + 8 * 8 * 4 + (8 * 8 * 4 + 8) + 8);
+    EXPECT_EQ(num_parameters(wide) - num_parameters(net), 8 * 10 + 2 * block + 8 * 8 * 4 + (8 * 8 * 4 + 8) + 8);
 
     auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0;
     auto q = torch::randn({1, c.embedding_size});
@@ -471,10 +474,8 @@ TEST(QueryProfile, ConversionStartsAsTheSameNetAndEveryPathAppliesTheProfile) {
     ASSERT_TRUE(prof->config.query_profile);
     EXPECT_EQ(prof->config.query_vector_size(), c.embedding_size + 2 * c.num_bands);
     EXPECT_THROW(net::with_query_profile(prof), Error);  // added once
-    int64_t n_net = 0, n_prof = 0;
-    for (const auto& p : net->named_parameters()) n_net += p.value().numel();
-    for (const auto& p : prof->named_parameters()) n_prof += p.value().numel();
-    EXPECT_EQ(n_prof - n_net, 2 * 3 * (8 + 8 + 16));  // per level: 2 planes → its channels, 3 band taps
+    // Per level: 2 planes → the level's channels, 3 band taps.
+    EXPECT_EQ(num_parameters(prof) - num_parameters(net), 2 * 3 * (8 + 8 + 16));
 
     auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0;
     const auto code = torch::randn({1, c.embedding_size});
