@@ -248,6 +248,16 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
             profile->push_back(conv);
         }
     }
+    if (c.fine_channels > 0) {
+        fine_in = register_module("fine_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.fine_channels, {3, 5}).padding({1, 2})));
+        fine_film = register_module("fine_film", torch::nn::Linear(E, 2 * c.fine_channels));
+        fine_out = register_module("fine_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.fine_channels, 1, 1)));
+        torch::NoGradGuard g;
+        fine_film->weight.zero_();  // FiLM at the identity until the query is learned to matter
+        fine_film->bias.zero_();
+        fine_out->weight.zero_();   // starts silent: the band mask passes through unchanged
+        fine_out->bias.zero_();
+    }
     const auto a = to_coo(analysis_filterbank(c)), s = to_coo(synthesis_filterbank(c));
     fa_bands = register_buffer("fa_bands", a.rows);
     fa_bins = register_buffer("fa_bins", a.cols);
@@ -314,6 +324,7 @@ FilmResBlockImpl& LoopSepNetImpl::first_conditioned_block() {
 
 LoopSepNetImpl::Shared LoopSepNetImpl::shared_prefix(const torch::Tensor& mix_mag) {
     Shared out;
+    out.mix_magnitudes = mix_mag;
     out.x = run_conv(stem, features(mix_mag));
     for (int i = 0; i < config.shared_levels; ++i) {
         out.x = enc[i]->as<FilmResBlock>()->forward(out.x, torch::Tensor());
@@ -397,7 +408,28 @@ torch::Tensor LoopSepNetImpl::band_mask_for(const Shared& shared, const QueryWei
 
 torch::Tensor LoopSepNetImpl::mask_from(const Shared& shared, const torch::Tensor& embeddings) {
     // bin mask = Σ_b S[b,k]·band_mask[b]  → [N, T, F]
-    return sparse_filterbank(band_mask_from(shared, embeddings), fs_bins, fs_bands, fs_weights, config.num_bins());
+    auto m = sparse_filterbank(band_mask_from(shared, embeddings), fs_bins, fs_bands, fs_weights, config.num_bins());
+    if (config.fine_channels == 0) return m;
+    return refine(shared.mix_magnitudes, m, split_query(embeddings).first);
+}
+
+torch::Tensor LoopSepNetImpl::refine(const torch::Tensor& mix_mag, const torch::Tensor& m, const torch::Tensor& emb) {
+    if (config.fine_channels == 0) throw usage_error("refine: the model has no bin refinement");
+    // Per bin: the log magnitude (the band features' scale), how far it stands above its band's mean
+    // brought back to the bins (a harmonic's peak or the gap between two), and the band mask.
+    const auto level = torch::log1p(mix_mag);
+    const auto band_mean = sparse_filterbank(
+        sparse_filterbank(mix_mag, fa_bands, fa_bins, fa_weights, config.num_bands), fs_bins, fs_bands, fs_weights,
+        config.num_bins());
+    const auto in = torch::stack({level, level - torch::log1p(band_mean), m}, 1);  // [N, 3, T, F]
+    const int64_t C = config.fine_channels;
+    const auto gb = fine_film(emb);                                               // [N or 1, 2C]
+    const auto gamma = (1.0 + gb.slice(1, 0, C)).unsqueeze(-1).unsqueeze(-1);
+    const auto beta = gb.slice(1, C, 2 * C).unsqueeze(-1).unsqueeze(-1);
+    const auto h = torch::relu(fine_in(in) * gamma + beta);
+    const auto t = torch::tanh(fine_out(h).squeeze(1));                            // [N, T, F]
+    // Up towards 1 or down towards 0 by the fraction |t| of the way: the mask stays in [0, 1].
+    return m + torch::relu(t) * (1.0 - m) - torch::relu(-t) * m;
 }
 
 torch::Tensor LoopSepNetImpl::mask(const torch::Tensor& mix_mag, const torch::Tensor& embeddings) {
@@ -435,6 +467,14 @@ LoopSepNet with_query_profile(LoopSepNet& net) {
     ModelConfig config = net->config;
     config.query_profile = true;
     return rebuilt_with(net, config);  // the profile convolutions are new: they start at zero
+}
+
+LoopSepNet with_fine_head(LoopSepNet& net, int channels) {
+    if (net->config.fine_channels > 0) throw usage_error("the model already has a bin refinement");
+    ModelConfig config = net->config;
+    config.fine_channels = channels;
+    config.validate();
+    return rebuilt_with(net, config);  // the refinement is new: its output layer starts at zero
 }
 
 LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedding) {

@@ -76,6 +76,7 @@ struct LoopSepNetImpl : torch::nn::Module {
     // convolution (of the encoder level after the shared ones, or of the middle block when every
     // encoder level is shared), which comes before its FiLM.
     struct Shared {
+        torch::Tensor mix_magnitudes;      // the input [N, T, bins] (the bin refinement reads it)
         torch::Tensor x;                   // input of the first conditioned block
         std::vector<torch::Tensor> skips;  // outputs of the shared levels
         torch::Tensor first_conv1;         // that block's conv1(relu(norm1(x)))
@@ -96,6 +97,10 @@ struct LoopSepNetImpl : torch::nn::Module {
     QueryWeights query_weights(const torch::Tensor& query);  // a query vector [1, Q]
     // band_mask_from(shared, embedding) for the query of `q` (no autograd, float, CPU).
     torch::Tensor band_mask_for(const Shared& shared, const QueryWeights& q);
+    // config.fine_channels: the bin refinement (ModelConfig::fine_channels) of expanded band masks
+    // [N, T, bins] for mixture magnitudes [N, T, bins] and FiLM embeddings [N or 1, E] → bin masks in [0, 1].
+    // Its output d moves each m a fraction tanh(d) of the way to 1 (d > 0) or to 0 (d < 0): it stays in [0, 1].
+    torch::Tensor refine(const torch::Tensor& mix_magnitudes, const torch::Tensor& bin_masks, const torch::Tensor& embedding);
 
     ModelConfig config;
     torch::nn::ModuleList query_convs{nullptr};
@@ -110,6 +115,9 @@ struct LoopSepNetImpl : torch::nn::Module {
     // level's channels, no bias, starting at zero), added after dec[level] or, for the last, after the
     // bottleneck. Registered only then (last, so other configs keep their initialisation draws).
     torch::nn::ModuleList profile{nullptr};
+    // config.fine_channels: the bin refinement's layers (registered only then, after everything else).
+    torch::nn::Conv2d fine_in{nullptr}, fine_out{nullptr};
+    torch::nn::Linear fine_film{nullptr};
     // Sparse filterbanks as buffers (not saved: rebuilt from the config).
     torch::Tensor fa_bands, fa_bins, fa_weights, fs_bands, fs_bins, fs_weights;
 };
@@ -145,6 +153,9 @@ LoopSepNet wider_top_level(LoopSepNet& net, int channels, std::uint64_t seed);
 // so the masks are unchanged (the query vectors grow by the band profile, which then adds nothing yet).
 // The starting point for a fine-tune (loopsep train --resume --query-profile).
 LoopSepNet with_query_profile(LoopSepNet& net);
+// The same net with a bin refinement of `channels` (config.fine_channels): every parameter copied, the
+// refinement's output layer at zero, so the masks are unchanged (loopsep train --resume --fine-head C).
+LoopSepNet with_fine_head(LoopSepNet& net, int channels);
 // Parameters (not buffers) + the config as metadata.
 SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config);
 // Copies every parameter from `file`; any missing, extra or mis-shaped tensor is an input error naming `what`.

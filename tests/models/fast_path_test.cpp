@@ -506,6 +506,63 @@ TEST(QueryProfile, ConversionStartsAsTheSameNetAndEveryPathAppliesTheProfile) {
     EXPECT_THROW(Separator::load(dir.file("mismatch.safetensors")), Error);
 }
 
+TEST(FineHead, ConversionKeepsTheMasksAndTrainingMovesEachBinWithinZeroToOne) {
+    lt::TempDir dir;
+    set_torch_threads(1);
+    const ModelConfig c = small_test_config();
+    auto net = net_with_moved_films(c, 43, 7);
+    auto fine = net::with_fine_head(net, 8);
+    fine->eval();
+    ASSERT_EQ(fine->config.fine_channels, 8);
+    EXPECT_THROW(net::with_fine_head(fine, 8), Error);  // added once
+    EXPECT_THROW(net->refine(torch::rand({1, 4, c.num_bins()}), torch::rand({1, 4, c.num_bins()}),
+                             torch::randn({1, c.embedding_size})), Error);  // a net without one
+    // 3 planes → 8 channels over 3 frames × 5 bins, FiLM from the embedding, 8 → 1.
+    const int64_t E = c.embedding_size;
+    EXPECT_EQ(num_parameters(fine) - num_parameters(net), (3 * 15 * 8 + 8) + (E * 16 + 16) + (8 + 1));
+
+    auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0;
+    const auto q = torch::randn({1, E});
+    torch::NoGradGuard off;
+    const auto before = net->mask(mag, q);
+    EXPECT_LT(max_abs_diff(fine->mask(mag, q), before), 1e-6f);  // its output starts at zero
+
+    // The mapping: an output of +∞ takes every bin to 1, −∞ to 0, whatever the band mask said.
+    fine->fine_out->bias.fill_(40.0);
+    EXPECT_LT((fine->mask(mag, q) - 1.0).abs().max().item<float>(), 1e-5f);
+    fine->fine_out->bias.fill_(-40.0);
+    EXPECT_LT(fine->mask(mag, q).abs().max().item<float>(), 1e-5f);
+
+    // Trained weights: bins of one band now get different masks, all within [0, 1], and the change
+    // depends on the query (through the head's FiLM, not only through the band mask).
+    fine->fine_out->bias.zero_();
+    for (auto& p : fine->named_parameters())
+        if (p.key().rfind("fine_", 0) == 0) p.value().add_(torch::randn_like(p.value()) * 0.5);
+    const auto after = fine->mask(mag, q);
+    EXPECT_GT(max_abs_diff(after, before), 1e-2f);
+    EXPECT_GE(after.min().item<float>(), 0.0f);
+    EXPECT_LE(after.max().item<float>(), 1.0f);
+    const auto band_masks = net->mask(mag, q);
+    const auto other_q = torch::randn({1, E});
+    const auto refined_other = fine->refine(mag, band_masks, other_q);
+    EXPECT_GT(max_abs_diff(fine->refine(mag, band_masks, q), refined_other), 1e-3f);
+
+    // Stored and read back with it; the separation engine, which does not run it, refuses the file.
+    const auto path = dir.file("fine.safetensors");
+    write_safetensors(path, net::to_safetensors(fine, fine->config));
+    ModelConfig read;
+    auto back = net::load_net(path, &read);
+    EXPECT_EQ(read.fine_channels, 8);
+    EXPECT_LT(max_abs_diff(back->mask(mag, q), after), 1e-6f);
+    try {
+        Separator::load(path);
+        ADD_FAILURE() << "a model with a bin refinement was loaded by the engine";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("bin refinement"), std::string::npos) << e.what();
+    }
+}
+
 TEST(QueryProfile, PlanesPeakAtTheQuerysBandAndAreCentred) {
     ModelConfig c = small_test_config();
     c.query_profile = true;

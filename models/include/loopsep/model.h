@@ -76,6 +76,13 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     // convolution per level, starting at zero) is added after the bottleneck and after each decoder
     // level: the net is told, per band, where the target lives.
     bool query_profile = false;
+    // A bin-resolution refinement after the band mask (v1–v5: 0, off). A 96-band mask cannot part two
+    // sounds that share a band (a vocal's harmonics and the hi-hat between them, in bands 20–40 bins
+    // wide): this head sees every bin of the mixture (its log magnitude, and how far each bin stands above
+    // its band's mean) and the expanded band mask, through `fine_channels` 3-frame × 5-bin filters
+    // scaled and shifted by the query (FiLM), and moves each bin's mask up or down from the band's value.
+    // Its last layer starts at zero, so a net converted to have it keeps its masks.
+    int fine_channels = 0;
     // Values in a query vector (Separator::embed_query): the FiLM embedding, then the band profile if any.
     int query_vector_size() const { return embedding_size + (query_profile ? 2 * num_bands : 0); }
 
