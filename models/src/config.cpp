@@ -49,7 +49,8 @@ void ModelConfig::validate() const {
     check(shared_levels >= 0 && shared_levels <= levels, "shared_levels",
           "must be in 0..levels = " + std::to_string(levels));
     check(mid_blocks >= 1 && mid_blocks <= 8, "mid_blocks", "must be in 1..8");
-    check(fine_channels >= 0 && fine_channels <= 64, "fine_channels", "must be in 0..64 (0: no bin refinement)");
+    check(fine_regions >= 0 && fine_regions <= num_bands && (fine_regions == 0 || num_bands % fine_regions == 0),
+          "fine_regions", "must be 0 (no bin refinement) or divide num_bands");
     check(embedding_size >= 1 && embedding_size <= 4096, "embedding_size", "must be in 1..4096");
     check(training_steps >= 0, "training_steps", "must be ≥ 0");
 }
@@ -61,7 +62,7 @@ std::string ModelConfig::to_json() const {
         {"unet_channels", unet_channels}, {"query_channels", query_channels}, {"embedding_size", embedding_size},
         {"shared_levels", shared_levels}, {"top_decoder", to_string(top_decoder)},
         {"block_kernels", to_string(block_kernels)}, {"mid_blocks", mid_blocks},
-        {"query_profile", query_profile}, {"fine_channels", fine_channels},
+        {"query_profile", query_profile}, {"fine_regions", fine_regions},
         {"instruments", instruments}, {"training_data", training_data}, {"training_steps", training_steps},
         {"window", "hann-periodic"}, {"stft_center", true}, {"stereo", "mid; one mask for both channels"},
         {"band_scale", "mel (HTK), triangular, 0..sample_rate/2"}};
@@ -89,7 +90,7 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& w
             c.block_kernels = parse_block_kernels(j["block_kernels"].get<std::string>());
         if (j.contains("mid_blocks")) c.mid_blocks = j["mid_blocks"].get<int>();  // absent in v1–v4 files: one block
         if (j.contains("query_profile")) c.query_profile = j["query_profile"].get<bool>();  // absent in v1–v5 files: off
-        if (j.contains("fine_channels")) c.fine_channels = j["fine_channels"].get<int>();  // absent in v1–v5 files: off
+        if (j.contains("fine_regions")) c.fine_regions = j["fine_regions"].get<int>();  // absent in v1–v5 files: off
         if (j.contains("instruments")) c.instruments = j["instruments"].get<std::vector<std::string>>();
         if (j.contains("training_data")) c.training_data = j["training_data"].get<std::string>();
         if (j.contains("training_steps")) c.training_steps = j["training_steps"].get<long>();

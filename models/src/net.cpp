@@ -248,16 +248,6 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
             profile->push_back(conv);
         }
     }
-    if (c.fine_channels > 0) {
-        fine_in = register_module("fine_in", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, c.fine_channels, {3, 5}).padding({1, 2})));
-        fine_film = register_module("fine_film", torch::nn::Linear(E, 2 * c.fine_channels));
-        fine_out = register_module("fine_out", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.fine_channels, 1, 1)));
-        torch::NoGradGuard g;
-        fine_film->weight.zero_();  // FiLM at the identity until the query is learned to matter
-        fine_film->bias.zero_();
-        fine_out->weight.zero_();   // starts silent: the band mask passes through unchanged
-        fine_out->bias.zero_();
-    }
     const auto a = to_coo(analysis_filterbank(c)), s = to_coo(synthesis_filterbank(c));
     fa_bands = register_buffer("fa_bands", a.rows);
     fa_bins = register_buffer("fa_bins", a.cols);
@@ -265,6 +255,14 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
     fs_bands = register_buffer("fs_bands", s.rows);
     fs_bins = register_buffer("fs_bins", s.cols);
     fs_weights = register_buffer("fs_weights", s.weights);
+    if (c.fine_regions > 0) {
+        fine_coef = register_module("fine_coef", torch::nn::Linear(E, c.fine_regions * kFineFeatures));
+        torch::NoGradGuard g;
+        fine_coef->weight.zero_();  // starts silent: the band mask passes through unchanged
+        fine_coef->bias.zero_();
+        const auto band_of_bin = analysis_filterbank(c).argmax(0);  // [bins]
+        fine_region_of_bin = register_buffer("fine_region_of_bin", torch::div(band_of_bin, c.num_bands / c.fine_regions, "floor"));
+    }
 }
 
 // The sparse filterbank products as a plain loop over the COO entries of each row. The LibTorch
@@ -409,25 +407,28 @@ torch::Tensor LoopSepNetImpl::band_mask_for(const Shared& shared, const QueryWei
 torch::Tensor LoopSepNetImpl::mask_from(const Shared& shared, const torch::Tensor& embeddings) {
     // bin mask = Σ_b S[b,k]·band_mask[b]  → [N, T, F]
     auto m = sparse_filterbank(band_mask_from(shared, embeddings), fs_bins, fs_bands, fs_weights, config.num_bins());
-    if (config.fine_channels == 0) return m;
+    if (config.fine_regions == 0) return m;
     return refine(shared.mix_magnitudes, m, split_query(embeddings).first);
 }
 
 torch::Tensor LoopSepNetImpl::refine(const torch::Tensor& mix_mag, const torch::Tensor& m, const torch::Tensor& emb) {
-    if (config.fine_channels == 0) throw usage_error("refine: the model has no bin refinement");
-    // Per bin: the log magnitude (the band features' scale), how far it stands above its band's mean
-    // brought back to the bins (a harmonic's peak or the gap between two), and the band mask.
-    const auto level = torch::log1p(mix_mag);
+    if (config.fine_regions == 0) throw usage_error("refine: the model has no bin refinement");
+    // What each bin looks like, on the band features' log scale: how far under the highest of its ±2
+    // neighbouring bins (0 at a spectral peak: a harmonic), how far above its band's mean brought back to
+    // the bins, how far above the mean of its frame and the two beside it (an onset), and the band mask.
+    const auto level = torch::log1p(mix_mag), level4 = level.unsqueeze(1);
+    const auto peak = level - torch::max_pool2d(level4, {1, 5}, {1, 1}, {0, 2}).squeeze(1);
+    const auto rise = level - torch::avg_pool2d(level4, {3, 1}, {1, 1}, {1, 0}, false, false).squeeze(1);
     const auto band_mean = sparse_filterbank(
         sparse_filterbank(mix_mag, fa_bands, fa_bins, fa_weights, config.num_bands), fs_bins, fs_bands, fs_weights,
         config.num_bins());
-    const auto in = torch::stack({level, level - torch::log1p(band_mean), m}, 1);  // [N, 3, T, F]
-    const int64_t C = config.fine_channels;
-    const auto gb = fine_film(emb);                                               // [N or 1, 2C]
-    const auto gamma = (1.0 + gb.slice(1, 0, C)).unsqueeze(-1).unsqueeze(-1);
-    const auto beta = gb.slice(1, C, 2 * C).unsqueeze(-1).unsqueeze(-1);
-    const auto h = torch::relu(fine_in(in) * gamma + beta);
-    const auto t = torch::tanh(fine_out(h).squeeze(1));                            // [N, T, F]
+    const auto above = level - torch::log1p(band_mean);
+    // The query's weights per region, spread to the bins: [N or 1, bins, features] → per feature [N or 1, 1, bins].
+    const auto coef = fine_coef(emb).view({emb.size(0), config.fine_regions, kFineFeatures})
+                          .index_select(1, fine_region_of_bin).unsqueeze(1);
+    auto w = [&](int k) { return coef.select(3, k); };
+    const auto d = w(0) * peak + w(1) * above + w(2) * rise + w(3) * (m - 0.5) + w(4);
+    const auto t = torch::tanh(d);
     // Up towards 1 or down towards 0 by the fraction |t| of the way: the mask stays in [0, 1].
     return m + torch::relu(t) * (1.0 - m) - torch::relu(-t) * m;
 }
@@ -469,12 +470,12 @@ LoopSepNet with_query_profile(LoopSepNet& net) {
     return rebuilt_with(net, config);  // the profile convolutions are new: they start at zero
 }
 
-LoopSepNet with_fine_head(LoopSepNet& net, int channels) {
-    if (net->config.fine_channels > 0) throw usage_error("the model already has a bin refinement");
+LoopSepNet with_fine_head(LoopSepNet& net, int regions) {
+    if (net->config.fine_regions > 0) throw usage_error("the model already has a bin refinement");
     ModelConfig config = net->config;
-    config.fine_channels = channels;
+    config.fine_regions = regions;
     config.validate();
-    return rebuilt_with(net, config);  // the refinement is new: its output layer starts at zero
+    return rebuilt_with(net, config);  // the refinement is new: its weights start at zero
 }
 
 LoopSepNet share_levels(LoopSepNet& net, int levels, const torch::Tensor& embedding) {

@@ -97,10 +97,11 @@ struct LoopSepNetImpl : torch::nn::Module {
     QueryWeights query_weights(const torch::Tensor& query);  // a query vector [1, Q]
     // band_mask_from(shared, embedding) for the query of `q` (no autograd, float, CPU).
     torch::Tensor band_mask_for(const Shared& shared, const QueryWeights& q);
-    // config.fine_channels: the bin refinement (ModelConfig::fine_channels) of expanded band masks
-    // [N, T, bins] for mixture magnitudes [N, T, bins] and FiLM embeddings [N or 1, E] → bin masks in [0, 1].
+    // config.fine_regions: the bin refinement (ModelConfig::fine_regions) of expanded band masks
+    // [N, T, bins] for mixture magnitudes [N, T, bins] and FiLM embeddings [N or 1, E] → bin masks.
     // Its output d moves each m a fraction tanh(d) of the way to 1 (d > 0) or to 0 (d < 0): it stays in [0, 1].
     torch::Tensor refine(const torch::Tensor& mix_magnitudes, const torch::Tensor& bin_masks, const torch::Tensor& embedding);
+    static constexpr int kFineFeatures = 5;  // peak, above band mean, rise, band mask − ½, constant
 
     ModelConfig config;
     torch::nn::ModuleList query_convs{nullptr};
@@ -115,9 +116,9 @@ struct LoopSepNetImpl : torch::nn::Module {
     // level's channels, no bias, starting at zero), added after dec[level] or, for the last, after the
     // bottleneck. Registered only then (last, so other configs keep their initialisation draws).
     torch::nn::ModuleList profile{nullptr};
-    // config.fine_channels: the bin refinement's layers (registered only then, after everything else).
-    torch::nn::Conv2d fine_in{nullptr}, fine_out{nullptr};
-    torch::nn::Linear fine_film{nullptr};
+    // config.fine_regions: embedding → kFineFeatures weights per region (registered only then, last).
+    torch::nn::Linear fine_coef{nullptr};
+    torch::Tensor fine_region_of_bin;  // [bins] int64: the region of the band that weighs each bin most
     // Sparse filterbanks as buffers (not saved: rebuilt from the config).
     torch::Tensor fa_bands, fa_bins, fa_weights, fs_bands, fs_bins, fs_weights;
 };
@@ -153,9 +154,10 @@ LoopSepNet wider_top_level(LoopSepNet& net, int channels, std::uint64_t seed);
 // so the masks are unchanged (the query vectors grow by the band profile, which then adds nothing yet).
 // The starting point for a fine-tune (loopsep train --resume --query-profile).
 LoopSepNet with_query_profile(LoopSepNet& net);
-// The same net with a bin refinement of `channels` (config.fine_channels): every parameter copied, the
-// refinement's output layer at zero, so the masks are unchanged (loopsep train --resume --fine-head C).
-LoopSepNet with_fine_head(LoopSepNet& net, int channels);
+// The same net with a bin refinement over `regions` groups of bands (config.fine_regions): every
+// parameter copied, the refinement's weights at zero, so the masks are unchanged (loopsep train --resume
+// --fine-head R).
+LoopSepNet with_fine_head(LoopSepNet& net, int regions);
 // Parameters (not buffers) + the config as metadata.
 SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config);
 // Copies every parameter from `file`; any missing, extra or mis-shaped tensor is an input error naming `what`.

@@ -55,9 +55,9 @@ std::shared_ptr<const Separator> Separator::load(const std::string& path) {
         impl->net = net::load_net(path, &impl->config);
         // The engine moves band masks to the song's frames and expands them there; a bin refinement
         // would be skipped without a word, so such a model is for the trainer and its scorer only.
-        if (impl->config.fine_channels > 0)
-            throw input_error(path + ": the model has a bin refinement (fine_channels " +
-                              std::to_string(impl->config.fine_channels) + "), which the separation engine does not run");
+        if (impl->config.fine_regions > 0)
+            throw input_error(path + ": the model has a bin refinement (fine_regions " +
+                              std::to_string(impl->config.fine_regions) + "), which the separation engine does not run");
         impl->index_band_to_bin();
     } catch (const Error&) {
         throw;

@@ -45,7 +45,8 @@ void TrainParams::validate() const {
     if (mid_blocks < 0 || mid_blocks > 8) throw usage_error("--mid-blocks must be in 1..8 (0: the architecture's own)");
     if (top_channels < 0 || top_channels > 1024)
         throw usage_error("--top-channels must be in 1..1024 (0: the architecture's own)");
-    if (fine_channels < 0 || fine_channels > 64) throw usage_error("--fine-head must be in 1..64 channels (0: the architecture's own)");
+    if (fine_regions < 0 || (fine_regions > 0 && config.num_bands % fine_regions != 0))
+        throw usage_error("--fine-head must divide the bands (" + std::to_string(config.num_bands) + ") into equal regions");
     if (warmup_steps < 0 || warmup_steps > steps) throw usage_error("--warmup-steps must be in 0..--steps");
     config.validate();
     if (shared_levels < -1 || shared_levels > int(config.unet_channels.size()) - 1)
@@ -670,13 +671,13 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
             cfg.query_profile = true;
             log << "query band profile added (its convolutions start at zero: the masks are unchanged)\n";
         }
-        if (p.fine_channels > 0 && cfg.fine_channels > 0 && p.fine_channels != cfg.fine_channels)
-            throw usage_error("--fine-head " + std::to_string(p.fine_channels) + ": " + p.resume + " already has a " +
-                              std::to_string(cfg.fine_channels) + "-channel bin refinement");
-        if (p.fine_channels > 0 && cfg.fine_channels == 0) {
-            model = net::with_fine_head(model, p.fine_channels);
-            cfg.fine_channels = p.fine_channels;
-            log << "bin refinement of " << p.fine_channels << " channels added (its output starts at zero: the masks are unchanged)\n";
+        if (p.fine_regions > 0 && cfg.fine_regions > 0 && p.fine_regions != cfg.fine_regions)
+            throw usage_error("--fine-head " + std::to_string(p.fine_regions) + ": " + p.resume + " already has a bin refinement over " +
+                              std::to_string(cfg.fine_regions) + " regions");
+        if (p.fine_regions > 0 && cfg.fine_regions == 0) {
+            model = net::with_fine_head(model, p.fine_regions);
+            cfg.fine_regions = p.fine_regions;
+            log << "bin refinement over " << p.fine_regions << " regions added (its weights start at zero: the masks are unchanged)\n";
         }
     } else {
         if (p.shared_levels >= 0) cfg.shared_levels = p.shared_levels;
@@ -685,7 +686,7 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         if (p.mid_blocks > 0) cfg.mid_blocks = p.mid_blocks;
         if (p.top_channels > 0) cfg.unet_channels[0] = p.top_channels;
         if (p.query_profile) cfg.query_profile = true;
-        if (p.fine_channels > 0) cfg.fine_channels = p.fine_channels;
+        if (p.fine_regions > 0) cfg.fine_regions = p.fine_regions;
         model = net::make_net(cfg, p.seed);
     }
     if (train.window_samples != cfg.num_window_samples())

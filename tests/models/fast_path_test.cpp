@@ -506,53 +506,66 @@ TEST(QueryProfile, ConversionStartsAsTheSameNetAndEveryPathAppliesTheProfile) {
     EXPECT_THROW(Separator::load(dir.file("mismatch.safetensors")), Error);
 }
 
-TEST(FineHead, ConversionKeepsTheMasksAndTrainingMovesEachBinWithinZeroToOne) {
+TEST(FineHead, ConversionKeepsTheMasksAndTheQueryMovesEachBinWithinZeroToOne) {
     lt::TempDir dir;
     set_torch_threads(1);
-    const ModelConfig c = small_test_config();
+    const ModelConfig c = small_test_config();  // 32 bands
     auto net = net_with_moved_films(c, 43, 7);
-    auto fine = net::with_fine_head(net, 8);
+    auto fine = net::with_fine_head(net, 4);
     fine->eval();
-    ASSERT_EQ(fine->config.fine_channels, 8);
-    EXPECT_THROW(net::with_fine_head(fine, 8), Error);  // added once
-    EXPECT_THROW(net->refine(torch::rand({1, 4, c.num_bins()}), torch::rand({1, 4, c.num_bins()}),
-                             torch::randn({1, c.embedding_size})), Error);  // a net without one
-    // 3 planes → 8 channels over 3 frames × 5 bins, FiLM from the embedding, 8 → 1.
-    const int64_t E = c.embedding_size;
-    EXPECT_EQ(num_parameters(fine) - num_parameters(net), (3 * 15 * 8 + 8) + (E * 16 + 16) + (8 + 1));
+    ASSERT_EQ(fine->config.fine_regions, 4);
+    EXPECT_THROW(net::with_fine_head(fine, 4), Error);  // added once
+    EXPECT_THROW(net::with_fine_head(net, 5), Error);   // 5 regions do not divide 32 bands
+    const int64_t E = c.embedding_size, K = net::LoopSepNetImpl::kFineFeatures;
+    EXPECT_THROW(net->refine(torch::rand({1, 4, c.num_bins()}), torch::rand({1, 4, c.num_bins()}), torch::randn({1, E})),
+                 Error);  // a net without one
+    EXPECT_EQ(num_parameters(fine) - num_parameters(net), (E + 1) * 4 * K);  // per region, K weights from the embedding
+    // Regions follow the bands upwards: the lowest bins in region 0, the highest in the last.
+    EXPECT_EQ(fine->fine_region_of_bin[1].item<int64_t>(), 0);
+    EXPECT_EQ(fine->fine_region_of_bin[c.num_bins() - 2].item<int64_t>(), 3);
 
     auto mag = torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0;
     const auto q = torch::randn({1, E});
     torch::NoGradGuard off;
     const auto before = net->mask(mag, q);
-    EXPECT_LT(max_abs_diff(fine->mask(mag, q), before), 1e-6f);  // its output starts at zero
+    EXPECT_LT(max_abs_diff(fine->mask(mag, q), before), 1e-6f);  // its weights start at zero
 
-    // The mapping: an output of +∞ takes every bin to 1, −∞ to 0, whatever the band mask said.
-    fine->fine_out->bias.fill_(40.0);
+    // The mapping: a constant term of +40 takes every bin to 1, −40 to 0, whatever the band mask said;
+    // in one region only, only that region's bins move.
+    auto& bias = fine->fine_coef->bias;
+    for (int r = 0; r < 4; ++r) bias[r * K + K - 1] = 40.0;
     EXPECT_LT((fine->mask(mag, q) - 1.0).abs().max().item<float>(), 1e-5f);
-    fine->fine_out->bias.fill_(-40.0);
+    for (int r = 0; r < 4; ++r) bias[r * K + K - 1] = -40.0;
     EXPECT_LT(fine->mask(mag, q).abs().max().item<float>(), 1e-5f);
+    bias.zero_();
+    bias[3 * K + K - 1] = -40.0;
+    const auto top_off = fine->mask(mag, q);
+    const auto in_top = (fine->fine_region_of_bin == 3).nonzero().squeeze(1);
+    const auto below = (fine->fine_region_of_bin < 3).nonzero().squeeze(1);
+    EXPECT_LT(top_off.index_select(2, in_top).max().item<float>(), 1e-5f);
+    EXPECT_LT(max_abs_diff(top_off.index_select(2, below), before.index_select(2, below)), 1e-6f);
+    bias.zero_();
 
     // Trained weights: bins of one band now get different masks, all within [0, 1], and the change
-    // depends on the query (through the head's FiLM, not only through the band mask).
-    fine->fine_out->bias.zero_();
-    for (auto& p : fine->named_parameters())
-        if (p.key().rfind("fine_", 0) == 0) p.value().add_(torch::randn_like(p.value()) * 0.5);
+    // depends on the query.
+    fine->fine_coef->weight.normal_(0.0, 0.5);
     const auto after = fine->mask(mag, q);
     EXPECT_GT(max_abs_diff(after, before), 1e-2f);
     EXPECT_GE(after.min().item<float>(), 0.0f);
     EXPECT_LE(after.max().item<float>(), 1.0f);
-    const auto band_masks = net->mask(mag, q);
-    const auto other_q = torch::randn({1, E});
-    const auto refined_other = fine->refine(mag, band_masks, other_q);
-    EXPECT_GT(max_abs_diff(fine->refine(mag, band_masks, q), refined_other), 1e-3f);
+    EXPECT_GT(max_abs_diff(fine->refine(mag, before, q), fine->refine(mag, before, torch::randn({1, E}))), 1e-3f);
+    // The training path (autograd, one embedding per window) gives the same masks.
+    {
+        torch::AutoGradMode on(true);
+        EXPECT_LT(max_abs_diff(fine->mask(mag, q.expand({2, E})).detach(), after), 1e-5f);
+    }
 
     // Stored and read back with it; the separation engine, which does not run it, refuses the file.
     const auto path = dir.file("fine.safetensors");
     write_safetensors(path, net::to_safetensors(fine, fine->config));
     ModelConfig read;
     auto back = net::load_net(path, &read);
-    EXPECT_EQ(read.fine_channels, 8);
+    EXPECT_EQ(read.fine_regions, 4);
     EXPECT_LT(max_abs_diff(back->mask(mag, q), after), 1e-6f);
     try {
         Separator::load(path);

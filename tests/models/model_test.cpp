@@ -178,14 +178,14 @@ TEST(ModelFile, QueryProfileIsStoredAndOffWhenAbsent) {
     ASSERT_TRUE(j.at("query_profile").get<bool>());
     j.erase("query_profile");
     EXPECT_FALSE(ModelConfig::from_json(j.dump(), "old").query_profile);
-    // Nor a bin refinement (fine_channels, stored as a count): 0.
-    EXPECT_EQ(j.at("fine_channels").get<int>(), 0);
-    j["fine_channels"] = 16;
-    EXPECT_EQ(ModelConfig::from_json(j.dump(), "new").fine_channels, 16);
-    j["fine_channels"] = 65;
+    // Nor a bin refinement (fine_regions, a count that must divide the bands): 0.
+    EXPECT_EQ(j.at("fine_regions").get<int>(), 0);
+    j["fine_regions"] = 4;
+    EXPECT_EQ(ModelConfig::from_json(j.dump(), "new").fine_regions, 4);
+    j["fine_regions"] = 5;  // 32 bands
     EXPECT_THROW(ModelConfig::from_json(j.dump(), "bad"), Error);
-    j.erase("fine_channels");
-    EXPECT_EQ(ModelConfig::from_json(j.dump(), "old").fine_channels, 0);
+    j.erase("fine_regions");
+    EXPECT_EQ(ModelConfig::from_json(j.dump(), "old").fine_regions, 0);
 }
 
 TEST(ModelFile, CorruptTruncatedAndMismatchedFilesAreRefused) {

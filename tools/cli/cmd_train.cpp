@@ -89,7 +89,7 @@ int run_train(const Argv& argv) {
          {"--mid-blocks", true, "residual blocks at the bottleneck (default 1, or the resumed model's; with --resume a larger number deepens the model, the new blocks starting as the identity)", "N"},
          {"--top-channels", true, "channels of the top U-Net level (default: --channels' first, or the resumed model's; with --resume a larger multiple of 8 widens the model, its masks unchanged at first)", "N"},
          {"--query-profile", false, "also condition on the query's band profile (a band-wise bias per decoder level); with --resume converts the model, its masks unchanged at first (default: off, or the resumed model's)"},
-         {"--fine-head", true, "add a bin-resolution refinement of this many channels after the band mask (a 3x5 filter bank on every STFT bin, conditioned on the query); with --resume converts the model, its masks unchanged at first (default: none, or the resumed model's)", "C"},
+         {"--fine-head", true, "add a bin-resolution refinement after the band mask, its weights chosen by the query per region of this many equal groups of bands (must divide --bands); with --resume converts the model, its masks unchanged at first (default: none, or the resumed model's)", "R"},
          {"--warmup-steps", true, "raise the learning rate linearly from 0 over this many steps before the cosine decay (default 0: none)", "N"},
          {"--bars-per-song", true, "prepare only this many bars per song, spread evenly (default: all)", "N"},
          {"--finer-stretch", false, "prepare with Rubber Band R3 instead of R2 (slower)"}}};
@@ -126,7 +126,7 @@ int run_train(const Argv& argv) {
     if (args.has("--mid-blocks")) p.mid_blocks = int(args.get_int("--mid-blocks", 1, 1, 8));
     if (args.has("--top-channels")) p.top_channels = int(args.get_int("--top-channels", 8, 1, 1024));
     p.query_profile = args.has("--query-profile");
-    if (args.has("--fine-head")) p.fine_channels = int(args.get_int("--fine-head", 8, 1, 64));
+    if (args.has("--fine-head")) p.fine_regions = int(args.get_int("--fine-head", 4, 1, 1025));
     p.warmup_steps = args.get_int("--warmup-steps", 0, 0, 10000000);
     p.config.validate();
 

@@ -132,10 +132,10 @@ struct TrainParams {
     // without it first (net::with_query_profile: the new convolutions start at zero, the masks unchanged);
     // false keeps the architecture's own.
     bool query_profile = false;
-    // Channels of the bin refinement (ModelConfig::fine_channels). 0: the architecture's own. With
-    // --resume, converts a net without one first (net::with_fine_head: its output layer starts at zero,
-    // the masks unchanged).
-    int fine_channels = 0;
+    // Regions of the bin refinement (ModelConfig::fine_regions). 0: the architecture's own. With
+    // --resume, converts a net without one first (net::with_fine_head: its weights start at zero, the
+    // masks unchanged).
+    int fine_regions = 0;
     // Learning-rate warm-up: the rate rises linearly from 0 over the first `warmup_steps` steps, then
     // follows the cosine schedule (0: none). A resume starts Adam afresh, and its first full-rate steps
     // move every weight by about the learning rate whatever its gradient: the warm-up avoids that jolt.
