@@ -156,9 +156,10 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
     // Per worker: its own FFT plans and reconstructor (scratch buffers are not shared).
     std::vector<std::unique_ptr<Stft>> stfts;
     std::vector<std::unique_ptr<detail::SegmentReconstructor>> reconstructors;
+    const detail::BinRefiner refiner{model_.get(), embeddings};
     for (int i = 0; i < params.threads; ++i) {
         stfts.push_back(std::make_unique<Stft>(StftParams{cfg.n_fft, cfg.hop}));
-        reconstructors.push_back(make_reconstructor(params.reconstruct, cfg, model_->band_to_bin(), stretch));
+        reconstructors.push_back(make_reconstructor(params.reconstruct, cfg, model_->band_to_bin(), stretch, refiner));
     }
     for (std::size_t first = 0; first < plans.size(); first += params.batch_segments) {
         const std::size_t n = std::min<std::size_t>(params.batch_segments, plans.size() - first);

@@ -121,8 +121,8 @@ namespace {
 // Default: warp the masks onto the original song's STFT frames and filter the original mixture.
 class MaskWarpReconstructor : public SegmentReconstructor {
 public:
-    MaskWarpReconstructor(const ModelConfig& cfg, const BandToBin& band_to_bin)
-        : cfg_(cfg), band_to_bin_(band_to_bin), stft_({cfg.n_fft, cfg.hop}) {}
+    MaskWarpReconstructor(const ModelConfig& cfg, const BandToBin& band_to_bin, const BinRefiner& refiner)
+        : cfg_(cfg), band_to_bin_(band_to_bin), refiner_(refiner), stft_({cfg.n_fft, cfg.hop}) {}
 
     SegmentAudio render(const Audio& song, const SegmentPlan& plan,
                         std::vector<std::vector<float>> masks) override {
@@ -155,9 +155,29 @@ public:
         std::vector<Spectrogram> mix;
         if (x.size() == 2) pair = stft_.forward_pair(x[0].data(), x[1].data(), chunk_frames);
         else for (const auto& ch : x) mix.push_back(stft_.forward(ch.data(), ch.size()));
+        // A model that refines its bins: whole bin masks, refined on the song's own frames with the
+        // chunk's mid magnitudes (the net's input is the stretched mid; the refinement looks only at a bin's
+        // neighbours), then normalised jointly again (two targets may both have claimed more of a bin).
+        std::vector<std::vector<float>> refined;
+        if (refiner_.active()) {
+            const auto mid = detail::extract_mid_region(song, double(chunk_start), chunk_frames);
+            const Spectrogram ms = stft_.forward(mid.data(), mid.size());
+            const std::size_t bins = std::size_t(cfg_.num_bins());
+            std::vector<float> mag(src.size() * bins, 0.0f);
+            for (std::size_t f = 0; f < std::min(src.size(), ms.num_frames); ++f)
+                for (std::size_t k = 0; k < bins; ++k) mag[f * bins + k] = std::abs(ms.at(f, k));
+            for (std::size_t t = 0; t < warped.size(); ++t) {
+                refined.push_back(band_to_bin_.expand_rows(warped[t]));
+                refiner_.model->refine_bin_masks(mag, refined.back(), refiner_.queries.at(t));
+            }
+            normalise_jointly(refined);
+        }
         for (std::size_t t = 0; t < warped.size(); ++t) {
             const float* rows = warped[t].data();
-            const Stft::MaskRowFn mask_row = [&, rows](std::size_t f, float* scratch) {
+            const float* bin_rows = refined.empty() ? nullptr : refined[t].data();
+            const std::size_t bins = std::size_t(cfg_.num_bins());
+            const Stft::MaskRowFn mask_row = [&, rows, bin_rows, bins](std::size_t f, float* scratch) {
+                if (bin_rows) return bin_rows + f * bins;
                 band_to_bin_.expand(rows + f * std::size_t(bands), scratch);
                 return static_cast<const float*>(scratch);
             };
@@ -176,14 +196,16 @@ public:
 private:
     ModelConfig cfg_;
     BandToBin band_to_bin_;
+    BinRefiner refiner_;
     Stft stft_;
 };
 
 // Measured alternative: filter the stretched segment and stretch the result back to song time.
 class StretchReconstructor : public SegmentReconstructor {
 public:
-    StretchReconstructor(const ModelConfig& cfg, const BandToBin& band_to_bin, const StretchParams& stretch)
-        : cfg_(cfg), band_to_bin_(band_to_bin), stretch_(stretch), stft_({cfg.n_fft, cfg.hop}) {}
+    StretchReconstructor(const ModelConfig& cfg, const BandToBin& band_to_bin, const StretchParams& stretch,
+                         const BinRefiner& refiner)
+        : cfg_(cfg), band_to_bin_(band_to_bin), stretch_(stretch), refiner_(refiner), stft_({cfg.n_fft, cfg.hop}) {}
 
     SegmentAudio render(const Audio& song, const SegmentPlan& plan,
                         std::vector<std::vector<float>> masks) override {
@@ -195,6 +217,17 @@ public:
             region.channels[c] = detail::extract_region(song.channels[c], plan.region_start, plan.region_frames);
         Audio stretched = stretch_to_frames(region, plan.window_ref_frames, stretch_);
         const int bins = cfg_.num_bins();
+        if (refiner_.active()) {  // on the net's own grid: the stretched mid's magnitudes
+            std::vector<float> mid(stretched.frames(), 0.0f);
+            for (int c = 0; c < stretched.num_channels(); ++c)
+                for (std::size_t i = 0; i < mid.size(); ++i) mid[i] += stretched.channel(c)[i] / float(stretched.num_channels());
+            const Spectrogram ms = stft_.forward(mid.data(), mid.size());
+            std::vector<float> mag(std::size_t(cfg_.window_frames()) * bins, 0.0f);
+            for (std::size_t f = 0; f < std::min<std::size_t>(ms.num_frames, cfg_.window_frames()); ++f)
+                for (int k = 0; k < bins; ++k) mag[f * bins + k] = std::abs(ms.at(f, k));
+            for (std::size_t t = 0; t < norm.size(); ++t) refiner_.model->refine_bin_masks(mag, norm[t], refiner_.queries.at(t));
+            normalise_jointly(norm);
+        }
         SegmentAudio out;
         out.start = long(std::floor(plan.region_start));
         for (std::size_t t = 0; t < norm.size(); ++t) {
@@ -215,18 +248,22 @@ private:
     ModelConfig cfg_;
     BandToBin band_to_bin_;
     StretchParams stretch_;
+    BinRefiner refiner_;
     Stft stft_;
 };
 
 }  // namespace
 
 std::unique_ptr<SegmentReconstructor> make_reconstructor(Reconstruction r, const ModelConfig& cfg,
-                                                         const BandToBin& band_to_bin, const StretchParams& stretch) {
+                                                         const BandToBin& band_to_bin, const StretchParams& stretch,
+                                                         const BinRefiner& refiner) {
     if (band_to_bin.num_bins() != cfg.num_bins())
         throw usage_error("make_reconstructor: the band map has " + std::to_string(band_to_bin.num_bins()) +
                           " bins, the model's STFT " + std::to_string(cfg.num_bins()));
-    if (r == Reconstruction::Stretch) return std::make_unique<StretchReconstructor>(cfg, band_to_bin, stretch);
-    return std::make_unique<MaskWarpReconstructor>(cfg, band_to_bin);
+    if (refiner.active() && refiner.model->config().num_bins() != cfg.num_bins())
+        throw usage_error("make_reconstructor: the refining model's STFT differs from the configuration's");
+    if (r == Reconstruction::Stretch) return std::make_unique<StretchReconstructor>(cfg, band_to_bin, stretch, refiner);
+    return std::make_unique<MaskWarpReconstructor>(cfg, band_to_bin, refiner);
 }
 
 }  // namespace loopsep::detail

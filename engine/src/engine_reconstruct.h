@@ -63,7 +63,17 @@ private:
     std::vector<std::vector<float>> residual_chunk_;     // scratch, per channel
 };
 
+// The model's bin refinement (Separator::refine_bin_masks) with each target's query vector, applied to
+// the expanded masks of every segment (then normalised jointly again, per bin); none without a model
+// that refines its bins.
+struct BinRefiner {
+    const Separator* model = nullptr;
+    std::vector<std::vector<float>> queries;  // one per target, in the order of the masks
+    bool active() const { return model && model->refines_bins(); }
+};
+
 std::unique_ptr<SegmentReconstructor> make_reconstructor(Reconstruction r, const ModelConfig& cfg,
-                                                         const BandToBin& band_to_bin, const StretchParams& stretch);
+                                                         const BandToBin& band_to_bin, const StretchParams& stretch,
+                                                         const BinRefiner& refiner = {});
 
 }  // namespace loopsep::detail

@@ -429,8 +429,10 @@ torch::Tensor LoopSepNetImpl::refine(const torch::Tensor& mix_mag, const torch::
     auto w = [&](int k) { return coef.select(3, k); };
     const auto d = w(0) * peak + w(1) * above + w(2) * rise + w(3) * (m - 0.5) + w(4);
     const auto t = torch::tanh(d);
-    // Up towards 1 or down towards 0 by the fraction |t| of the way: the mask stays in [0, 1].
-    return m + torch::relu(t) * (1.0 - m) - torch::relu(-t) * m;
+    // Up towards 1 or down towards 0 by the fraction |t| of the way: the mask stays in [0, 1]. Written with
+    // a selection, not relu(t)·(1 − m) − relu(−t)·m: relu has no gradient at 0, where the weights start,
+    // so that form never trained (measured: the weights stayed exactly zero).
+    return m + t * torch::where(t > 0, 1.0 - m, m);
 }
 
 torch::Tensor LoopSepNetImpl::mask(const torch::Tensor& mix_mag, const torch::Tensor& embeddings) {

@@ -53,11 +53,6 @@ std::shared_ptr<const Separator> Separator::load(const std::string& path) {
     auto impl = std::make_unique<Impl>();
     try {
         impl->net = net::load_net(path, &impl->config);
-        // The engine moves band masks to the song's frames and expands them there; a bin refinement
-        // would be skipped without a word, so such a model is for the trainer and its scorer only.
-        if (impl->config.fine_regions > 0)
-            throw input_error(path + ": the model has a bin refinement (fine_regions " +
-                              std::to_string(impl->config.fine_regions) + "), which the separation engine does not run");
         impl->index_band_to_bin();
     } catch (const Error&) {
         throw;
@@ -166,12 +161,39 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_querie
     const std::vector<std::vector<float>>& mix, const std::vector<std::vector<float>>& embeddings) const {
     auto out = predict_band_masks_for_queries(mix, embeddings);
     parallel_for(mix.size(), g_inference_threads.load(), [&](std::size_t i, std::size_t) {
-        for (auto& per_query : out) per_query[i] = impl_->band_to_bin.expand_rows(per_query[i]);
+        for (std::size_t q = 0; q < out.size(); ++q) {
+            out[q][i] = impl_->band_to_bin.expand_rows(out[q][i]);
+            if (refines_bins()) refine_bin_masks(mix[i], out[q][i], embeddings[q]);
+        }
     });
     return out;
 }
 
 const BandToBin& Separator::band_to_bin() const { return impl_->band_to_bin; }
+
+bool Separator::refines_bins() const { return impl_->config.fine_regions > 0; }
+
+void Separator::refine_bin_masks(const std::vector<float>& mix, std::vector<float>& masks,
+                                 const std::vector<float>& query) const {
+    if (!refines_bins()) throw usage_error("refine_bin_masks: the model has no bin refinement");
+    const int64_t bins = impl_->config.num_bins();
+    if (mix.size() != masks.size() || mix.size() % std::size_t(bins) != 0)
+        throw usage_error("refine_bin_masks: " + std::to_string(mix.size()) + " magnitudes and " +
+                          std::to_string(masks.size()) + " mask values are not the same whole frames of " +
+                          std::to_string(bins) + " bins");
+    if (query.size() != std::size_t(embedding_size()))
+        throw usage_error("refine_bin_masks: query vector has " + std::to_string(query.size()) + " values, the model uses " +
+                          std::to_string(embedding_size()));
+    if (mix.empty()) return;
+    torch::NoGradGuard no_grad;
+    const int64_t frames = int64_t(mix.size()) / bins;
+    auto f = torch::kFloat32;
+    const auto x = torch::from_blob(const_cast<float*>(mix.data()), {1, frames, bins}, f);
+    const auto m = torch::from_blob(masks.data(), {1, frames, bins}, f);
+    const auto q = torch::from_blob(const_cast<float*>(query.data()), {1, int64_t(query.size())}, f);
+    const auto refined = impl_->net->refine(x, m, impl_->net->split_query(q).first).contiguous();
+    std::copy(refined.data_ptr<float>(), refined.data_ptr<float>() + refined.numel(), masks.begin());
+}
 
 BandToBin::BandToBin(std::vector<int> bin_start, std::vector<int> band_of, std::vector<float> weight, int bands)
     : bin_start_(std::move(bin_start)), band_of_(std::move(band_of)), weight_(std::move(weight)), bands_(bands) {

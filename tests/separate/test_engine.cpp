@@ -9,6 +9,8 @@
 #include "loopsep/engine.h"
 #include "loopsep/error.h"
 #include "loopsep/model.h"
+#include "loopsep/safetensors.h"
+#include "loopsep/stft.h"
 #include "song_fixture.h"
 #include "model_fixture.h"
 #include "test_util.h"
@@ -180,4 +182,61 @@ TEST(Engine, RefusesSilentQueriesAndBeatlessSongsClearly) {
     SeparationParams bad;
     bad.threads = 0;
     EXPECT_THROW(bad.validate(), Error);
+}
+
+namespace {
+// Energy of a channel's STFT bins at and above `hz`, over the whole signal.
+double energy_above(const std::vector<float>& x, double hz) {
+    Stft stft({2048, 512});
+    const Spectrogram s = stft.forward(x.data(), x.size());
+    const std::size_t first = std::size_t(hz * 2048 / 44100.0);
+    double e = 0;
+    for (std::size_t f = 0; f < s.num_frames; ++f)
+        for (int k = int(first); k < s.num_bins; ++k) e += std::norm(s.at(f, k));
+    return e;
+}
+}  // namespace
+
+// A model that refines its masks bin by bin: the engine applies the refinement on the song's own frames
+// (here a refinement that shuts the top quarter of the bands), stems and residual still sum to the mixture.
+TEST(Engine, RunsTheBinRefinementOfAModelThatHasOne) {
+    TempDir dir;
+    ModelConfig cfg = loopsep::testing::small_test_config();  // 32 bands: the top 8 from ≈ 8.8 kHz
+    cfg.fine_regions = 4;
+    const std::string plain = dir.file("plain.safetensors"), top_off = dir.file("top_off.safetensors");
+    write_untrained_model(plain, cfg, 7);  // the refinement's weights start at zero: no change
+    auto file = read_safetensors(plain);
+    auto& bias = file.tensors.at("fine_coef.bias").values;  // per region: 4 feature weights, then a constant
+    ASSERT_EQ(bias.size(), 4u * 5u);
+    bias[3 * 5 + 4] = -40.0f;  // region 3: every bin all the way to 0
+    write_safetensors(top_off, file);
+
+    Audio song = loopsep::testing::make_test_song(124, 8.0);
+    Audio loop = loopsep::testing::make_test_song(120, 2.0, 1);
+    for (auto rec : {Reconstruction::MaskWarp, Reconstruction::Stretch}) {
+        SeparationParams p;
+        p.residual = true;
+        p.reconstruct = rec;
+        if (rec == Reconstruction::Stretch) p.input_stretch = InputStretch::RubberBand;
+        std::vector<SeparationResult> r;
+        for (const auto& path : {plain, top_off}) {
+            Engine engine(Separator::load(path), "test");
+            const auto q = engine.query_from_loop(loop, 120, "loop");
+            r.push_back(engine.separate(song, {{"a", q}, {"b", q}}, p));
+        }
+        ASSERT_TRUE(r[1].stems.size() == 2 && r[1].stems[0].frames() == song.frames());
+        const double before = energy_above(r[0].stems[0].channels[0], 11000.0);
+        const double after = energy_above(r[1].stems[0].channels[0], 11000.0);
+        EXPECT_GT(before, 0.0);
+        EXPECT_LT(after, 1e-4 * before) << "reconstruction " << int(rec);  // ≥ 40 dB less above 11 kHz
+        // The rest of the stem stays.
+        const double low_before = r[0].stems[0].rms(), low_after = r[1].stems[0].rms();
+        EXPECT_GT(low_after, 0.3 * low_before);
+        double max_err = 0;
+        for (int c = 0; c < 2; ++c)
+            for (std::size_t i = 0; i < song.frames(); ++i)
+                max_err = std::max(max_err, std::fabs(double(r[1].stems[0].channels[c][i]) + r[1].stems[1].channels[c][i] +
+                                                      r[1].residual.channels[c][i] - song.channels[c][i]));
+        EXPECT_LT(max_err, 1e-4);
+    }
 }

@@ -148,10 +148,18 @@ public:
     std::vector<std::vector<std::vector<float>>> predict_masks_for_queries(
         const std::vector<std::vector<float>>& mix_magnitudes, const std::vector<std::vector<float>>& embeddings) const;
     // The same masks before band → bin expansion: masks[query][window], each window_frames() × num_bands.
-    // band_to_bin().expand_rows() of one gives exactly the predict_masks_for_queries() mask.
+    // band_to_bin().expand_rows() of one gives exactly the predict_masks_for_queries() mask (then
+    // refine_bin_masks() with the window's magnitudes, for a model that refines_bins()).
     std::vector<std::vector<std::vector<float>>> predict_band_masks_for_queries(
         const std::vector<std::vector<float>>& mix_magnitudes, const std::vector<std::vector<float>>& embeddings) const;
     const BandToBin& band_to_bin() const;
+    // Whether the model refines its masks bin by bin after the band → bin expansion (ModelConfig::fine_regions).
+    bool refines_bins() const;
+    // That refinement, in place, of bin masks (frames × num_bins(), time-major, from band_to_bin()) on any
+    // STFT grid of the model's n_fft and hop, given the mixture's magnitudes on the same grid (|STFT| of
+    // the mid channel) and the target's query vector. A usage error for a model that does not refine.
+    void refine_bin_masks(const std::vector<float>& mix_magnitudes, std::vector<float>& bin_masks,
+                          const std::vector<float>& query) const;
 
     struct Impl;  // LibTorch internals (models/src)
     explicit Separator(std::unique_ptr<Impl> impl);
