@@ -152,6 +152,22 @@ int main(int argc, char** argv) {
         const double ms4 = time_per_window(4, &cpu_ms4);
         std::printf("  four queries: %.2f ms wall per segment (%.2f ms CPU) = %.2fx one; each extra target %.2f ms wall "
                     "(shared levels %d)\n", ms4, cpu_ms4, ms4 / ms, (ms4 - ms) / 3.0, c.shared_levels);
+        if (sep->refines_bins()) {  // the engine's bin refinement, per window on the window's own frames
+            const auto bands = sep->predict_band_masks_for_queries(mix, {emb})[0];
+            auto refine_all = [&] {
+                for (std::size_t i = 0; i < mix.size(); ++i) {
+                    auto m = sep->band_to_bin().expand_rows(bands[i]);
+                    sep->refine_bin_masks(mix[i], m, emb);
+                }
+            };
+            refine_all();
+            const auto start = Clock::now();
+            const double cpu_start = cpu_seconds();
+            for (int i = 0; i < iters; ++i) refine_all();
+            std::printf("  bin refinement (%d regions): %.2f ms wall, %.2f ms CPU per segment (one thread, per target)\n",
+                        c.fine_regions, std::chrono::duration<double, std::milli>(Clock::now() - start).count() / (iters * batch),
+                        1000.0 * (cpu_seconds() - cpu_start) / (iters * batch));
+        }
         std::printf("  trained %ld steps on: %s\n", c.training_steps, c.training_data.c_str());
         if (probe) probe_noise(*sep);
         if (!val_cache.empty()) {
