@@ -83,7 +83,7 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     // above its band's mean, whether it rises over its neighbouring frames, and the band mask itself. The
     // query chooses the weights, one set per region of R equal groups of bands (a linear layer from the
     // embedding, starting at zero, so a net converted to have it keeps its masks). Per-bin convolutions
-    // were tried first: LibTorch's made a training step 13 s instead of 0.7 s at this size (2 cores' CPU).
+    // were tried first: LibTorch's made a training step 13 s instead of 0.6–0.9 s (one core).
     int fine_regions = 0;
     // Values in a query vector (Separator::embed_query): the FiLM embedding, then the band profile if any.
     int query_vector_size() const { return embedding_size + (query_profile ? 2 * num_bands : 0); }
