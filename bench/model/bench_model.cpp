@@ -156,8 +156,8 @@ int main(int argc, char** argv) {
             const auto bands = sep->predict_band_masks_for_queries(mix, {emb})[0];
             auto refine_all = [&] {
                 for (std::size_t i = 0; i < mix.size(); ++i) {
-                    auto m = sep->band_to_bin().expand_rows(bands[i]);
-                    sep->refine_bin_masks(mix[i], m, emb);
+                    std::vector<std::vector<float>> m{sep->band_to_bin().expand_rows(bands[i])};
+                    sep->refine_bin_masks(mix[i], m, {emb});
                 }
             };
             refine_all();

@@ -56,7 +56,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 // Magnitude (time-major, window_frames × bins) of the stretched mid of one window.
 std::vector<float> window_magnitude(const Audio& song, const SegmentPlan& plan, const ModelConfig& cfg,
                                     const SeparationParams& params, Stft& stft) {
-    const int bins = cfg.num_bins(), frames = cfg.window_frames();
+    const int frames = cfg.window_frames();
     // Only this window's stretch of the mid is materialised (memory stays flat with song length).
     const double first = std::floor(plan.region_start) - cfg.n_fft;
     const std::size_t span = plan.region_frames + 2 * std::size_t(cfg.n_fft) + 2;
@@ -78,10 +78,7 @@ std::vector<float> window_magnitude(const Audio& song, const SegmentPlan& plan, 
         stretched.channels[0].resize(plan.window_ref_frames, 0.0f);
         spec = stft.forward(stretched.channel(0), stretched.frames());
     }
-    std::vector<float> mag(std::size_t(frames) * bins, 0.0f);
-    for (std::size_t t = 0; t < std::min<std::size_t>(spec.num_frames, frames); ++t)
-        for (int k = 0; k < bins; ++k) mag[t * bins + k] = std::abs(spec.at(t, k));
-    return mag;
+    return detail::magnitude_rows(spec, std::size_t(frames));
 }
 
 // Collects streamed outputs into full-length buffers (Engine::separate, and songs not at the model's

@@ -66,6 +66,14 @@ std::vector<float> extract_mid_region(const Audio& song, double region_start, st
     return mid;
 }
 
+std::vector<float> magnitude_rows(const Spectrogram& spec, std::size_t frames) {
+    const std::size_t bins = std::size_t(spec.num_bins);
+    std::vector<float> mag(frames * bins, 0.0f);
+    for (std::size_t t = 0; t < std::min(frames, spec.num_frames); ++t)
+        for (std::size_t k = 0; k < bins; ++k) mag[t * bins + k] = std::abs(spec.data[t * bins + k]);
+    return mag;
+}
+
 double crossfade_weight(const SegmentPlan& plan, std::size_t n, std::size_t song_frames, std::size_t fade_frames) {
     const double half = 0.5 * double(fade_frames);
     auto rise = [&](double boundary) {  // 0 before boundary-half, 1 after boundary+half

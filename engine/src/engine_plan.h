@@ -8,6 +8,7 @@
 
 #include "loopsep/audio.h"
 #include "loopsep/beat.h"
+#include "loopsep/stft.h"
 
 namespace loopsep::detail {
 
@@ -42,6 +43,9 @@ std::vector<float> extract_region(const std::vector<float>& x, double region_sta
 
 // The mid (mean of the channels) of song[region], zero outside the song.
 std::vector<float> extract_mid_region(const Audio& song, double region_start, std::size_t region_frames);
+
+// |spec| as `frames` rows of its num_bins values, time-major (rows past the spectrogram's frames stay 0).
+std::vector<float> magnitude_rows(const Spectrogram& spec, std::size_t frames);
 
 // Cross-fade weight of segment `plan` at song frame n: 1 inside, raised-cosine
 // ramps of `fade_frames` centred on interior boundaries; weights of adjacent

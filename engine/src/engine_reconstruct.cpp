@@ -161,22 +161,14 @@ public:
         std::vector<std::vector<float>> refined;
         if (refiner_.active()) {
             const auto mid = detail::extract_mid_region(song, double(chunk_start), chunk_frames);
-            const Spectrogram ms = stft_.forward(mid.data(), mid.size());
-            const std::size_t bins = std::size_t(cfg_.num_bins());
-            std::vector<float> mag(src.size() * bins, 0.0f);
-            for (std::size_t f = 0; f < std::min(src.size(), ms.num_frames); ++f)
-                for (std::size_t k = 0; k < bins; ++k) mag[f * bins + k] = std::abs(ms.at(f, k));
-            for (std::size_t t = 0; t < warped.size(); ++t) {
-                refined.push_back(band_to_bin_.expand_rows(warped[t]));
-                refiner_.model->refine_bin_masks(mag, refined.back(), refiner_.queries.at(t));
-            }
-            normalise_jointly(refined);
+            for (const auto& w : warped) refined.push_back(band_to_bin_.expand_rows(w));
+            refiner_.refine(magnitude_rows(stft_.forward(mid.data(), mid.size()), src.size()), refined);
         }
+        const std::size_t bins = std::size_t(cfg_.num_bins());
         for (std::size_t t = 0; t < warped.size(); ++t) {
             const float* rows = warped[t].data();
             const float* bin_rows = refined.empty() ? nullptr : refined[t].data();
-            const std::size_t bins = std::size_t(cfg_.num_bins());
-            const Stft::MaskRowFn mask_row = [&, rows, bin_rows, bins](std::size_t f, float* scratch) {
+            const Stft::MaskRowFn mask_row = [&, rows, bin_rows](std::size_t f, float* scratch) {
                 if (bin_rows) return bin_rows + f * bins;
                 band_to_bin_.expand(rows + f * std::size_t(bands), scratch);
                 return static_cast<const float*>(scratch);
@@ -218,15 +210,8 @@ public:
         Audio stretched = stretch_to_frames(region, plan.window_ref_frames, stretch_);
         const int bins = cfg_.num_bins();
         if (refiner_.active()) {  // on the net's own grid: the stretched mid's magnitudes
-            std::vector<float> mid(stretched.frames(), 0.0f);
-            for (int c = 0; c < stretched.num_channels(); ++c)
-                for (std::size_t i = 0; i < mid.size(); ++i) mid[i] += stretched.channel(c)[i] / float(stretched.num_channels());
-            const Spectrogram ms = stft_.forward(mid.data(), mid.size());
-            std::vector<float> mag(std::size_t(cfg_.window_frames()) * bins, 0.0f);
-            for (std::size_t f = 0; f < std::min<std::size_t>(ms.num_frames, cfg_.window_frames()); ++f)
-                for (int k = 0; k < bins; ++k) mag[f * bins + k] = std::abs(ms.at(f, k));
-            for (std::size_t t = 0; t < norm.size(); ++t) refiner_.model->refine_bin_masks(mag, norm[t], refiner_.queries.at(t));
-            normalise_jointly(norm);
+            const auto mid = detail::extract_mid_region(stretched, 0.0, stretched.frames());
+            refiner_.refine(magnitude_rows(stft_.forward(mid.data(), mid.size()), std::size_t(cfg_.window_frames())), norm);
         }
         SegmentAudio out;
         out.start = long(std::floor(plan.region_start));
@@ -253,6 +238,11 @@ private:
 };
 
 }  // namespace
+
+void BinRefiner::refine(const std::vector<float>& mix_magnitudes, std::vector<std::vector<float>>& masks) const {
+    model->refine_bin_masks(mix_magnitudes, masks, queries);
+    normalise_jointly(masks);  // two targets may both have claimed more of a bin
+}
 
 std::unique_ptr<SegmentReconstructor> make_reconstructor(Reconstruction r, const ModelConfig& cfg,
                                                          const BandToBin& band_to_bin, const StretchParams& stretch,

@@ -70,6 +70,9 @@ struct BinRefiner {
     const Separator* model = nullptr;
     std::vector<std::vector<float>> queries;  // one per target, in the order of the masks
     bool active() const { return model && model->refines_bins(); }
+    // Refines every target's bin masks (frames × bins each) for the mixture's magnitudes on the same
+    // frames, then normalises them jointly again, per bin.
+    void refine(const std::vector<float>& mix_magnitudes, std::vector<std::vector<float>>& masks) const;
 };
 
 std::unique_ptr<SegmentReconstructor> make_reconstructor(Reconstruction r, const ModelConfig& cfg,

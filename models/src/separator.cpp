@@ -161,10 +161,10 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_querie
     const std::vector<std::vector<float>>& mix, const std::vector<std::vector<float>>& embeddings) const {
     auto out = predict_band_masks_for_queries(mix, embeddings);
     parallel_for(mix.size(), g_inference_threads.load(), [&](std::size_t i, std::size_t) {
-        for (std::size_t q = 0; q < out.size(); ++q) {
-            out[q][i] = impl_->band_to_bin.expand_rows(out[q][i]);
-            if (refines_bins()) refine_bin_masks(mix[i], out[q][i], embeddings[q]);
-        }
+        std::vector<std::vector<float>> window(out.size());
+        for (std::size_t q = 0; q < out.size(); ++q) window[q] = impl_->band_to_bin.expand_rows(out[q][i]);
+        if (refines_bins()) refine_bin_masks(mix[i], window, embeddings);
+        for (std::size_t q = 0; q < out.size(); ++q) out[q][i] = std::move(window[q]);
     });
     return out;
 }
@@ -173,26 +173,38 @@ const BandToBin& Separator::band_to_bin() const { return impl_->band_to_bin; }
 
 bool Separator::refines_bins() const { return impl_->config.fine_regions > 0; }
 
-void Separator::refine_bin_masks(const std::vector<float>& mix, std::vector<float>& masks,
-                                 const std::vector<float>& query) const {
+void Separator::refine_bin_masks(const std::vector<float>& mix, std::vector<std::vector<float>>& masks,
+                                 const std::vector<std::vector<float>>& queries) const {
     if (!refines_bins()) throw usage_error("refine_bin_masks: the model has no bin refinement");
     const int64_t bins = impl_->config.num_bins();
-    if (mix.size() != masks.size() || mix.size() % std::size_t(bins) != 0)
-        throw usage_error("refine_bin_masks: " + std::to_string(mix.size()) + " magnitudes and " +
-                          std::to_string(masks.size()) + " mask values are not the same whole frames of " +
+    if (mix.size() % std::size_t(bins) != 0)
+        throw usage_error("refine_bin_masks: " + std::to_string(mix.size()) + " magnitudes are not whole frames of " +
                           std::to_string(bins) + " bins");
-    if (query.size() != std::size_t(embedding_size()))
-        throw usage_error("refine_bin_masks: query vector has " + std::to_string(query.size()) + " values, the model uses " +
-                          std::to_string(embedding_size()));
-    if (mix.empty()) return;
+    if (masks.size() != queries.size())
+        throw usage_error("refine_bin_masks: " + std::to_string(masks.size()) + " masks for " +
+                          std::to_string(queries.size()) + " query vectors");
+    for (const auto& m : masks)
+        if (m.size() != mix.size())
+            throw usage_error("refine_bin_masks: a mask of " + std::to_string(m.size()) + " values for " +
+                              std::to_string(mix.size()) + " magnitudes");
+    for (const auto& q : queries)
+        if (q.size() != std::size_t(embedding_size()))
+            throw usage_error("refine_bin_masks: query vector has " + std::to_string(q.size()) + " values, the model uses " +
+                              std::to_string(embedding_size()));
+    if (mix.empty() || masks.empty()) return;
     torch::NoGradGuard no_grad;
-    const int64_t frames = int64_t(mix.size()) / bins;
-    auto f = torch::kFloat32;
+    const int64_t frames = int64_t(mix.size()) / bins, n = int64_t(masks.size());
+    const auto f = torch::kFloat32;
+    auto m = torch::empty({n, frames, bins}, f);
+    auto q = torch::empty({n, int64_t(embedding_size())}, f);
+    for (int64_t i = 0; i < n; ++i) {
+        std::copy(masks[i].begin(), masks[i].end(), m[i].data_ptr<float>());
+        std::copy(queries[i].begin(), queries[i].end(), q[i].data_ptr<float>());
+    }
+    // One call: the mixture's features [1, T, bins] broadcast over the targets.
     const auto x = torch::from_blob(const_cast<float*>(mix.data()), {1, frames, bins}, f);
-    const auto m = torch::from_blob(masks.data(), {1, frames, bins}, f);
-    const auto q = torch::from_blob(const_cast<float*>(query.data()), {1, int64_t(query.size())}, f);
     const auto refined = impl_->net->refine(x, m, impl_->net->split_query(q).first).contiguous();
-    std::copy(refined.data_ptr<float>(), refined.data_ptr<float>() + refined.numel(), masks.begin());
+    for (int64_t i = 0; i < n; ++i) std::copy_n(refined[i].data_ptr<float>(), masks[i].size(), masks[i].begin());
 }
 
 BandToBin::BandToBin(std::vector<int> bin_start, std::vector<int> band_of, std::vector<float> weight, int bands)

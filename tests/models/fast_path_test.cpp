@@ -578,8 +578,8 @@ TEST(FineHead, ConversionKeepsTheMasksAndTheQueryMovesEachBinWithinZeroToOne) {
     const auto [sep, worst] = separator_vs(fine, path, mag, q, after);
     EXPECT_TRUE(sep->refines_bins());
     EXPECT_LT(worst, 1e-5f);
-    std::vector<float> wrong_size(7);
-    EXPECT_THROW(sep->refine_bin_masks(wrong_size, wrong_size, std::vector<float>(E)), Error);
+    std::vector<std::vector<float>> wrong_size{std::vector<float>(7)};
+    EXPECT_THROW(sep->refine_bin_masks(std::vector<float>(7), wrong_size, {std::vector<float>(E)}), Error);
 }
 
 TEST(QueryProfile, PlanesPeakAtTheQuerysBandAndAreCentred) {

@@ -155,11 +155,12 @@ public:
     const BandToBin& band_to_bin() const;
     // Whether the model refines its masks bin by bin after the band → bin expansion (ModelConfig::fine_regions).
     bool refines_bins() const;
-    // That refinement, in place, of bin masks (frames × num_bins(), time-major, from band_to_bin()) on any
-    // STFT grid of the model's n_fft and hop, given the mixture's magnitudes on the same grid (|STFT| of
-    // the mid channel) and the target's query vector. A usage error for a model that does not refine.
-    void refine_bin_masks(const std::vector<float>& mix_magnitudes, std::vector<float>& bin_masks,
-                          const std::vector<float>& query) const;
+    // That refinement, in place, of several targets' bin masks (frames × num_bins() each, time-major, from
+    // band_to_bin()) on any STFT grid of the model's n_fft and hop, given the mixture's magnitudes on the
+    // same grid (|STFT| of the mid channel) and each target's query vector (the mixture's features are
+    // made once for all of them). A usage error for a model that does not refine.
+    void refine_bin_masks(const std::vector<float>& mix_magnitudes, std::vector<std::vector<float>>& bin_masks,
+                          const std::vector<std::vector<float>>& queries) const;
 
     struct Impl;  // LibTorch internals (models/src)
     explicit Separator(std::unique_ptr<Impl> impl);
