@@ -47,6 +47,8 @@ void TrainParams::validate() const {
         throw usage_error("--top-channels must be in 1..1024 (0: the architecture's own)");
     if (fine_regions < 0 || (fine_regions > 0 && config.num_bands % fine_regions != 0))
         throw usage_error("--fine-head must divide the bands (" + std::to_string(config.num_bands) + ") into equal regions");
+    if (!(fine_lr_scale > 0 && fine_lr_scale <= 1000))
+        throw usage_error("--fine-lr-scale must be in (0, 1000] (the bin refinement's learning rate over --lr)");
     if (warmup_steps < 0 || warmup_steps > steps) throw usage_error("--warmup-steps must be in 0..--steps");
     config.validate();
     if (shared_levels < -1 || shared_levels > int(config.unet_channels.size()) - 1)
@@ -745,7 +747,22 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         << " segments, " << ix.usable.size() << " instruments, batch " << p.batch << ", " << p.steps << " steps, "
         << train_loss_name(p.loss) << " loss\n";
 
-    torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(p.lr));
+    // Two parameter groups when the bin refinement learns at its own rate: the rest, then fine_coef.
+    std::vector<double> group_lr_scale{1.0};
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    {
+        std::vector<torch::Tensor> rest, fine;
+        for (const auto& kv : model->named_parameters())
+            (cfg.fine_regions > 0 && p.fine_lr_scale != 1.0 && kv.key().rfind("fine_coef.", 0) == 0 ? fine : rest)
+                .push_back(kv.value());
+        groups.emplace_back(rest, std::make_unique<torch::optim::AdamOptions>(p.lr));
+        if (!fine.empty()) {
+            groups.emplace_back(fine, std::make_unique<torch::optim::AdamOptions>(p.lr * p.fine_lr_scale));
+            group_lr_scale.push_back(p.fine_lr_scale);
+            log << "the bin refinement learns at " << std::defaultfloat << p.fine_lr_scale << " x the learning rate\n";
+        }
+    }
+    torch::optim::Adam opt(groups, torch::optim::AdamOptions(p.lr));
     std::unique_ptr<WeightAverage> average;
     if (p.ema_decay > 0) {
         average = std::make_unique<WeightAverage>(model, p.ema_decay);
@@ -805,7 +822,8 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         if (p.max_minutes > 0) progress = std::min(1.0, std::max(progress, elapsed_min() / p.max_minutes));
         const double warm = p.warmup_steps > 0 ? std::min(1.0, double(s) / double(p.warmup_steps)) : 1.0;
         const double lr = warm * p.lr * (0.05 + 0.95 * 0.5 * (1.0 + std::cos(M_PI * progress)));
-        for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
+        for (std::size_t g = 0; g < opt.param_groups().size(); ++g)
+            static_cast<torch::optim::AdamOptions&>(opt.param_groups()[g].options()).lr(lr * group_lr_scale[g]);
         auto batch = sample_batch(train, ix, dc, p, rng, augmenting ? &arng : nullptr,
                                   p.generic_fraction > 0 ? &grng : nullptr, &cfg);
         auto loss = loss_fn(model, batch, p.loss, p.augment_eq_db);

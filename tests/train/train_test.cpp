@@ -435,6 +435,29 @@ TEST(Trainer, ResumingWithTheQueryProfileAddsItAndTrainsItsConvolutions) {
     EXPECT_TRUE(Separator::load(again.out)->config().query_profile);
 }
 
+TEST(Trainer, TheBinRefinementCanLearnAtItsOwnRate) {
+    TrainedToy toy;
+    // How far the refinement's weights (zero after the conversion) move in 10 steps at a given rate.
+    auto moved_at = [&toy](double scale, const std::string& name) {
+        TrainParams q = resumed_from(toy.p, toy.dir.file(name));
+        q.fine_regions = 4;
+        q.fine_lr_scale = scale;
+        q.steps = 10;
+        q.lr = 1e-4;
+        train_model(q, toy.train, &toy.val, toy.log);
+        double moved = 0;
+        for (const auto& [key, t] : read_safetensors(q.out).tensors)
+            if (key.rfind("fine_coef.", 0) == 0)
+                for (float v : t.values) moved += std::abs(v);
+        return moved;
+    };
+    const double plain = moved_at(1.0, "fine1.safetensors"), faster = moved_at(30.0, "fine30.safetensors");
+    EXPECT_GT(plain, 0.0);
+    // Adam's steps scale with the rate: 30 times the rate moves the weights many times as far.
+    EXPECT_GT(faster, 8.0 * plain) << plain << " vs " << faster;
+    EXPECT_NE(toy.log.str().find("the bin refinement learns at 30 x the learning rate"), std::string::npos) << toy.log.str();
+}
+
 TEST(Trainer, ParametersAreValidated) {
     TrainParams p;
     p.out = "/tmp/x";
@@ -456,6 +479,9 @@ TEST(Trainer, ParametersAreValidated) {
     p.top_channels = 2048;
     EXPECT_THROW(p.validate(), Error);
     p.top_channels = 0;
+    p.fine_lr_scale = 0;
+    EXPECT_THROW(p.validate(), Error);
+    p.fine_lr_scale = 1;
     p.out.clear();
     EXPECT_THROW(p.validate(), Error);
 }
