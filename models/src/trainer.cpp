@@ -747,13 +747,14 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         << " segments, " << ix.usable.size() << " instruments, batch " << p.batch << ", " << p.steps << " steps, "
         << train_loss_name(p.loss) << " loss\n";
 
-    // Two parameter groups when the bin refinement learns at its own rate: the rest, then fine_coef.
+    // Two parameter groups when the bin refinement learns at its own rate: the rest, then fine_coef
+    // (present only in a net with the refinement).
     std::vector<double> group_lr_scale{1.0};
     std::vector<torch::optim::OptimizerParamGroup> groups;
     {
         std::vector<torch::Tensor> rest, fine;
         for (const auto& kv : model->named_parameters())
-            (cfg.fine_regions > 0 && p.fine_lr_scale != 1.0 && kv.key().rfind("fine_coef.", 0) == 0 ? fine : rest)
+            (p.fine_lr_scale != 1.0 && kv.key().rfind("fine_coef.", 0) == 0 ? fine : rest)
                 .push_back(kv.value());
         groups.emplace_back(rest, std::make_unique<torch::optim::AdamOptions>(p.lr));
         if (!fine.empty()) {
