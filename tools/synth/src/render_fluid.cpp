@@ -8,6 +8,7 @@
 
 #include "loopsep/error.h"
 #include "render.h"
+#include "reserved.h"
 
 namespace loopsep::synth {
 
@@ -39,6 +40,7 @@ FluidBank::Loaded& FluidBank::load(const std::string& file) {
     auto it = loaded_.find(file);
     if (it != loaded_.end()) return *it->second;
     const std::string path = (std::filesystem::path(dir_) / file).string();
+    check_not_reserved(path);
     if (!std::filesystem::exists(path))
         throw input_error(path + ": soundfont not found (run tools/install-deps.sh)");
     auto l = std::make_unique<Loaded>();

@@ -9,6 +9,7 @@
 
 #include "loopsep/error.h"
 #include "render.h"
+#include "reserved.h"
 
 namespace loopsep::synth {
 namespace {
@@ -58,6 +59,7 @@ std::map<std::string, std::vector<std::string>> files_per_voice(const fs::path& 
 
 // One voice's sample, mono, re-pitched by `ratio` (played faster = higher).
 std::vector<float> load_voice(const fs::path& path, double ratio, int sr_hz) {
+    check_not_reserved(path.string());
     ReadOptions o;
     o.target_rate_hz = sr_hz;
     o.allow_silent = true;
