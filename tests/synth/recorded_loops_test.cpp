@@ -69,17 +69,20 @@ std::uint64_t variant_for(LoopMode mode) {
     return v;
 }
 
-// A test loop, 4 beats at 100 BPM: noise hits on 16th slots, over a faint
-// noise floor (so a stretched cycle never has exact zeros of its own).
+// A test loop, `bars` bars at 100 BPM: noise hits on 16th slots (the same
+// pattern every bar), over a faint noise floor (so a stretched cycle never has
+// exact zeros of its own).
 struct TestLoop {
     fs::path dir, file;
     std::vector<int> slots = {0, 2, 4, 6, 7, 8, 10, 12, 14};
-    TestLoop() {
+    explicit TestLoop(int bars = 1) {
         dir = fs::temp_directory_path() / ("loopsep_loops_test_" + std::to_string(::getpid()));
         fs::create_directories(dir);
         file = dir / "test_break.wav";
+        for (int b = 1; b < bars; ++b)
+            for (int i = 0; i < 9; ++i) slots.push_back(16 * b + slots[std::size_t(i)]);
         const double slot_sec = 60.0 / 100.0 / 4.0;
-        Audio a(1, std::size_t(std::lround(16 * slot_sec * kRate)), kRate);
+        Audio a(1, std::size_t(std::lround(16 * bars * slot_sec * kRate)), kRate);
         Rng floor_rng(99);
         for (auto& v : a.channels[0]) v = float(1e-3 * floor_rng.uniform(-1.0, 1.0));
         for (std::size_t i = 0; i < slots.size(); ++i)
@@ -193,9 +196,10 @@ TEST(RecordedLoops, ChopOfARealBreakAt90BpmHitsTheGrid) {
 
 // Stretch: every cycle takes exactly its frames in the song (here with a
 // drifting tempo): the output starts on the first downbeat, has no gap or
-// overlap seam anywhere, and ends exactly at the end of the last active bar.
+// overlap seam anywhere, and ends exactly at the end of the last active bar,
+// even though the 2-bar loop's second cycle runs on into the silent bar 3.
 TEST(RecordedLoops, StretchFillsExactlyTheActiveBars) {
-    const TestLoop tl;
+    const TestLoop tl(2);
     const Song song = song_at(90.0, 4, /*drift=*/true);
     const Part part = loop_part(tl.file.string(), variant_for(LoopMode::Stretch), {0, 1, 2});
     std::string label;
@@ -214,7 +218,7 @@ TEST(RecordedLoops, StretchFillsExactlyTheActiveBars) {
     // The stretched hits land on the grid too (Rubber Band keeps transients in place).
     std::vector<std::size_t> expected;
     for (int bar = 0; bar < 3; ++bar)
-        for (int s : tl.slots) expected.push_back(frame_of(song, 4.0 * bar + s / 4.0));
+        for (int s = 0; s < 9; ++s) expected.push_back(frame_of(song, 4.0 * bar + tl.slots[std::size_t(s)] / 4.0));
     const auto found = detect_onsets(mono(a), kRate);
     for (std::size_t e : expected) EXPECT_LE(nearest(found, e), long(0.015 * kRate)) << double(e) / kRate;
 }

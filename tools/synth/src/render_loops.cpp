@@ -116,21 +116,26 @@ void add_slice(Audio& out, const Audio& src, std::size_t from, std::size_t len, 
     }
 }
 
-// `in` squeezed or stretched to exactly `n` frames by linear interpolation.
-// Only for the last frame or two of rounding and the ≤ 1.2 % tempo drift of a
-// bachata band, where the pitch change (≤ 0.2 semitone) goes unheard.
-Audio warp_linear(const Audio& in, std::size_t n) {
-    if (in.frames() == n) return in;
+// A cycle of `in` (its beats evenly spaced) laid onto the song's own beats:
+// out frame i in beat j (between song frames beats[j] and beats[j+1], relative
+// to the cycle start) reads `in` at the same fraction of its beat j, by linear
+// interpolation. Exactly beats.back() frames. The ratios are within a frame or
+// two of rounding and the ≤ 1.2 % drift of a bachata band, so the pitch change
+// (≤ 0.2 semitone) goes unheard, while every beat of the loop stays on its beat.
+Audio warp_to_beats(const Audio& in, const std::vector<std::size_t>& beats) {
+    const std::size_t n = beats.back(), num_beats = beats.size() - 1;
+    const double in_beat = double(in.frames()) / double(num_beats);
     Audio out(in.num_channels(), n, in.sample_rate_hz);
-    const double step = n > 1 ? double(in.frames() - 1) / double(n - 1) : 0.0;
-    for (int c = 0; c < in.num_channels(); ++c)
-        for (std::size_t i = 0; i < n; ++i) {
-            const double pos = double(i) * step;
-            const std::size_t j = std::min(std::size_t(pos), in.frames() - 1);
-            const std::size_t k = std::min(j + 1, in.frames() - 1);
-            const float f = float(pos - double(j));
-            out.channels[std::size_t(c)][i] = (1.0f - f) * in.channels[std::size_t(c)][j] + f * in.channels[std::size_t(c)][k];
+    for (std::size_t j = 0; j < num_beats; ++j) {
+        const double len = double(beats[j + 1] - beats[j]);
+        for (std::size_t i = beats[j]; i < beats[j + 1]; ++i) {
+            const double pos = in_beat * (double(j) + double(i - beats[j]) / len);
+            const std::size_t a = std::min(std::size_t(pos), in.frames() - 1), b = std::min(a + 1, in.frames() - 1);
+            const float f = float(pos - double(a));
+            for (int c = 0; c < in.num_channels(); ++c)
+                out.channels[std::size_t(c)][i] = (1.0f - f) * in.channels[std::size_t(c)][a] + f * in.channels[std::size_t(c)][b];
         }
+    }
     return out;
 }
 
@@ -297,14 +302,16 @@ Audio render_recorded_loop(const Part& part, const Song& song, int sr_hz, std::s
 
     if (mode == LoopMode::Stretch) {
         // One Rubber Band pass to the nominal cycle length; every cycle then
-        // takes exactly its own frames (rounding, drift) by a tiny linear warp.
+        // takes exactly its own frames, beat by beat (rounding, drift), by a
+        // tiny linear warp.
         const std::size_t nominal = std::size_t(std::lround(cycle_sec * sr_hz));
         const Audio stretched = stretch_to_frames(loop.audio, nominal);
         for (int k = 0; k < cycles; ++k) {
             if (!cycle_plays(k)) continue;
             const std::size_t at = onset_frame(song, double(k * cycle_beats), 0.0, sr_hz);
-            const std::size_t end = onset_frame(song, double((k + 1) * cycle_beats), 0.0, sr_hz);
-            const Audio cycle = warp_linear(stretched, end - at);
+            std::vector<std::size_t> beats;
+            for (int b = 0; b <= cycle_beats; ++b) beats.push_back(onset_frame(song, double(k * cycle_beats + b), 0.0, sr_hz) - at);
+            const Audio cycle = warp_to_beats(stretched, beats);
             for (int c = 0; c < 2; ++c)
                 for (std::size_t i = 0; i < cycle.frames() && at + i < frames; ++i)
                     out.channels[std::size_t(c)][at + i] += cycle.channels[std::size_t(c)][i];
