@@ -215,12 +215,16 @@ TEST(RecordedLoops, StretchFillsExactlyTheActiveBars) {
     EXPECT_EQ(first, start);
     EXPECT_EQ(last, end - 1);
     EXPECT_LE(zeros_inside, 2u);
-    // The stretched hits land on the grid too (Rubber Band keeps transients in place).
+    // The stretched hits land on the drifting grid too, within 5 ms (Rubber Band keeps
+    // transients in place; a cycle stretched evenly, not beat by beat, is 15 ms off).
     std::vector<std::size_t> expected;
     for (int bar = 0; bar < 3; ++bar)
         for (int s = 0; s < 9; ++s) expected.push_back(frame_of(song, 4.0 * bar + tl.slots[std::size_t(s)] / 4.0));
     const auto found = detect_onsets(mono(a), kRate);
-    for (std::size_t e : expected) EXPECT_LE(nearest(found, e), long(0.015 * kRate)) << double(e) / kRate;
+    long worst = 0;
+    for (std::size_t e : expected) worst = std::max(worst, nearest(found, e));
+    std::printf("stretch: worst hit %.2f ms from its grid time\n", 1000.0 * worst / kRate);
+    for (std::size_t e : expected) EXPECT_LE(nearest(found, e), long(0.005 * kRate)) << double(e) / kRate;
 }
 
 TEST(RecordedLoops, SameVariantSameSamples) {
