@@ -18,31 +18,42 @@ namespace {
 namespace fs = std::filesystem;
 
 // Which loop serves which role, and which are kept for a realval split. Roles
-// by sound (band energies and per-slice spectra measured on each file; table
-// in the commit's report): drum loops with kick/snare/hat hits → hip-hop drums;
-// skin and wood hand drums (tonal, little above 6 kHz) → bongo; the one bright
-// 16th-note pulse → güira. Held out: about a third of each role, none for
-// güira, which has a single fitting loop. Left out: the reserved breaks
-// (loop_amen, loop_amen_full, loop_breakbeat) and the sustained or pitched
-// loops that no percussion stem has (drone_g_97, garzul, mika, weirdo,
-// 3d_printer).
+// by sound (band energies, per-slice spectra and onset grids measured on each
+// file; table in the branch's report): drum loops with kick/snare/hat hits →
+// hip-hop drums; skin and wood hand drums (tonal, little above 6 kHz) → bongo;
+// bright, steady 16th-note pulses → güira. About a third of each role is held
+// out. Left out: the reserved breaks (loop_amen, loop_amen_full,
+// loop_breakbeat); lmms-common's break01..03 and jungle01, which may be copies
+// of those very breaks (break02 runs 1.72 s at 140 BPM, the amen 1.75 s at
+// 137); the sustained or pitched loops no percussion stem has (drone_g_97,
+// garzul, mika, weirdo, 3d_printer); and lmms's one-drum rave_kick/snare lines.
 struct LoopEntry {
+    const char* dir;
     const char* file;
     const char* role;
     bool held_out;
 };
 
+constexpr const char* kSonicPi = kRecordedLoopsDir;
+constexpr const char* kLmms = kLmmsBeatsDir;
+
 const std::vector<LoopEntry>& loop_table() {
     static const std::vector<LoopEntry> t = {
-        {"loop_compus.flac", "drums", false},     // full kit, 148 BPM (played as 74), kick + hats
-        {"loop_industrial.flac", "drums", false}, // 2 beats, kick and noise snare
-        {"loop_mehackit1.flac", "drums", false},  // 97 BPM, thin mid-range kit
-        {"loop_mehackit2.flac", "drums", true},   // its sibling, a different pattern
-        {"loop_tabla.flac", "bongo", false},      // tabla, bayan-heavy
-        {"loop_perc1.flac", "bongo", false},      // wood/skin hand percussion
-        {"loop_perc2.flac", "bongo", false},      // tonal hand percussion
-        {"loop_safari.flac", "bongo", true},      // hand drums, 120 BPM
-        {"loop_electric.flac", "guira", false},   // bright, steady 16ths, no low end
+        {kSonicPi, "loop_compus.flac", "drums", false},      // full kit, 148 BPM (played as 74), kick + hats
+        {kSonicPi, "loop_industrial.flac", "drums", false},  // 2 beats, kick and noise snare
+        {kSonicPi, "loop_mehackit1.flac", "drums", false},   // 97 BPM, thin mid-range kit
+        {kSonicPi, "loop_mehackit2.flac", "drums", true},    // its sibling, another pattern
+        {kLmms, "909beat01.ogg", "drums", false},            // TR-909 groove, 2 bars
+        {kLmms, "electro_beat01.ogg", "drums", false},       // electro drum machine, 2 bars
+        {kLmms, "electro_beat02.ogg", "drums", true},        // electro drum machine, 1 bar
+        {kLmms, "house_loop01.ogg", "drums", true},          // claps and hats on the 8ths, no kick
+        {kSonicPi, "loop_tabla.flac", "bongo", false},       // tabla, bayan-heavy
+        {kSonicPi, "loop_perc1.flac", "bongo", false},       // wood/skin hand percussion
+        {kSonicPi, "loop_perc2.flac", "bongo", false},       // tonal hand percussion
+        {kSonicPi, "loop_safari.flac", "bongo", true},       // hand drums, 120 BPM
+        {kSonicPi, "loop_electric.flac", "guira", false},    // bright 16ths, no low end
+        {kLmms, "rave_hihat01.ogg", "guira", false},         // 16th hats, 97 % of the energy above 6 kHz
+        {kLmms, "rave_hihat02.ogg", "guira", true},          // 16th hats, a little body
     };
     return t;
 }
@@ -160,7 +171,11 @@ void gate_bars(Audio& out, const std::vector<bool>& active, const Song& song, in
         for (std::size_t i = 0; i < n; ++i) ch[i] *= gate[i];
 }
 
-std::string file_name(const std::string& path) { return fs::path(path).filename().string(); }
+// "sonic-pi:loop_tabla.flac", "lmms:909beat01.ogg": the package and the file.
+std::string loop_label(const std::string& path) {
+    const bool lmms = path.find("/lmms/") != std::string::npos;
+    return std::string(lmms ? "lmms:" : "sonic-pi:") + fs::path(path).filename().string();
+}
 
 }  // namespace
 
@@ -168,7 +183,7 @@ std::vector<std::string> recorded_loops_for(const std::string& role, bool held_o
     if (!known_role(role)) throw usage_error("synth: no recorded loops for role '" + role + "'");
     std::vector<std::string> out;
     for (const auto& e : loop_table()) {
-        const std::string path = (fs::path(kRecordedLoopsDir) / e.file).string();
+        const std::string path = (fs::path(e.dir) / e.file).string();
         if (e.role == role && e.held_out == held_out && !is_reserved_source(path)) out.push_back(path);
     }
     return out;
@@ -179,7 +194,7 @@ Source pick_recorded_loop(Rng& rng, const std::string& role) {
     s.kind = SourceKind::RecordedLoop;
     s.file = rng.pick(recorded_loops_for(role, false));
     s.variant = rng.next();
-    s.label = "sonic-pi:" + file_name(s.file);
+    s.label = loop_label(s.file);
     return s;
 }
 
@@ -347,7 +362,7 @@ Audio render_recorded_loop(const Part& part, const Song& song, int sr_hz, std::s
 
     char buf[96];
     std::snprintf(buf, sizeof buf, " %s %.1f->%.1f bpm", loop_mode_name(mode), loop.bpm * cycle_beats / loop.beats, song_bpm);
-    label = "sonic-pi:" + file_name(part.source.file) + buf;
+    label = loop_label(part.source.file) + buf;
     return out;
 }
 

@@ -1,6 +1,6 @@
-// Recorded loops, chopped and re-sequenced: real drum breaks and hand-percussion
-// loops (sonic-pi-samples) sliced on their own onsets and played on the song's
-// grid, the way hip-hop records are made. Three modes, drawn from the part's
+// Recorded loops, chopped and re-sequenced: real drum loops and hand-percussion
+// loops (sonic-pi-samples, lmms-common) sliced on their own onsets and played
+// on the song's grid, the way hip-hop records are made. Three modes, drawn from the part's
 // variant:
 //   Stretch — the whole loop time-stretched (Rubber Band) to the song tempo and
 //             repeated, every cycle exactly as long as its beats in the song;
@@ -24,11 +24,13 @@
 
 namespace loopsep::synth {
 
-// Where the loops live (Debian's sonic-pi-samples).
+// Where the loops live: Debian's sonic-pi-samples, and the drum-machine and
+// hi-hat loops of lmms-common.
 constexpr const char* kRecordedLoopsDir = "/usr/share/sonic-pi/samples";
+constexpr const char* kLmmsBeatsDir = "/usr/share/lmms/samples/beats";
 
-// Full paths of the loops for `role` ("drums": hip-hop breaks; "bongo" and
-// "guira": hand-percussion loops for the bachata stems). held_out = false: the
+// Full paths of the loops for `role` ("drums": hip-hop drum loops; "bongo":
+// hand-drum loops; "guira": bright 16th-note loops, for the bachata stems). held_out = false: the
 // training files; true: the files kept for a realval split (about a third per
 // role, disjoint from training). Never a reserved file. Usage error for an
 // unknown role.
@@ -65,7 +67,7 @@ enum class LoopMode { Stretch, Chop, Vinyl };
 LoopMode drawn_loop_mode(std::uint64_t variant);
 const char* loop_mode_name(LoopMode mode);
 
-// Stereo audio of the part; `label` receives "sonic-pi:<file> <mode> <bpm>→<song bpm>".
+// Stereo audio of the part; `label` receives "<package>:<file> <mode> <loop bpm>-><song bpm> bpm".
 Audio render_recorded_loop(const Part& part, const Song& song, int sample_rate_hz, std::size_t frames,
                            std::string& label);
 
