@@ -27,7 +27,8 @@ struct VocalWord {
     int pitch_offset = 0;     // semitone-ish emphasis, applied as espeak pitch
 };
 
-enum class SourceKind { SoundFont, Own, Voice, SampleKit };
+// RecordedLoop: a recorded loop (file = its path) chopped onto the grid (render_loops.h).
+enum class SourceKind { SoundFont, Own, Voice, SampleKit, RecordedLoop };
 
 struct Source {
     SourceKind kind = SourceKind::SoundFont;

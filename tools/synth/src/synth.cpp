@@ -16,6 +16,7 @@
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
 #include "render.h"
+#include "render_loops.h"
 #include "score.h"
 
 namespace fs = std::filesystem;
@@ -207,6 +208,7 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
         Audio a = part.source.kind == SourceKind::SoundFont ? bank.render(part, song, frames, label)
                   : part.source.kind == SourceKind::Own       ? render_own(part, song, sr, frames, label)
                   : part.source.kind == SourceKind::SampleKit ? render_sample_kit(part, song, params.samples_dir, sr, frames, label)
+                  : part.source.kind == SourceKind::RecordedLoop ? render_recorded_loop(part, song, sr, frames, label)
                                                               : render_voice(part, song, sr, frames, label);
         const double rms = active_rms(a);
         if (rms <= 0.0) continue;  // e.g. a kit without that key: silent part
