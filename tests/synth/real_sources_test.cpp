@@ -197,17 +197,26 @@ TEST(Hydrogen, HandDrumsPlayTheBongoPartTunedPerVariant) {
 
 TEST(Hydrogen, MalformedXmlIsAnInputErrorNamingTheFile) {
     const fs::path dir = temp_dir("kit");
-    std::ofstream(dir / "drumkit.xml") << "<drumkit_info><name>x</name><instrumentList><instrument><id>0</id>"
-                                          "<name>Kick</name></instrumentList></drumkit_info>";
-    try {
-        read_hydrogen_kit(dir.string());
-        FAIL() << "no error";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.kind(), ErrorKind::Input);
-        EXPECT_NE(std::string(e.what()).find((dir / "drumkit.xml").string()), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find("malformed"), std::string::npos) << e.what();
+    const std::string file = (dir / "drumkit.xml").string();
+    for (const std::string xml : {
+             // crossed closing tags, an element never closed, an unknown entity, text after the root
+             "<drumkit_info><instrumentList><instrument><name>x</name></instrumentList></instrument></drumkit_info>",
+             "<drumkit_info><name>x</name><instrumentList><instrument><id>0</id><name>Kick</name></instrumentList>",
+             "<drumkit_info><name>a &nbsp; b</name><instrumentList/></drumkit_info>",
+             "<drumkit_info><instrumentList/></drumkit_info> trailing",
+         }) {
+        std::ofstream(file) << xml;
+        try {
+            read_hydrogen_kit(dir.string());
+            FAIL() << "no error for " << xml;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Input);
+            EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("malformed"), std::string::npos) << e.what();
+        }
     }
-    std::ofstream(dir / "drumkit.xml") << "<drumkit_info><instrumentList><instrument><gain>loud</gain>";
+    // Well-formed but not a number where one is needed: an input error as well.
+    std::ofstream(file) << "<drumkit_info><instrumentList><instrument><gain>loud</gain></instrument></instrumentList></drumkit_info>";
     EXPECT_THROW(read_hydrogen_kit(dir.string()), Error);
     fs::remove_all(dir);
 }
