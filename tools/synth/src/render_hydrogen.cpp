@@ -225,16 +225,17 @@ std::vector<std::string> classes_for_key(int key) {
     }
 }
 
-// A sample, stereo or mono, at the output rate, re-pitched by `ratio`.
+// A sample, stereo or mono, at the output rate, re-pitched by `ratio`: one
+// resampling from the file's own rate (a sinc pass is most of the cost here).
 Audio load_sample(const std::string& path, double ratio, int sr_hz) {
     check_not_reserved(path);
     ReadOptions o;
-    o.target_rate_hz = sr_hz;
+    o.target_rate_hz = 0;
     o.allow_silent = true;
     Audio a = read_audio(path, o);
     // Resampling to sr/ratio and playing at sr raises the pitch by `ratio`.
     const int rate = int(std::lround(sr_hz / ratio));
-    if (rate != sr_hz) a = resample(a, rate);
+    if (rate != a.sample_rate_hz) a = resample(a, rate);
     a.sample_rate_hz = sr_hz;
     return a;
 }
