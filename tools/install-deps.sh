@@ -9,7 +9,7 @@ PACKAGES=(
   libaubio-dev librubberband-dev libsndfile1-dev libfftw3-dev libsamplerate0-dev
   libsqlite3-dev sqlite3 libgtest-dev nlohmann-json3-dev
   libfluidsynth-dev fluid-soundfont-gm timgm6mb-soundfont espeak-ng sox time
-  csound-soundfont avldrums.lv2-soundfont opl3-soundfont lmms-common
+  csound-soundfont avldrums.lv2-soundfont opl3-soundfont lmms-common sonic-pi-samples
 )
 
 missing=()

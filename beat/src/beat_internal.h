@@ -87,7 +87,7 @@ std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<dou
                                         int beats_per_bar, Genre genre);
 
 // FFTW's planner is not thread-safe: our FFTW plans and every aubio object (aubio plans
-// with FFTW too) are created and deleted under loopsep_audio's process-wide
+// with FFTW too) are created and deleted under loopsep_core's process-wide
 // fftw_planner_mutex() (loopsep/stft.h), so track_beats may run on several threads and
 // its plans never race with the engine's STFT plans.
 

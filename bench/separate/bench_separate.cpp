@@ -17,6 +17,12 @@
 // mixture audible: leakage_where_silent) with the seconds it was measured on,
 // and speed (× real time).
 //
+// Two failure counts for the query and proto paths (what users meet on real records):
+//   right instrument  the estimate scored against EVERY stem of the song: it must score at least
+//                     6 dB higher against its own stem than against any other (margin = own − best
+//                     other); a wrong-instrument extraction shows up as a small or negative margin
+//   silent            an estimate below −60 dBFS (RMS) although the target plays: a failure, not an answer
+//
 // usage: bench_separate --data DIR --model FILE [--max-songs N] [--variants query,joint,proto,rubberband,fixed,stretch]
 #include <chrono>
 #include <cmath>
@@ -102,6 +108,20 @@ std::vector<TimeSpan> presence_spans(const nlohmann::json& presence) {
     return spans;
 }
 
+// RMS level over all channels in dBFS (−inf for digital silence).
+double rms_dbfs(const Audio& a) {
+    double sum = 0;
+    std::size_t n = 0;
+    for (const auto& ch : a.channels) {
+        for (float v : ch) sum += double(v) * v;
+        n += ch.size();
+    }
+    return n ? 10.0 * std::log10(sum / double(n)) : -INFINITY;
+}
+
+constexpr double kRightInstrumentMarginDb = 6.0;
+constexpr double kSilentDbfs = -60.0;
+
 struct Stat {
     double sum = 0;
     int n = 0;
@@ -138,6 +158,10 @@ int main(int argc, char** argv) {
 
     std::map<std::string, std::map<std::string, Stat>> sdr, sisdr;  // [instrument][variant]
     std::map<std::string, Stat> leak;
+    // Right-instrument margin and counts, [instrument][variant].
+    std::map<std::string, std::map<std::string, Stat>> margin;
+    std::map<std::string, std::map<std::string, int>> right_ok, scored, silent;
+    std::map<std::string, std::map<std::string, std::string>> worst_other;  // the stem it resembled most, last song
     std::map<std::string, double> leak_sec;   // seconds of audio the leakage was measured on
     std::map<std::string, double> variant_sec;  // wall time per variant
     double audio_sec = 0, run_sec = 0, joint_song_sec = 0;
@@ -153,6 +177,21 @@ int main(int argc, char** argv) {
             QualityScores q = compare(stems.at(inst), est);
             sdr[inst][variant].add(q.sdr_db);
             sisdr[inst][variant].add(q.si_sdr_db);
+            if (variant != "query" && variant != "proto" && variant != "joint") return;
+            double best_other = -INFINITY;
+            for (const auto& [name, stem] : stems) {
+                if (name == inst || stem.peak() < 1e-4f) continue;
+                const double o = compare(stem, est).sdr_db;
+                if (o > best_other) { best_other = o; worst_other[inst][variant] = name; }
+            }
+            ++scored[inst][variant];
+            if (std::isfinite(best_other)) {
+                margin[inst][variant].add(q.sdr_db - best_other);
+                if (q.sdr_db - best_other >= kRightInstrumentMarginDb) ++right_ok[inst][variant];
+            } else {
+                ++right_ok[inst][variant];  // nothing else plays: trivially the right instrument
+            }
+            if (rms_dbfs(est) < kSilentDbfs) ++silent[inst][variant];
         };
         for (const std::string& inst : song.instruments) {
             if (stems.at(inst).peak() < 1e-4f) continue;
@@ -221,6 +260,16 @@ int main(int argc, char** argv) {
             std::printf("   %5.2f (%5.2f)", row[c].mean(), sisdr[inst][c].mean());
         }
         std::printf(" %12.1f %8.1f\n", leak.count(inst) ? leak[inst].mean() : NAN, leak_sec[inst]);
+    }
+    std::printf("right instrument (SDR against its own stem − best other stem, dB; songs with margin >= %.0f dB / scored;"
+                " silent estimates < %.0f dBFS)\n", kRightInstrumentMarginDb, kSilentDbfs);
+    for (auto& [inst, row] : margin) {
+        std::printf("%-8s", inst.c_str());
+        for (auto& [variant, m] : row)
+            std::printf("  %s: margin %6.2f, right %d/%d, silent %d, closest other stem (last song) %s", variant.c_str(), m.mean(),
+                        right_ok[inst][variant], scored[inst][variant], silent[inst][variant],
+                        worst_other[inst][variant].c_str());
+        std::printf("\n");
     }
     for (auto& [v, sec] : variant_sec) {
         if (v == "joint") std::printf("joint (every target in one call): %.1f x real time\n", joint_song_sec / sec);

@@ -1,13 +1,10 @@
 // loopsep — command-line entry point: dispatches to subcommands and turns
 // errors into one stderr line and an exit code (1 bad input, 2 usage).
 #include <cstdio>
-#include <exception>
 #include <iostream>
 #include <string>
-#include <vector>
 
-#include "commands.h"
-#include "loopsep/error.h"
+#include "command_modules.h"
 
 #ifndef LOOPSEP_VERSION
 #define LOOPSEP_VERSION "0.0.0"
@@ -15,21 +12,30 @@
 
 namespace {
 
+// A subcommand runs here (`run`) or in a command module opened on first use
+// (`module`, command_modules.h), which keeps LibTorch, aubio and FluidSynth out
+// of the commands that do not need them.
 struct Subcommand {
     const char* name;
-    int (*run)(const loopsep::cli::Argv&);
+    loopsep::cli::CommandFn run;
+    const char* module;
     const char* summary;
 };
 
+constexpr const char* kModelModule = "libloopsep_model_commands.so";
+constexpr const char* kBeatModule = "libloopsep_beat_commands.so";
+constexpr const char* kSynthModule = "libloopsep_synth_commands.so";
+
 const Subcommand kSubcommands[] = {
-    {"separate", loopsep::cli::run_separate, "extract target instruments from songs, guided by an example loop"},
-    {"beats", loopsep::cli::run_beats, "beat grid, downbeats and four-beat segments of a song"},
-    {"stretch", loopsep::cli::run_stretch, "time-stretch a loop to a tempo (Rubber Band, exact length)"},
-    {"catalog", loopsep::cli::run_catalog, "manage the SQLite loop catalog (init, add, import, list, export, verify...)"},
-    {"synth", loopsep::cli::run_synth, "render synthetic bachata / hip-hop songs with stems, beats and loops"},
-    {"train", loopsep::cli::run_train, "train the query-conditioned U-Net"},
-    {"harvest", loopsep::cli::run_harvest, "turn songs into a tagged library of four-beat loops"},
-    {"eval", loopsep::cli::run_eval, "score an estimate against a reference (SDR, SI-SDR)"},
+    {"separate", nullptr, kModelModule, "extract target instruments from songs, guided by an example loop"},
+    {"beats", nullptr, kBeatModule, "beat grid, downbeats and four-beat segments of a song"},
+    {"stretch", loopsep::cli::run_stretch, nullptr, "time-stretch a loop to a tempo (Rubber Band, exact length)"},
+    {"catalog", loopsep::cli::run_catalog, nullptr,
+     "manage the SQLite loop catalog (init, add, import, list, export, verify...)"},
+    {"synth", nullptr, kSynthModule, "render synthetic bachata / hip-hop songs with stems, beats and loops"},
+    {"train", nullptr, kModelModule, "train the query-conditioned U-Net"},
+    {"harvest", nullptr, kModelModule, "turn songs into a tagged library of four-beat loops"},
+    {"eval", loopsep::cli::run_eval, nullptr, "score an estimate against a reference (SDR, SI-SDR)"},
 };
 
 void print_help() {
@@ -59,23 +65,11 @@ int main(int argc, char** argv) {
         std::printf("loopsep %s\n", LOOPSEP_VERSION);
         return 0;
     }
+    const loopsep::cli::Argv args(argv + 2, argv + argc);
     for (const auto& s : kSubcommands) {
         if (command != s.name) continue;
-        try {
-            return s.run(loopsep::cli::Argv(argv + 2, argv + argc));
-        } catch (const loopsep::Error& e) {
-            std::fprintf(stderr, "loopsep: %s\n", e.what());
-            return e.exit_code();
-        } catch (const std::bad_alloc&) {
-            std::fprintf(stderr, "loopsep %s: out of memory\n", command.c_str());
-            return 1;
-        } catch (const std::exception& e) {
-            // Library exceptions (LibTorch, std) — still one line, never a trace.
-            std::string what = e.what();
-            if (auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
-            std::fprintf(stderr, "loopsep %s: %s\n", command.c_str(), what.c_str());
-            return 1;
-        }
+        return s.run ? loopsep::cli::run_guarded(s.name, s.run, args)
+                     : loopsep::cli::run_module_command(s.module, s.name, args);
     }
     std::fprintf(stderr, "loopsep: unknown command '%s' (see loopsep --help)\n", command.c_str());
     return 2;

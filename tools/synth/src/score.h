@@ -28,10 +28,11 @@ struct VocalWord {
     int pitch_offset = 0;     // semitone-ish emphasis, applied as espeak pitch
 };
 
+// RecordedLoop: a recorded loop (file = its path) chopped onto the grid (render_loops.h).
 // Hydrogen: a Hydrogen drum kit (drumkit.xml, velocity layers); Patch: a
 // freepats GUS patch (.pat). Both are real recordings (render_hydrogen.cpp,
 // render_patch.cpp).
-enum class SourceKind { SoundFont, Own, Voice, SampleKit, Hydrogen, Patch };
+enum class SourceKind { SoundFont, Own, Voice, SampleKit, RecordedLoop, Hydrogen, Patch };
 
 struct Source {
     SourceKind kind = SourceKind::SoundFont;

@@ -16,6 +16,7 @@
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
 #include "render.h"
+#include "render_loops.h"
 #include "score.h"
 
 namespace fs = std::filesystem;
@@ -210,12 +211,13 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
     for (const auto& part : song.parts) {
         std::string label;
         const SourceKind kind = part.source.kind;
-        Audio a = kind == SourceKind::SoundFont ? bank.render(part, song, frames, label)
-                  : kind == SourceKind::Own       ? render_own(part, song, sr, frames, label)
-                  : kind == SourceKind::SampleKit ? render_sample_kit(part, song, params.samples_dir, sr, frames, label)
-                  : kind == SourceKind::Hydrogen  ? render_hydrogen(part, song, params.hydrogen_dir, sr, frames, label)
-                  : kind == SourceKind::Patch     ? render_patch(part, song, params.freepats_cfg, sr, frames, label)
-                                                  : render_voice(part, song, sr, frames, label);
+        Audio a = kind == SourceKind::SoundFont      ? bank.render(part, song, frames, label)
+                  : kind == SourceKind::Own          ? render_own(part, song, sr, frames, label)
+                  : kind == SourceKind::SampleKit    ? render_sample_kit(part, song, params.samples_dir, sr, frames, label)
+                  : kind == SourceKind::RecordedLoop ? render_recorded_loop(part, song, sr, frames, label)
+                  : kind == SourceKind::Hydrogen     ? render_hydrogen(part, song, params.hydrogen_dir, sr, frames, label)
+                  : kind == SourceKind::Patch        ? render_patch(part, song, params.freepats_cfg, sr, frames, label)
+                                                     : render_voice(part, song, sr, frames, label);
         const double rms = active_rms(a);
         if (rms <= 0.0) continue;  // e.g. a kit without that key: silent part
         const float g = float(std::pow(10.0, (-20.0 + part.gain_db) / 20.0) / rms);
