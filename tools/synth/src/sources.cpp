@@ -165,9 +165,11 @@ double real_share(const std::string& role) {
 
 // A real recording for a training part.
 Source pick_real_train(Rng& rng, const std::string& role) {
-    // RecordedLoop (sliced sonic-pi recorded loops, SourceKind::RecordedLoop)
-    // plugs in here for drums, bongo and güira: one more weighted branch in
-    // each of the three roles below, drawn before the kit/patch choice.
+    // RecordedLoop (sliced recorded loops, render_loops.h) plugs in here for
+    // drums, bongo and güira: one more weighted branch in each of the three
+    // roles below, drawn before the kit/patch choice, returning
+    // pick_recorded_loop(rng, role); pick_realval takes its held-out files
+    // (recorded_loops_for(role, true)) the same way. Not wired yet.
     if (role == "drums") return rng.chance(0.8) ? hydrogen(rng, kTrainDrumKits) : patch_drums(rng, kFreepatsKit);
     if (role == "bongo") return rng.chance(0.6) ? hydrogen(rng, kTrainHandKits) : patch_drums(rng, kTrainBongo);
     if (role == "guira") return patch_drums(rng, kTrainGuira);
