@@ -286,6 +286,41 @@ TEST(Patch, PercussionKeysMapToTheirPatches) {
     EXPECT_EQ(rms(a.channels[0], kRate + kRate / 20 + kRate / 100 + 2, kRate + kRate / 2), 0.0);
 }
 
+// A patch written here: one 8-bit unsigned sample, a 441 Hz sine of four
+// periods looped to the data's last byte, mapped by a config of our own.
+TEST(Patch, EightBitUnsignedSampleLoopedToItsEnd) {
+    const fs::path dir = temp_dir("pat8");
+    std::string b(239, '\0');
+    b.replace(0, 22, std::string("GF1PATCH110\0ID#000002\0", 22));
+    b[198] = 1;  // samples in the layer
+    std::string h(96, '\0');
+    auto put32 = [&](std::size_t at, std::uint32_t v) { for (int i = 0; i < 4; ++i) h[at + i] = char((v >> (8 * i)) & 0xff); };
+    const std::uint32_t n = 400;
+    put32(8, n);                                    // data bytes
+    put32(12, 0), put32(16, n);                     // loop: the whole sample
+    h[20] = char(44100 & 0xff), h[21] = char(44100 >> 8);
+    put32(22, 20000), put32(26, 20000000), put32(30, 441000);  // range and root, mHz
+    h[55] = char(2 | 4);                            // 8-bit, unsigned, looping
+    std::string data(n, '\0');
+    for (std::uint32_t i = 0; i < n; ++i) data[i] = char(std::lround(128 + 100 * std::sin(6.283185307179586 * i / 100.0)));
+    std::ofstream(dir / "sine.pat", std::ios::binary) << b << h << data;
+    std::ofstream(dir / "test.cfg") << "dir " << dir.string() << "\nbank 0\n 5 sine.pat\n";
+    const Patch p = read_patch((dir / "sine.pat").string());
+    ASSERT_EQ(p.samples.size(), 1u);
+    ASSERT_EQ(p.samples[0].data.size(), n);
+    EXPECT_NEAR(p.samples[0].data[25], 100.0 / 128.0, 1e-6);  // the crest, decoded to -1..1
+    EXPECT_TRUE(p.samples[0].looped);
+    Part part = part_of(SourceKind::Patch, "keys", "freepats", {note(0, 69, 127, 2.0)});
+    part.source.program = 5;
+    std::string label;
+    const Audio a = render_patch(part, song_120(), (dir / "test.cfg").string(), kRate, kFrames, label);
+    EXPECT_EQ(label, "freepats: sine");
+    // Held for the whole gate (1 s) although the recording lasts 9 ms, at 440 Hz.
+    EXPECT_GT(rms(a.channels[0], kRate, kRate * 3 / 2 - kRate / 100), 0.5);
+    EXPECT_NEAR(yin_hz(a.channels[0], kRate, kRate), 440.0, 440.0 * 0.01);
+    fs::remove_all(dir);
+}
+
 TEST(Patch, TruncatedPatchIsAnInputErrorNamingTheFile) {
     std::ifstream in(kPats + "/Drum_000/060_Bongo_High.pat", std::ios::binary);
     const std::string whole((std::istreambuf_iterator<char>(in)), {});

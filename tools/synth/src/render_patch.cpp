@@ -62,9 +62,11 @@ std::vector<float> play(const PatchSample& s, double step, std::size_t gate_fram
     for (std::size_t i = 0; i < total; ++i) {
         if (loop && pos >= double(s.loop_end)) pos -= loop_len;
         const std::size_t k = std::size_t(pos);
-        if (k + 1 >= s.data.size()) break;
+        // Inside a loop the sample after its last one is its first (a loop may end at the data's end).
+        const std::size_t next = loop && k + 1 >= s.loop_end ? s.loop_start : k + 1;
+        if (k >= s.data.size() || next >= s.data.size()) break;
         const double frac = pos - double(k);
-        double y = s.data[k] + frac * (s.data[k + 1] - s.data[k]);
+        double y = s.data[k] + frac * (s.data[next] - s.data[k]);
         if (i < attack) y *= double(i) / double(attack);
         if (i >= gate_frames) y *= 1.0 - double(i - gate_frames) / double(release_frames);
         out.push_back(float(y));
