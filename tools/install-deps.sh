@@ -10,6 +10,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libgtest-dev nlohmann-json3-dev
   libfluidsynth-dev fluid-soundfont-gm timgm6mb-soundfont espeak-ng sox time
   csound-soundfont avldrums.lv2-soundfont opl3-soundfont lmms-common sonic-pi-samples
+  hydrogen-drumkits hydrogen-drumkits-effects freepats
 )
 
 missing=()

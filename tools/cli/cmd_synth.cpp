@@ -20,7 +20,8 @@ CommandSpec synth_spec() {
             "files, and a song is the same whether rendered alone or in a batch (--first-index shards a set).\n"
             "Sound sources: --split train uses FluidR3_GM, the avldrums Black Pearl kit, train espeak-ng voices and\n"
             "own synths; --split val holds out TimGM6mb + sf_GMbank, the Red Zeppelin kit, other voices and other\n"
-            "own-synth parameter ranges. meta.json names every stem's sources.",
+            "own-synth parameter ranges; --split realval plays every part on real recordings held out of training\n"
+            "(Hydrogen kits and freepats patches; rap on val voices). meta.json names every stem's sources.",
             {
                 {"--genre", true, "bachata or hiphop (required)", "GENRE"},
                 {"--songs", true, "number of songs (default 1)", "N"},
@@ -28,7 +29,7 @@ CommandSpec synth_spec() {
                 {"--out", true, "output directory (required; created if missing)", "DIR"},
                 {"--loops", false, "also write four-beat loops per instrument + loops.json"},
                 {"--loops-per-instrument", true, "most loops per instrument and song (default 3)", "N"},
-                {"--split", true, "sound-source pool: train (default) or val (held-out timbres)", "POOL"},
+                {"--split", true, "sound-source pool: train (default), val (held-out timbres) or realval (held-out real recordings)", "POOL"},
                 {"--duration-sec", true, "minimum song length in seconds, 20..600 (default 40)", "SEC"},
                 {"--bpm", true, "fixed tempo 60..200 (default: random in the genre range, sometimes drifting)", "BPM"},
                 {"--sample-rate", true, "output sample rate in Hz, 22050..96000 (default 44100)", "HZ"},
@@ -37,6 +38,8 @@ CommandSpec synth_spec() {
                 {"--first-index", true, "index of the first song (default 0); shard a big set over processes", "I"},
                 {"--soundfont-dir", true, "where the .sf2 files are (default /usr/share/sounds/sf2)", "DIR"},
                 {"--samples-dir", true, "lmms-common's sample library, for the training pool's sampled drum kits (default /usr/share/lmms/samples)", "DIR"},
+                {"--hydrogen-dir", true, "Hydrogen drum kits (default /usr/share/hydrogen/data/drumkits)", "DIR"},
+                {"--freepats-cfg", true, "freepats patch map (default /etc/timidity/freepats.cfg)", "FILE"},
                 {"--quiet", false, "no progress lines"},
             },
             0, 0};
@@ -66,6 +69,8 @@ int run_synth(const Argv& argv) {
     p.first_index = int(args.get_int("--first-index", 0, 0, 10000000));
     p.soundfont_dir = args.get("--soundfont-dir", "/usr/share/sounds/sf2");
     p.samples_dir = args.get("--samples-dir", "/usr/share/lmms/samples");
+    p.hydrogen_dir = args.get("--hydrogen-dir", "/usr/share/hydrogen/data/drumkits");
+    p.freepats_cfg = args.get("--freepats-cfg", "/etc/timidity/freepats.cfg");
     p.quiet = args.has("--quiet");
     synth::render_songs(p);
     return 0;

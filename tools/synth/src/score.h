@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "loopsep/synth.h"
@@ -28,7 +29,10 @@ struct VocalWord {
 };
 
 // RecordedLoop: a recorded loop (file = its path) chopped onto the grid (render_loops.h).
-enum class SourceKind { SoundFont, Own, Voice, SampleKit, RecordedLoop };
+// Hydrogen: a Hydrogen drum kit (drumkit.xml, velocity layers); Patch: a
+// freepats GUS patch (.pat). Both are real recordings (render_hydrogen.cpp,
+// render_patch.cpp).
+enum class SourceKind { SoundFont, Own, Voice, SampleKit, RecordedLoop, Hydrogen, Patch };
 
 struct Source {
     SourceKind kind = SourceKind::SoundFont;
@@ -41,6 +45,10 @@ struct Source {
     int voice_pitch = 50;
     int voice_speed = 175;
     std::string label;        // human-readable ("FluidR3_GM.sf2 0:24 Nylon String Guitar")
+    // Hydrogen: `file` is the kit's folder name. Patch: `program` is the GM
+    // program (melodic) and, with `drum`, key_map sends each key the part plays
+    // to the freepats drum key that sounds it (empty: the key itself).
+    std::vector<std::pair<int, int>> key_map;
 };
 
 struct Part {

@@ -32,7 +32,8 @@ Genre parse_genre(const std::string& name) {
 SourceSplit parse_split(const std::string& name) {
     if (name == "train") return SourceSplit::Train;
     if (name == "val") return SourceSplit::Val;
-    throw usage_error("--split must be train or val (got '" + name + "')");
+    if (name == "realval") return SourceSplit::RealVal;
+    throw usage_error("--split must be train, val or realval (got '" + name + "')");
 }
 StemFormat parse_stem_format(const std::string& name) {
     if (name == "pcm16" || name == "16") return StemFormat::Pcm16;
@@ -41,7 +42,9 @@ StemFormat parse_stem_format(const std::string& name) {
     throw usage_error("--format must be pcm16, flac or float (got '" + name + "')");
 }
 std::string genre_name(Genre g) { return g == Genre::Bachata ? "bachata" : "hiphop"; }
-std::string split_name(SourceSplit s) { return s == SourceSplit::Train ? "train" : "val"; }
+std::string split_name(SourceSplit s) {
+    return s == SourceSplit::Train ? "train" : s == SourceSplit::Val ? "val" : "realval";
+}
 
 std::vector<std::string> genre_instruments(Genre g) {
     if (g == Genre::Bachata) return {"bongo", "guira", "bass", "guitar", "other"};
@@ -58,6 +61,8 @@ void SynthParams::validate() const {
     if (sample_rate_hz < 22050 || sample_rate_hz > 96000) throw usage_error("--sample-rate must be in 22050..96000");
     if (soundfont_dir.empty()) throw usage_error("--soundfont-dir must not be empty");
     if (samples_dir.empty()) throw usage_error("--samples-dir must not be empty");
+    if (hydrogen_dir.empty()) throw usage_error("--hydrogen-dir must not be empty");
+    if (freepats_cfg.empty()) throw usage_error("--freepats-cfg must not be empty");
 }
 
 std::string song_name(const SynthParams& p, int index) {
@@ -205,11 +210,14 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
     for (const auto& inst : genre_instruments(params.genre)) stems.push_back({inst, Audio(nc, frames, sr)});
     for (const auto& part : song.parts) {
         std::string label;
-        Audio a = part.source.kind == SourceKind::SoundFont ? bank.render(part, song, frames, label)
-                  : part.source.kind == SourceKind::Own       ? render_own(part, song, sr, frames, label)
-                  : part.source.kind == SourceKind::SampleKit ? render_sample_kit(part, song, params.samples_dir, sr, frames, label)
-                  : part.source.kind == SourceKind::RecordedLoop ? render_recorded_loop(part, song, sr, frames, label)
-                                                              : render_voice(part, song, sr, frames, label);
+        const SourceKind kind = part.source.kind;
+        Audio a = kind == SourceKind::SoundFont      ? bank.render(part, song, frames, label)
+                  : kind == SourceKind::Own          ? render_own(part, song, sr, frames, label)
+                  : kind == SourceKind::SampleKit    ? render_sample_kit(part, song, params.samples_dir, sr, frames, label)
+                  : kind == SourceKind::RecordedLoop ? render_recorded_loop(part, song, sr, frames, label)
+                  : kind == SourceKind::Hydrogen     ? render_hydrogen(part, song, params.hydrogen_dir, sr, frames, label)
+                  : kind == SourceKind::Patch        ? render_patch(part, song, params.freepats_cfg, sr, frames, label)
+                                                     : render_voice(part, song, sr, frames, label);
         const double rms = active_rms(a);
         if (rms <= 0.0) continue;  // e.g. a kit without that key: silent part
         const float g = float(std::pow(10.0, (-20.0 + part.gain_db) / 20.0) / rms);

@@ -24,15 +24,18 @@ namespace loopsep::synth {
 enum class Genre { Bachata, HipHop };
 // Which pool of sound sources (soundfont presets, kits, own-synth variants,
 // voices) is used: `train` for training data, `val` is held out so a model can
-// be validated on timbres it never heard.
-enum class SourceSplit { Train, Val };
+// be validated on timbres it never heard. `realval` plays every part on real
+// recordings (Hydrogen kits, freepats patches) held out of training, rap on
+// val espeak-ng voices (no open recordings of rap exist): a check on real
+// timbres that no synthetic source stands in for.
+enum class SourceSplit { Train, Val, RealVal };
 // Pcm16: 16-bit WAV, the mix the integer sum of the stems (exact when read back);
 // Flac: the same samples in FLAC files (*.flac, lossless, ~half the size);
 // Float32: 32-bit float WAV.
 enum class StemFormat { Pcm16, Flac, Float32 };
 
 Genre parse_genre(const std::string& name);          // "bachata" | "hiphop"; usage error otherwise
-SourceSplit parse_split(const std::string& name);    // "train" | "val"
+SourceSplit parse_split(const std::string& name);    // "train" | "val" | "realval"
 StemFormat parse_stem_format(const std::string& name);  // "pcm16" | "flac" | "float"
 std::string genre_name(Genre genre);
 std::string split_name(SourceSplit split);
@@ -56,6 +59,8 @@ struct SynthParams {
     StemFormat format = StemFormat::Pcm16;
     std::string soundfont_dir = "/usr/share/sounds/sf2";
     std::string samples_dir = "/usr/share/lmms/samples";  // one-shot drum samples (lmms-common), train pool
+    std::string hydrogen_dir = "/usr/share/hydrogen/data/drumkits";  // Hydrogen kits (train and realval pools)
+    std::string freepats_cfg = "/etc/timidity/freepats.cfg";        // freepats patches (train and realval pools)
     bool quiet = false;             // no progress lines on stderr
 
     // Throws usage_error naming the bad parameter.
