@@ -343,9 +343,10 @@ TEST(Patch, TruncatedPatchIsAnInputErrorNamingTheFile) {
 
 namespace {
 
-// The recordings a source plays: Hydrogen kit folders, freepats patch files.
+// The recordings a source plays: Hydrogen kit folders, freepats patch files, recorded loops.
 std::set<std::string> recordings(const Source& s, const FreepatsMap& map, const std::string& role) {
     if (s.kind == SourceKind::Hydrogen) return {"hydrogen/" + s.file};
+    if (s.kind == SourceKind::RecordedLoop) return {"loop/" + s.file};
     if (s.kind != SourceKind::Patch) return {};
     if (!s.drum) return {map.programs.at(s.program)};
     std::set<std::string> out;
@@ -371,7 +372,9 @@ TEST(RealPools, TrainAndRealValAreDisjointAndRealValIsAllReal) {
             for (const auto& r : recordings(pick_source(rng, role, SourceSplit::Train), map, role)) train.insert(r);
         for (int i = 0; i < 400; ++i) {
             const Source s = pick_source(rng, role, SourceSplit::RealVal);
-            EXPECT_TRUE(s.kind == SourceKind::Hydrogen || s.kind == SourceKind::Patch) << role;
+            EXPECT_TRUE(s.kind == SourceKind::Hydrogen || s.kind == SourceKind::Patch ||
+                        s.kind == SourceKind::RecordedLoop)
+                << role;
             for (const auto& r : recordings(s, map, role)) realval.insert(r), role_real.insert(r);
         }
         EXPECT_GE(role_real.size(), 2u) << role;  // every role has held-out recordings, more than one
@@ -435,7 +438,8 @@ TEST(RealPools, RealRecordingsAreAboutHalfOfTrainingParts) {
             const Song song = g == Genre::Bachata ? compose_bachata(compose, p) : compose_hiphop(compose, p);
             for (const auto& part : song.parts) {
                 ++parts;
-                real += part.source.kind == SourceKind::Hydrogen || part.source.kind == SourceKind::Patch;
+                real += part.source.kind == SourceKind::Hydrogen || part.source.kind == SourceKind::Patch ||
+                        part.source.kind == SourceKind::RecordedLoop;
             }
         }
         const double share = double(real) / parts;
@@ -509,7 +513,10 @@ TEST(RealVal, OneSongPerGenreWritesEveryStemFromRealRecordings) {
             for (const auto& s : meta["stems"][stem]["sources"]) {
                 const std::string src = s["source"];
                 if (stem == "vocals") EXPECT_EQ(src.rfind("espeak", 0), 0u) << src;
-                else EXPECT_TRUE(src.rfind("hydrogen:", 0) == 0 || src.rfind("freepats:", 0) == 0) << src;
+                else
+                    EXPECT_TRUE(src.rfind("hydrogen:", 0) == 0 || src.rfind("freepats:", 0) == 0 ||
+                                src.rfind("sonic-pi:", 0) == 0 || src.rfind("lmms:", 0) == 0)
+                        << src;
             }
         }
     }

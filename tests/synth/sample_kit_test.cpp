@@ -162,7 +162,9 @@ TEST(SourcePools, SampledKitsAndOpl3AreTrainOnly) {
             }
         if (split == SourceSplit::Train) {
             EXPECT_GT(sample_kits, 15) << "of " << picks;  // ≈ 11 % of 300 drum parts (60 % are real recordings)
-            EXPECT_GT(opl3, 150) << "of " << picks;
+            // Expected ≈ 141 of 1800 (OPL3 kits and presets in the non-real draws of these roles),
+            // σ ≈ 11: a bound 3σ under it, so the count of a redrawn pool does not flake.
+            EXPECT_GT(opl3, 105) << "of " << picks;
         } else {
             EXPECT_EQ(sample_kits, 0);
             EXPECT_EQ(opl3, 0);

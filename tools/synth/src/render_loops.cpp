@@ -189,10 +189,10 @@ std::vector<std::string> recorded_loops_for(const std::string& role, bool held_o
     return out;
 }
 
-Source pick_recorded_loop(Rng& rng, const std::string& role) {
+Source pick_recorded_loop(Rng& rng, const std::string& role, bool held_out) {
     Source s;
     s.kind = SourceKind::RecordedLoop;
-    s.file = rng.pick(recorded_loops_for(role, false));
+    s.file = rng.pick(recorded_loops_for(role, held_out));
     s.variant = rng.next();
     s.label = loop_label(s.file);
     return s;

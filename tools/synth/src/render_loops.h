@@ -36,9 +36,10 @@ constexpr const char* kLmmsBeatsDir = "/usr/share/lmms/samples/beats";
 // unknown role.
 std::vector<std::string> recorded_loops_for(const std::string& role, bool held_out);
 
-// A recorded-loop source for `role` from the training files (kind RecordedLoop,
-// file = the loop's path, variant = the render seed).
-Source pick_recorded_loop(Rng& rng, const std::string& role);
+// A recorded-loop source for `role` (kind RecordedLoop, file = the loop's path,
+// variant = the render seed) from the training files, or with held_out from
+// the files kept for the realval split.
+Source pick_recorded_loop(Rng& rng, const std::string& role, bool held_out = false);
 
 // Onsets (frames) of a mono signal: half-wave-rectified spectral flux of
 // log(1 + |X|), peaks above a local mean at least min_gap_sec apart, each moved

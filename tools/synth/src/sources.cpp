@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "loopsep/error.h"
+#include "render_loops.h"
 
 namespace loopsep::synth {
 namespace {
@@ -163,13 +164,17 @@ double real_share(const std::string& role) {
     return 0.45;
 }
 
+// Of the real-recording drums, bongo and güira parts, the share played from a
+// recorded loop rather than a kit or a patch (train and realval alike).
+constexpr double kRecordedLoopShare = 0.3;
+
 // A real recording for a training part.
 Source pick_real_train(Rng& rng, const std::string& role) {
-    // RecordedLoop (sliced recorded loops, render_loops.h) plugs in here for
-    // drums, bongo and güira: one more weighted branch in each of the three
-    // roles below, drawn before the kit/patch choice, returning
-    // pick_recorded_loop(rng, role); pick_realval takes its held-out files
-    // (recorded_loops_for(role, true)) the same way. Not wired yet.
+    // Recorded loops (sonic-pi, lmms-common; render_loops.h), chopped, stretched
+    // or slowed onto the grid, for the roles loops exist for: a sampled break
+    // is what many hip-hop records are built on.
+    if ((role == "drums" || role == "bongo" || role == "guira") && rng.chance(kRecordedLoopShare))
+        return pick_recorded_loop(rng, role);
     if (role == "drums") return rng.chance(0.8) ? hydrogen(rng, kTrainDrumKits) : patch_drums(rng, kFreepatsKit);
     if (role == "bongo") return rng.chance(0.6) ? hydrogen(rng, kTrainHandKits) : patch_drums(rng, kTrainBongo);
     if (role == "guira") return patch_drums(rng, kTrainGuira);
@@ -185,6 +190,8 @@ Source pick_real_train(Rng& rng, const std::string& role) {
 // The realval split: real recordings held out of training, and for rap (no
 // open recordings exist) the val espeak-ng voices.
 Source pick_realval(Rng& rng, const std::string& role) {
+    if ((role == "drums" || role == "bongo" || role == "guira") && rng.chance(kRecordedLoopShare))
+        return pick_recorded_loop(rng, role, /*held_out=*/true);
     if (role == "drums") return hydrogen(rng, kRealValDrumKits);
     if (role == "bongo") return patch_drums(rng, kRealValBongo);
     if (role == "guira") return rng.chance(0.25) ? hydrogen(rng, kRealValShakerKits) : patch_drums(rng, kRealValGuira);
