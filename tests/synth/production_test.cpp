@@ -258,6 +258,50 @@ TEST(Production, DisabledDrawsNothingAndChangesNothing) {
     EXPECT_TRUE(split_gets_production(SourceSplit::Train));
 }
 
+// The whole stage with every effect taken (odds 1) but the speed change and the
+// codec: each stem gets its full chain, the bus limiter holds the SUM of the
+// processed stems under its ceiling (the bus gain came from the sum, not from
+// each stem), and the same seed gives the same samples.
+TEST(Production, EveryEffectTakenKeepsTheStemSumUnderTheBusCeiling) {
+    auto make = [] {
+        Rng src(21);
+        std::vector<Audio> s = {sine(55, 0.3, 4.0, 2), sine(440, 0.2, 4.0, 2), Audio(2, std::size_t(4 * kRate), kRate)};
+        for (auto& ch : s[2].channels)
+            for (std::size_t i = 0; i < ch.size(); ++i) ch[i] = float(((i / 3000) % 4 == 0 ? 0.6 : 0.05) * src.uniform(-1.0, 1.0));
+        return s;
+    };
+    ProductionOdds all;
+    all.eq = all.width = all.balance = all.ride = all.glue = all.limiter = 1.0;
+    for (int k = 0; k < 4; ++k) all.compressor[k] = all.saturation[k] = all.reverb[k] = 1.0;
+    all.speed = all.codec = 0.0;
+    const std::vector<std::string> names = {"bass", "guitar", "bongo"};
+    const std::vector<double> bars = {0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5};
+    auto run = [&](std::vector<Audio>& s) {
+        std::vector<ProducedStem> ps;
+        for (std::size_t k = 0; k < s.size(); ++k) ps.push_back({names[k], &s[k]});
+        Rng rng(77);
+        return produce(ps, bars, rng, true, true, all);
+    };
+    std::vector<Audio> a = make(), b = make();
+    const ProductionResult res = run(a);
+    run(b);
+    for (std::size_t k = 0; k < a.size(); ++k) EXPECT_EQ(a[k].channels, b[k].channels) << names[k];  // deterministic
+    ASSERT_EQ(res.record["bus"].size(), 2u);
+    EXPECT_EQ(res.record["bus"][0]["effect"], "glue_compressor");
+    EXPECT_EQ(res.record["bus"][1]["effect"], "limiter");
+    EXPECT_EQ(res.speed, 1.0);
+    EXPECT_EQ(res.codec_kbps, 0);
+    EXPECT_EQ(res.record["stems"]["bass"].size(), 6u);    // eq comp sat width ride reverb (bass is never panned)
+    EXPECT_EQ(res.record["stems"]["guitar"].size(), 7u);  // … and balance
+    const double ceiling = res.record["bus"][1]["ceiling"];
+    Audio sum(2, a[0].frames(), kRate);
+    for (const auto& s : a)
+        for (int c = 0; c < 2; ++c)
+            for (std::size_t i = 0; i < sum.frames(); ++i) sum.channels[c][i] += s.channels[c][i];
+    EXPECT_LE(sum.peak(), ceiling * (1 + 1e-5));
+    EXPECT_GT(sum.peak(), ceiling * 0.95);
+}
+
 // End to end: train songs carry a recorded production chain; their stems sum
 // exactly to the mix unless the MP3 round trip is recorded, in which case the
 // mix is the sum through the codec (close, aligned, not equal). Seeds 3 and 4

@@ -14,50 +14,36 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 constexpr double kPi = 3.141592653589793;
+constexpr double kDbToNeper = 0.11512925464970229;  // ln(10) / 20: 10^(dB/20) == exp(dB · this)
 
-// ---- How often each effect is used, and its ranges ----
-// Probabilities are per stem (or per song for the bus). They aim at the spread of
-// commercial records, not at a "typical" mix: a separator trained on them must
-// meet both lightly and heavily processed songs.
+// ---- The ranges each effect's parameters are drawn from (how often each is
+// used: ProductionOdds in production.h) ----
 
-// Nearly every channel of a record is EQ'd; a few are left flat so "dry" stays covered.
-constexpr double kEqProb = 0.85;
 constexpr double kShelfMaxDb = 6.0;             // broad tonal tilts
 constexpr double kPeakMinDb = -9.0, kPeakMaxDb = 6.0;  // cuts deeper than boosts, as engineers do
-// Compression: almost always on vocals and bass, usually on drums, less on
-// harmonic beds (guitars, pads, samples often arrive already compressed).
-constexpr double kCompProbPercussion = 0.7, kCompProbBass = 0.8, kCompProbVocals = 0.9, kCompProbHarmonic = 0.5;
 constexpr double kCompBelowPeakMinDb = 4.0, kCompBelowPeakMaxDb = 18.0;  // threshold under the stem's peak: gentle..squashed
 constexpr double kCompRatioMin = 1.5, kCompRatioMax = 8.0;              // drawn log-uniform
 constexpr double kCompAttackMinMs = 0.5, kCompAttackMaxMs = 30.0;       // fast (flattens transients)..slow (lets them through)
 constexpr double kCompReleaseMinMs = 40.0, kCompReleaseMaxMs = 400.0;
-// Saturation (tape, console, amp): a minority of channels, more on bass and samples.
-constexpr double kSatProbPercussion = 0.25, kSatProbBass = 0.35, kSatProbVocals = 0.2, kSatProbHarmonic = 0.3;
 constexpr double kSatDriveMin = 1.2, kSatDriveMax = 4.0;  // 1: nearly linear; 4: the peak squashed to ~¼
 // Width and balance: stereo only. Width < 1 narrows, > 1 widens the stem's image.
-constexpr double kWidthProb = 0.6, kWidthMin = 0.4, kWidthMax = 1.6;
-constexpr double kBalanceProb = 0.5, kBalanceMax = 0.4;  // bass and vocals stay centred (see below)
+constexpr double kWidthMin = 0.4, kWidthMax = 1.6;
+constexpr double kBalanceMax = 0.4;  // bass and vocals stay centred (see below)
 // Level rides: slow fader moves over bars, breakpoints every 2/4/8 bars.
-constexpr double kRideProb = 0.5, kRideMaxDb = 3.0;
-// Reverb send: vocals and harmonic parts nearly always, percussion often, bass rarely (it muddies).
-constexpr double kVerbProbPercussion = 0.5, kVerbProbBass = 0.15, kVerbProbVocals = 0.85, kVerbProbHarmonic = 0.7;
-constexpr double kPlateProb = 0.4;  // else a room
+constexpr double kRideMaxDb = 3.0;
 constexpr double kRoomRt60Min = 0.3, kRoomRt60Max = 1.2, kRoomPredelayMaxMs = 25.0, kRoomDampMin = 0.2, kRoomDampMax = 0.6;
 constexpr double kPlateRt60Min = 0.8, kPlateRt60Max = 2.5, kPlatePredelayMinMs = 5.0, kPlatePredelayMaxMs = 40.0,
                  kPlateDampMax = 0.3;  // plates are bright
 constexpr double kVerbWetMinDb = -22.0, kVerbWetMaxDb = -8.0;  // wet energy relative to the dry stem
 
-// Bus. Glue compression is common on modern mixes; nearly every release is limited.
-constexpr double kGlueProb = 0.7, kGlueRatioMin = 1.5, kGlueRatioMax = 4.0, kGlueBelowPeakMinDb = 3.0,
+// Bus.
+constexpr double kGlueRatioMin = 1.5, kGlueRatioMax = 4.0, kGlueBelowPeakMinDb = 3.0,
                  kGlueBelowPeakMaxDb = 12.0, kGlueAttackMinMs = 5.0, kGlueAttackMaxMs = 30.0, kGlueReleaseMinMs = 50.0,
                  kGlueReleaseMaxMs = 400.0;
-constexpr double kLimiterProb = 0.8, kLimiterDriveMinDb = 1.0, kLimiterDriveMaxDb = 8.0,  // dB pushed into the ceiling
+constexpr double kLimiterDriveMinDb = 1.0, kLimiterDriveMaxDb = 8.0,  // dB pushed into the ceiling
                  kLimiterLookaheadMs = 5.0, kLimiterReleaseMinMs = 30.0, kLimiterReleaseMaxMs = 200.0;
-// Vinyl / pitched edits: ±6 % covers turntable speed-ups and DJ pitch faders;
-// half the songs so the nominal tunings and tempi stay well represented.
-constexpr double kSpeedProb = 0.5, kSpeedMin = 0.94, kSpeedMax = 1.06;
-// A quarter of the mixtures go through MP3 (what users often feed in), at the usual bitrates.
-constexpr double kCodecProb = 0.25;
+// Vinyl / pitched edits: ±6 % covers turntable speed-ups and DJ pitch faders.
+constexpr double kSpeedMin = 0.94, kSpeedMax = 1.06;
 const std::vector<int> kCodecKbps = {96, 128, 160, 192, 256, 320};
 
 enum class StemKind { Percussion, Bass, Vocals, Harmonic };
@@ -67,9 +53,7 @@ StemKind kind_of(const std::string& stem) {
     if (stem == "vocals") return StemKind::Vocals;
     return StemKind::Harmonic;
 }
-double by_kind(StemKind k, double perc, double bass, double voc, double harm) {
-    return k == StemKind::Percussion ? perc : k == StemKind::Bass ? bass : k == StemKind::Vocals ? voc : harm;
-}
+double by_kind(StemKind k, const double (&p)[4]) { return p[int(k)]; }
 
 double log_uniform(Rng& r, double lo, double hi) { return std::exp(r.uniform(std::log(lo), std::log(hi))); }
 double db(double x) { return 20.0 * std::log10(std::max(x, 1e-12)); }
@@ -188,6 +172,8 @@ std::vector<float> compressor_gain(const Audio& detector, const CompressorSettin
     const double att = std::exp(-1.0 / (std::max(c.attack_ms, 0.01) * 1e-3 * sr));
     const double rel = std::exp(-1.0 / (std::max(c.release_ms, 0.01) * 1e-3 * sr));
     const double slope = 1.0 - 1.0 / std::max(c.ratio, 1.0);
+    const double threshold = std::pow(10.0, c.threshold_db / 20.0);
+    const float makeup = float(std::pow(10.0, c.makeup_db / 20.0));
     const std::size_t n = detector.frames();
     std::vector<float> gain(n);
     double env = 0, gr_db = 0;
@@ -195,10 +181,11 @@ std::vector<float> compressor_gain(const Audio& detector, const CompressorSettin
         double level = 0;
         for (const auto& ch : detector.channels) level = std::max(level, double(std::fabs(ch[i])));
         env = std::max(level, rel * env);  // peak detector: holds a sine's crest between cycles
-        const double target = std::max(0.0, db(env) - c.threshold_db) * slope;
+        const double target = env > threshold ? (db(env) - c.threshold_db) * slope : 0.0;
         const double coef = target > gr_db ? att : rel;
         gr_db = coef * gr_db + (1 - coef) * target;
-        gain[i] = float(std::pow(10.0, (c.makeup_db - gr_db) / 20.0));
+        if (gr_db < 1e-9) gr_db = 0;  // fully released: skip the exp (most frames of a quiet stretch)
+        gain[i] = gr_db == 0 ? makeup : float(std::exp((c.makeup_db - gr_db) * kDbToNeper));
     }
     return gain;
 }
@@ -394,7 +381,7 @@ Audio mp3_round_trip(const Audio& in, int bitrate_kbps, const std::string& temp_
 }
 
 ProductionResult produce(std::vector<ProducedStem>& stems, const std::vector<double>& downbeat_sec, Rng& rng,
-                         bool enabled, bool allow_speed) {
+                         bool enabled, bool allow_speed, const ProductionOdds& odds) {
     ProductionResult res;
     if (!enabled || stems.empty()) return res;
     res.enabled = true;
@@ -409,7 +396,7 @@ ProductionResult produce(std::vector<ProducedStem>& stems, const std::vector<dou
         Json chain = Json::array();
         // Every draw below happens whether or not the stem is silent or the effect
         // is taken, so one stem's choices never shift another's.
-        const bool use_eq = r.chance(kEqProb);
+        const bool use_eq = r.chance(odds.eq);
         EqSettings eq;
         eq.low_hz = r.uniform(60, 250);
         eq.low_db = r.uniform(-kShelfMaxDb, kShelfMaxDb);
@@ -418,25 +405,25 @@ ProductionResult produce(std::vector<ProducedStem>& stems, const std::vector<dou
         eq.peak_hz = log_uniform(r, 150, 8000);
         eq.peak_db = r.uniform(kPeakMinDb, kPeakMaxDb);
         eq.peak_q = log_uniform(r, 0.5, 4.0);
-        const bool use_comp = r.chance(by_kind(kind, kCompProbPercussion, kCompProbBass, kCompProbVocals, kCompProbHarmonic));
+        const bool use_comp = r.chance(by_kind(kind, odds.compressor));
         const double comp_below = r.uniform(kCompBelowPeakMinDb, kCompBelowPeakMaxDb);
         CompressorSettings comp;
         comp.ratio = log_uniform(r, kCompRatioMin, kCompRatioMax);
         comp.attack_ms = log_uniform(r, kCompAttackMinMs, kCompAttackMaxMs);
         comp.release_ms = log_uniform(r, kCompReleaseMinMs, kCompReleaseMaxMs);
-        const bool use_sat = r.chance(by_kind(kind, kSatProbPercussion, kSatProbBass, kSatProbVocals, kSatProbHarmonic));
+        const bool use_sat = r.chance(by_kind(kind, odds.saturation));
         const double drive = r.uniform(kSatDriveMin, kSatDriveMax);
-        const bool use_width = r.chance(kWidthProb);
+        const bool use_width = r.chance(odds.width);
         const double width = r.uniform(kWidthMin, kWidthMax);
         // Bass and vocals are anchored in the centre on records; others may lean.
-        const bool use_balance = r.chance(kBalanceProb) && kind != StemKind::Bass && kind != StemKind::Vocals;
+        const bool use_balance = r.chance(odds.balance) && kind != StemKind::Bass && kind != StemKind::Vocals;
         const double balance = r.uniform(-kBalanceMax, kBalanceMax);
-        const bool use_ride = r.chance(kRideProb);
+        const bool use_ride = r.chance(odds.ride);
         const int ride_bars = r.pick(std::vector<int>{2, 4, 8});
         std::vector<double> ride_db;
         for (std::size_t b = 0; b <= downbeat_sec.size() / 2 + 1; ++b) ride_db.push_back(r.uniform(-kRideMaxDb, kRideMaxDb));
-        const bool use_verb = r.chance(by_kind(kind, kVerbProbPercussion, kVerbProbBass, kVerbProbVocals, kVerbProbHarmonic));
-        const bool plate = r.chance(kPlateProb);
+        const bool use_verb = r.chance(by_kind(kind, odds.reverb));
+        const bool plate = r.chance(odds.plate);
         ReverbSettings verb;
         verb.rt60_sec = plate ? r.uniform(kPlateRt60Min, kPlateRt60Max) : r.uniform(kRoomRt60Min, kRoomRt60Max);
         verb.predelay_ms = plate ? r.uniform(kPlatePredelayMinMs, kPlatePredelayMaxMs) : r.uniform(0.0, kRoomPredelayMaxMs);
@@ -496,7 +483,7 @@ ProductionResult produce(std::vector<ProducedStem>& stems, const std::vector<dou
                     const double u = (t - at_sec[seg]) / (at_sec[seg + 1] - at_sec[seg]);
                     v = gain_db[seg] + (gain_db[seg + 1] - gain_db[seg]) * (1 - std::cos(kPi * u)) / 2;
                 }
-                g[i] = float(std::pow(10.0, v / 20.0));
+                g[i] = float(std::exp(v * kDbToNeper));
             }
             apply_gain(a, g);
             Json pts = Json::array();
@@ -519,44 +506,44 @@ ProductionResult produce(std::vector<ProducedStem>& stems, const std::vector<dou
 
     // Bus: every decision drawn up front, in a fixed order.
     Rng b = rng.fork(1000);
-    const bool use_glue = b.chance(kGlueProb);
+    const bool use_glue = b.chance(odds.glue);
     const double glue_below = b.uniform(kGlueBelowPeakMinDb, kGlueBelowPeakMaxDb);
     CompressorSettings glue;
     glue.ratio = log_uniform(b, kGlueRatioMin, kGlueRatioMax);
     glue.attack_ms = log_uniform(b, kGlueAttackMinMs, kGlueAttackMaxMs);
     glue.release_ms = log_uniform(b, kGlueReleaseMinMs, kGlueReleaseMaxMs);
-    const bool use_limiter = b.chance(kLimiterProb);
+    const bool use_limiter = b.chance(odds.limiter);
     const double limit_drive_db = b.uniform(kLimiterDriveMinDb, kLimiterDriveMaxDb);
     const double limit_release_ms = b.uniform(kLimiterReleaseMinMs, kLimiterReleaseMaxMs);
-    const bool use_speed = b.chance(kSpeedProb);
+    const bool use_speed = b.chance(odds.speed);
     const double speed = b.uniform(kSpeedMin, kSpeedMax);
-    const bool use_codec = b.chance(kCodecProb);
+    const bool use_codec = b.chance(odds.codec);
     const int kbps = b.pick(kCodecKbps);
 
     auto bus_sum = [&] {
-        Audio sum(nc, stems[0].audio->frames(), sr);
+        Audio total(nc, n, sr);
         for (const auto& s : stems)
             for (int c = 0; c < nc; ++c)
-                for (std::size_t i = 0; i < sum.frames(); ++i) sum.channels[c][i] += s.audio->channels[c][i];
-        return sum;
+                for (std::size_t i = 0; i < n; ++i) total.channels[c][i] += s.audio->channels[c][i];
+        return total;
     };
     Json bus = Json::array();
+    Audio sum = bus_sum();  // kept up to date with every bus gain applied to the stems
     if (use_glue) {
-        const Audio sum = bus_sum();
         glue.threshold_db = db(sum.peak()) - glue_below;
         const std::vector<float> g = compressor_gain(sum, glue);
         for (auto& s : stems) apply_gain(*s.audio, g);
+        apply_gain(sum, g);
         bus.push_back({{"effect", "glue_compressor"}, {"threshold_db", r3(glue.threshold_db)}, {"ratio", r3(glue.ratio)},
                        {"attack_ms", r3(glue.attack_ms)}, {"release_ms", r3(glue.release_ms)}, {"makeup_db", 0.0}});
     }
     if (use_limiter) {
-        const Audio sum = bus_sum();
         const double ceiling = sum.peak() * std::pow(10.0, -limit_drive_db / 20.0);
         if (ceiling > 0) {
             const std::vector<float> g = limiter_gain(sum, ceiling, kLimiterLookaheadMs, limit_release_ms);
             for (auto& s : stems) apply_gain(*s.audio, g);
         }
-        bus.push_back({{"effect", "limiter"}, {"drive_db", r3(limit_drive_db)}, {"ceiling", r3(ceiling)},
+        bus.push_back({{"effect", "limiter"}, {"drive_db", r3(limit_drive_db)}, {"ceiling", std::round(ceiling * 1e6) / 1e6},
                        {"lookahead_ms", kLimiterLookaheadMs}, {"release_ms", r3(limit_release_ms)}});
     }
     if (use_speed && allow_speed) {

@@ -79,6 +79,27 @@ bool mp3_supports_rate(int sample_rate_hz);
 
 // ---- The stage ----
 
+// How often each effect is taken: per stem (arrays: percussion, bass, vocals,
+// harmonic stems) or per song (bus). They aim at the spread of commercial
+// records rather than one "typical" mix: a separator trained on them must meet
+// lightly and heavily processed songs alike. Tests set them to 0 or 1.
+struct ProductionOdds {
+    double eq = 0.85;  // nearly every channel of a record is EQ'd; some stay flat so "dry" stays covered
+    // Almost always on vocals and bass, usually on drums, less on harmonic beds
+    // (guitars, pads and samples often arrive already compressed).
+    double compressor[4] = {0.7, 0.8, 0.9, 0.5};
+    double saturation[4] = {0.25, 0.35, 0.2, 0.3};  // tape/console/amp colour: a minority, more on bass and samples
+    double width = 0.6;    // mid/side width (stereo only)
+    double balance = 0.5;  // a lean left or right; never bass or vocals, which records keep centred
+    double ride = 0.5;     // slow fader moves over bars
+    double reverb[4] = {0.5, 0.15, 0.85, 0.7};  // vocals and harmonic parts nearly always, bass rarely (it muddies)
+    double plate = 0.4;    // a reverb is a plate, else a room
+    double glue = 0.7;     // bus compression: common on modern mixes
+    double limiter = 0.8;  // nearly every release is limited
+    double speed = 0.5;    // vinyl / pitched edit: half the songs, so nominal tunings and tempi stay well represented
+    double codec = 0.25;   // a quarter of the mixtures go through MP3, as users' files often did
+};
+
 struct ProducedStem {
     std::string name;
     Audio* audio = nullptr;
@@ -96,6 +117,6 @@ struct ProductionResult {
 // enabled == false: nothing is drawn, nothing changes, result.enabled == false.
 // allow_speed == false (a tempo the user fixed): the speed change is drawn but not applied.
 ProductionResult produce(std::vector<ProducedStem>& stems, const std::vector<double>& downbeat_sec, Rng& rng,
-                         bool enabled, bool allow_speed = true);
+                         bool enabled, bool allow_speed = true, const ProductionOdds& odds = ProductionOdds{});
 
 }  // namespace loopsep::synth
