@@ -82,16 +82,31 @@ Audio read_file(const fs::path& p) {
     return read_audio(p.string(), o);
 }
 
-std::uint64_t fnv1a_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    const std::string s((std::istreambuf_iterator<char>(in)), {});
-    std::uint64_t h = 1469598103934665603ull;
+std::uint64_t fnv1a(const std::string& s, std::uint64_t h = 1469598103934665603ull) {
     for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
     return h;
 }
+std::string file_bytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+std::uint64_t fnv1a_file(const fs::path& p) { return fnv1a(file_bytes(p)); }
+// One FNV-1a stream over every file under root, in byte order of the relative
+// paths: each path, a NUL, then the file's bytes. Counts the files too.
+std::uint64_t fnv1a_tree(const fs::path& root, int& files) {
+    std::vector<std::string> rel;
+    for (const auto& e : fs::recursive_directory_iterator(root))
+        if (e.is_regular_file()) rel.push_back(fs::relative(e.path(), root).generic_string());
+    std::sort(rel.begin(), rel.end());
+    std::uint64_t h = 1469598103934665603ull;
+    for (const auto& r : rel) h = fnv1a(file_bytes(root / r), fnv1a(std::string(r) + '\0', h));
+    files = int(rel.size());
+    return h;
+}
 
-fs::path render(Genre g, SourceSplit split, std::uint64_t seed, const std::string& sub) {
+fs::path render(Genre g, SourceSplit split, std::uint64_t seed, const std::string& sub, bool loops = false) {
     SynthParams p;
+    p.loops = loops;
     p.genre = g;
     p.split = split;
     p.seed = seed;
@@ -361,7 +376,8 @@ TEST(Production, TrainSongsStemsSumToTheMixUnlessTheCodecIsRecorded) {
 
 // The val split is byte-identical to what the code wrote before the production
 // stage existed (FNV-1a of each file, rendered by main at d4dc481 with
-// `loopsep synth --split val --seed 7 --duration-sec 20`). Tied to the Debian 12
+// `loopsep synth --split val --seed 7 --duration-sec 20 --loops`; the tree hash
+// covers every file, loops and loops.json included). Tied to the Debian 12
 // package versions of fluidsynth, the soundfonts and espeak-ng.
 TEST(Production, ValSplitIsUnchanged) {
     const std::map<std::string, std::map<std::string, std::uint64_t>> expected = {
@@ -378,8 +394,13 @@ TEST(Production, ValSplitIsUnchanged) {
                     {"stems/drums.wav", 0x587cd0294f21553bull},
                     {"stems/other.wav", 0xfaa5274660022c6bull},
                     {"stems/vocals.wav", 0x39c7657f7d83ee6eull}}}};
+    const std::map<std::string, std::pair<std::uint64_t, int>> tree = {{"bachata", {0xd7b3ed63136d584eull, 19}},
+                                                                        {"hiphop", {0xa67ac69f2297b4baull, 14}}};
     for (Genre g : {Genre::Bachata, Genre::HipHop}) {
-        const fs::path dir = render(g, SourceSplit::Val, 7, "val");
+        const fs::path dir = render(g, SourceSplit::Val, 7, "val", true);
         for (const auto& [file, hash] : expected.at(genre_name(g))) EXPECT_EQ(fnv1a_file(dir / file), hash) << dir / file;
+        int files = 0;
+        EXPECT_EQ(fnv1a_tree(dir, files), tree.at(genre_name(g)).first) << dir;
+        EXPECT_EQ(files, tree.at(genre_name(g)).second) << dir;
     }
 }
