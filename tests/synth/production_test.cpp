@@ -326,6 +326,45 @@ TEST(Production, EveryEffectTakenKeepsTheStemSumUnderTheBusCeiling) {
     EXPECT_GT(sum.peak(), ceiling * 0.95);
 }
 
+// A level ride alone: the stem's level passes through each recorded breakpoint
+// (sine of 0.3 measured ±10 ms around it) and moves smoothly between them.
+// With every odds 0 the stage leaves the stem bit-identical.
+TEST(Production, LevelRideFollowsItsRecordedBreakpoints) {
+    ProductionOdds none;
+    none.eq = none.width = none.balance = none.ride = none.plate = none.glue = none.limiter = none.speed = none.codec = 0.0;
+    for (int k = 0; k < 4; ++k) none.compressor[k] = none.saturation[k] = none.reverb[k] = 0.0;
+    const std::vector<double> bars = {0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5};
+    {
+        Audio a = sine(500, 0.3, 4.0, 2);
+        const Audio before = a;
+        std::vector<ProducedStem> ps = {{"bass", &a}};
+        Rng rng(8);
+        const ProductionResult res = produce(ps, bars, rng, true, true, none);
+        EXPECT_EQ(a.channels, before.channels);
+        EXPECT_TRUE(res.record["bus"].empty());
+        EXPECT_TRUE(res.record["stems"]["bass"].empty());
+    }
+    ProductionOdds ride = none;
+    ride.ride = 1.0;
+    Audio a = sine(500, 0.3, 4.0, 2);
+    std::vector<ProducedStem> ps = {{"bass", &a}};
+    Rng rng(8);
+    const ProductionResult res = produce(ps, bars, rng, true, true, ride);
+    ASSERT_EQ(res.record["stems"]["bass"].size(), 1u);
+    const auto& rec = res.record["stems"]["bass"][0];
+    EXPECT_EQ(rec["effect"], "level_ride");
+    ASSERT_GE(rec["points_sec_db"].size(), 2u);
+    for (const auto& pt : rec["points_sec_db"]) {
+        const double t = pt[0], want_db = pt[1];
+        if (t < 0.02) continue;
+        EXPECT_NEAR(peak_db(a, t - 0.01, t + 0.01) - 20 * std::log10(0.3), want_db, 0.1) << "at " << t;
+        EXPECT_LE(std::fabs(want_db), 3.0);
+    }
+    float worst_step = 0;  // smooth: no frame-to-frame jump beyond the sine's own slope (2π·500/44100·0.3·max gain)
+    for (std::size_t i = 1; i < a.frames(); ++i) worst_step = std::max(worst_step, std::fabs(a.channels[0][i] - a.channels[0][i - 1]));
+    EXPECT_LT(worst_step, 2 * kPi * 500 / kRate * 0.3 * std::pow(10.0, 3.0 / 20) * 1.01);
+}
+
 // End to end: train songs carry a recorded production chain; their stems sum
 // exactly to the mix unless the MP3 round trip is recorded, in which case the
 // mix is the sum through the codec (close, aligned, not equal). Seeds 3 and 4

@@ -156,6 +156,28 @@ double kaiser_i0(double x) {
     return sum;
 }
 
+// Fader curve for a level ride: cosine-interpolated between breakpoints (held
+// outside them). It moves over bars, so it is evaluated every 64 frames and
+// interpolated linearly in between (exp and cos per frame cost more than the ride).
+std::vector<float> ride_curve(std::size_t n, int sr, const std::vector<double>& at_sec, const std::vector<double>& gain_db) {
+    auto at = [&](double t) {
+        if (t <= at_sec[0]) return gain_db[0];
+        const std::size_t seg = std::size_t(std::upper_bound(at_sec.begin(), at_sec.end(), t) - at_sec.begin()) - 1;
+        if (seg + 1 >= at_sec.size()) return gain_db.back();
+        const double u = (t - at_sec[seg]) / (at_sec[seg + 1] - at_sec[seg]);
+        return gain_db[seg] + (gain_db[seg + 1] - gain_db[seg]) * (1 - std::cos(kPi * u)) / 2;
+    };
+    constexpr std::size_t kStep = 64;
+    std::vector<float> g(n);
+    double g0 = std::exp(at(0.0) * kDbToNeper);
+    for (std::size_t s = 0; s < n; s += kStep) {
+        const double g1 = std::exp(at(double(s + kStep) / sr) * kDbToNeper);
+        for (std::size_t i = s; i < std::min(n, s + kStep); ++i) g[i] = float(g0 + (g1 - g0) * double(i - s) / kStep);
+        g0 = g1;
+    }
+    return g;
+}
+
 }  // namespace
 
 void apply_eq(Audio& audio, const EqSettings& eq) {
@@ -471,21 +493,7 @@ ProductionResult produce(std::vector<ProducedStem>& stems, const std::vector<dou
                 at_sec.push_back(downbeat_sec[b]);
                 gain_db.push_back(ride_db[p]);
             }
-            std::vector<float> g(n);
-            std::size_t seg = 0;
-            for (std::size_t i = 0; i < n; ++i) {
-                const double t = double(i) / sr;
-                while (seg + 1 < at_sec.size() && t >= at_sec[seg + 1]) ++seg;
-                double v;
-                if (t <= at_sec[0]) v = gain_db[0];
-                else if (seg + 1 >= at_sec.size()) v = gain_db.back();
-                else {
-                    const double u = (t - at_sec[seg]) / (at_sec[seg + 1] - at_sec[seg]);
-                    v = gain_db[seg] + (gain_db[seg + 1] - gain_db[seg]) * (1 - std::cos(kPi * u)) / 2;
-                }
-                g[i] = float(std::exp(v * kDbToNeper));
-            }
-            apply_gain(a, g);
+            apply_gain(a, ride_curve(n, sr, at_sec, gain_db));
             Json pts = Json::array();
             for (std::size_t p = 0; p < at_sec.size(); ++p) pts.push_back({r3(at_sec[p]), r3(gain_db[p])});
             chain.push_back({{"effect", "level_ride"}, {"every_bars", ride_bars}, {"points_sec_db", pts}});
