@@ -481,7 +481,8 @@ ProductionResult produce(std::vector<ProducedStem>& stems, const std::vector<dou
             comp.threshold_db = db(a.peak()) - comp_below;
             apply_gain(a, compressor_gain(a, comp));
             comp.makeup_db = restore_level(a, before);
-            chain.push_back({{"effect", "compressor"}, {"threshold_db", r3(comp.threshold_db)}, {"ratio", r3(comp.ratio)},
+            chain.push_back({{"effect", "compressor"}, {"threshold_db", r3(comp.threshold_db)},
+                             {"below_peak_db", r3(comp_below)}, {"ratio", r3(comp.ratio)},
                              {"attack_ms", r3(comp.attack_ms)}, {"release_ms", r3(comp.release_ms)},
                              {"makeup_db", r3(comp.makeup_db)}});
         }
@@ -555,7 +556,8 @@ ProductionResult produce(std::vector<ProducedStem>& stems, const std::vector<dou
         const std::vector<float> g = compressor_gain(sum, glue);
         for (auto& s : stems) apply_gain(*s.audio, g);
         apply_gain(sum, g);
-        bus.push_back({{"effect", "glue_compressor"}, {"threshold_db", r3(glue.threshold_db)}, {"ratio", r3(glue.ratio)},
+        bus.push_back({{"effect", "glue_compressor"}, {"threshold_db", r3(glue.threshold_db)},
+                       {"below_peak_db", r3(glue_below)}, {"ratio", r3(glue.ratio)},
                        {"attack_ms", r3(glue.attack_ms)}, {"release_ms", r3(glue.release_ms)}, {"makeup_db", 0.0}});
     }
     if (use_limiter) {
@@ -573,6 +575,9 @@ ProductionResult produce(std::vector<ProducedStem>& stems, const std::vector<dou
         bus.push_back({{"effect", "speed"}, {"factor", std::round(speed * 1e6) / 1e6}});
     }
     if (use_codec && mp3_supports_rate(sr)) res.codec_kbps = kbps;
+    // Thresholds and the ceiling are on the scale the stage worked at: before the
+    // song's master gain (synth.cpp), which scales everything after it.
+    res.record["levels"] = "pre-master";
     res.record["stems"] = stem_rec;
     res.record["bus"] = bus;
     res.record["speed"] = std::round(res.speed * 1e6) / 1e6;
