@@ -260,6 +260,13 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
             for (auto& ch : s.audio.channels) ch.resize(frames, 0.0f);
         for (auto& t : song.tempo.beat_sec) t /= production.speed;
         song.bpm *= production.speed;
+        // The pitch moved with the tempo (up to ±1.01 semitones): meta.json's key is
+        // the nearest one as heard, the rest of the shift is a detuning in cents.
+        const double semitones = 12.0 * std::log2(production.speed);
+        production.record["key_as_composed"] = song.key_name();
+        production.record["pitch_shift_semitones"] = std::round(semitones * 1000) / 1000;
+        song.key_pc += int(std::lround(semitones));
+        production.record["detune_cents"] = std::round((semitones - std::round(semitones)) * 1000) / 10;
     }
     // Master level: the loudest of mix and stems peaks at 0.5..0.89.
     Audio mix(nc, frames, sr);
