@@ -18,7 +18,7 @@ CommandSpec synth_spec() {
             "DIR/<song>/loops/{<instrument>_<nn>.wav,loops.json}. Songs are named <genre>_<seed>_<index>.\n"
             "The mix is exactly the sum of the stems (train songs: unless meta.json's production.codec records an MP3\n"
             "round trip of the mix; train songs are also mixed and mastered, and may be sped up or slowed down by up to\n"
-            "6 % without --bpm: meta.json's beats and bpm are as heard); the same options (and package versions) give bit-identical\n"
+            "6 % without --bpm: meta.json's beats, bpm and key are as heard); the same options (and package versions) give bit-identical\n"
             "files, and a song is the same whether rendered alone or in a batch (--first-index shards a set).\n"
             "Sound sources: --split train uses FluidR3_GM, the avldrums Black Pearl kit, train espeak-ng voices and\n"
             "own synths; --split val holds out TimGM6mb + sf_GMbank, the Red Zeppelin kit, other voices and other\n"
