@@ -31,6 +31,8 @@ constexpr double kWidthMin = 0.4, kWidthMax = 1.6;
 constexpr double kBalanceMax = 0.4;  // bass and vocals stay centred (see below)
 // Level rides: slow fader moves over bars, breakpoints every 2/4/8 bars.
 constexpr double kRideMaxDb = 3.0;
+// Reverb: the same Freeverb structure with two sets of ranges. A room is short and
+// darker (damped highs); a plate is longer, denser in its early part and bright.
 constexpr double kRoomRt60Min = 0.3, kRoomRt60Max = 1.2, kRoomPredelayMaxMs = 25.0, kRoomDampMin = 0.2, kRoomDampMax = 0.6;
 constexpr double kPlateRt60Min = 0.8, kPlateRt60Max = 2.5, kPlatePredelayMinMs = 5.0, kPlatePredelayMaxMs = 40.0,
                  kPlateDampMax = 0.3;  // plates are bright
@@ -216,7 +218,7 @@ std::vector<float> limiter_gain(const Audio& detector, double ceiling, double lo
     const std::size_t n = detector.frames();
     const std::size_t look = std::max<std::size_t>(1, std::size_t(lookahead_ms * 1e-3 * detector.sample_rate_hz));
     const double rel = std::exp(-1.0 / (std::max(release_ms, 0.01) * 1e-3 * detector.sample_rate_hz));
-    // The gain each frame needs on its own (1 % headroom against float rounding).
+    // The gain each frame needs on its own (0.1 % headroom against float rounding).
     std::vector<double> need(n, 1.0);
     for (std::size_t i = 0; i < n; ++i) {
         double level = 0;
