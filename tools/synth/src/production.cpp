@@ -32,7 +32,7 @@ constexpr double kBalanceMax = 0.4;  // bass and vocals stay centred (see below)
 // Level rides: slow fader moves over bars, breakpoints every 2/4/8 bars.
 constexpr double kRideMaxDb = 3.0;
 // Reverb: the same Freeverb structure with two sets of ranges. A room is short and
-// darker (damped highs); a plate is longer, denser in its early part and bright.
+// darker (damped highs); a plate is longer and bright (little damping).
 constexpr double kRoomRt60Min = 0.3, kRoomRt60Max = 1.2, kRoomPredelayMaxMs = 25.0, kRoomDampMin = 0.2, kRoomDampMax = 0.6;
 constexpr double kPlateRt60Min = 0.8, kPlateRt60Max = 2.5, kPlatePredelayMinMs = 5.0, kPlatePredelayMaxMs = 40.0,
                  kPlateDampMax = 0.3;  // plates are bright
