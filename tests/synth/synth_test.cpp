@@ -113,7 +113,11 @@ TEST_P(SynthGenre, StemsSumToMixAndSongIsLongEnough) {
     for (int c = 0; c < mix.num_channels(); ++c)
         for (std::size_t i = 0; i < mix.frames(); ++i)
             worst = std::max(worst, double(std::fabs(sum.channels[c][i] - mix.channels[c][i])));
-    EXPECT_LE(worst, 1e-4);
+    // A train mixture may have been through MP3 (production.h), recorded in meta.json:
+    // then the stems are the clean contributions and the mix only approximates their sum.
+    const json m = load_json(dir / "meta.json");
+    const bool codec = m.contains("production") && !m["production"]["codec"].is_null();
+    EXPECT_LE(worst, codec ? 0.5 : 1e-4);
     EXPECT_GT(mix.peak(), 0.3f);
     EXPECT_LT(mix.peak(), 1.0f);
 }
@@ -122,12 +126,15 @@ TEST_P(SynthGenre, BeatsFollowTheTempo) {
     const json m = load_json(song(GetParam(), 7, "a") / "meta.json");
     EXPECT_EQ(m["genre"], synth::genre_name(GetParam()));
     const double bpm = m["bpm"];
+    // A train song may be sped up or slowed down as a whole (production.h): the genre's
+    // range holds for the tempo before that.
+    const double nominal = bpm / (m.contains("production") ? m["production"]["speed"].get<double>() : 1.0);
     if (GetParam() == synth::Genre::Bachata) {
-        EXPECT_GE(bpm, 115.0);
-        EXPECT_LE(bpm, 140.0);
+        EXPECT_GE(nominal, 115.0);
+        EXPECT_LE(nominal, 140.0);
     } else {
-        EXPECT_GE(bpm, 75.0);
-        EXPECT_LE(bpm, 100.0);
+        EXPECT_GE(nominal, 75.0);
+        EXPECT_LE(nominal, 100.0);
     }
     const auto beats = m["beats"].get<std::vector<double>>();
     const auto downbeats = m["downbeats"].get<std::vector<double>>();

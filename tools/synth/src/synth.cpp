@@ -15,6 +15,7 @@
 #include "effects.h"
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
+#include "production.h"
 #include "render.h"
 #include "render_loops.h"
 #include "score.h"
@@ -198,12 +199,13 @@ Json round_list(const std::vector<double>& v) {
 
 void render_one(const SynthParams& params, int index, FluidBank& bank) {
     const std::string name = song_name(params, index);
-    Rng rng(mix_seed(params.seed, std::uint64_t(index) * 2 + (params.genre == Genre::HipHop ? 1 : 0)));
+    const std::uint64_t song_seed = mix_seed(params.seed, std::uint64_t(index) * 2 + (params.genre == Genre::HipHop ? 1 : 0));
+    Rng rng(song_seed);
     Rng compose_rng = rng.fork(1), mix_rng = rng.fork(2);
     Song song = params.genre == Genre::Bachata ? compose_bachata(compose_rng, params) : compose_hiphop(compose_rng, params);
     const int sr = params.sample_rate_hz, nc = params.mono ? 1 : 2;
     const double end_sec = song.tempo.beat_sec.back() + song.tail_sec;
-    const std::size_t frames = std::size_t(std::ceil(std::max(end_sec, params.duration_sec) * sr));
+    std::size_t frames = std::size_t(std::ceil(std::max(end_sec, params.duration_sec) * sr));
 
     // Render parts into stems.
     std::vector<StemMix> stems;
@@ -248,6 +250,33 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
         s.gain_db = stem_base_db(params.genre, s.name) + r.uniform(-2.5, 2.5);
         const float g = float(std::pow(10.0, s.gain_db / 20.0));
         for (auto& ch : s.audio.channels) for (auto& x : ch) x *= g;
+    }
+    // Production (production.h): channel strips and bus processing on the splits
+    // that get it. Its Rng is derived from the song seed alone, so the draws above
+    // and below are the same with or without it.
+    ProductionResult production;
+    {
+        std::vector<ProducedStem> ps;
+        for (auto& s : stems) ps.push_back({s.name, &s.audio});
+        std::vector<double> bar_sec;
+        for (int b = 0; b < song.bars; ++b) bar_sec.push_back(song.tempo.beat_sec[std::size_t(b * 4)]);
+        Rng prod_rng(mix_seed(song_seed, 0x70726f64756365ull));
+        production = produce(ps, bar_sec, prod_rng, split_gets_production(params.split), params.bpm == 0.0);
+    }
+    if (production.speed != 1.0) {
+        // Resampled song: every time / speed, tempo × speed; still at least duration_sec long.
+        frames = std::max(stems[0].audio.frames(), std::size_t(std::ceil(params.duration_sec * sr)));
+        for (auto& s : stems)
+            for (auto& ch : s.audio.channels) ch.resize(frames, 0.0f);
+        for (auto& t : song.tempo.beat_sec) t /= production.speed;
+        song.bpm *= production.speed;
+        // The pitch moved with the tempo (up to ±1.01 semitones): meta.json's key is
+        // the nearest one as heard, the rest of the shift is a detuning in cents.
+        const double semitones = 12.0 * std::log2(production.speed);
+        production.record["key_as_composed"] = song.key_name();
+        production.record["pitch_shift_semitones"] = std::round(semitones * 1000) / 1000;
+        song.key_pc += int(std::lround(semitones));
+        production.record["detune_cents"] = std::round((semitones - std::round(semitones)) * 1000) / 10;
     }
     // Master level: the loudest of mix and stems peaks at 0.5..0.89.
     Audio mix(nc, frames, sr);
@@ -296,6 +325,14 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
             write_pcm16((dir / "stems" / (s.name + ext)).string(), q, sr, flac);
             finals.push_back(std::move(back));
         }
+        if (production.codec_kbps > 0) {  // the mixture through MP3 and back: no longer the stems' sum
+            Audio m(nc, frames, sr);
+            for (int c = 0; c < nc; ++c)
+                for (std::size_t i = 0; i < frames; ++i) m.channels[c][i] = float(mix_q[c][i]) / 32768.0f;
+            m = mp3_round_trip(m, production.codec_kbps, (dir / "mix.codec-tmp.mp3").string());
+            for (int c = 0; c < nc; ++c)
+                for (std::size_t i = 0; i < frames; ++i) mix_q[c][i] = int(std::lrint(double(m.channels[c][i]) * 32768.0));
+        }
         write_pcm16((dir / ("mix" + ext)).string(), mix_q, sr, flac);
     } else {
         Audio m(nc, frames, sr);
@@ -306,6 +343,7 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
             write_audio((dir / "stems" / (s.name + ".wav")).string(), s.audio, {FileFormat::Wav, SampleBits::Float32});
             finals.push_back(s.audio);
         }
+        if (production.codec_kbps > 0) m = mp3_round_trip(m, production.codec_kbps, (dir / "mix.codec-tmp.mp3").string());
         write_audio((dir / "mix.wav").string(), m, {FileFormat::Wav, SampleBits::Float32});
     }
 
@@ -331,6 +369,10 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
     }
     meta["presence"] = presence;
     meta["stems"] = stem_info;
+    if (production.enabled) {  // absent on splits without production (val's meta.json stays as it was)
+        production.record["mix_is_sum_of_stems"] = production.codec_kbps == 0;
+        meta["production"] = production.record;
+    }
 
     if (params.loops) {
         fs::create_directories(dir / "loops");

@@ -5,7 +5,11 @@
 // drift), rendered per stem from General MIDI soundfonts (FluidSynth), recorded
 // drum kits (avldrums), kits of one-shot samples (lmms-common; training pool),
 // our own DSP instruments and espeak-ng rap vocals, then
-// given per-stem gain/pan/EQ/reverb. The mix is exactly the sum of the stems.
+// given per-stem gain/pan/EQ/reverb. Train songs then go through a production
+// stage (src/production.h: channel strips, bus compression and limiting, a
+// speed change of ±6 %, sometimes an MP3 round trip of the mixture), recorded
+// in meta.json "production". The mix is exactly the sum of the stems, unless
+// meta.json records the MP3 round trip (production.mix_is_sum_of_stems false).
 //
 // Output of render_songs() for a song named NAME:
 //   OUT/NAME/mix.wav, OUT/NAME/stems/<instrument>.wav, OUT/NAME/meta.json and,
