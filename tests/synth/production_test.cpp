@@ -280,6 +280,7 @@ TEST(Production, DisabledDrawsNothingAndChangesNothing) {
     EXPECT_EQ(r.next(), untouched.next());
     EXPECT_FALSE(split_gets_production(SourceSplit::Val));
     EXPECT_TRUE(split_gets_production(SourceSplit::Train));
+    EXPECT_TRUE(split_gets_production(SourceSplit::RealVal));
 }
 
 // The whole stage with every effect taken (odds 1) but the speed change and the

@@ -25,9 +25,12 @@
 
 namespace loopsep::synth {
 
-// Which splits are produced. `val` is not: its songs are published figures and
-// must not change. A split of real-record-like validation songs adds itself here.
-inline bool split_gets_production(SourceSplit split) { return split == SourceSplit::Train; }
+// Which splits are produced: train, and realval — it stands for released
+// records, which are mixed and mastered. `val` is not: its songs are
+// published figures and must not change.
+inline bool split_gets_production(SourceSplit split) {
+    return split == SourceSplit::Train || split == SourceSplit::RealVal;
+}
 
 // ---- DSP pieces (public so tests can measure them) ----
 
