@@ -18,9 +18,13 @@
 // and speed (× real time).
 //
 // Two failure counts for the query and proto paths (what users meet on real records):
-//   right instrument  the estimate scored against EVERY stem of the song: it must score at least
-//                     6 dB higher against its own stem than against any other (margin = own − best
-//                     other); a wrong-instrument extraction shows up as a small or negative margin
+//   right instrument  the estimate scored (SI-SDR) against EVERY stem of the song: it must score at
+//                     least 6 dB higher against its own stem than against any other (margin = own −
+//                     best other); a wrong-instrument extraction shows up as a small or negative
+//                     margin. SI-SDR, not SDR: the MDX SDR of a quiet estimate against any loud stem
+//                     tends to 0 dB whatever the estimate holds, which would cap the margin of a quiet
+//                     target at its own SDR; SI-SDR against a stem the estimate does not contain is
+//                     strongly negative.
 //   silent            an estimate below −60 dBFS (RMS) although the target plays: a failure, not an answer
 //
 // usage: bench_separate --data DIR --model FILE [--max-songs N] [--variants query,joint,proto,rubberband,fixed,stretch]
@@ -181,13 +185,13 @@ int main(int argc, char** argv) {
             double best_other = -INFINITY;
             for (const auto& [name, stem] : stems) {
                 if (name == inst || stem.peak() < 1e-4f) continue;
-                const double o = compare(stem, est).sdr_db;
+                const double o = compare(stem, est).si_sdr_db;
                 if (o > best_other) { best_other = o; worst_other[inst][variant] = name; }
             }
             ++scored[inst][variant];
             if (std::isfinite(best_other)) {
-                margin[inst][variant].add(q.sdr_db - best_other);
-                if (q.sdr_db - best_other >= kRightInstrumentMarginDb) ++right_ok[inst][variant];
+                margin[inst][variant].add(q.si_sdr_db - best_other);
+                if (q.si_sdr_db - best_other >= kRightInstrumentMarginDb) ++right_ok[inst][variant];
             } else {
                 ++right_ok[inst][variant];  // nothing else plays: trivially the right instrument
             }
@@ -261,7 +265,7 @@ int main(int argc, char** argv) {
         }
         std::printf(" %12.1f %8.1f\n", leak.count(inst) ? leak[inst].mean() : NAN, leak_sec[inst]);
     }
-    std::printf("right instrument (SDR against its own stem − best other stem, dB; songs with margin >= %.0f dB / scored;"
+    std::printf("right instrument (SI-SDR against its own stem − best other stem, dB; songs with margin >= %.0f dB / scored;"
                 " silent estimates < %.0f dBFS)\n", kRightInstrumentMarginDb, kSilentDbfs);
     for (auto& [inst, row] : margin) {
         std::printf("%-8s", inst.c_str());
