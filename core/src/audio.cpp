@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/vector_clones.h"
 
 namespace loopsep {
@@ -279,10 +280,8 @@ void check_writable(const Audio& audio, const std::string& what) {
 }  // namespace
 
 Audio read_audio(const std::string& path, const ReadOptions& options) {
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) throw input_error(path + ": " + std::strerror(errno));
-    if (S_ISDIR(st.st_mode)) throw input_error(path + ": is a directory, not an audio file");
-    if (st.st_size == 0) throw input_error(path + ": file is empty");
+    // Regular files only: /dev/urandom or a FIFO would be read (or waited on) forever.
+    if (require_regular_file(path) == 0) throw input_error(path + ": file is empty");
     SF_INFO info{};
     SNDFILE* sf = sf_open(path.c_str(), SFM_READ, &info);
     if (!sf) throw input_error(path + ": not a readable audio file (" + sf_strerror(nullptr) + ")");

@@ -48,6 +48,8 @@ struct SongInfo {
 SongInfo song_info(const std::string& song_path) {
     SongInfo info;
     const fs::path meta = fs::path(song_path).parent_path() / "meta.json";
+    std::error_code ec;
+    if (!fs::is_regular_file(meta, ec)) return info;  // none (or a device/FIFO: never read)
     std::ifstream in(meta);
     if (!in) return info;
     try {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 
 namespace loopsep {
 
@@ -139,6 +140,7 @@ void write_loop_wav(const std::string& path, const Audio& audio, const LoopInfo&
 }
 
 LoopInfo read_loop_info(const std::string& path) {
+    require_regular_file(path);  // a device or FIFO: refused, never opened
     if (!std::ifstream(path).good()) throw input_error(path + ": cannot open (missing or unreadable)");
     SF_INFO sfinfo{};
     SNDFILE* f = sf_open(path.c_str(), SFM_READ, &sfinfo);
