@@ -19,6 +19,7 @@
 #include "loopsep/catalog.h"
 #include "loopsep/engine.h"
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/model.h"
 #include "loopsep/parallel.h"
 
@@ -216,8 +217,14 @@ int run_separate(const Argv& argv) {
             if (params.residual) residual_path = song_dir + "/residual" + ext;
         }
         try {
-            for (const auto& o : outputs)
-                if (!force && fs::exists(o)) throw input_error(o + ": exists (use --force to overwrite)");
+            // The output rule (loopsep/files.h): never over an input, never over a device or FIFO,
+            // an existing file only with --force. The residual too.
+            std::vector<std::string> inputs = args.positional;  // every song of this run
+            inputs.push_back(model_path);
+            inputs.insert(inputs.end(), queries.begin(), queries.end());
+            if (args.has("--catalog")) inputs.push_back(args.get("--catalog"));
+            for (const auto& o : outputs) check_output_path(o, force, inputs);
+            if (params.residual) check_output_path(residual_path, force, inputs);
             DecodedSong decoded = prefetched.valid() ? prefetched.get() : decode_song(song_path, false);
             const Audio& song = decoded.song;
             const double decode_sec = decoded.decode_sec;
