@@ -94,6 +94,7 @@ int run_harvest(const Argv& argv) {
 
     HarvestParams p;
     p.target = args.require("--target");
+    check_identifier(p.target, "--target");  // it names catalog tags and exported files
     p.genre = parse_genre(args.require("--genre"));
     const std::string db = args.require("--catalog");
     p.query_path = args.get("--query");

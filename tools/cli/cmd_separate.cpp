@@ -109,6 +109,14 @@ int run_separate(const Argv& argv) {
     std::vector<std::string> target_names = single ? std::vector<std::string>{args.require("--target")}
                                                    : split_list(args.require("--targets"));
     if (target_names.empty()) throw usage_error("--targets is empty");
+    // Targets name output files: identifiers only, each once, and not the residual's name.
+    for (std::size_t i = 0; i < target_names.size(); ++i) {
+        check_identifier(target_names[i], single ? "--target" : "--targets");
+        for (std::size_t j = 0; j < i; ++j)
+            if (target_names[j] == target_names[i]) throw usage_error("--targets: '" + target_names[i] + "' is given twice");
+        if (target_names[i] == "residual" && args.has("--residual"))
+            throw usage_error("--targets: a target named 'residual' would collide with --residual's output");
+    }
     if (single) args.require("--output");
     else args.require("--outdir");
     if (single && args.positional.size() != 1) throw usage_error("--output takes exactly one SONG (use --outdir for several)");
