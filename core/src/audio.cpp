@@ -354,8 +354,12 @@ AudioFileWriter::AudioFileWriter(const std::string& path, int num_channels, int 
     info.samplerate = rate_hz;
     info.channels = num_channels;
     info.format = sf_format_for(options);
+    register_temp_file(tmp_path_);  // from before it exists: an interrupt (SIGINT...) removes it
     SNDFILE* sf = sf_open(tmp_path_.c_str(), SFM_WRITE, &info);
-    if (!sf) throw input_error(path + ": cannot create output (" + sf_strerror(nullptr) + ")");
+    if (!sf) {
+        unregister_temp_file(tmp_path_);
+        throw input_error(path + ": cannot create output (" + sf_strerror(nullptr) + ")");
+    }
     sf_command(sf, SFC_SET_CLIPPING, nullptr, SF_TRUE);
     file_ = sf;
 }
@@ -364,6 +368,7 @@ AudioFileWriter::~AudioFileWriter() {
     if (!file_) return;  // committed
     sf_close(static_cast<SNDFILE*>(file_));
     std::remove(tmp_path_.c_str());
+    unregister_temp_file(tmp_path_);
 }
 
 void AudioFileWriter::write(const std::vector<const float*>& channels, std::size_t frames) {
@@ -381,9 +386,16 @@ void AudioFileWriter::commit() {
     file_ = nullptr;
     if (sf_close(sf) != 0) {
         std::remove(tmp_path_.c_str());
+        unregister_temp_file(tmp_path_);
         throw input_error(path_ + ": closing the output failed");
     }
-    commit_file(tmp_path_, path_);
+    try {
+        commit_file(tmp_path_, path_);
+    } catch (...) {
+        unregister_temp_file(tmp_path_);
+        throw;
+    }
+    unregister_temp_file(tmp_path_);
 }
 
 void write_audio(const std::string& path, const Audio& audio, const WriteOptions& options) {

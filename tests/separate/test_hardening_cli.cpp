@@ -196,11 +196,14 @@ bool has_temp(const std::string& dir) {
 
 TEST(Hardening, InterruptedSeparateRemovesItsTemporariesAndSaysSo) {
     Fixture f;
-    write_audio(f.dir.file("long.wav"), loopsep::testing::make_test_song(122, 150.0), {});
+    // Long enough (four stems of five minutes on one thread) that the run is still writing when the
+    // signal comes: it ends about 0.6 s after its first temporary for three stems of 150 s, 1.4 s here.
+    write_audio(f.dir.file("long.wav"), loopsep::testing::make_test_song(122, 300.0), {});
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
         const std::string err = f.dir.file("err.txt");
-        const pid_t pid = spawn_loopsep({"separate", "long.wav", "--targets", "a,b", "--query", "loop.wav", "--query",
-                                         "loop.wav", "--query-bpm", "120", "--residual", "--outdir", "out",
+        const pid_t pid = spawn_loopsep({"separate", "long.wav", "--targets", "a,b,c", "--query", "loop.wav", "--query",
+                                         "loop.wav", "--query", "loop.wav", "--query-bpm", "120", "--residual",
+                                         "--outdir", "out",
                                          "--model", "m.safetensors", "--force", "--threads", "1"},
                                         f.dir.path(), err);
         ASSERT_GT(pid, 0);

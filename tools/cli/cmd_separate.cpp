@@ -101,6 +101,9 @@ private:
 int run_separate(const Argv& argv) {
     ParsedArgs args = parse_args(kSpec, argv);
     if (args.has("--help")) { std::cout << usage_text(kSpec); return 0; }
+    // Ctrl-C, kill or a closed terminal: remove the stems' temporaries, say so, exit 128 + signal.
+    // Installed here, in the module: its own copy of the temp-file registry is the one its writers fill.
+    install_interrupt_cleanup("loopsep");
 
     // --- configuration, validated once ---
     const bool single = args.has("--target") || args.has("--output");
