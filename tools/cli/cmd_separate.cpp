@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -37,7 +38,7 @@ const CommandSpec kSpec{
     {{"--target", true, "one target instrument (with --output)", "NAME"},
      {"--output", true, "output file for --target (.wav or .flac)", "OUT"},
      {"--targets", true, "comma-separated targets (with --outdir)", "LIST"},
-     {"--outdir", true, "writes DIR/<song name>/<target>.wav for each song", "DIR"},
+     {"--outdir", true, "writes DIR/<song name>/<target>.wav for each song (a repeated name: <name>-2, ...)", "DIR"},
      {"--residual", false, "also write residual = mixture minus the targets (with --outdir)"},
      {"--query", true, "example loop of the target (repeat: one per target, in order)", "LOOP"},
      {"--query-id", true, "catalog loop id as the query (repeat: one per target)", "ID"},
@@ -210,13 +211,25 @@ int run_separate(const Argv& argv) {
     // --- songs ---
     nlohmann::json summary = nlohmann::json::array();
     int failures = 0;
+    // One output folder per song, named after it; a name already taken in this run (d1/x.wav and
+    // d2/x.wav) gets -2, -3, ... in the order the songs are given: out/x/, out/x-2/.
+    std::vector<std::string> song_folder_names;
+    std::set<std::string> taken;
     for (const std::string& song_path : args.positional) {
+        const std::string name = fs::path(song_path).stem().string();
+        std::string unique = name;
+        for (int k = 2; taken.count(unique); ++k) unique = name + "-" + std::to_string(k);
+        taken.insert(unique);
+        song_folder_names.push_back(unique);
+    }
+    for (std::size_t song_index = 0; song_index < args.positional.size(); ++song_index) {
+        const std::string& song_path = args.positional[song_index];
         // The prefetched audio belongs to the first song only, even if that song is refused below.
         std::future<DecodedSong> prefetched = std::move(first_song);
         // Outputs first, so an existing file is refused before any work.
         std::vector<std::string> outputs;
         std::string residual_path;
-        const std::string song_name = fs::path(song_path).stem().string();
+        const std::string song_name = song_folder_names[song_index];
         const std::string song_dir = single ? "" : args.get("--outdir") + "/" + song_name;
         if (single) {
             outputs.push_back(args.get("--output"));
