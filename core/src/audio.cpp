@@ -277,11 +277,34 @@ void check_writable(const Audio& audio, const std::string& what) {
         throw input_error(what + ": unsupported sample rate " + std::to_string(audio.sample_rate_hz));
 }
 
+// A file named .wav or .flac must start like one. Otherwise libsndfile probes every format it knows,
+// and random bytes that happen to look like MPEG make libmpg123 print its own notes on stderr
+// ("Illegal Audio-MPEG-Header ...") before the one-line error: the name settles it first.
+void check_container_matches_name(const std::string& path) {
+    std::string ext;
+    if (const auto dot = path.rfind('.'); dot != std::string::npos && path.find('/', dot) == std::string::npos)
+        ext = path.substr(dot + 1);
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    const bool wav = ext == "wav" || ext == "wave", flac = ext == "flac";
+    if (!wav && !flac) return;
+    char head[4] = {};
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) throw input_error(path + ": " + std::strerror(errno));
+    const std::size_t got = std::fread(head, 1, sizeof head, f);
+    std::fclose(f);
+    const std::string magic(head, got);
+    if (wav && magic != "RIFF" && magic != "RIFX" && magic != "RF64" && magic != "BW64" && magic != "riff")
+        throw input_error(path + ": not a readable audio file (named .wav, but no RIFF header)");
+    if (flac && magic != "fLaC" && magic.rfind("ID3", 0) != 0)
+        throw input_error(path + ": not a readable audio file (named .flac, but no fLaC header)");
+}
+
 }  // namespace
 
 Audio read_audio(const std::string& path, const ReadOptions& options) {
     // Regular files only: /dev/urandom or a FIFO would be read (or waited on) forever.
     if (require_regular_file(path) == 0) throw input_error(path + ": file is empty");
+    check_container_matches_name(path);
     SF_INFO info{};
     SNDFILE* sf = sf_open(path.c_str(), SFM_READ, &info);
     if (!sf) throw input_error(path + ": not a readable audio file (" + sf_strerror(nullptr) + ")");
@@ -331,6 +354,17 @@ FileFormat format_from_extension(const std::string& path) {
     std::string ext = path.substr(dot + 1);
     std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
     return ext == "flac" ? FileFormat::Flac : FileFormat::Wav;
+}
+
+FileFormat output_format_from_extension(const std::string& path) {
+    const auto slash = path.rfind('/');
+    const auto dot = path.rfind('.');
+    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return FileFormat::Wav;
+    std::string ext = path.substr(dot + 1);
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    if (ext == "wav" || ext == "wave") return FileFormat::Wav;
+    if (ext == "flac") return FileFormat::Flac;
+    throw usage_error(path + ": cannot write ." + ext + " files (loopsep writes .wav or .flac)");
 }
 
 std::string temp_path_for(const std::string& final_path) {

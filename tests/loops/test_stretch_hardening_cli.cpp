@@ -69,6 +69,14 @@ TEST(StretchHardening, ClearMessagesForUnwritableExtensionsAndMissingValues) {
     loopsep::testing::write_text(dir.file("junk.wav"), junk);
     expect_refusal(run_loopsep("stretch junk.wav --from-bpm 120 --to-bpm 100 --output o.wav", dir.path(), kTimeoutSec), 1,
                    "junk.wav");
+    // Bytes that start like an MPEG frame: libsndfile hands them to libmpg123, which printed three
+    // "Note: Illegal Audio-MPEG-Header ..." lines of its own before loopsep's.
+    std::string mpeg_like = "\xff\xfb\x90\x00";
+    std::uint32_t lcg = 7;
+    for (int i = 0; i < 5000; ++i) mpeg_like.push_back(char((lcg = lcg * 1664525u + 1013904223u) >> 24));
+    loopsep::testing::write_text(dir.file("mpeg.wav"), mpeg_like);
+    expect_refusal(run_loopsep("stretch mpeg.wav --from-bpm 120 --to-bpm 100 --output o.wav", dir.path(), kTimeoutSec), 1,
+                   "mpeg.wav: not a readable audio file");
     expect_refusal(run_loopsep("stretch /dev/urandom --from-bpm 120 --to-bpm 100 --output o.wav", dir.path(), kTimeoutSec), 1,
                    "/dev/urandom: not a regular file");
 }

@@ -110,7 +110,11 @@ ParsedArgs parse_args(const CommandSpec& spec, const std::vector<std::string>& a
         if (!o) throw usage_error("loopsep " + spec.name + ": unknown option " + name + " (see loopsep " + spec.name + " --help)");
         if (o->takes_value) {
             if (!inline_value) {
-                if (i + 1 >= argv.size()) throw usage_error("option " + name + " needs a value");
+                // "--to-bpm --output x": the next word is another option, not this one's value.
+                if (i + 1 >= argv.size() || (argv[i + 1].rfind("--", 0) == 0 &&
+                                             (find_option(spec, argv[i + 1].substr(0, argv[i + 1].find('='))) ||
+                                              argv[i + 1] == "--help")))
+                    throw usage_error(name + " needs a value");
                 value = argv[++i];
             }
             out.values_[name].push_back(value);

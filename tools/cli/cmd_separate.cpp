@@ -125,6 +125,7 @@ int run_separate(const Argv& argv) {
     else args.require("--outdir");
     if (single && args.positional.size() != 1) throw usage_error("--output takes exactly one SONG (use --outdir for several)");
     if (single && args.has("--residual")) throw usage_error("--residual needs --outdir");
+    if (single) output_format_from_extension(args.get("--output"));  // .mp3, .ogg: refused before any work
 
     SeparationParams params;
     params.genre = parse_genre(args.get("--genre", "neutral"));
@@ -233,7 +234,7 @@ int run_separate(const Argv& argv) {
         const std::string song_dir = single ? "" : args.get("--outdir") + "/" + song_name;
         if (single) {
             outputs.push_back(args.get("--output"));
-            wo.format = args.has("--format") ? parse_file_format(args.get("--format")) : format_from_extension(outputs[0]);
+            wo.format = args.has("--format") ? parse_file_format(args.get("--format")) : output_format_from_extension(outputs[0]);
         } else {
             wo.format = parse_file_format(args.get("--format", "wav"));
             const std::string ext = wo.format == FileFormat::Flac ? ".flac" : ".wav";

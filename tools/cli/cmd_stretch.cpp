@@ -46,7 +46,7 @@ int run_stretch(const Argv& argv) {
     params.validate();
     const std::string out_path = args.require("--output");
     WriteOptions wo;
-    wo.format = format_from_extension(out_path);
+    wo.format = output_format_from_extension(out_path);  // .mp3, .ogg: refused before any work
     if (args.has("--bits")) wo.bits = parse_sample_bits(args.get("--bits"));
     const std::string in_path = args.positional[0];
     check_output_path(out_path, args.has("--force"), {in_path});  // before any work

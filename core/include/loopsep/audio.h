@@ -70,6 +70,9 @@ FileFormat parse_file_format(const std::string& name);   // "wav" | "flac"; usag
 SampleBits parse_sample_bits(const std::string& name);   // "16" | "24" | "f32"; usage error otherwise
 // The format implied by a file name's extension (.flac → Flac, otherwise Wav).
 FileFormat format_from_extension(const std::string& path);
+// For an output path: .wav/.wave → Wav, .flac → Flac, no extension → Wav; any other extension
+// (.mp3, .ogg, ...) is a usage error naming the path: the writers produce WAV and FLAC only.
+FileFormat output_format_from_extension(const std::string& path);
 
 // Writes atomically: to "<path>.tmp-<pid>" first, renamed over `path` at the end;
 // on any failure the temporary file is removed and nothing appears at `path`.
