@@ -223,6 +223,14 @@ LOOPSEP_VECTOR_CLONES void to_pcm16_stereo(const float* __restrict left, const f
     }
 }
 
+// Samples an integer format cannot hold (|x| > 1): counted so the caller can warn, as clipping is
+// silent otherwise.
+LOOPSEP_VECTOR_CLONES std::size_t count_above_full_scale(const float* __restrict x, std::size_t n) {
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < n; ++i) count += std::fabs(x[i]) > 1.0f ? 1 : 0;
+    return count;
+}
+
 // One channel into every nc-th float of `out`.
 void to_float(const float* __restrict x, float* __restrict out, std::size_t n, std::size_t nc) {
     for (std::size_t i = 0; i < n; ++i) out[i * nc] = x[i];
@@ -410,6 +418,8 @@ void AudioFileWriter::write(const std::vector<const float*>& channels, std::size
     if (int(channels.size()) != num_channels_)
         throw usage_error(path_ + ": " + std::to_string(channels.size()) + " channels given, the file has " +
                           std::to_string(num_channels_));
+    if (options_.bits != SampleBits::Float32)
+        for (const float* ch : channels) clipped_samples_ += count_above_full_scale(ch, frames);
     write_planar(static_cast<SNDFILE*>(file_), channels, frames, path_, options_);
     frames_written_ += frames;
 }
@@ -432,11 +442,12 @@ void AudioFileWriter::commit() {
     unregister_temp_file(tmp_path_);
 }
 
-void write_audio(const std::string& path, const Audio& audio, const WriteOptions& options) {
+std::size_t write_audio(const std::string& path, const Audio& audio, const WriteOptions& options) {
     check_writable(audio, path);
     AudioFileWriter writer(path, audio.num_channels(), audio.sample_rate_hz, options);
     writer.write(audio.channel_pointers(), audio.frames());
     writer.commit();
+    return writer.clipped_samples();
 }
 
 std::vector<unsigned char> encode_audio(const Audio& audio, const WriteOptions& options) {

@@ -91,6 +91,13 @@ public:
     void commit() {
         for (auto& w : writers_) w->commit();
     }
+    // One stderr line per file whose integer samples were clipped (a float output is not clipped).
+    void warn_clipping() const {
+        for (const auto& w : writers_)
+            if (w->clipped_samples() > 0)
+                std::fprintf(stderr, "loopsep: warning: %s: %zu samples above full scale were clipped (use --bits f32 to keep them)\n",
+                             w->path().c_str(), w->clipped_samples());
+    }
 
 private:
     int threads_;
@@ -274,6 +281,7 @@ int run_separate(const Argv& argv) {
                 const auto commit_start = Clock::now();
                 sink.commit();
                 r.times.write += since(commit_start);
+                sink.warn_clipping();
             } catch (...) {
                 if (made_dir) {  // only if still empty: never removes anything that was there
                     std::error_code ec;

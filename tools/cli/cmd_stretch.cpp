@@ -67,7 +67,9 @@ int run_stretch(const Argv& argv) {
         throw usage_error("stretch ratio " + std::to_string(from_bpm) + "/" + std::to_string(to_bpm) +
                           " BPM is outside 1/8..8");
     Audio out = stretch_to_frames(loop, out_frames, params);
-    write_audio(out_path, out, wo);
+    if (const std::size_t clipped = write_audio(out_path, out, wo); clipped > 0)
+        std::fprintf(stderr, "loopsep stretch: warning: %s: %zu samples above full scale were clipped (use --bits f32 to keep them)\n",
+                     out_path.c_str(), clipped);
 
     if (args.has("--json")) {
         nlohmann::json j{{"input", in_path},

@@ -76,7 +76,9 @@ FileFormat output_format_from_extension(const std::string& path);
 
 // Writes atomically: to "<path>.tmp-<pid>" first, renamed over `path` at the end;
 // on any failure the temporary file is removed and nothing appears at `path`.
-void write_audio(const std::string& path, const Audio& audio, const WriteOptions& options = {});
+// Returns how many samples were above full scale (|x| > 1) and clipped: integer formats clip,
+// float (--bits f32) keeps them as they are (and returns 0).
+std::size_t write_audio(const std::string& path, const Audio& audio, const WriteOptions& options = {});
 
 // Writes a file block by block (planar float in), atomically like write_audio: frames go to
 // "<path>.tmp-<pid>"; commit() closes it and renames it over `path`. Destroyed uncommitted
@@ -90,6 +92,8 @@ public:
     void write(const std::vector<const float*>& channels, std::size_t frames);  // one pointer per channel
     void commit();
     std::size_t frames_written() const { return frames_written_; }
+    // Samples above full scale clipped so far (integer formats only; float keeps them).
+    std::size_t clipped_samples() const { return clipped_samples_; }
     const std::string& path() const { return path_; }
 
 private:
@@ -97,6 +101,7 @@ private:
     int num_channels_ = 0;
     WriteOptions options_;
     std::size_t frames_written_ = 0;
+    std::size_t clipped_samples_ = 0;
     void* file_ = nullptr;  // SNDFILE*, null once committed
 };
 
