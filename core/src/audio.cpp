@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/vector_clones.h"
 
 namespace loopsep {
@@ -222,6 +223,14 @@ LOOPSEP_VECTOR_CLONES void to_pcm16_stereo(const float* __restrict left, const f
     }
 }
 
+// Samples an integer format cannot hold (|x| > 1): counted so the caller can warn, as clipping is
+// silent otherwise.
+LOOPSEP_VECTOR_CLONES std::size_t count_above_full_scale(const float* __restrict x, std::size_t n) {
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < n; ++i) count += std::fabs(x[i]) > 1.0f ? 1 : 0;
+    return count;
+}
+
 // One channel into every nc-th float of `out`.
 void to_float(const float* __restrict x, float* __restrict out, std::size_t n, std::size_t nc) {
     for (std::size_t i = 0; i < n; ++i) out[i * nc] = x[i];
@@ -276,13 +285,34 @@ void check_writable(const Audio& audio, const std::string& what) {
         throw input_error(what + ": unsupported sample rate " + std::to_string(audio.sample_rate_hz));
 }
 
+// A file named .wav or .flac must start like one. Otherwise libsndfile probes every format it knows,
+// and random bytes that happen to look like MPEG make libmpg123 print its own notes on stderr
+// ("Illegal Audio-MPEG-Header ...") before the one-line error: the name settles it first.
+void check_container_matches_name(const std::string& path) {
+    std::string ext;
+    if (const auto dot = path.rfind('.'); dot != std::string::npos && path.find('/', dot) == std::string::npos)
+        ext = path.substr(dot + 1);
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    const bool wav = ext == "wav" || ext == "wave", flac = ext == "flac";
+    if (!wav && !flac) return;
+    char head[4] = {};
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) throw input_error(path + ": " + std::strerror(errno));
+    const std::size_t got = std::fread(head, 1, sizeof head, f);
+    std::fclose(f);
+    const std::string magic(head, got);
+    if (wav && magic != "RIFF" && magic != "RIFX" && magic != "RF64" && magic != "BW64" && magic != "riff")
+        throw input_error(path + ": not a readable audio file (named .wav, but no RIFF header)");
+    if (flac && magic != "fLaC" && magic.rfind("ID3", 0) != 0)
+        throw input_error(path + ": not a readable audio file (named .flac, but no fLaC header)");
+}
+
 }  // namespace
 
 Audio read_audio(const std::string& path, const ReadOptions& options) {
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) throw input_error(path + ": " + std::strerror(errno));
-    if (S_ISDIR(st.st_mode)) throw input_error(path + ": is a directory, not an audio file");
-    if (st.st_size == 0) throw input_error(path + ": file is empty");
+    // Regular files only: /dev/urandom or a FIFO would be read (or waited on) forever.
+    if (require_regular_file(path) == 0) throw input_error(path + ": file is empty");
+    check_container_matches_name(path);
     SF_INFO info{};
     SNDFILE* sf = sf_open(path.c_str(), SFM_READ, &info);
     if (!sf) throw input_error(path + ": not a readable audio file (" + sf_strerror(nullptr) + ")");
@@ -334,6 +364,17 @@ FileFormat format_from_extension(const std::string& path) {
     return ext == "flac" ? FileFormat::Flac : FileFormat::Wav;
 }
 
+FileFormat output_format_from_extension(const std::string& path) {
+    const auto slash = path.rfind('/');
+    const auto dot = path.rfind('.');
+    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return FileFormat::Wav;
+    std::string ext = path.substr(dot + 1);
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    if (ext == "wav" || ext == "wave") return FileFormat::Wav;
+    if (ext == "flac") return FileFormat::Flac;
+    throw usage_error(path + ": cannot write ." + ext + " files (loopsep writes .wav or .flac)");
+}
+
 std::string temp_path_for(const std::string& final_path) {
     return final_path + ".tmp-" + std::to_string(::getpid());
 }
@@ -355,8 +396,12 @@ AudioFileWriter::AudioFileWriter(const std::string& path, int num_channels, int 
     info.samplerate = rate_hz;
     info.channels = num_channels;
     info.format = sf_format_for(options);
+    register_temp_file(tmp_path_);  // from before it exists: an interrupt (SIGINT...) removes it
     SNDFILE* sf = sf_open(tmp_path_.c_str(), SFM_WRITE, &info);
-    if (!sf) throw input_error(path + ": cannot create output (" + sf_strerror(nullptr) + ")");
+    if (!sf) {
+        unregister_temp_file(tmp_path_);
+        throw input_error(path + ": cannot create output (" + sf_strerror(nullptr) + ")");
+    }
     sf_command(sf, SFC_SET_CLIPPING, nullptr, SF_TRUE);
     file_ = sf;
 }
@@ -365,6 +410,7 @@ AudioFileWriter::~AudioFileWriter() {
     if (!file_) return;  // committed
     sf_close(static_cast<SNDFILE*>(file_));
     std::remove(tmp_path_.c_str());
+    unregister_temp_file(tmp_path_);
 }
 
 void AudioFileWriter::write(const std::vector<const float*>& channels, std::size_t frames) {
@@ -372,6 +418,8 @@ void AudioFileWriter::write(const std::vector<const float*>& channels, std::size
     if (int(channels.size()) != num_channels_)
         throw usage_error(path_ + ": " + std::to_string(channels.size()) + " channels given, the file has " +
                           std::to_string(num_channels_));
+    if (options_.bits != SampleBits::Float32)
+        for (const float* ch : channels) clipped_samples_ += count_above_full_scale(ch, frames);
     write_planar(static_cast<SNDFILE*>(file_), channels, frames, path_, options_);
     frames_written_ += frames;
 }
@@ -382,16 +430,24 @@ void AudioFileWriter::commit() {
     file_ = nullptr;
     if (sf_close(sf) != 0) {
         std::remove(tmp_path_.c_str());
+        unregister_temp_file(tmp_path_);
         throw input_error(path_ + ": closing the output failed");
     }
-    commit_file(tmp_path_, path_);
+    try {
+        commit_file(tmp_path_, path_);
+    } catch (...) {
+        unregister_temp_file(tmp_path_);
+        throw;
+    }
+    unregister_temp_file(tmp_path_);
 }
 
-void write_audio(const std::string& path, const Audio& audio, const WriteOptions& options) {
+std::size_t write_audio(const std::string& path, const Audio& audio, const WriteOptions& options) {
     check_writable(audio, path);
     AudioFileWriter writer(path, audio.num_channels(), audio.sample_rate_hz, options);
     writer.write(audio.channel_pointers(), audio.frames());
     writer.commit();
+    return writer.clipped_samples();
 }
 
 std::vector<unsigned char> encode_audio(const Audio& audio, const WriteOptions& options) {

@@ -9,6 +9,7 @@
 #include "loopsep/catalog.h"
 #include "loopsep/engine.h"
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/model.h"
 
 namespace loopsep {
@@ -21,12 +22,15 @@ constexpr const char* kQueryPathTag = "/query-r2";
 }
 
 std::string model_file_tag(const std::string& path) {
+    // A device or FIFO would be hashed forever: regular files only, read up to their size.
+    std::uint64_t left = require_regular_file(path);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw input_error(path + ": cannot read the model file");
     std::uint64_t h = 1469598103934665603ull;
     char buf[65536];
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    while (left > 0 && (in.read(buf, std::streamsize(std::min<std::uint64_t>(sizeof buf, left))) || in.gcount() > 0)) {
         for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+        left -= std::uint64_t(in.gcount());
         if (!in) break;
     }
     char hex[17];
@@ -86,17 +90,29 @@ std::vector<float> Engine::query_from_catalog(Catalog& catalog, const std::strin
     if (loops.size() > kMaxPrototypeLoops) loops.resize(kMaxPrototypeLoops);
     const std::string cache_key = model_tag_.empty() ? "" : model_tag_ + kQueryPathTag;
     std::vector<std::vector<float>> embeddings;
+    std::string last_problem;
     for (const LoopRecord& rec : loops) {
         if (!cache_key.empty())
             if (auto cached = catalog.embedding(rec.id, cache_key); cached && int(cached->size()) == model_->embedding_size()) {
                 embeddings.push_back(*cached);
                 continue;
             }
-        Audio audio = catalog.load_audio(rec.id);
-        std::vector<float> e = query_from_loop(audio, rec.bpm, "catalog loop " + std::to_string(rec.id));
-        if (!cache_key.empty()) catalog.set_embedding(rec.id, cache_key, e);
-        embeddings.push_back(std::move(e));
+        // One bad row (damaged audio, tags that contradict its length) must not sink the prototype:
+        // it is left out and named on stderr, the others still make the query.
+        try {
+            Audio audio = catalog.load_audio(rec.id);
+            std::vector<float> e = query_from_loop(audio, rec.bpm, "catalog loop " + std::to_string(rec.id));
+            if (!cache_key.empty()) catalog.set_embedding(rec.id, cache_key, e);
+            embeddings.push_back(std::move(e));
+        } catch (const Error& e) {
+            const std::string label = "catalog loop " + std::to_string(rec.id);
+            last_problem = e.what();
+            if (last_problem.rfind(label, 0) != 0) last_problem = label + ": " + last_problem;
+            std::fprintf(stderr, "loopsep: skipping %s\n", last_problem.c_str());
+        }
     }
+    if (embeddings.empty())
+        throw input_error("no usable loops of instrument '" + instrument + "' in the catalog (" + last_problem + ")");
     return Separator::prototype(embeddings);
 }
 

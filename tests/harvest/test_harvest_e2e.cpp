@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sndfile.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <filesystem>
@@ -318,4 +319,27 @@ TEST(HarvestCli, JsonSummaryIdempotenceAndErrors) {
     EXPECT_NE(usage.err.find("--target"), std::string::npos) << usage.err;
     EXPECT_EQ(loopsep::testing::run_loopsep("harvest '" + fx.song + "' " + common + " --bars 3").exit_code, 2);
     EXPECT_EQ(loopsep::testing::run_loopsep("harvest '" + fx.song + "' " + common + " --min-quality 2").exit_code, 2);
+}
+
+TEST(HarvestEndToEnd, ExportKeepsExistingFilesUnlessForcedAndNeverReplacesAFifo) {
+    Fixture fx;
+    HarvestParams p = fx.params();
+    p.export_dir = fx.out;
+    Catalog cat = Catalog::open(fx.db, true);
+    HarvestReport first = harvest({fx.song}, cat, p);
+    ASSERT_FALSE(first.songs.at(0).loops.empty());
+    const std::string file = first.songs[0].loops[0].file;
+    loopsep::testing::write_text(file, "edited by the user");
+    // Already harvested: the song is skipped and its exported loops are not written again.
+    HarvestReport again = harvest({fx.song}, cat, p);
+    EXPECT_TRUE(again.songs.at(0).skipped);
+    EXPECT_TRUE(loopsep::testing::read_text(file) == "edited by the user") << "overwritten without --force";
+    // --force harvests again and replaces the file; a FIFO in its place is refused even then.
+    p.force = true;
+    harvest({fx.song}, cat, p);
+    EXPECT_TRUE(loopsep::testing::read_text(file) != "edited by the user") << "not replaced with --force";
+    fs::remove(file);
+    ASSERT_EQ(::mkfifo(file.c_str(), 0644), 0);
+    EXPECT_THROW(harvest({fx.song}, cat, p), Error);
+    EXPECT_TRUE(fs::is_fifo(file));
 }

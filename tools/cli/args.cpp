@@ -1,5 +1,7 @@
 #include "args.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -54,6 +56,15 @@ std::vector<std::string> split_list(const std::string& text, char sep) {
     return out;
 }
 
+void check_identifier(const std::string& value, const std::string& option) {
+    const bool ok = !value.empty() && value.size() <= 64 &&
+                    std::all_of(value.begin(), value.end(), [](char c) {
+                        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                    });
+    if (!ok)
+        throw usage_error(option + ": '" + value + "' is not a valid name (letters, digits, '_' and '-' only)");
+}
+
 std::string ParsedArgs::get(const std::string& name, const std::string& fallback) const {
     auto it = values_.find(name);
     return it == values_.end() || it->second.empty() ? fallback : it->second.back();
@@ -99,7 +110,11 @@ ParsedArgs parse_args(const CommandSpec& spec, const std::vector<std::string>& a
         if (!o) throw usage_error("loopsep " + spec.name + ": unknown option " + name + " (see loopsep " + spec.name + " --help)");
         if (o->takes_value) {
             if (!inline_value) {
-                if (i + 1 >= argv.size()) throw usage_error("option " + name + " needs a value");
+                // "--to-bpm --output x": the next word is another option, not this one's value.
+                if (i + 1 >= argv.size() || (argv[i + 1].rfind("--", 0) == 0 &&
+                                             (find_option(spec, argv[i + 1].substr(0, argv[i + 1].find('='))) ||
+                                              argv[i + 1] == "--help")))
+                    throw usage_error(name + " needs a value");
                 value = argv[++i];
             }
             out.values_[name].push_back(value);

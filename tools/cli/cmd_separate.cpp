@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +20,7 @@
 #include "loopsep/catalog.h"
 #include "loopsep/engine.h"
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/model.h"
 #include "loopsep/parallel.h"
 
@@ -36,7 +38,7 @@ const CommandSpec kSpec{
     {{"--target", true, "one target instrument (with --output)", "NAME"},
      {"--output", true, "output file for --target (.wav or .flac)", "OUT"},
      {"--targets", true, "comma-separated targets (with --outdir)", "LIST"},
-     {"--outdir", true, "writes DIR/<song name>/<target>.wav for each song", "DIR"},
+     {"--outdir", true, "writes DIR/<song name>/<target>.wav for each song (a repeated name: <name>-2, ...)", "DIR"},
      {"--residual", false, "also write residual = mixture minus the targets (with --outdir)"},
      {"--query", true, "example loop of the target (repeat: one per target, in order)", "LOOP"},
      {"--query-id", true, "catalog loop id as the query (repeat: one per target)", "ID"},
@@ -89,6 +91,13 @@ public:
     void commit() {
         for (auto& w : writers_) w->commit();
     }
+    // One stderr line per file whose integer samples were clipped (a float output is not clipped).
+    void warn_clipping() const {
+        for (const auto& w : writers_)
+            if (w->clipped_samples() > 0)
+                std::fprintf(stderr, "loopsep: warning: %s: %zu samples above full scale were clipped (use --bits f32 to keep them)\n",
+                             w->path().c_str(), w->clipped_samples());
+    }
 
 private:
     int threads_;
@@ -100,6 +109,9 @@ private:
 int run_separate(const Argv& argv) {
     ParsedArgs args = parse_args(kSpec, argv);
     if (args.has("--help")) { std::cout << usage_text(kSpec); return 0; }
+    // Ctrl-C, kill or a closed terminal: remove the stems' temporaries, say so, exit 128 + signal.
+    // Installed here, in the module: its own copy of the temp-file registry is the one its writers fill.
+    install_interrupt_cleanup("loopsep");
 
     // --- configuration, validated once ---
     const bool single = args.has("--target") || args.has("--output");
@@ -108,10 +120,19 @@ int run_separate(const Argv& argv) {
     std::vector<std::string> target_names = single ? std::vector<std::string>{args.require("--target")}
                                                    : split_list(args.require("--targets"));
     if (target_names.empty()) throw usage_error("--targets is empty");
+    // Targets name output files: identifiers only, each once, and not the residual's name.
+    for (std::size_t i = 0; i < target_names.size(); ++i) {
+        check_identifier(target_names[i], single ? "--target" : "--targets");
+        for (std::size_t j = 0; j < i; ++j)
+            if (target_names[j] == target_names[i]) throw usage_error("--targets: '" + target_names[i] + "' is given twice");
+        if (target_names[i] == "residual" && args.has("--residual"))
+            throw usage_error("--targets: a target named 'residual' would collide with --residual's output");
+    }
     if (single) args.require("--output");
     else args.require("--outdir");
     if (single && args.positional.size() != 1) throw usage_error("--output takes exactly one SONG (use --outdir for several)");
     if (single && args.has("--residual")) throw usage_error("--residual needs --outdir");
+    if (single) output_format_from_extension(args.get("--output"));  // .mp3, .ogg: refused before any work
 
     SeparationParams params;
     params.genre = parse_genre(args.get("--genre", "neutral"));
@@ -198,17 +219,29 @@ int run_separate(const Argv& argv) {
     // --- songs ---
     nlohmann::json summary = nlohmann::json::array();
     int failures = 0;
+    // One output folder per song, named after it; a name already taken in this run (d1/x.wav and
+    // d2/x.wav) gets -2, -3, ... in the order the songs are given: out/x/, out/x-2/.
+    std::vector<std::string> song_folder_names;
+    std::set<std::string> taken;
     for (const std::string& song_path : args.positional) {
+        const std::string name = fs::path(song_path).stem().string();
+        std::string unique = name;
+        for (int k = 2; taken.count(unique); ++k) unique = name + "-" + std::to_string(k);
+        taken.insert(unique);
+        song_folder_names.push_back(unique);
+    }
+    for (std::size_t song_index = 0; song_index < args.positional.size(); ++song_index) {
+        const std::string& song_path = args.positional[song_index];
         // The prefetched audio belongs to the first song only, even if that song is refused below.
         std::future<DecodedSong> prefetched = std::move(first_song);
         // Outputs first, so an existing file is refused before any work.
         std::vector<std::string> outputs;
         std::string residual_path;
-        const std::string song_name = fs::path(song_path).stem().string();
+        const std::string song_name = song_folder_names[song_index];
         const std::string song_dir = single ? "" : args.get("--outdir") + "/" + song_name;
         if (single) {
             outputs.push_back(args.get("--output"));
-            wo.format = args.has("--format") ? parse_file_format(args.get("--format")) : format_from_extension(outputs[0]);
+            wo.format = args.has("--format") ? parse_file_format(args.get("--format")) : output_format_from_extension(outputs[0]);
         } else {
             wo.format = parse_file_format(args.get("--format", "wav"));
             const std::string ext = wo.format == FileFormat::Flac ? ".flac" : ".wav";
@@ -216,8 +249,14 @@ int run_separate(const Argv& argv) {
             if (params.residual) residual_path = song_dir + "/residual" + ext;
         }
         try {
-            for (const auto& o : outputs)
-                if (!force && fs::exists(o)) throw input_error(o + ": exists (use --force to overwrite)");
+            // The output rule (loopsep/files.h): never over an input, never over a device or FIFO,
+            // an existing file only with --force. The residual too.
+            std::vector<std::string> inputs = args.positional;  // every song of this run
+            inputs.push_back(model_path);
+            inputs.insert(inputs.end(), queries.begin(), queries.end());
+            if (args.has("--catalog")) inputs.push_back(args.get("--catalog"));
+            for (const auto& o : outputs) check_output_path(o, force, inputs);
+            if (params.residual) check_output_path(residual_path, force, inputs);
             DecodedSong decoded = prefetched.valid() ? prefetched.get() : decode_song(song_path, false);
             const Audio& song = decoded.song;
             const double decode_sec = decoded.decode_sec;
@@ -242,6 +281,7 @@ int run_separate(const Argv& argv) {
                 const auto commit_start = Clock::now();
                 sink.commit();
                 r.times.write += since(commit_start);
+                sink.warn_clipping();
             } catch (...) {
                 if (made_dir) {  // only if still empty: never removes anything that was there
                     std::error_code ec;

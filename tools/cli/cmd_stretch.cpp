@@ -13,13 +13,14 @@
 #include "commands.h"
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/stretch.h"
 
 namespace loopsep::cli {
 
 int run_stretch(const Argv& argv) {
     const CommandSpec spec{
-        "stretch", "LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] [--bits 16|24|f32] --output OUT [--json]",
+        "stretch", "LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] [--bits 16|24|f32] --output OUT [--force] [--json]",
         "Time-stretches a loop to tempo B (pitch kept, exact length frames·A/B). Without --from-bpm the loop's\n"
         "tempo A is estimated from its length and onsets (4, 8, 16 or 32 beats at 70..180 BPM).",
         {{"--to-bpm", true, "target tempo (20..400)", "B"},
@@ -28,6 +29,7 @@ int run_stretch(const Argv& argv) {
          {"--short-window", false, "R3 short window: much faster, slightly less smooth"},
          {"--bits", true, "output sample format: 16 (default), 24 or f32", "BITS"},
          {"--output", true, "output file (.wav or .flac), written atomically", "OUT"},
+         {"--force", false, "overwrite an existing OUT (never the input, never a device or FIFO)"},
          {"--json", false, "print one JSON object describing the result"}},
         1, 1};
     ParsedArgs args = parse_args(spec, argv);
@@ -44,9 +46,10 @@ int run_stretch(const Argv& argv) {
     params.validate();
     const std::string out_path = args.require("--output");
     WriteOptions wo;
-    wo.format = format_from_extension(out_path);
+    wo.format = output_format_from_extension(out_path);  // .mp3, .ogg: refused before any work
     if (args.has("--bits")) wo.bits = parse_sample_bits(args.get("--bits"));
     const std::string in_path = args.positional[0];
+    check_output_path(out_path, args.has("--force"), {in_path});  // before any work
 
     Audio loop = read_audio(in_path);
     double from_bpm = from_bpm_given;
@@ -64,7 +67,9 @@ int run_stretch(const Argv& argv) {
         throw usage_error("stretch ratio " + std::to_string(from_bpm) + "/" + std::to_string(to_bpm) +
                           " BPM is outside 1/8..8");
     Audio out = stretch_to_frames(loop, out_frames, params);
-    write_audio(out_path, out, wo);
+    if (const std::size_t clipped = write_audio(out_path, out, wo); clipped > 0)
+        std::fprintf(stderr, "loopsep stretch: warning: %s: %zu samples above full scale were clipped (use --bits f32 to keep them)\n",
+                     out_path.c_str(), clipped);
 
     if (args.has("--json")) {
         nlohmann::json j{{"input", in_path},

@@ -70,10 +70,15 @@ FileFormat parse_file_format(const std::string& name);   // "wav" | "flac"; usag
 SampleBits parse_sample_bits(const std::string& name);   // "16" | "24" | "f32"; usage error otherwise
 // The format implied by a file name's extension (.flac → Flac, otherwise Wav).
 FileFormat format_from_extension(const std::string& path);
+// For an output path: .wav/.wave → Wav, .flac → Flac, no extension → Wav; any other extension
+// (.mp3, .ogg, ...) is a usage error naming the path: the writers produce WAV and FLAC only.
+FileFormat output_format_from_extension(const std::string& path);
 
 // Writes atomically: to "<path>.tmp-<pid>" first, renamed over `path` at the end;
 // on any failure the temporary file is removed and nothing appears at `path`.
-void write_audio(const std::string& path, const Audio& audio, const WriteOptions& options = {});
+// Returns how many samples were above full scale (|x| > 1) and clipped: integer formats clip,
+// float (--bits f32) keeps them as they are (and returns 0).
+std::size_t write_audio(const std::string& path, const Audio& audio, const WriteOptions& options = {});
 
 // Writes a file block by block (planar float in), atomically like write_audio: frames go to
 // "<path>.tmp-<pid>"; commit() closes it and renames it over `path`. Destroyed uncommitted
@@ -87,6 +92,8 @@ public:
     void write(const std::vector<const float*>& channels, std::size_t frames);  // one pointer per channel
     void commit();
     std::size_t frames_written() const { return frames_written_; }
+    // Samples above full scale clipped so far (integer formats only; float keeps them).
+    std::size_t clipped_samples() const { return clipped_samples_; }
     const std::string& path() const { return path_; }
 
 private:
@@ -94,6 +101,7 @@ private:
     int num_channels_ = 0;
     WriteOptions options_;
     std::size_t frames_written_ = 0;
+    std::size_t clipped_samples_ = 0;
     void* file_ = nullptr;  // SNDFILE*, null once committed
 };
 
