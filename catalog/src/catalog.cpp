@@ -20,6 +20,7 @@
 
 #include "catalog_internal.h"
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/sha256.h"
 
 namespace loopsep {
@@ -162,6 +163,7 @@ Catalog Catalog::open(const std::string& path, bool create_if_missing) {
     struct stat st{};
     bool exists = ::stat(path.c_str(), &st) == 0;
     if (exists && S_ISDIR(st.st_mode)) throw input_error(path + ": is a folder, not a catalog file");
+    if (exists) require_regular_file(path);  // a FIFO would block the open; a device never ends
     bool created_here = false;
     if (!exists) {
         if (!create_if_missing)

@@ -10,6 +10,8 @@
 
 #include "catalog_internal.h"
 
+#include "loopsep/files.h"
+
 #ifdef LOOPSEP_CATALOG_HAVE_LOOPS
 #include "loopsep/stretch.h"
 #endif
@@ -69,6 +71,7 @@ double estimate_bpm_for_catalog(const Audio& audio, int* beats_out, const std::s
 }
 
 SeedReport seed_from_manifest(Catalog& catalog, const std::string& manifest_path) {
+    require_regular_file(manifest_path);
     std::ifstream in(manifest_path);
     if (!in) throw input_error(manifest_path + ": cannot read the loop manifest");
     nlohmann::json doc;

@@ -2,7 +2,10 @@
 #include <cctype>
 #include <filesystem>
 
+#include <sys/stat.h>
+
 #include "catalog_internal.h"
+#include "loopsep/files.h"
 
 #ifdef LOOPSEP_CATALOG_HAVE_LOOPS
 #include "loopsep/loopfile.h"
@@ -50,34 +53,50 @@ std::string fallback_file_name(const LoopRecord& r) {
 }  // namespace
 
 std::vector<std::string> export_loops(const Catalog& catalog, const std::vector<std::int64_t>& ids,
-                                      const std::string& out_dir) {
+                                      const std::string& out_dir, ExistingExport existing) {
     if (out_dir.empty()) throw usage_error("--out must not be empty");
-    std::error_code ec;
-    fs::create_directories(out_dir, ec);
-    if (ec || !fs::is_directory(out_dir)) throw input_error(out_dir + ": cannot create the output folder");
-    std::vector<std::string> written;
+    // Every name first, checked against the output rule (loopsep/files.h) before anything is written.
+    std::vector<LoopRecord> records;
+    std::vector<std::string> paths;
     for (std::int64_t id : ids) {
         auto rec = catalog.get(id);
         if (!rec) throw input_error(catalog.path() + ": no loop #" + std::to_string(id));
-        Audio audio = catalog.load_audio(id);
 #ifdef LOOPSEP_CATALOG_HAVE_LOOPS
-        const std::string path =
-            (fs::path(out_dir) / loop_file_name(rec->genre, rec->instrument, rec->bpm, rec->section,
-                                                static_cast<int>(id)))
-                .string();
+        const std::string name = loop_file_name(rec->genre, rec->instrument, rec->bpm, rec->section, static_cast<int>(id));
+#else
+        const std::string name = fallback_file_name(*rec);
+#endif
+        paths.push_back((fs::path(out_dir) / name).string());
+        records.push_back(*rec);
+    }
+    std::vector<bool> keep(paths.size(), false);
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+        if (existing == ExistingExport::Keep) {
+            struct stat st {};
+            keep[i] = ::stat(paths[i].c_str(), &st) == 0 && S_ISREG(st.st_mode);
+            if (keep[i]) continue;
+        }
+        check_output_path(paths[i], existing == ExistingExport::Replace, {catalog.path()});
+    }
+    std::error_code ec;
+    fs::create_directories(out_dir, ec);
+    if (ec || !fs::is_directory(out_dir)) throw input_error(out_dir + ": cannot create the output folder");
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+        if (keep[i]) continue;
+        const LoopRecord& rec = records[i];
+        Audio audio = catalog.load_audio(rec.id);
+#ifdef LOOPSEP_CATALOG_HAVE_LOOPS
         LoopInfo info;
-        info.tempo_bpm = rec->bpm;
-        info.beats = rec->beats;
-        info.root_note = root_note_of(rec->key);
-        write_loop_wav(path, audio, info);
+        info.tempo_bpm = rec.bpm;
+        info.beats = rec.beats;
+        info.root_note = root_note_of(rec.key);
+        write_loop_wav(paths[i], audio, info);
 #else
         (void)root_note_of;
-        const std::string path = (fs::path(out_dir) / fallback_file_name(*rec)).string();
-        write_audio(path, audio);
+        write_audio(paths[i], audio);
 #endif
-        written.push_back(path);
     }
-    return written;
+    return paths;
 }
 
 }  // namespace loopsep

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/vector_clones.h"
 
 namespace loopsep {
@@ -279,10 +280,8 @@ void check_writable(const Audio& audio, const std::string& what) {
 }  // namespace
 
 Audio read_audio(const std::string& path, const ReadOptions& options) {
-    struct stat st {};
-    if (stat(path.c_str(), &st) != 0) throw input_error(path + ": " + std::strerror(errno));
-    if (S_ISDIR(st.st_mode)) throw input_error(path + ": is a directory, not an audio file");
-    if (st.st_size == 0) throw input_error(path + ": file is empty");
+    // Regular files only: /dev/urandom or a FIFO would be read (or waited on) forever.
+    if (require_regular_file(path) == 0) throw input_error(path + ": file is empty");
     SF_INFO info{};
     SNDFILE* sf = sf_open(path.c_str(), SFM_READ, &info);
     if (!sf) throw input_error(path + ": not a readable audio file (" + sf_strerror(nullptr) + ")");
@@ -355,8 +354,12 @@ AudioFileWriter::AudioFileWriter(const std::string& path, int num_channels, int 
     info.samplerate = rate_hz;
     info.channels = num_channels;
     info.format = sf_format_for(options);
+    register_temp_file(tmp_path_);  // from before it exists: an interrupt (SIGINT...) removes it
     SNDFILE* sf = sf_open(tmp_path_.c_str(), SFM_WRITE, &info);
-    if (!sf) throw input_error(path + ": cannot create output (" + sf_strerror(nullptr) + ")");
+    if (!sf) {
+        unregister_temp_file(tmp_path_);
+        throw input_error(path + ": cannot create output (" + sf_strerror(nullptr) + ")");
+    }
     sf_command(sf, SFC_SET_CLIPPING, nullptr, SF_TRUE);
     file_ = sf;
 }
@@ -365,6 +368,7 @@ AudioFileWriter::~AudioFileWriter() {
     if (!file_) return;  // committed
     sf_close(static_cast<SNDFILE*>(file_));
     std::remove(tmp_path_.c_str());
+    unregister_temp_file(tmp_path_);
 }
 
 void AudioFileWriter::write(const std::vector<const float*>& channels, std::size_t frames) {
@@ -382,9 +386,16 @@ void AudioFileWriter::commit() {
     file_ = nullptr;
     if (sf_close(sf) != 0) {
         std::remove(tmp_path_.c_str());
+        unregister_temp_file(tmp_path_);
         throw input_error(path_ + ": closing the output failed");
     }
-    commit_file(tmp_path_, path_);
+    try {
+        commit_file(tmp_path_, path_);
+    } catch (...) {
+        unregister_temp_file(tmp_path_);
+        throw;
+    }
+    unregister_temp_file(tmp_path_);
 }
 
 void write_audio(const std::string& path, const Audio& audio, const WriteOptions& options) {

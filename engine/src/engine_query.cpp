@@ -9,6 +9,7 @@
 #include "loopsep/catalog.h"
 #include "loopsep/engine.h"
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/model.h"
 
 namespace loopsep {
@@ -21,12 +22,15 @@ constexpr const char* kQueryPathTag = "/query-r2";
 }
 
 std::string model_file_tag(const std::string& path) {
+    // A device or FIFO would be hashed forever: regular files only, read up to their size.
+    std::uint64_t left = require_regular_file(path);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw input_error(path + ": cannot read the model file");
     std::uint64_t h = 1469598103934665603ull;
     char buf[65536];
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    while (left > 0 && (in.read(buf, std::streamsize(std::min<std::uint64_t>(sizeof buf, left))) || in.gcount() > 0)) {
         for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+        left -= std::uint64_t(in.gcount());
         if (!in) break;
     }
     char hex[17];

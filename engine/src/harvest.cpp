@@ -48,6 +48,8 @@ struct SongInfo {
 SongInfo song_info(const std::string& song_path) {
     SongInfo info;
     const fs::path meta = fs::path(song_path).parent_path() / "meta.json";
+    std::error_code ec;
+    if (!fs::is_regular_file(meta, ec)) return info;  // none (or a device/FIFO: never read)
     std::ifstream in(meta);
     if (!in) return info;
     try {
@@ -157,7 +159,9 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
             if (!params.export_dir.empty() && !sh.loops.empty()) {
                 std::vector<std::int64_t> ids;
                 for (const auto& l : sh.loops) ids.push_back(l.catalog_id);
-                auto files = export_loops(catalog, ids, params.export_dir);
+                // Exported by the earlier run: kept as they are (replaced with --force).
+                auto files = export_loops(catalog, ids, params.export_dir,
+                                          params.force ? ExistingExport::Replace : ExistingExport::Keep);
                 for (std::size_t i = 0; i < files.size(); ++i) sh.loops[i].file = files[i];
             }
             if (on_song) on_song(sh);
@@ -246,7 +250,9 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
             if (n > 0) sh.dropped.emplace_back(drop_reason_name(DropReason(r)), n);
         }
         if (!params.export_dir.empty() && !ids.empty()) {
-            auto files = export_loops(catalog, ids, params.export_dir);
+            // A loop already exported (a duplicate of an earlier song's) keeps its file unless --force.
+            auto files = export_loops(catalog, ids, params.export_dir,
+                                      params.force ? ExistingExport::Replace : ExistingExport::Keep);
             for (std::size_t i = 0; i < files.size(); ++i) sh.loops[i].file = files[i];
         }
         // Written last: a crash before this line only means the song is redone next time.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 
 namespace loopsep {
 
@@ -129,16 +130,20 @@ void write_loop_wav(const std::string& path, const Audio& audio, const LoopInfo&
         throw usage_error(path + ": loop audio must be mono or stereo and not empty");
     if (audio.frames() > 0xFFFFFFFFull) throw usage_error(path + ": loop too long for a smpl chunk");
     const std::string tmp = temp_path_for(path);
+    register_temp_file(tmp);  // removed by the interrupt handler (loopsep/files.h)
     try {
         write_file(tmp, path, audio, info, options);
         commit_file(tmp, path);
     } catch (...) {
         std::remove(tmp.c_str());
+        unregister_temp_file(tmp);
         throw;
     }
+    unregister_temp_file(tmp);
 }
 
 LoopInfo read_loop_info(const std::string& path) {
+    require_regular_file(path);  // a device or FIFO: refused, never opened
     if (!std::ifstream(path).good()) throw input_error(path + ": cannot open (missing or unreadable)");
     SF_INFO sfinfo{};
     SNDFILE* f = sf_open(path.c_str(), SFM_READ, &sfinfo);

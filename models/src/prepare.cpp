@@ -19,6 +19,7 @@
 
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/train.h"
 #ifdef LOOPSEP_HAVE_STRETCH
 #include "loopsep/stretch.h"
@@ -73,6 +74,7 @@ SongResult prepare_song(const fs::path& dir, const ModelConfig& cfg, bool fast, 
     const std::string meta_path = (dir / "meta.json").string();
     nlohmann::json meta;
     try {
+        require_regular_file(meta_path);
         std::ifstream in(meta_path);
         meta = nlohmann::json::parse(in);
     } catch (const std::exception&) {

@@ -1,7 +1,10 @@
 // safetensors reading/writing with full validation (see loopsep/safetensors.h).
 #include "loopsep/safetensors.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cmath>
@@ -122,13 +125,16 @@ SafetensorsFile parse_safetensors(const std::uint8_t* data, std::size_t size, co
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
+    // Regular files only: the size is stat's, never "read until the end" of a device or FIFO.
+    // (Checked here with stat, not loopsep/files.h: this library stands alone for the fuzzer.)
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw input_error(path + ": " + std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) throw input_error(path + ": is a directory, not a model file");
+    if (!S_ISREG(st.st_mode)) throw input_error(path + ": not a regular file (a device, FIFO or socket)");
+    const std::streamoff size = std::streamoff(st.st_size);
+    if (size > (std::streamoff(1) << 31)) throw input_error(path + ": model file is too large (> 2 GiB)");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw input_error(path + ": cannot open model file");
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    if (size < 0) throw input_error(path + ": cannot read model file");
-    if (size > (std::streamoff(1) << 31)) throw input_error(path + ": model file is too large (> 2 GiB)");
-    in.seekg(0);
     std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
     if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
         throw input_error(path + ": cannot read model file");

@@ -6,6 +6,7 @@
 // u32 song, u32 source, u32 bar, u8 active, f32 scale, window_samples codes.
 // 8-bit µ-law keeps ≈ 38 dB SNR per stem — far below what the net resolves — and
 // halves the size of int16, so more material fits one GPU upload (64 MiB).
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -152,6 +153,9 @@ void write_segment_cache(const std::string& path, const SegmentCache& c) {
 }
 
 SegmentCache read_segment_cache(const std::string& path) {
+    struct stat st {};  // stat, not loopsep/files.h: the GPU trainer links no loopsep_core
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+        throw input_error(path + ": not a regular file (segment cache)");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw input_error(path + ": cannot open segment cache");
     std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -69,10 +69,12 @@ struct RunResult {
 };
 
 // Runs the built `loopsep` with a shell-quoted argument string; captures stdout/stderr.
-inline RunResult run_loopsep(const std::string& args, const std::string& workdir = "/tmp") {
+// With timeout_sec > 0 it runs under timeout(1): a run that hangs ends with exit code 124.
+inline RunResult run_loopsep(const std::string& args, const std::string& workdir = "/tmp", int timeout_sec = 0) {
     char tmpl[] = "/tmp/loopsep-run-XXXXXX";
     std::string dir = ::mkdtemp(tmpl);
-    std::string cmd = "cd '" + workdir + "' && '" + std::string(LOOPSEP_BINARY) + "' " + args + " >'" + dir +
+    const std::string limit = timeout_sec > 0 ? "timeout " + std::to_string(timeout_sec) + " " : "";
+    std::string cmd = "cd '" + workdir + "' && " + limit + "'" + std::string(LOOPSEP_BINARY) + "' " + args + " >'" + dir +
                       "/out' 2>'" + dir + "/err' </dev/null";
     int status = std::system(cmd.c_str());
     RunResult r;

@@ -1,5 +1,7 @@
 #include "args.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -52,6 +54,15 @@ std::vector<std::string> split_list(const std::string& text, char sep) {
     while (std::getline(in, item, sep))
         if (!item.empty()) out.push_back(item);
     return out;
+}
+
+void check_identifier(const std::string& value, const std::string& option) {
+    const bool ok = !value.empty() && value.size() <= 64 &&
+                    std::all_of(value.begin(), value.end(), [](char c) {
+                        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                    });
+    if (!ok)
+        throw usage_error(option + ": '" + value + "' is not a valid name (letters, digits, '_' and '-' only)");
 }
 
 std::string ParsedArgs::get(const std::string& name, const std::string& fallback) const {

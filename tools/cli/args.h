@@ -53,5 +53,8 @@ std::string usage_text(const CommandSpec& spec);
 double parse_double(const std::string& text, const std::string& what, double min, double max);
 long parse_int(const std::string& text, const std::string& what, long min, long max);
 std::vector<std::string> split_list(const std::string& text, char sep = ',');
+// Target / instrument names become file and folder names: letters, digits, '_' and '-' only
+// (no '/', no '..'), at most 64 characters. Usage error naming `option` and the value otherwise.
+void check_identifier(const std::string& value, const std::string& option);
 
 }  // namespace loopsep::cli

@@ -47,7 +47,7 @@ const char* kOverview =
     "  import DIR --instrument I --genre G [...] [--recursive]   every audio file in DIR\n"
     "  list [--instrument I] [--genre G] [--section S] [--bpm-min A] [--bpm-max B] [--limit N] [--json]\n"
     "  show ID [--json]\n"
-    "  export ID|--instrument I [--genre G] [--section S] --out DIR   WAV files with acid/smpl chunks\n"
+    "  export ID|--instrument I [--genre G] [--section S] --out DIR [--force]   WAV files with acid/smpl chunks\n"
     "  remove ID\n"
     "  stats [--json]\n"
     "  verify                        integrity check, every loop decodes and matches its hash\n\n"
@@ -335,7 +335,8 @@ int cmd_export(const Context& c) {
         for (const auto& r : cat.list(filter_from(c.args))) ids.push_back(r.id);
         if (ids.empty()) throw input_error(cat.path() + ": no loops match");
     }
-    for (const auto& p : export_loops(cat, ids, out)) std::printf("%s\n", p.c_str());
+    const auto existing = c.args.has("--force") ? ExistingExport::Replace : ExistingExport::Refuse;
+    for (const auto& p : export_loops(cat, ids, out, existing)) std::printf("%s\n", p.c_str());
     return 0;
 }
 
@@ -401,6 +402,7 @@ std::vector<Sub> subcommands() {
     list_opts.push_back({"--json", false, "print a JSON array"});
     std::vector<OptionSpec> export_opts = filters;
     export_opts.push_back({"--out", true, "output folder (created if missing)", "DIR"});
+    export_opts.push_back({"--force", false, "overwrite files already in DIR"});
     std::vector<OptionSpec> import_opts = meta_options();
     import_opts.push_back({"--recursive", false, "also import from subfolders"});
     return {

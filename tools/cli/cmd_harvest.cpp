@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "loopsep/catalog.h"
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/harvest.h"
 #include "loopsep/model.h"
 
@@ -91,9 +92,11 @@ std::string song_line(const SongHarvest& s) {
 int run_harvest(const Argv& argv) {
     ParsedArgs args = parse_args(kSpec, argv);
     if (args.has("--help")) { std::cout << usage_text(kSpec); return 0; }
+    install_interrupt_cleanup("loopsep");  // as separate: temporaries removed on SIGINT/SIGTERM/SIGHUP
 
     HarvestParams p;
     p.target = args.require("--target");
+    check_identifier(p.target, "--target");  // it names catalog tags and exported files
     p.genre = parse_genre(args.require("--genre"));
     const std::string db = args.require("--catalog");
     p.query_path = args.get("--query");

@@ -19,6 +19,7 @@
 #include "loopsep/catalog.h"
 #include "loopsep/engine.h"
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/model.h"
 #include "loopsep/parallel.h"
 
@@ -100,6 +101,9 @@ private:
 int run_separate(const Argv& argv) {
     ParsedArgs args = parse_args(kSpec, argv);
     if (args.has("--help")) { std::cout << usage_text(kSpec); return 0; }
+    // Ctrl-C, kill or a closed terminal: remove the stems' temporaries, say so, exit 128 + signal.
+    // Installed here, in the module: its own copy of the temp-file registry is the one its writers fill.
+    install_interrupt_cleanup("loopsep");
 
     // --- configuration, validated once ---
     const bool single = args.has("--target") || args.has("--output");
@@ -108,6 +112,14 @@ int run_separate(const Argv& argv) {
     std::vector<std::string> target_names = single ? std::vector<std::string>{args.require("--target")}
                                                    : split_list(args.require("--targets"));
     if (target_names.empty()) throw usage_error("--targets is empty");
+    // Targets name output files: identifiers only, each once, and not the residual's name.
+    for (std::size_t i = 0; i < target_names.size(); ++i) {
+        check_identifier(target_names[i], single ? "--target" : "--targets");
+        for (std::size_t j = 0; j < i; ++j)
+            if (target_names[j] == target_names[i]) throw usage_error("--targets: '" + target_names[i] + "' is given twice");
+        if (target_names[i] == "residual" && args.has("--residual"))
+            throw usage_error("--targets: a target named 'residual' would collide with --residual's output");
+    }
     if (single) args.require("--output");
     else args.require("--outdir");
     if (single && args.positional.size() != 1) throw usage_error("--output takes exactly one SONG (use --outdir for several)");
@@ -216,8 +228,14 @@ int run_separate(const Argv& argv) {
             if (params.residual) residual_path = song_dir + "/residual" + ext;
         }
         try {
-            for (const auto& o : outputs)
-                if (!force && fs::exists(o)) throw input_error(o + ": exists (use --force to overwrite)");
+            // The output rule (loopsep/files.h): never over an input, never over a device or FIFO,
+            // an existing file only with --force. The residual too.
+            std::vector<std::string> inputs = args.positional;  // every song of this run
+            inputs.push_back(model_path);
+            inputs.insert(inputs.end(), queries.begin(), queries.end());
+            if (args.has("--catalog")) inputs.push_back(args.get("--catalog"));
+            for (const auto& o : outputs) check_output_path(o, force, inputs);
+            if (params.residual) check_output_path(residual_path, force, inputs);
             DecodedSong decoded = prefetched.valid() ? prefetched.get() : decode_song(song_path, false);
             const Audio& song = decoded.song;
             const double decode_sec = decoded.decode_sec;

@@ -13,13 +13,14 @@
 #include "commands.h"
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/stretch.h"
 
 namespace loopsep::cli {
 
 int run_stretch(const Argv& argv) {
     const CommandSpec spec{
-        "stretch", "LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] [--bits 16|24|f32] --output OUT [--json]",
+        "stretch", "LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] [--bits 16|24|f32] --output OUT [--force] [--json]",
         "Time-stretches a loop to tempo B (pitch kept, exact length frames·A/B). Without --from-bpm the loop's\n"
         "tempo A is estimated from its length and onsets (4, 8, 16 or 32 beats at 70..180 BPM).",
         {{"--to-bpm", true, "target tempo (20..400)", "B"},
@@ -28,6 +29,7 @@ int run_stretch(const Argv& argv) {
          {"--short-window", false, "R3 short window: much faster, slightly less smooth"},
          {"--bits", true, "output sample format: 16 (default), 24 or f32", "BITS"},
          {"--output", true, "output file (.wav or .flac), written atomically", "OUT"},
+         {"--force", false, "overwrite an existing OUT (never the input, never a device or FIFO)"},
          {"--json", false, "print one JSON object describing the result"}},
         1, 1};
     ParsedArgs args = parse_args(spec, argv);
@@ -47,6 +49,7 @@ int run_stretch(const Argv& argv) {
     wo.format = format_from_extension(out_path);
     if (args.has("--bits")) wo.bits = parse_sample_bits(args.get("--bits"));
     const std::string in_path = args.positional[0];
+    check_output_path(out_path, args.has("--force"), {in_path});  // before any work
 
     Audio loop = read_audio(in_path);
     double from_bpm = from_bpm_given;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "command_modules.h"
+#include "loopsep/files.h"
 
 #ifndef LOOPSEP_VERSION
 #define LOOPSEP_VERSION "0.0.0"
@@ -65,6 +66,9 @@ int main(int argc, char** argv) {
         std::printf("loopsep %s\n", LOOPSEP_VERSION);
         return 0;
     }
+    // The light commands (stretch, catalog export) write through this executable's registry of
+    // temporaries; a command module installs its own handler over this one.
+    loopsep::install_interrupt_cleanup("loopsep");
     const loopsep::cli::Argv args(argv + 2, argv + argc);
     for (const auto& s : kSubcommands) {
         if (command != s.name) continue;

@@ -145,10 +145,16 @@ struct SeedReport {
 // the others still go in. Input error if the manifest itself is unreadable.
 SeedReport seed_from_manifest(Catalog& catalog, const std::string& manifest_path);
 
+// What export_loops does with a file that is already there (a regular file; anything else, e.g. a
+// FIFO or a device, is always refused): Refuse (input error, nothing written), Replace (--force),
+// or Keep it as it is (harvest re-exporting loops it exported before).
+enum class ExistingExport { Refuse, Replace, Keep };
+
 // Writes each loop as a DAW-ready WAV (acid + smpl chunks) named
 // "<genre>_<instrument>_<bpm>bpm_<section>_<id>.wav" into out_dir (created if
-// missing). Returns the paths written. Input error if an id does not exist.
+// missing). Returns the paths (written or kept). Input error if an id does not exist
+// or an existing file is refused; every path is checked before any is written.
 std::vector<std::string> export_loops(const Catalog& catalog, const std::vector<std::int64_t>& ids,
-                                      const std::string& out_dir);
+                                      const std::string& out_dir, ExistingExport existing = ExistingExport::Refuse);
 
 }  // namespace loopsep

@@ -1,0 +1,101 @@
+// `loopsep catalog` against careless use: FIFOs as the database, exports over existing files,
+// and tags that contradict the audio (length vs beats vs tempo).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "loopsep/catalog.h"
+#include "test_util.h"
+
+using namespace loopsep;
+using namespace loopsep::test;
+
+namespace {
+const std::string kTimeout = "timeout 20";
+
+void expect_refusal(const RunResult& r, int code, const std::string& needle) {
+    EXPECT_EQ(r.rc, code) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+int count_rows(const std::string& db) {
+    return int(Catalog::open(db, false).count());
+}
+}  // namespace
+
+TEST(CatalogHardening, AFifoAsTheDatabaseIsRefusedNotWaitedOn) {
+    TempDir dir;
+    ASSERT_EQ(::mkfifo((dir / "c.db").c_str(), 0644), 0);
+    expect_refusal(run_loopsep({"catalog", "--db", dir / "c.db", "list"}, dir.path.string(), kTimeout), 1,
+                   "not a regular file");
+    expect_refusal(run_loopsep({"catalog", "--db", dir / "c.db", "init"}, dir.path.string(), kTimeout), 1,
+                   "not a regular file");
+}
+
+TEST(CatalogHardening, ExportRefusesExistingFilesWithoutForceAndFifosAlways) {
+    TempDir dir;
+    const std::string db = dir / "c.db", d = dir.path.string();
+    write_audio(dir / "a.wav", make_loop(440, 128, 8));
+    ASSERT_EQ(run_loopsep({"catalog", "--db", db, "add", dir / "a.wav", "--instrument", "bongo", "--genre", "bachata",
+                           "--bpm", "128"},
+                          d)
+                  .rc,
+              0);
+    auto first = run_loopsep({"catalog", "--db", db, "export", "1", "--out", dir / "out"}, d, kTimeout);
+    ASSERT_EQ(first.rc, 0) << first.err;
+    const std::string file = first.out.substr(0, first.out.find('\n'));
+    write_file(file, "mine");
+    expect_refusal(run_loopsep({"catalog", "--db", db, "export", "1", "--out", dir / "out"}, d, kTimeout), 1, "--force");
+    EXPECT_EQ(read_file(file), "mine");
+    auto forced = run_loopsep({"catalog", "--db", db, "export", "1", "--out", dir / "out", "--force"}, d, kTimeout);
+    ASSERT_EQ(forced.rc, 0) << forced.err;
+    EXPECT_EQ(read_audio(file).frames(), read_audio(dir / "a.wav").frames());
+    fs::remove(file);
+    ASSERT_EQ(::mkfifo(file.c_str(), 0644), 0);
+    expect_refusal(run_loopsep({"catalog", "--db", db, "export", "1", "--out", dir / "out", "--force"}, d, kTimeout), 1,
+                   "not a regular file");
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISFIFO(st.st_mode));
+}
+
+TEST(CatalogHardening, AddRefusesTagsThatContradictTheLength) {
+    TempDir dir;
+    const std::string db = dir / "c.db", d = dir.path.string();
+    write_audio(dir / "four.wav", make_loop(440, 120, 4));  // 2 s: four beats at 120 BPM
+    // Eight beats in 2 s is 240 BPM, not 120.
+    expect_refusal(run_loopsep({"catalog", "--db", db, "add", dir / "four.wav", "--instrument", "bongo", "--genre",
+                                "bachata", "--bpm", "120", "--beats", "8"},
+                               d),
+                   1, "beats");
+    // Within 10 %: accepted.
+    auto ok = run_loopsep({"catalog", "--db", db, "add", dir / "four.wav", "--instrument", "bongo", "--genre", "bachata",
+                           "--bpm", "125", "--beats", "4"},
+                          d);
+    ASSERT_EQ(ok.rc, 0) << ok.err;
+    // Shorter than one beat: 0.3 s at 120 BPM is 0.6 of a beat.
+    Audio blip = make_loop(330, 120, 4);
+    for (auto& ch : blip.channels) ch.resize(13230);
+    write_audio(dir / "blip.wav", blip);
+    expect_refusal(run_loopsep({"catalog", "--db", db, "add", dir / "blip.wav", "--instrument", "bongo", "--genre",
+                                "bachata", "--bpm", "120"},
+                               d),
+                   1, "shorter than one beat");
+    EXPECT_EQ(count_rows(db), 1);
+}
+
+TEST(CatalogHardening, ImportRefusesInconsistentFilesAndKeepsTheRest) {
+    TempDir dir;
+    const std::string db = dir / "c.db", d = dir.path.string();
+    fs::create_directories(dir / "in");
+    write_audio(dir / "in/a.wav", make_loop(440, 120, 4));  // 2 s = 4 beats at 120
+    write_audio(dir / "in/b.wav", make_loop(550, 60, 4));   // 4 s = 8 beats at 120: contradicts --beats 4
+    auto r = run_loopsep({"catalog", "--db", db, "import", dir / "in", "--instrument", "bongo", "--genre", "bachata",
+                          "--bpm", "120", "--beats", "4"},
+                         d);
+    EXPECT_EQ(r.rc, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("1 added"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("1 refused"), std::string::npos) << r.out;
+    EXPECT_EQ(count_rows(db), 1);
+}
