@@ -56,9 +56,18 @@ Rgb colour(double t) {
     return {mix(0), mix(1), mix(2)};
 }
 
-// Log-frequency spectrogram, kImageWidth columns over the whole signal (one 2048-point frame centred
-// in each), 30 Hz to 16 kHz (or Nyquist) in kSpectrogramHeight rows; each row shows its loudest bin,
-// on the fixed dB scale, so images of one page (and of different runs) compare directly.
+}  // namespace
+
+Rgb spectrogram_colour(double db) { return colour((db - kSpectrogramFloorDb) / (kSpectrogramTopDb - kSpectrogramFloorDb)); }
+
+static double top_hz(int rate_hz) { return std::min(kSpectrogramMaxHz, rate_hz / 2.0); }
+
+int spectrogram_row(double hz, int rate_hz) {
+    const double band = std::log(hz / kSpectrogramMinHz) / std::log(top_hz(rate_hz) / kSpectrogramMinHz) * kSpectrogramHeight;
+    return kSpectrogramHeight - 1 - std::clamp(int(std::floor(band)), 0, kSpectrogramHeight - 1);
+}
+
+// One fixed dB scale, so images of one page (and of different runs) compare directly.
 Image spectrogram_image(const std::vector<float>& samples, int rate_hz) {
     StftParams sp;
     sp.n_fft = 2048;
@@ -66,7 +75,7 @@ Image spectrogram_image(const std::vector<float>& samples, int rate_hz) {
     std::vector<long> centers(kImageWidth);
     for (int x = 0; x < kImageWidth; ++x) centers[x] = long((x + 0.5) * double(samples.size()) / kImageWidth);
     const Spectrogram spec = stft.forward_at(samples.data(), samples.size(), centers);
-    const double bin_hz = double(rate_hz) / sp.n_fft, f_min = 30.0, f_max = std::min(16000.0, rate_hz / 2.0);
+    const double bin_hz = double(rate_hz) / sp.n_fft, f_min = kSpectrogramMinHz, f_max = top_hz(rate_hz);
     const double full_scale = sp.n_fft / 4.0;  // |X| of a full-scale sine under the Hann window
     Image img(kImageWidth, kSpectrogramHeight);
     for (int y = 0; y < kSpectrogramHeight; ++y) {
@@ -79,11 +88,13 @@ Image spectrogram_image(const std::vector<float>& samples, int rate_hz) {
             double power = 0;
             for (int k = k_lo; k <= k_hi; ++k) power = std::max(power, double(std::norm(spec.at(std::size_t(x), k))));
             const double db = 10 * std::log10(power / (full_scale * full_scale) + 1e-20);
-            img.set(x, y, colour((db - kSpectrogramFloorDb) / (kSpectrogramTopDb - kSpectrogramFloorDb)));
+            img.set(x, y, spectrogram_colour(db));
         }
     }
     return img;
 }
+
+namespace {
 
 // The waveform (min/max per column) over the beat grid: beats light, downbeats darker, the starts of
 // the four-beat segments the model separated as orange ticks along the top. Same time axis as the

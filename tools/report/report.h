@@ -8,13 +8,26 @@
 
 #include <string>
 
+#include <vector>
+
 #include <nlohmann/json.hpp>
+
+#include "report/png.h"
 
 namespace loopsep::report {
 
 // The spectrogram's fixed dB scale (dBFS of a full-scale sine's bin = 0): the same for every image.
 constexpr double kSpectrogramTopDb = -10.0, kSpectrogramFloorDb = -90.0;
 constexpr int kImageWidth = 960, kSpectrogramHeight = 180, kTimelineHeight = 90;
+constexpr double kSpectrogramMinHz = 30.0, kSpectrogramMaxHz = 16000.0;
+
+// The colour of a spectrogram value in dBFS (clamped to the scale): dark to light, magma-like.
+Rgb spectrogram_colour(double db);
+// The image row (0 = top) that shows `hz` for audio at `rate_hz`.
+int spectrogram_row(double hz, int rate_hz);
+// kImageWidth × kSpectrogramHeight: one 2048-point frame centred in each column, each row its
+// loudest bin over a log-frequency band from kSpectrogramMinHz to kSpectrogramMaxHz (or Nyquist).
+Image spectrogram_image(const std::vector<float>& samples, int rate_hz);
 
 // `run` with every path made relative to `dir` (what run.json holds): report pages and players then
 // keep working when the folder moves, as long as the songs stay where they were relative to it.
