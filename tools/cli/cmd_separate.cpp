@@ -22,6 +22,7 @@
 #include "loopsep/files.h"
 #include "loopsep/model.h"
 #include "loopsep/parallel.h"
+#include "progress.h"
 #include "report/levels.h"
 #include "report/report.h"
 
@@ -57,26 +58,11 @@ const CommandSpec kSpec{
      {"--no-beats", false, "songs without a beat: fixed grid at the genre's tempo instead of an error"},
      {"--force", false, "overwrite existing outputs"},
      {"--json", false, "print one JSON summary on stdout (docs/separate.schema.json)"},
+     {"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"},
      {"--report", false, "also write report.html and run.json beside the stems (--outdir, or --output's folder)"},
      {"--reference-dir", true, "true stems (REF/<song>/<target>.wav or REF/<target>.wav): SDR per stem in the JSON and report", "REF"}},
     1,
     SIZE_MAX};
-
-class ProgressBar {
-public:
-    ProgressBar(std::string label) : label_(std::move(label)), enabled_(::isatty(2)) {}
-    void operator()(std::size_t done, std::size_t total) const {
-        if (!enabled_ || total == 0) return;
-        const int width = 30, filled = int(width * done / total);
-        std::fprintf(stderr, "\r%s [%s%s] %zu/%zu", label_.c_str(), std::string(filled, '#').c_str(),
-                     std::string(width - filled, '.').c_str(), done, total);
-        if (done == total) std::fprintf(stderr, "\n");
-    }
-
-private:
-    std::string label_;
-    bool enabled_;
-};
 
 // Streams every output to its file as the engine finishes it; commit() renames them all into place.
 // Destroyed before commit() (an error), it leaves no output behind.
@@ -261,7 +247,12 @@ int run_separate(const Argv& argv) {
     // --- songs ---
     nlohmann::json summary = nlohmann::json::array(), failed = nlohmann::json::array();
     int failures = 0;
+    // One bar for the whole run: songs done plus the current song's share of its segments.
+    Progress bar("separate", args.has("--quiet"));
+    const std::size_t num_songs = args.positional.size();
+    std::size_t song_index = 0;
     for (const std::string& song_path : args.positional) {
+        ++song_index;
         // The prefetched audio belongs to the first song only, even if that song is refused below.
         std::future<DecodedSong> prefetched = std::move(first_song);
         // Outputs first, so an existing file is refused before any work.
@@ -290,7 +281,13 @@ int run_separate(const Argv& argv) {
             DecodedSong decoded = prefetched.valid() ? prefetched.get() : decode_song(song_path, false);
             const Audio& song = decoded.song;
             const double decode_sec = decoded.decode_sec;
-            ProgressBar bar(song_name);
+            auto on_segments = [&](std::size_t done, std::size_t total) {
+                const double within = total ? double(done) / double(total) : 0.0;
+                bar.update((double(song_index - 1) + within) / double(num_songs),
+                           "song " + std::to_string(song_index) + "/" + std::to_string(num_songs) + " " + song_name +
+                               (total ? ", segment " + std::to_string(done) + "/" + std::to_string(total) : ""));
+            };
+            on_segments(0, 0);
             bool made_dir = false;
             if (!single && !fs::exists(song_dir)) {
                 std::error_code ec;
@@ -304,7 +301,7 @@ int run_separate(const Argv& argv) {
             try {
                 FileSink sink(paths, song.num_channels(), song.sample_rate_hz, wo, params.threads);
                 try {
-                    r = engine.separate_to(song, targets, params, sink, std::cref(bar), decoded.grid ? &*decoded.grid : nullptr);
+                    r = engine.separate_to(song, targets, params, sink, on_segments, decoded.grid ? &*decoded.grid : nullptr);
                     r.times.beats += decoded.beats_sec;
                 } catch (const Error& e) {  // e.g. "no steady beat": say which song
                     throw Error(e.kind(), song_path + ": " + e.what());
@@ -324,6 +321,7 @@ int run_separate(const Argv& argv) {
                 throw;
             }
             // --- what was made, for the user: levels, warnings, the files (JSON shape: docs/separate.schema.json) ---
+            bar.clear();  // what follows is printed: the bar comes back with the next song
             const double mixture_energy = report::sum_squares(song);
             const double mixture_dbfs = report::level_dbfs(song);
             auto share = [&](std::size_t o) { return mixture_energy > 0 ? energies[o] / mixture_energy : 0.0; };
@@ -369,6 +367,7 @@ int run_separate(const Argv& argv) {
                     std::printf("  residual: %s, %s\n", residual_path.c_str(), fmt_db(levels_dbfs.back()).c_str());
             }
         } catch (const Error& e) {
+            bar.clear();
             if (args.positional.size() == 1) throw;
             std::fprintf(stderr, "loopsep: %s\n", e.what());
             failed.push_back({{"input", song_path}, {"error", e.what()}});
