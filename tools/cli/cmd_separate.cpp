@@ -243,16 +243,14 @@ int run_separate(const Argv& argv) {
         targets.push_back(std::move(q));
     }
     const double setup_sec = since(setup_start);  // model load + query embeddings, once for all songs
+    // One progress bar for the whole run: songs done plus the current song's share of its segments.
+    Progress bar("separate", args.has("--quiet"));
+    const std::size_t num_songs = args.positional.size();
 
     // --- songs ---
     nlohmann::json summary = nlohmann::json::array(), failed = nlohmann::json::array();
     int failures = 0;
-    // One bar for the whole run: songs done plus the current song's share of its segments.
-    Progress bar("separate", args.has("--quiet"));
-    const std::size_t num_songs = args.positional.size();
-    std::size_t song_index = 0;
     for (const std::string& song_path : args.positional) {
-        ++song_index;
         // The prefetched audio belongs to the first song only, even if that song is refused below.
         std::future<DecodedSong> prefetched = std::move(first_song);
         // Outputs first, so an existing file is refused before any work.
@@ -281,10 +279,12 @@ int run_separate(const Argv& argv) {
             DecodedSong decoded = prefetched.valid() ? prefetched.get() : decode_song(song_path, false);
             const Audio& song = decoded.song;
             const double decode_sec = decoded.decode_sec;
+            // 1-based position in the run (song_path refers into args.positional).
+            const std::size_t song_number = std::size_t(&song_path - args.positional.data()) + 1;
             auto on_segments = [&](std::size_t done, std::size_t total) {
                 const double within = total ? double(done) / double(total) : 0.0;
-                bar.update((double(song_index - 1) + within) / double(num_songs),
-                           "song " + std::to_string(song_index) + "/" + std::to_string(num_songs) + " " + song_name +
+                bar.update((double(song_number - 1) + within) / double(num_songs),
+                           "song " + std::to_string(song_number) + "/" + std::to_string(num_songs) + " " + song_name +
                                (total ? ", segment " + std::to_string(done) + "/" + std::to_string(total) : ""));
             };
             on_segments(0, 0);
@@ -306,13 +306,13 @@ int run_separate(const Argv& argv) {
                 } catch (const Error& e) {  // e.g. "no steady beat": say which song
                     throw Error(e.kind(), song_path + ": " + e.what());
                 }
-                const auto commit_start = Clock::now();
-                sink.commit();
-                r.times.write += since(commit_start);
-                for (std::size_t o = 0; o < paths.size(); ++o) {
+                for (std::size_t o = 0; o < paths.size(); ++o) {  // measured as the stems streamed out
                     levels_dbfs.push_back(sink.level_dbfs(o));
                     energies.push_back(sink.energy(o));
                 }
+                const auto commit_start = Clock::now();
+                sink.commit();
+                r.times.write += since(commit_start);
             } catch (...) {
                 if (made_dir) {  // only if still empty: never removes anything that was there
                     std::error_code ec;
