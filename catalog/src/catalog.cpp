@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -117,6 +118,29 @@ std::string parent_dir(const std::string& path) {
 }
 
 }  // namespace
+
+// A loop lasts its beats at its tempo. Tags that contradict the audio (a typo in --bpm or --beats, a
+// wrong file) would make every query built from the loop wrong, so they are refused when added.
+namespace {
+constexpr double kLengthTolerance = 0.10;  // loops are cut by hand: a tenth of the length is slack enough
+}  // namespace
+
+void check_length_matches_tags(double duration_sec, double bpm, int beats, const std::string& what) {
+    const double beats_in_audio = duration_sec * bpm / 60.0;
+    char msg[256];
+    if (beats_in_audio < 1.0) {
+        std::snprintf(msg, sizeof msg, ": shorter than one beat (%.3f s at %.2f BPM is %.2f beats)", duration_sec, bpm,
+                      beats_in_audio);
+        throw input_error(what + msg);
+    }
+    if (std::abs(beats_in_audio - beats) > kLengthTolerance * beats) {
+        std::snprintf(msg, sizeof msg,
+                      ": %d beats at %.2f BPM last %.3f s but the audio lasts %.3f s (%.2f beats; tags and length "
+                      "must agree within 10 %%)",
+                      beats, bpm, beats * 60.0 / bpm, duration_sec, beats_in_audio);
+        throw input_error(what + msg);
+    }
+}
 
 std::string audio_content_hash(const Audio& audio) {
     Sha256 h;
@@ -320,6 +344,7 @@ AddResult Catalog::add(const Audio& audio, const LoopMeta& meta_in) {
     const std::string hash = audio_content_hash(stored);
     const double duration = stored.duration_sec();
     if (meta.beats == 0) meta.beats = std::max(1, static_cast<int>(std::lround(duration * meta.bpm / 60.0)));
+    check_length_matches_tags(duration, meta.bpm, meta.beats, what);
 
     auto* db = impl_->db;
     const std::string& path = impl_->path;

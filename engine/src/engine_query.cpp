@@ -95,17 +95,29 @@ std::vector<float> Engine::query_from_catalog(Catalog& catalog, const std::strin
     std::vector<LoopRecord> loops = prototype_loops(catalog, instrument, genre);
     const std::string cache_key = model_tag_.empty() ? "" : model_tag_ + kQueryPathTag;
     std::vector<std::vector<float>> embeddings;
+    std::string last_problem;
     for (const LoopRecord& rec : loops) {
         if (!cache_key.empty())
             if (auto cached = catalog.embedding(rec.id, cache_key); cached && int(cached->size()) == model_->embedding_size()) {
                 embeddings.push_back(*cached);
                 continue;
             }
-        Audio audio = catalog.load_audio(rec.id);
-        std::vector<float> e = query_from_loop(audio, rec.bpm, "catalog loop " + std::to_string(rec.id));
-        if (!cache_key.empty()) catalog.set_embedding(rec.id, cache_key, e);
-        embeddings.push_back(std::move(e));
+        // One bad row (damaged audio, tags that contradict its length) must not sink the prototype:
+        // it is left out and named on stderr, the others still make the query.
+        try {
+            Audio audio = catalog.load_audio(rec.id);
+            std::vector<float> e = query_from_loop(audio, rec.bpm, "catalog loop " + std::to_string(rec.id));
+            if (!cache_key.empty()) catalog.set_embedding(rec.id, cache_key, e);
+            embeddings.push_back(std::move(e));
+        } catch (const Error& e) {
+            const std::string label = "catalog loop " + std::to_string(rec.id);
+            last_problem = e.what();
+            if (last_problem.rfind(label, 0) != 0) last_problem = label + ": " + last_problem;
+            std::fprintf(stderr, "loopsep: skipping %s\n", last_problem.c_str());
+        }
     }
+    if (embeddings.empty())
+        throw input_error("no usable loops of instrument '" + instrument + "' in the catalog (" + last_problem + ")");
     return Separator::prototype(embeddings);
 }
 

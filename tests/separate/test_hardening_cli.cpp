@@ -248,8 +248,8 @@ TEST(Hardening, PrototypeSkipsABadCatalogRowAndSaysWhich) {
     write_audio(f.dir.file("loop2.wav"), loopsep::testing::make_test_song(120, 2.0, 1, 44100), {});
     write_audio(f.dir.file("other.wav"), loopsep::testing::make_test_song(100, 2.4, 1), {});
     ASSERT_EQ(run_loopsep("catalog --db c.db add other.wav --instrument bongo --genre bachata --bpm 100", f.dir.path()).exit_code, 0);
-    // Damage row 2 behind the catalog's back: 2.4 s at 20 BPM is less than one beat.
-    ASSERT_EQ(std::system(("sqlite3 '" + f.dir.file("c.db") + "' 'UPDATE loops SET bpm = 20, beats = 1 WHERE id = 2'").c_str()), 0);
+    // Damage row 2 behind the catalog's back: 2.4 s at 10 BPM is 0.4 of a beat.
+    ASSERT_EQ(std::system(("sqlite3 '" + f.dir.file("c.db") + "' 'UPDATE loops SET bpm = 10, beats = 1 WHERE id = 2'").c_str()), 0);
     auto r = run_loopsep("separate song.wav --target bongo --catalog c.db --output out.wav --model m.safetensors", f.dir.path(),
                          120);
     EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -166,6 +166,9 @@ ReadyLoop prepare_file(const std::string& file, LoopMeta meta) {
         r.meta.bpm = estimate_bpm_for_catalog(r.audio, &beats, file);
         if (r.meta.beats == 0) r.meta.beats = beats;
     }
+    // Refused here, as a bad file (import goes on with the next), not inside the catalog write.
+    const int beats = r.meta.beats > 0 ? r.meta.beats : std::max(1, int(std::lround(r.audio.duration_sec() * r.meta.bpm / 60.0)));
+    check_length_matches_tags(r.audio.duration_sec(), r.meta.bpm, beats, file);
     return r;
 }
 

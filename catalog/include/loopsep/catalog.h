@@ -145,6 +145,10 @@ struct SeedReport {
 // the others still go in. Input error if the manifest itself is unreadable.
 SeedReport seed_from_manifest(Catalog& catalog, const std::string& manifest_path);
 
+// Input error naming `what` when a loop is shorter than one beat at `bpm`, or when `beats` at `bpm`
+// and the audio's length disagree by more than 10 % (Catalog::add refuses such loops).
+void check_length_matches_tags(double duration_sec, double bpm, int beats, const std::string& what);
+
 // What export_loops does with a file that is already there (a regular file; anything else, e.g. a
 // FIFO or a device, is always refused): Refuse (input error, nothing written), Replace (--force),
 // or Keep it as it is (harvest re-exporting loops it exported before).
