@@ -184,6 +184,16 @@ std::string url_path(const std::string& path) {
     return out;
 }
 
+std::string format_seconds(double t) {
+    char buf[32];
+    const long s = std::lround(t);
+    if (s >= 60)
+        std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+    else
+        std::snprintf(buf, sizeof buf, "%ld s", s);
+    return buf;
+}
+
 std::string num(double v, const char* format) {
     char buf[64];
     std::snprintf(buf, sizeof buf, format, v);
@@ -237,6 +247,22 @@ std::string track_html(const Track& t, const std::string& base_dir, std::string&
     return h.str();
 }
 
+// Seconds marked under the timeline, on the images' time axis: a round step giving at most 12 marks.
+std::string time_axis_html(double seconds) {
+    if (!(seconds > 0)) return "";
+    double step = 1;
+    for (double s : {1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0}) {
+        step = s;
+        if (seconds / s <= 12) break;
+    }
+    std::ostringstream h;
+    h << "<div class=\"axis\" style=\"width:" << kImageWidth << "px\">";
+    for (double t = 0; t <= seconds; t += step)
+        h << "<span style=\"left:" << int(t / seconds * kImageWidth) << "px\">" << format_seconds(t) << "</span>";
+    h << "</div>";
+    return h.str();
+}
+
 std::string song_html(const nlohmann::json& song, const std::string& base_dir, std::string& problems) {
     std::ostringstream h;
     const std::string input = song.value("input", std::string("?"));
@@ -256,7 +282,7 @@ std::string song_html(const nlohmann::json& song, const std::string& base_dir, s
     try {
         const Audio mix = read_any(resolve(base_dir, input));
         h << "<div class=\"tl\">" << img_tag(timeline_image(mono(mix), mix.sample_rate_hz, grid), "timeline", "waveform and beat grid")
-          << "<div class=\"key\">waveform; grey: beats, dark grey: downbeats, orange ticks: four-beat segments</div></div>\n";
+          << time_axis_html(mix.duration_sec()) << "<div class=\"key\">waveform; grey: beats, dark grey: downbeats, orange ticks: four-beat segments</div></div>\n";
     } catch (const Error& e) {
         h << "<div class=\"warn\">cannot draw the mixture: " << esc(e.what()) << "</div>";
         problems += std::string(e.what()) + "\n";
@@ -282,7 +308,8 @@ h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-top:1px solid #ccc;pa
 .track{margin:10px 0}.head{font-size:13px;margin-bottom:3px}.lvl{color:#245}.share,.query,.sdr{color:#555;margin-left:8px}
 audio{height:28px;vertical-align:middle}code{font-size:11px;color:#777}img{display:block}img.legend{display:inline-block;vertical-align:middle}
 .warn{background:#fff3cd;border:1px solid #e0b000;padding:3px 6px;font-size:13px;margin:3px 0}
-.key,.timings{font-size:12px;color:#555})";
+.key,.timings{font-size:12px;color:#555}
+.axis{position:relative;height:14px;font-size:10px;color:#555}.axis span{position:absolute;top:0;border-left:1px solid #999;padding-left:2px})";
 
 // Loads last: tells a headless browser (and a curious reader) what rendered. <body> gets
 // data-images-loaded / data-images-failed / data-spectrograms-loaded when the images are decoded,
