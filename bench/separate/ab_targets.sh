@@ -32,7 +32,7 @@ for _ in $(seq "$ROUNDS"); do
       python3 - "$label" "$t" "$W/time" "$W/summary.json" >> "$W/runs.txt" <<'PY'
 import json, sys
 wall, user, sys_s = map(float, open(sys.argv[3]).read().split())
-stages = json.load(open(sys.argv[4]))["songs"][0]["stage_sec"]
+stages = json.load(open(sys.argv[4]))["songs"][0]["timings"]["stage_sec"]
 print(json.dumps({"build": sys.argv[1], "targets": sys.argv[2].count(",") + 1, "wall": wall,
                   "cpu": user + sys_s, "stages": stages}))
 PY

@@ -24,11 +24,11 @@ run() {  # song label
   read -r wall rss < "$W/time"
   python3 - "$W/summary.json" "$wall" "$rss" "$2" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[1])); wall = float(sys.argv[2]); rss_mb = int(sys.argv[3]) / 1024
-st = s["stage_sec"]
+s = json.load(open(sys.argv[1]))["songs"][0]; wall = float(sys.argv[2]); rss_mb = int(sys.argv[3]) / 1024
+st = s["timings"]["stage_sec"]
 print(f"{sys.argv[4]:>10}: {s['seconds']:7.1f} s audio, {wall:6.1f} s wall = {s['seconds']/wall:5.1f}x real time, "
       f"peak RSS {rss_mb:6.0f} MB | decode {st['decode']:.2f} s, beats {st['beats']:.2f} s, stretch+STFT {st['stretch']:.2f} s, "
-      f"model {st['model']:.2f} s, reconstruct {st['reconstruct']:.2f} s, write {st['write']:.2f} s, setup {s['setup_sec']:.2f} s, "
+      f"model {st['model']:.2f} s, reconstruct {st['reconstruct']:.2f} s, write {st['write']:.2f} s, setup {s['timings']['setup_sec']:.2f} s, "
       f"segments {s['segments']}")
 PY
 }

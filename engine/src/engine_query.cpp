@@ -68,7 +68,7 @@ std::vector<float> Engine::query_from_loop(const Audio& loop_in, double loop_bpm
     return model_->embed_query(at_ref);
 }
 
-std::vector<float> Engine::query_from_catalog(Catalog& catalog, const std::string& instrument, Genre genre) const {
+std::vector<LoopRecord> prototype_loops(Catalog& catalog, const std::string& instrument, Genre genre) {
     LoopFilter filter;
     filter.instrument = instrument;
     std::vector<LoopRecord> loops;
@@ -88,6 +88,11 @@ std::vector<float> Engine::query_from_catalog(Catalog& catalog, const std::strin
         throw input_error(msg.str());
     }
     if (loops.size() > kMaxPrototypeLoops) loops.resize(kMaxPrototypeLoops);
+    return loops;
+}
+
+std::vector<float> Engine::query_from_catalog(Catalog& catalog, const std::string& instrument, Genre genre) const {
+    std::vector<LoopRecord> loops = prototype_loops(catalog, instrument, genre);
     const std::string cache_key = model_tag_.empty() ? "" : model_tag_ + kQueryPathTag;
     std::vector<std::vector<float>> embeddings;
     std::string last_problem;

@@ -837,6 +837,7 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         if (!std::isfinite(lv)) throw input_error("training diverged (loss is not finite); try a lower --lr");
         window_loss += lv;
         ++window_n;
+        if (p.on_step) p.on_step(s, p.steps);
         if (s % p.log_every == 0 || s == p.steps) {
             const double mean_loss = window_loss / window_n;
             if (res.first_loss == 0) res.first_loss = mean_loss;

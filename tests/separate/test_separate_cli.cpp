@@ -44,8 +44,8 @@ TEST(SeparateCli, WritesAFullLengthStemAndAJsonSummary) {
                          f.dir.path());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto j = nlohmann::json::parse(r.out);
-    EXPECT_EQ(j["stems"][0]["path"], "out.flac");
-    EXPECT_NEAR(j["tempo_bpm"].get<double>(), 122, 1.0);
+    EXPECT_EQ(j["songs"][0]["targets"][0]["path"], "out.flac");
+    EXPECT_NEAR(j["songs"][0]["tempo_bpm"].get<double>(), 122, 1.0);
     Audio song = read_audio(f.dir.file("song.wav")), out = read_audio(f.dir.file("out.flac"), {0, 2, true});
     EXPECT_EQ(out.frames(), song.frames());
     EXPECT_EQ(out.num_channels(), 2);

@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "loopsep/catalog.h"
 #include "loopsep/error.h"
+#include "progress.h"
 
 namespace loopsep::cli {
 
@@ -222,12 +223,19 @@ int cmd_import(const Context& c) {
 
     Catalog cat = c.open(true);  // a bad --db is refused before any file is read
     int added = 0, skipped = 0, refused = 0;
+    // On a terminal: a bar over the files, cleared for each line printed.
+    Progress bar("import", c.args.has("--quiet"));
+    std::size_t done = 0;
     for (const auto& f : files) {
+        bar.update(double(done) / double(files.size()),
+                   "file " + std::to_string(done + 1) + "/" + std::to_string(files.size()));
+        ++done;
         std::optional<ReadyLoop> loop;
         try {
             loop.emplace(prepare_file(f, meta));
         } catch (const Error& e) {
             ++refused;
+            bar.clear();
             std::printf("refused %s: %s\n", f.c_str(), e.what());
             std::fflush(stdout);
             continue;
@@ -235,6 +243,7 @@ int cmd_import(const Context& c) {
         // One transaction per file (inside add): a crash loses at most the file in flight.
         // A database error here is not the file's fault: it ends the import.
         AddResult r = cat.add(loop->audio, loop->meta);
+        bar.clear();
         if (r.status == AddStatus::Added) {
             ++added;
             std::printf("added %s -> %s\n", f.c_str(), describe(cat.get(r.id).value()).c_str());
@@ -244,6 +253,7 @@ int cmd_import(const Context& c) {
         }
         std::fflush(stdout);
     }
+    bar.clear();
     std::printf("import %s: %d added, %d skipped (duplicates), %d refused\n", dir.c_str(), added, skipped, refused);
     return refused > 0 ? 1 : 0;
 }
@@ -408,6 +418,7 @@ std::vector<Sub> subcommands() {
     export_opts.push_back({"--force", false, "overwrite files already in DIR"});
     std::vector<OptionSpec> import_opts = meta_options();
     import_opts.push_back({"--recursive", false, "also import from subfolders"});
+    import_opts.push_back({"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"});
     return {
         {"init", cmd_init, {"catalog init", "", "create the catalog (idempotent)", with_db({}), 0, 0}},
         {"add", cmd_add, {"catalog add", "AUDIO --instrument I --genre G [...]", "add one loop", meta_options(), 1, 1}},

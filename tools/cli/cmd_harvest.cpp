@@ -2,6 +2,7 @@
 // (see loopsep/harvest.h for how loops are cut, scored and filed).
 #include <climits>
 #include <cmath>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -14,6 +15,7 @@
 #include "loopsep/files.h"
 #include "loopsep/harvest.h"
 #include "loopsep/model.h"
+#include "progress.h"
 
 namespace loopsep::cli {
 
@@ -39,7 +41,8 @@ const CommandSpec kSpec{
      {"--threads", true, "CPU threads (default 2)", "N"},
      {"--model", true, std::string("model file (default: ") + kShippedModelFile + ")", "FILE"},
      {"--force", false, "harvest songs again even if already done"},
-     {"--json", false, "print one JSON summary on stdout"}},
+     {"--json", false, "print one JSON summary on stdout"},
+     {"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"}},
     1,
     SIZE_MAX};
 
@@ -118,9 +121,22 @@ int run_harvest(const Argv& argv) {
     set_torch_threads(p.threads);
 
     Catalog catalog = Catalog::open(db, true);
+    // On a terminal: a bar over the songs (the harvest reports per song), each song's line above it.
+    Progress bar("harvest", args.has("--quiet"));
+    const std::size_t num_songs = args.positional.size();
+    std::size_t songs_done = 0;
+    auto show = [&] {
+        bar.update(double(songs_done) / double(num_songs),
+                   "song " + std::to_string(std::min(songs_done + 1, num_songs)) + "/" + std::to_string(num_songs));
+    };
+    show();
     HarvestReport report = harvest(args.positional, catalog, p, [&](const SongHarvest& s) {
+        bar.clear();
         if (!json) std::cerr << song_line(s) << "\n";
+        ++songs_done;
+        show();
     });
+    bar.clear();
 
     if (json) {
         nlohmann::json songs = nlohmann::json::array();

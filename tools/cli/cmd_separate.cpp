@@ -23,6 +23,9 @@
 #include "loopsep/files.h"
 #include "loopsep/model.h"
 #include "loopsep/parallel.h"
+#include "progress.h"
+#include "report/levels.h"
+#include "report/report.h"
 
 namespace loopsep::cli {
 
@@ -55,39 +58,35 @@ const CommandSpec kSpec{
      {"--grid", true, "beats (default) | fixed (plain windows, no beat sync: ablation)", "G"},
      {"--no-beats", false, "songs without a beat: fixed grid at the genre's tempo instead of an error"},
      {"--force", false, "overwrite existing outputs"},
-     {"--json", false, "print one JSON summary on stdout"}},
+     {"--json", false, "print one JSON summary on stdout (docs/separate.schema.json)"},
+     {"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"},
+     {"--report", false, "also write report.html and run.json beside the stems (--outdir, or --output's folder)"},
+     {"--reference-dir", true, "true stems (REF/<song>/<target>.wav or REF/<target>.wav): SDR per stem in the JSON and report", "REF"}},
     1,
     SIZE_MAX};
-
-class ProgressBar {
-public:
-    ProgressBar(std::string label) : label_(std::move(label)), enabled_(::isatty(2)) {}
-    void operator()(std::size_t done, std::size_t total) const {
-        if (!enabled_ || total == 0) return;
-        const int width = 30, filled = int(width * done / total);
-        std::fprintf(stderr, "\r%s [%s%s] %zu/%zu", label_.c_str(), std::string(filled, '#').c_str(),
-                     std::string(width - filled, '.').c_str(), done, total);
-        if (done == total) std::fprintf(stderr, "\n");
-    }
-
-private:
-    std::string label_;
-    bool enabled_;
-};
 
 // Streams every output to its file as the engine finishes it; commit() renames them all into place.
 // Destroyed before commit() (an error), it leaves no output behind.
 // Several outputs are encoded on `threads` workers at once (each file is independent).
+// It measures each output's energy on the way (for the levels and warnings): no stem is read back.
 class FileSink : public StemSink {
 public:
     FileSink(const std::vector<std::string>& paths, int num_channels, int rate_hz, const WriteOptions& options,
              int threads)
         : threads_(threads) {
         for (const auto& p : paths) writers_.push_back(std::make_unique<AudioFileWriter>(p, num_channels, rate_hz, options));
+        sum_squares_.assign(paths.size(), 0.0);
     }
     void write(std::size_t, std::size_t frames, const std::vector<std::vector<const float*>>& outputs) override {
-        parallel_for(writers_.size(), threads_, [&](std::size_t o, std::size_t) { writers_[o]->write(outputs[o], frames); });
+        parallel_for(writers_.size(), threads_, [&](std::size_t o, std::size_t) {
+            writers_[o]->write(outputs[o], frames);
+            for (const float* ch : outputs[o])
+                for (std::size_t i = 0; i < frames; ++i) sum_squares_[o] += double(ch[i]) * ch[i];
+        });
+        if (!outputs.empty()) samples_ += frames * outputs[0].size();
     }
+    double level_dbfs(std::size_t output) const { return report::level_dbfs(sum_squares_[output], samples_); }
+    double energy(std::size_t output) const { return sum_squares_[output]; }
     void commit() {
         for (auto& w : writers_) w->commit();
     }
@@ -102,7 +101,24 @@ public:
 private:
     int threads_;
     std::vector<std::unique_ptr<AudioFileWriter>> writers_;
+    std::vector<double> sum_squares_;  // per output; each written by its own worker only
+    std::size_t samples_ = 0;          // per output, all channels
 };
+
+// One line for the human-readable listing: the query's file, catalog loop or prototype.
+std::string describe_query(const nlohmann::json& q) {
+    const std::string kind = q.at("kind");
+    if (kind == "file") return q.at("path").get<std::string>();
+    const auto& loops = q.at("loops");
+    if (kind == "catalog") return "catalog loop " + std::to_string(loops.at(0).at("id").get<long>());
+    return "prototype of " + std::to_string(loops.size()) + " catalog loop" + (loops.size() == 1 ? "" : "s");
+}
+
+std::string fmt_db(double db) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f dBFS", db);
+    return buf;
+}
 
 }  // namespace
 
@@ -152,6 +168,16 @@ int run_separate(const Argv& argv) {
         throw usage_error("more --query/--query-id than targets");
     if (!queries.empty() && !query_ids.empty()) throw usage_error("use --query or --query-id, not both");
     if (query_bpms.size() > queries.size()) throw usage_error("--query-bpm needs a --query for each value");
+    // The report's folder: beside the stems. Its two files follow the output rule like the stems.
+    const std::string report_dir =
+        single ? (fs::path(args.get("--output")).parent_path().empty() ? std::string(".")
+                                                                       : fs::path(args.get("--output")).parent_path().string())
+               : args.get("--outdir");
+    if (args.has("--report"))
+        for (const char* name : {"run.json", "report.html"})
+            check_output_path((fs::path(report_dir) / name).string(), force, args.positional);
+    if (args.has("--reference-dir") && !fs::is_directory(args.get("--reference-dir")))
+        throw input_error(args.get("--reference-dir") + ": not a directory (--reference-dir)");
 
     // --- model (loaded once for all songs) ---
     using Clock = std::chrono::steady_clock;
@@ -198,26 +224,40 @@ int run_separate(const Argv& argv) {
         return *catalog;
     };
     std::vector<TargetQuery> targets;
+    std::vector<nlohmann::json> query_used;  // per target: what made its query (the JSON's "query")
+    auto loop_json = [](const LoopRecord& rec) {
+        return nlohmann::json{{"id", rec.id}, {"name", fs::path(rec.source).filename().string()},
+                               {"instrument", rec.instrument}, {"genre", rec.genre}, {"bpm", rec.bpm}};
+    };
     for (std::size_t i = 0; i < target_names.size(); ++i) {
         TargetQuery q{target_names[i], {}};
         if (i < queries.size()) {
             double bpm = i < query_bpms.size() ? parse_double(query_bpms[i], "--query-bpm", 20, 400) : 0.0;
             q.embedding = engine.query_from_loop(read_audio(queries[i]), bpm, queries[i]);
+            query_used.push_back({{"kind", "file"}, {"path", queries[i]}});
+            if (bpm > 0) query_used.back()["bpm"] = bpm;
         } else if (i < query_ids.size()) {
             long id = parse_int(query_ids[i], "--query-id", 1, LONG_MAX);
             Catalog& cat = open_catalog();
             auto rec = cat.get(id);
             if (!rec) throw input_error("catalog has no loop with id " + std::to_string(id));
             q.embedding = engine.query_from_loop(cat.load_audio(id), rec->bpm, "catalog loop " + std::to_string(id));
+            query_used.push_back({{"kind", "catalog"}, {"loops", {loop_json(*rec)}}});
         } else {
             q.embedding = engine.query_from_catalog(open_catalog(), q.name, params.genre);
+            nlohmann::json loops = nlohmann::json::array();
+            for (const LoopRecord& rec : prototype_loops(open_catalog(), q.name, params.genre)) loops.push_back(loop_json(rec));
+            query_used.push_back({{"kind", "prototype"}, {"loops", loops}});
         }
         targets.push_back(std::move(q));
     }
     const double setup_sec = since(setup_start);  // model load + query embeddings, once for all songs
+    // One progress bar for the whole run: songs done plus the current song's share of its segments.
+    Progress bar("separate", args.has("--quiet"));
+    const std::size_t num_songs = args.positional.size();
 
     // --- songs ---
-    nlohmann::json summary = nlohmann::json::array();
+    nlohmann::json summary = nlohmann::json::array(), failed = nlohmann::json::array();
     int failures = 0;
     // One output folder per song, named after it; a name already taken in this run (d1/x.wav and
     // d2/x.wav) gets -2, -3, ... in the order the songs are given: out/x/, out/x-2/.
@@ -260,7 +300,15 @@ int run_separate(const Argv& argv) {
             DecodedSong decoded = prefetched.valid() ? prefetched.get() : decode_song(song_path, false);
             const Audio& song = decoded.song;
             const double decode_sec = decoded.decode_sec;
-            ProgressBar bar(song_name);
+            // 1-based position in the run (song_path refers into args.positional).
+            const std::size_t song_number = std::size_t(&song_path - args.positional.data()) + 1;
+            auto on_segments = [&](std::size_t done, std::size_t total) {
+                const double within = total ? double(done) / double(total) : 0.0;
+                bar.update((double(song_number - 1) + within) / double(num_songs),
+                           "song " + std::to_string(song_number) + "/" + std::to_string(num_songs) + " " + song_name +
+                               (total ? ", segment " + std::to_string(done) + "/" + std::to_string(total) : ""));
+            };
+            on_segments(0, 0);
             bool made_dir = false;
             if (!single && !fs::exists(song_dir)) {
                 std::error_code ec;
@@ -270,13 +318,18 @@ int run_separate(const Argv& argv) {
             std::vector<std::string> paths = outputs;
             if (params.residual) paths.push_back(residual_path);
             SeparationInfo r;
+            std::vector<double> levels_dbfs, energies;
             try {
                 FileSink sink(paths, song.num_channels(), song.sample_rate_hz, wo, params.threads);
                 try {
-                    r = engine.separate_to(song, targets, params, sink, std::cref(bar), decoded.grid ? &*decoded.grid : nullptr);
+                    r = engine.separate_to(song, targets, params, sink, on_segments, decoded.grid ? &*decoded.grid : nullptr);
                     r.times.beats += decoded.beats_sec;
                 } catch (const Error& e) {  // e.g. "no steady beat": say which song
                     throw Error(e.kind(), song_path + ": " + e.what());
+                }
+                for (std::size_t o = 0; o < paths.size(); ++o) {  // measured as the stems streamed out
+                    levels_dbfs.push_back(sink.level_dbfs(o));
+                    energies.push_back(sink.energy(o));
                 }
                 const auto commit_start = Clock::now();
                 sink.commit();
@@ -289,28 +342,74 @@ int run_separate(const Argv& argv) {
                 }
                 throw;
             }
+            // --- what was made, for the user: levels, warnings, the files (JSON shape: docs/separate.schema.json) ---
+            bar.clear();  // what follows is printed: the bar comes back with the next song
+            const double mixture_energy = report::sum_squares(song);
+            const double mixture_dbfs = report::level_dbfs(song);
+            auto share = [&](std::size_t o) { return mixture_energy > 0 ? energies[o] / mixture_energy : 0.0; };
             nlohmann::json stems = nlohmann::json::array();
-            for (std::size_t t = 0; t < outputs.size(); ++t)
-                stems.push_back({{"target", target_names[t]}, {"path", outputs[t]}});
-            if (params.residual) stems.push_back({{"target", "residual"}, {"path", residual_path}});
-            summary.push_back({{"song", song_path},
+            for (std::size_t t = 0; t < outputs.size(); ++t) {
+                nlohmann::json warnings = nlohmann::json::array();
+                for (const auto& w : report::stem_warnings(target_names[t], levels_dbfs[t], mixture_dbfs)) {
+                    std::fprintf(stderr, "loopsep: warning: %s: %s\n", song_path.c_str(), w.c_str());
+                    warnings.push_back(w);
+                }
+                stems.push_back({{"name", target_names[t]}, {"path", outputs[t]}, {"query", query_used[t]},
+                                 {"level_dbfs", levels_dbfs[t]}, {"energy_share", share(t)}, {"warnings", warnings}});
+            }
+            nlohmann::json residual = nullptr;
+            if (params.residual)
+                residual = {{"path", residual_path}, {"level_dbfs", levels_dbfs.back()}, {"energy_share", share(paths.size() - 1)}};
+            const auto segments = four_beat_segments(r.grid, song.frames(), song.sample_rate_hz);
+            nlohmann::json segment_starts = nlohmann::json::array();
+            for (const auto& seg : segments) segment_starts.push_back(double(seg.start_frame) / song.sample_rate_hz);
+            summary.push_back({{"input", song_path},
                                {"seconds", song.duration_sec()},
+                               {"sample_rate_hz", song.sample_rate_hz},
+                               {"channels", song.num_channels()},
                                {"tempo_bpm", r.grid.tempo_bpm},
                                {"segments", r.num_segments},
-                               {"stems", stems},
-                               {"setup_sec", setup_sec},
-                               {"stage_sec", {{"decode", decode_sec}, {"beats", r.times.beats},
-                                              {"stretch", r.times.stretch}, {"model", r.times.model},
-                                              {"reconstruct", r.times.reconstruct}, {"write", r.times.write}}}});
-            if (!args.has("--json"))
-                for (std::size_t t = 0; t < outputs.size(); ++t) std::printf("%s\n", outputs[t].c_str());
+                               {"grid", {{"mode", args.get("--grid", "beats")}, {"beatless", r.grid.beatless},
+                                         {"beats_sec", r.grid.beats_sec}, {"downbeats_sec", r.grid.downbeats_sec},
+                                         {"segment_starts_sec", segment_starts}}},
+                               {"mixture", {{"level_dbfs", mixture_dbfs}}},
+                               {"targets", stems},
+                               {"residual", residual},
+                               {"timings", {{"setup_sec", setup_sec},
+                                            {"stage_sec", {{"decode", decode_sec}, {"beats", r.times.beats},
+                                                           {"stretch", r.times.stretch}, {"model", r.times.model},
+                                                           {"reconstruct", r.times.reconstruct}, {"write", r.times.write}}}}}});
+            if (!args.has("--json")) {  // every file written, the query that made it and its level
+                std::printf("%s: %.1f bpm, %zu segments, mixture %s\n", song_path.c_str(), r.grid.tempo_bpm, r.num_segments,
+                            fmt_db(mixture_dbfs).c_str());
+                for (std::size_t t = 0; t < outputs.size(); ++t)
+                    std::printf("  %s: %s, %s, query: %s\n", target_names[t].c_str(), outputs[t].c_str(),
+                                fmt_db(levels_dbfs[t]).c_str(), describe_query(query_used[t]).c_str());
+                if (params.residual)
+                    std::printf("  residual: %s, %s\n", residual_path.c_str(), fmt_db(levels_dbfs.back()).c_str());
+            }
         } catch (const Error& e) {
+            bar.clear();
             if (args.positional.size() == 1) throw;
             std::fprintf(stderr, "loopsep: %s\n", e.what());
+            failed.push_back({{"input", song_path}, {"error", e.what()}});
             ++failures;
         }
     }
-    if (args.has("--json")) std::cout << (single ? summary.at(0) : nlohmann::json{{"songs", summary}}).dump(2) << "\n";
+    // One shape for every run, one target or several (docs/separate.schema.json).
+    const nlohmann::json run{{"version", LOOPSEP_VERSION},
+                             {"model", model_path},
+                             {"genre", args.get("--genre", "neutral")},
+                             {"songs", summary},
+                             {"failed", failed}};
+    nlohmann::json run_out = run;
+    if (args.has("--reference-dir")) report::add_reference_scores(run_out, ".", args.get("--reference-dir"));
+    if (args.has("--report") && !summary.empty()) {
+        if (!fs::exists(report_dir)) fs::create_directories(report_dir);
+        report::write_report(report::relative_to(run_out, report_dir), report_dir);
+        if (!args.has("--json")) std::printf("%s\n", (fs::path(report_dir) / "report.html").string().c_str());
+    }
+    if (args.has("--json")) std::cout << run_out.dump(2) << "\n";
     return failures ? 1 : 0;
 }
 

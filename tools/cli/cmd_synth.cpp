@@ -1,10 +1,12 @@
 // loopsep synth — render synthetic bachata / hip-hop songs with stems, beats and loops.
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
 #include "args.h"
 #include "commands.h"
 #include "loopsep/synth.h"
+#include "progress.h"
 
 namespace loopsep::cli {
 
@@ -42,7 +44,7 @@ CommandSpec synth_spec() {
                 {"--samples-dir", true, "lmms-common's sample library, for the training pool's sampled drum kits (default /usr/share/lmms/samples)", "DIR"},
                 {"--hydrogen-dir", true, "Hydrogen drum kits (default /usr/share/hydrogen/data/drumkits)", "DIR"},
                 {"--freepats-cfg", true, "freepats patch map (default /etc/timidity/freepats.cfg)", "FILE"},
-                {"--quiet", false, "no progress lines"},
+                {"--quiet", false, "no progress lines (and no progress bar on a terminal)"},
             },
             0, 0};
 }
@@ -74,6 +76,16 @@ int run_synth(const Argv& argv) {
     p.hydrogen_dir = args.get("--hydrogen-dir", "/usr/share/hydrogen/data/drumkits");
     p.freepats_cfg = args.get("--freepats-cfg", "/etc/timidity/freepats.cfg");
     p.quiet = args.has("--quiet");
+    // On a terminal: a bar over the songs, with each song's line printed above it.
+    Progress bar("synth", p.quiet);
+    if (bar.enabled()) {
+        bar.update(0.0, "song 1/" + std::to_string(p.songs));
+        p.on_song = [&](const std::string& line, int done, int total) {
+            bar.clear();
+            std::fprintf(stderr, "%s\n", line.c_str());
+            bar.update(double(done) / total, "song " + std::to_string(std::min(done + 1, total)) + "/" + std::to_string(total));
+        };
+    }
     synth::render_songs(p);
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "loopsep/error.h"
 #include "loopsep/model.h"
 #include "loopsep/train.h"
+#include "progress.h"
 
 namespace loopsep::cli {
 
@@ -66,6 +67,7 @@ int run_train(const Argv& argv) {
          {"--seed", true, "random seed (default 1)", "S"},
          {"--resume", true, "start from this model file (its architecture wins)", "CKPT"},
          {"--threads", true, "CPU threads (default 2)", "T"},
+         {"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"},
          {"--val", true, "folder of synth songs from held-out sound sources (repeatable)", "DIR"},
          {"--cache", true, "training windows file: written after preparing --data, read when --data is absent (then repeatable: the files are merged)", "FILE"},
          {"--val-cache", true, "validation windows file, like --cache", "FILE"},
@@ -148,7 +150,16 @@ int run_train(const Argv& argv) {
     if (have_val) val = load_or_prepare(val_dirs, val_cache.empty() ? std::vector<std::string>{} : std::vector<std::string>{val_cache}, p.config, p.threads, fast, bars, "validation");
     if (prepare_only) return 0;
 
-    TrainResult r = train_model(p, train, have_val ? &val : nullptr, std::cerr);
+    // On a terminal: a bar over the steps; the trainer's log lines (through `log`) clear it first.
+    Progress bar("train", args.has("--quiet"));
+    ProgressClearingBuf log_buf(bar, std::cerr.rdbuf());
+    std::ostream log(&log_buf);
+    if (bar.enabled())
+        p.on_step = [&](long step, long steps) {
+            bar.update(double(step) / double(steps), "step " + std::to_string(step) + "/" + std::to_string(steps));
+        };
+    TrainResult r = train_model(p, train, have_val ? &val : nullptr, log);
+    bar.clear();
     std::cerr << (r.interrupted ? "interrupted" : "done") << " after " << r.steps_done << " steps; loss "
               << r.first_loss << " → " << r.last_loss << "; model in " << p.out << "\n";
     return 0;

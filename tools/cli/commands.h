@@ -18,5 +18,6 @@ int run_synth(const Argv& args);
 int run_train(const Argv& args);
 int run_harvest(const Argv& args);
 int run_eval(const Argv& args);
+int run_report(const Argv& args);
 
 }  // namespace loopsep::cli

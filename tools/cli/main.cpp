@@ -37,6 +37,7 @@ const Subcommand kSubcommands[] = {
     {"train", nullptr, kModelModule, "train the query-conditioned U-Net"},
     {"harvest", nullptr, kModelModule, "turn songs into a tagged library of four-beat loops"},
     {"eval", loopsep::cli::run_eval, nullptr, "score an estimate against a reference (SDR, SI-SDR)"},
+    {"report", loopsep::cli::run_report, nullptr, "rebuild a separation's report.html from its folder (run.json, stems)"},
 };
 
 void print_help() {

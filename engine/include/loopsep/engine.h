@@ -25,6 +25,7 @@ namespace loopsep {
 
 class Separator;
 class Catalog;
+struct LoopRecord;
 
 enum class Reconstruction { MaskWarp, Stretch };   // "mask" (default) | "stretch" (measured alternative)
 enum class GridMode { Beats, Fixed };              // beat-synchronous (default) | plain fixed windows (ablation)
@@ -93,6 +94,11 @@ std::string model_file_tag(const std::string& path);
 
 // Called after each batch with (segments done, segments total).
 using ProgressFn = std::function<void(std::size_t, std::size_t)>;
+
+// The catalog loops a class prototype of `instrument` is made from (Engine::query_from_catalog):
+// genre-matched when the genre has some, at most a fixed number. Input error listing the available
+// instruments if none. Public so a caller can say which loops made its query.
+std::vector<LoopRecord> prototype_loops(Catalog& catalog, const std::string& instrument, Genre genre);
 
 class Engine {
 public:

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <optional>
@@ -144,6 +145,8 @@ struct TrainParams {
     // follows the cosine schedule (0: none). A resume starts Adam afresh, and its first full-rate steps
     // move every weight by about the learning rate whatever its gradient: the warm-up avoids that jolt.
     long warmup_steps = 0;
+    // Called after every step with (steps done, steps of this run): a caller's progress bar.
+    std::function<void(long, long)> on_step;
     void validate() const;              // usage error naming the parameter
 };
 

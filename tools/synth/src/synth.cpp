@@ -197,7 +197,8 @@ Json round_list(const std::vector<double>& v) {
     return a;
 }
 
-void render_one(const SynthParams& params, int index, FluidBank& bank) {
+// Returns the song's one-line summary ("synth: wrote DIR (...)").
+std::string render_one(const SynthParams& params, int index, FluidBank& bank) {
     const std::string name = song_name(params, index);
     const std::uint64_t song_seed = mix_seed(params.seed, std::uint64_t(index) * 2 + (params.genre == Genre::HipHop ? 1 : 0));
     Rng rng(song_seed);
@@ -437,9 +438,10 @@ void render_one(const SynthParams& params, int index, FluidBank& bank) {
         write_text((dir / "loops" / "loops.json").string(), list.dump(2) + "\n");
     }
     write_text((dir / "meta.json").string(), meta.dump(2) + "\n");
-    if (!params.quiet)
-        std::fprintf(stderr, "synth: wrote %s (%.1f s, %.1f BPM, %s)\n", (dir).string().c_str(), double(frames) / sr,
-                     song.bpm, song.key_name().c_str());
+    char line[1024];
+    std::snprintf(line, sizeof line, "synth: wrote %s (%.1f s, %.1f BPM, %s)", dir.string().c_str(), double(frames) / sr,
+                  song.bpm, song.key_name().c_str());
+    return line;
 }
 
 }  // namespace
@@ -452,7 +454,11 @@ void render_songs(const SynthParams& params) {
         // loading): a reset synth still carries some state between renders,
         // and a song must render identically alone or after others (sharding).
         FluidBank bank(params.soundfont_dir, params.sample_rate_hz);
-        render_one(params, params.first_index + i, bank);
+        const std::string line = render_one(params, params.first_index + i, bank);
+        if (params.on_song)
+            params.on_song(line, i + 1, params.songs);
+        else if (!params.quiet)
+            std::fprintf(stderr, "%s\n", line.c_str());
     }
 }
 

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,9 @@ struct SynthParams {
     std::string hydrogen_dir = "/usr/share/hydrogen/data/drumkits";  // Hydrogen kits (train and realval pools)
     std::string freepats_cfg = "/etc/timidity/freepats.cfg";        // freepats patches (train and realval pools)
     bool quiet = false;             // no progress lines on stderr
+    // Called after each song with its one-line summary instead of printing it (not even when quiet):
+    // lets a caller keep a progress bar and the lines apart.
+    std::function<void(const std::string& line, int songs_done, int songs_total)> on_song;
 
     // Throws usage_error naming the bad parameter.
     void validate() const;
