@@ -13,9 +13,12 @@
 //   B.min  the same template as mask min(1, T / |X|²) (no model of the rest)
 //   C.w    as B.w, median over the k = 4 bars most like bar b in the MIXTURE (cosine of log power,
 //   C.min  REPET-SIM's neighbours on the bar grid); C.min: min(1, T / |X|²)
+//   AB.g   the geometric mean of A's effective mask min(1, |Â| / |X|) and B.w's: does the oracle
+//          template add to the model's mask what the model lacks?
 //   D.t    the template built from A's own estimate Â instead of the truth: T / (T + R) with T, R the
 //          other bars' medians of |Â|² and |X − Â|²
-//   D.g    the geometric mean of A's effective mask min(1, |Â| / |X|) and D.t's mask
+//   D.g    the geometric mean of A's effective mask and D.t's mask (the engine's two passes)
+//   D.cg   as D.g with the estimate's template over the k nearest bars (C's neighbours)
 //   E      the model queried with the TRUE target from another bar of the same song: the loudest bar
 //          of the target stem in the other half of the song (first half separated with a bar of the
 //          second half and the other way round, spliced at the middle downbeat)
@@ -227,7 +230,7 @@ int main(int argc, char** argv) {
     std::vector<Song> songs = load_songs(data, max_songs);
     if (songs.empty()) { std::fprintf(stderr, "%s: no synth songs (meta.json) found\n", data.c_str()); return 1; }
 
-    const std::vector<std::string> cols = {"A", "B.w", "B.min", "C.w", "C.min", "D.t", "D.g", "E", "F", "irm", "mix"};
+    const std::vector<std::string> cols = {"A", "B.w", "B.min", "C.w", "C.min", "AB.g", "D.t", "D.g", "D.cg", "E", "F", "irm", "mix"};
     std::map<std::string, std::map<std::string, Stat>> sdr, sisdr;  // [instrument][variant]; "all" too
     for (const Song& song : songs) {
         const Audio mix = read_audio(song.dir + "/mix.wav");
@@ -288,19 +291,25 @@ int main(int argc, char** argv) {
             est["C.w"] = apply_masks(stft, mix, x, c_masks.wiener);
             est["C.min"] = apply_masks(stft, mix, x, c_masks.ratio);
 
+            // A's effective mask min(1, |Â| / |X|), and its geometric mean with a template mask.
+            std::vector<std::vector<float>> mask_a;
+            for (int c = 0; c < mix.num_channels(); ++c) {
+                std::vector<float> m = power_of(stft.forward(a.channel(c), a.frames()));
+                for (std::size_t i = 0; i < m.size(); ++i) m[i] = std::min(1.0f, std::sqrt(m[i] / (x.power[c][i] + kPowerFloor)));
+                mask_a.push_back(std::move(m));
+            }
+            auto with_a = [&](const std::vector<std::vector<float>>& t) {
+                std::vector<std::vector<float>> g = mask_a;
+                for (std::size_t c = 0; c < g.size(); ++c)
+                    for (std::size_t i = 0; i < g[c].size(); ++i) g[c][i] = std::sqrt(g[c][i] * t[c][i]);
+                return apply_masks(stft, mix, x, g);
+            };
+            est["AB.g"] = with_a(b_masks.wiener);
             TemplateMasks d_masks = template_masks(stft, a, difference(mix, a), x, bars, frames_per_sec, all_others);
             est["D.t"] = apply_masks(stft, mix, x, d_masks.wiener);
-            std::vector<std::vector<float>> geo;
-            for (int c = 0; c < mix.num_channels(); ++c) {
-                const std::vector<float> pa = power_of(stft.forward(a.channel(c), a.frames()));
-                std::vector<float> g(pa.size());
-                for (std::size_t i = 0; i < g.size(); ++i) {
-                    const float ma = std::min(1.0f, std::sqrt(pa[i] / (x.power[c][i] + kPowerFloor)));
-                    g[i] = std::sqrt(ma * d_masks.wiener[c][i]);
-                }
-                geo.push_back(std::move(g));
-            }
-            est["D.g"] = apply_masks(stft, mix, x, geo);
+            est["D.g"] = with_a(d_masks.wiener);
+            TemplateMasks dc_masks = template_masks(stft, a, difference(mix, a), x, bars, frames_per_sec, nearest);
+            est["D.cg"] = with_a(dc_masks.wiener);
 
             // E and F: the first half separated with a query bar of the second half, and the other way round.
             auto self_query = [&](const Audio& source, std::size_t bar) {
