@@ -24,10 +24,14 @@
 //          second half and the other way round, spliced at the middle downbeat)
 //   F      the same, the query cut from A's estimate: the bar of the other half where Â is loudest
 //          relative to the mixture (Â at most 30 dB under its loudest bar) — a realistic self-query
+//   R      no oracle: the model (A's query) run on the mixture's REPEATING part instead of the mixture —
+//          REPET-SIM on the bar grid: mask min(1, M / |X|²), M the median of the mixture's power over
+//          C's k nearest bars — does removing what does not repeat (voices, fills) help the model?
 //   irm    the ideal ratio mask (power, same STFT) — the upper anchor;  mix: the mixture — the floor
 // All masks are per channel, STFT 2048 / 512 (as irm).
 //
 // usage: bench_adaptive --data DIR [--model FILE] [--max-songs N] [--threads N] [--neighbours K]
+//                       [--variants B,C,AB,D,E,F,R]   (default all; A, irm and mix always)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -212,6 +216,7 @@ int main(int argc, char** argv) {
     std::string data, model_path = default_model_path();
     int max_songs = 6, threads = 1;
     std::size_t neighbours = 4;
+    std::string variants_arg = "B,C,AB,D,E,F,R";
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         if (a == "--data") data = argv[i + 1];
@@ -219,6 +224,7 @@ int main(int argc, char** argv) {
         else if (a == "--max-songs") max_songs = std::stoi(argv[i + 1]);
         else if (a == "--threads") threads = std::stoi(argv[i + 1]);
         else if (a == "--neighbours") neighbours = std::size_t(std::stoi(argv[i + 1]));
+        else if (a == "--variants") variants_arg = argv[i + 1];
         else { std::fprintf(stderr, "unknown option %s\n", a.c_str()); return 2; }
     }
     if (data.empty()) {
@@ -230,7 +236,22 @@ int main(int argc, char** argv) {
     std::vector<Song> songs = load_songs(data, max_songs);
     if (songs.empty()) { std::fprintf(stderr, "%s: no synth songs (meta.json) found\n", data.c_str()); return 1; }
 
-    const std::vector<std::string> cols = {"A", "B.w", "B.min", "C.w", "C.min", "AB.g", "D.t", "D.g", "D.cg", "E", "F", "irm", "mix"};
+    std::vector<std::string> wanted;
+    for (std::size_t p = 0; p <= variants_arg.size();) {
+        std::size_t q = variants_arg.find(',', p);
+        if (q == std::string::npos) q = variants_arg.size();
+        wanted.push_back(variants_arg.substr(p, q - p));
+        p = q + 1;
+    }
+    auto want = [&](const std::string& v) { return std::find(wanted.begin(), wanted.end(), v) != wanted.end(); };
+    const std::map<std::string, std::vector<std::string>> group_cols = {
+        {"B", {"B.w", "B.min"}}, {"C", {"C.w", "C.min"}}, {"AB", {"AB.g"}}, {"D", {"D.t", "D.g", "D.cg"}},
+        {"E", {"E"}}, {"F", {"F"}}, {"R", {"R"}}};
+    std::vector<std::string> cols = {"A"};
+    for (const char* g : {"B", "C", "AB", "D", "E", "F", "R"})
+        if (want(g)) cols.insert(cols.end(), group_cols.at(g).begin(), group_cols.at(g).end());
+    cols.push_back("irm");
+    cols.push_back("mix");
     std::map<std::string, std::map<std::string, Stat>> sdr, sisdr;  // [instrument][variant]; "all" too
     for (const Song& song : songs) {
         const Audio mix = read_audio(song.dir + "/mix.wav");
@@ -265,6 +286,17 @@ int main(int argc, char** argv) {
             nearest.push_back(nearest_bars(mix_log, b, neighbours));
         }
         const std::size_t half = bars.size() / 2;
+        // R: the mixture's repeating part (REPET-SIM on the bar grid), the same for every target.
+        Audio repeating;
+        if (want("R")) {
+            std::vector<std::vector<float>> masks;
+            for (int c = 0; c < mix.num_channels(); ++c) {
+                std::vector<float> m = template_frames(x.power[c], num_frames, num_bins, bars, frames_per_sec, nearest);
+                for (std::size_t i = 0; i < m.size(); ++i) m[i] = std::min(1.0f, m[i] / (x.power[c][i] + kPowerFloor));
+                masks.push_back(std::move(m));
+            }
+            repeating = apply_masks(stft, mix, x, masks);
+        }
         const double splice_sec = bars.begin_sec[half];
 
         for (const std::string& inst : song.instruments) {
@@ -283,13 +315,19 @@ int main(int argc, char** argv) {
             const Audio a = engine.separate(mix, {{inst, query}}, params).stems[0];
             est["A"] = a;
 
+            if (want("R")) est["R"] = engine.separate(repeating, {{inst, query}}, params).stems[0];
             const Audio rest = difference(mix, target);
-            TemplateMasks b_masks = template_masks(stft, target, rest, x, bars, frames_per_sec, all_others);
-            est["B.w"] = apply_masks(stft, mix, x, b_masks.wiener);
-            est["B.min"] = apply_masks(stft, mix, x, b_masks.ratio);
-            TemplateMasks c_masks = template_masks(stft, target, rest, x, bars, frames_per_sec, nearest);
-            est["C.w"] = apply_masks(stft, mix, x, c_masks.wiener);
-            est["C.min"] = apply_masks(stft, mix, x, c_masks.ratio);
+            TemplateMasks b_masks;
+            if (want("B") || want("AB")) b_masks = template_masks(stft, target, rest, x, bars, frames_per_sec, all_others);
+            if (want("B")) {
+                est["B.w"] = apply_masks(stft, mix, x, b_masks.wiener);
+                est["B.min"] = apply_masks(stft, mix, x, b_masks.ratio);
+            }
+            if (want("C")) {
+                TemplateMasks c_masks = template_masks(stft, target, rest, x, bars, frames_per_sec, nearest);
+                est["C.w"] = apply_masks(stft, mix, x, c_masks.wiener);
+                est["C.min"] = apply_masks(stft, mix, x, c_masks.ratio);
+            }
 
             // A's effective mask min(1, |Â| / |X|), and its geometric mean with a template mask.
             std::vector<std::vector<float>> mask_a;
@@ -304,12 +342,14 @@ int main(int argc, char** argv) {
                     for (std::size_t i = 0; i < g[c].size(); ++i) g[c][i] = std::sqrt(g[c][i] * t[c][i]);
                 return apply_masks(stft, mix, x, g);
             };
-            est["AB.g"] = with_a(b_masks.wiener);
-            TemplateMasks d_masks = template_masks(stft, a, difference(mix, a), x, bars, frames_per_sec, all_others);
-            est["D.t"] = apply_masks(stft, mix, x, d_masks.wiener);
-            est["D.g"] = with_a(d_masks.wiener);
-            TemplateMasks dc_masks = template_masks(stft, a, difference(mix, a), x, bars, frames_per_sec, nearest);
-            est["D.cg"] = with_a(dc_masks.wiener);
+            if (want("AB")) est["AB.g"] = with_a(b_masks.wiener);
+            if (want("D")) {
+                TemplateMasks d_masks = template_masks(stft, a, difference(mix, a), x, bars, frames_per_sec, all_others);
+                est["D.t"] = apply_masks(stft, mix, x, d_masks.wiener);
+                est["D.g"] = with_a(d_masks.wiener);
+                TemplateMasks dc_masks = template_masks(stft, a, difference(mix, a), x, bars, frames_per_sec, nearest);
+                est["D.cg"] = with_a(dc_masks.wiener);
+            }
 
             // E and F: the first half separated with a query bar of the second half, and the other way round.
             auto self_query = [&](const Audio& source, std::size_t bar) {
@@ -341,8 +381,8 @@ int main(int argc, char** argv) {
             };
             const std::size_t e1 = loudest_true(half, bars.size()), e2 = loudest_true(0, half);
             const std::size_t f1 = confident_estimate(half, bars.size()), f2 = confident_estimate(0, half);
-            est["E"] = self_queried(target, e1, e2);
-            est["F"] = self_queried(a, f1, f2);
+            if (want("E")) est["E"] = self_queried(target, e1, e2);
+            if (want("F")) est["F"] = self_queried(a, f1, f2);
 
             std::fprintf(stderr, "%s %-7s bars %zu (E %zu/%zu, F %zu/%zu)", song.name.c_str(), inst.c_str(), bars.size(), e1, e2, f1, f2);
             for (const auto& col : cols) {
