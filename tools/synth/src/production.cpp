@@ -94,24 +94,6 @@ Biquad biquad(int type, double f, double gain_db, double q, double sr) {
     return b;
 }
 
-// RMS over the windows within 40 dB of the loudest (as synth.cpp levels parts).
-double active_rms(const Audio& a) {
-    const std::size_t w = 2048;
-    std::vector<double> e;
-    for (std::size_t s = 0; s + w <= a.frames(); s += w) {
-        double sum = 0;
-        for (const auto& ch : a.channels)
-            for (std::size_t i = s; i < s + w; ++i) sum += double(ch[i]) * ch[i];
-        e.push_back(sum / double(w * a.channels.size()));
-    }
-    const double mx = e.empty() ? 0.0 : *std::max_element(e.begin(), e.end());
-    if (mx <= 1e-20) return 0.0;
-    double sum = 0;
-    int n = 0;
-    for (double v : e) if (v > mx * 1e-4) { sum += v; ++n; }
-    return std::sqrt(sum / n);
-}
-
 void scale(Audio& a, double g) {
     for (auto& ch : a.channels) for (auto& x : ch) x = float(x * g);
 }
@@ -181,6 +163,23 @@ std::vector<float> ride_curve(std::size_t n, int sr, const std::vector<double>& 
 }
 
 }  // namespace
+
+double active_rms(const Audio& a) {
+    const std::size_t w = 2048;
+    std::vector<double> e;
+    for (std::size_t s = 0; s + w <= a.frames(); s += w) {
+        double sum = 0;
+        for (const auto& ch : a.channels)
+            for (std::size_t i = s; i < s + w; ++i) sum += double(ch[i]) * ch[i];
+        e.push_back(sum / double(w * a.channels.size()));
+    }
+    const double mx = e.empty() ? 0.0 : *std::max_element(e.begin(), e.end());
+    if (mx <= 1e-20) return 0.0;
+    double sum = 0;
+    int n = 0;
+    for (double v : e) if (v > mx * 1e-4) { sum += v; ++n; }
+    return std::sqrt(sum / n);
+}
 
 void apply_eq(Audio& audio, const EqSettings& eq) {
     const double sr = audio.sample_rate_hz;

@@ -34,6 +34,11 @@ inline bool split_gets_production(SourceSplit split) {
 
 // ---- DSP pieces (public so tests can measure them) ----
 
+// RMS over the active part of a signal (2048-frame windows within 40 dB of the loudest), so a part
+// that plays only in the mambo is levelled like one that plays throughout. synth.cpp levels parts
+// with it; the production stage restores levels with it.
+double active_rms(const Audio& a);
+
 // RBJ low shelf + high shelf + one peaking band, the same on every channel.
 struct EqSettings {
     double low_hz = 100, low_db = 0, high_hz = 6000, high_db = 0, peak_hz = 1000, peak_db = 0, peak_q = 1;

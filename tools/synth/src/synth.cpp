@@ -88,25 +88,6 @@ struct StemMix {
     bool chorus = false, lofi = false;
 };
 
-// RMS over the active part of a signal (windows within 40 dB of the loudest),
-// so a part that plays only in the mambo is levelled like one that plays throughout.
-double active_rms(const Audio& a) {
-    const std::size_t w = 2048;
-    std::vector<double> e;
-    for (std::size_t s = 0; s + w <= a.frames(); s += w) {
-        double sum = 0;
-        for (const auto& ch : a.channels)
-            for (std::size_t i = s; i < s + w; ++i) sum += double(ch[i]) * ch[i];
-        e.push_back(sum / double(w * a.channels.size()));
-    }
-    const double mx = e.empty() ? 0.0 : *std::max_element(e.begin(), e.end());
-    if (mx <= 1e-20) return 0.0;
-    double sum = 0;
-    int n = 0;
-    for (double v : e) if (v > mx * 1e-4) { sum += v; ++n; }
-    return std::sqrt(sum / n);
-}
-
 double stem_base_db(Genre g, const std::string& stem) {
     // Measured on rendered songs (RMS of the stems): these put the guitars a
     // little above bongo and güira, and drums and rap above the sample.
