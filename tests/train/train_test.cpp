@@ -518,4 +518,12 @@ TEST(TrainCli, SeveralCachesAreMergedForTraining) {
     // Folders are prepared into one cache file, not two.
     const int rc2 = std::system((base + " --data " + dir.path() + " > /dev/null 2>&1").c_str());
     EXPECT_EQ(WEXITSTATUS(rc2), 2);
+    // Validation caches merge the same way (a repeated --val-cache used to keep only the last one).
+    const int rc3 = std::system((base + " --steps 1 --batch 2 --threads 1 --val-cache " + dir.file("a.cache") +
+                                 " --val-cache " + dir.file("b.cache") + " --val-examples 1 > " + log + " 2>&1").c_str());
+    std::ifstream in3(log);
+    const std::string text3((std::istreambuf_iterator<char>(in3)), std::istreambuf_iterator<char>());
+    ASSERT_EQ(WEXITSTATUS(rc3), 0) << text3;
+    EXPECT_NE(text3.find("reading validation cache " + dir.file("a.cache")), std::string::npos) << text3;
+    EXPECT_NE(text3.find("reading validation cache " + dir.file("b.cache")), std::string::npos) << text3;
 }

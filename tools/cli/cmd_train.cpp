@@ -70,7 +70,7 @@ int run_train(const Argv& argv) {
          {"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"},
          {"--val", true, "folder of synth songs from held-out sound sources (repeatable)", "DIR"},
          {"--cache", true, "training windows file: written after preparing --data, read when --data is absent (then repeatable: the files are merged)", "FILE"},
-         {"--val-cache", true, "validation windows file, like --cache", "FILE"},
+         {"--val-cache", true, "validation windows file, like --cache (repeatable without --val: the files are merged)", "FILE"},
          {"--prepare-only", false, "stop after writing the caches (for loopsep-train-gpu)"},
          {"--minutes", true, "stop after this many minutes (the best model so far is kept)", "M"},
          {"--val-every", true, "steps between validations (default 250)", "N"},
@@ -136,7 +136,7 @@ int run_train(const Argv& argv) {
 
     const auto data = args.all("--data"), val_dirs = args.all("--val");
     const auto caches = args.all("--cache");
-    const std::string val_cache = args.get("--val-cache");
+    const auto val_caches = args.all("--val-cache");
     if (data.empty() && caches.empty()) throw usage_error("--data: at least one folder of synth songs is required");
     const bool prepare_only = args.has("--prepare-only");
     if (!prepare_only && p.out.empty()) throw usage_error("--out: a model file is required");
@@ -146,8 +146,8 @@ int run_train(const Argv& argv) {
     const int bars = int(args.get_int("--bars-per-song", 0, 0, 100000));
     SegmentCache train = load_or_prepare(data, caches, p.config, p.threads, fast, bars, "training");
     SegmentCache val;
-    const bool have_val = !val_dirs.empty() || !val_cache.empty();
-    if (have_val) val = load_or_prepare(val_dirs, val_cache.empty() ? std::vector<std::string>{} : std::vector<std::string>{val_cache}, p.config, p.threads, fast, bars, "validation");
+    const bool have_val = !val_dirs.empty() || !val_caches.empty();
+    if (have_val) val = load_or_prepare(val_dirs, val_caches, p.config, p.threads, fast, bars, "validation");
     if (prepare_only) return 0;
 
     // On a terminal: a bar over the steps; the trainer's log lines (through `log`) clear it first.
