@@ -45,6 +45,7 @@
 
 #include "bar_template.h"
 #include "loopsep/engine.h"
+#include "synth_songs.h"
 #include "loopsep/metrics.h"
 #include "loopsep/model.h"
 #include "loopsep/stft.h"
@@ -59,39 +60,7 @@ constexpr int kFramesPerBar = 256;      // tempo-normalised frames per bar (a ba
 constexpr float kPowerFloor = 1e-12f;
 constexpr double kSpliceFadeSec = 0.01;  // cross-fade where E and F switch from one run to the other
 
-struct Song {
-    std::string dir, name;
-    nlohmann::json meta;
-    std::vector<std::string> instruments;                    // stems except "other"
-    std::vector<std::pair<std::string, std::string>> loops;  // (instrument, path)
-};
-
-std::vector<Song> load_songs(const std::string& root, int max_songs) {
-    std::vector<Song> songs;
-    std::vector<fs::path> dirs;
-    for (auto& e : fs::directory_iterator(root))
-        if (fs::exists(e.path() / "meta.json")) dirs.push_back(e.path());
-    std::sort(dirs.begin(), dirs.end());
-    for (const auto& d : dirs) {
-        if (int(songs.size()) >= max_songs) break;
-        Song s;
-        s.dir = d.string();
-        s.name = d.filename().string();
-        std::ifstream(d / "meta.json") >> s.meta;
-        for (auto& e : fs::directory_iterator(d / "stems")) {
-            std::string inst = e.path().stem().string();
-            if (inst != "other") s.instruments.push_back(inst);
-        }
-        std::sort(s.instruments.begin(), s.instruments.end());
-        if (fs::exists(d / "loops" / "loops.json")) {
-            nlohmann::json lj;
-            std::ifstream(d / "loops" / "loops.json") >> lj;
-            for (auto& l : lj) s.loops.push_back({l["instrument"], (d / "loops" / l["file"].get<std::string>()).string()});
-        }
-        songs.push_back(std::move(s));
-    }
-    return songs;
-}
+using Song = loopsep::bench::SynthSong;
 
 // The mixture's STFT per channel, kept for masking.
 struct MixSpectra {
@@ -233,7 +202,7 @@ int main(int argc, char** argv) {
     }
     set_torch_threads(threads);
     Engine engine(Separator::load(model_path), "");
-    std::vector<Song> songs = load_songs(data, max_songs);
+    std::vector<Song> songs = loopsep::bench::load_synth_songs(data, max_songs);
     if (songs.empty()) { std::fprintf(stderr, "%s: no synth songs (meta.json) found\n", data.c_str()); return 1; }
 
     std::vector<std::string> wanted;
