@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "loopsep/audio.h"
+#include "model_fixture.h"
+#include "test_util.h"
 
 namespace loopsep::testing {
 
@@ -25,5 +27,20 @@ inline Audio make_test_song(double bpm, double seconds, int channels = 2, int ra
     }
     return song;
 }
+
+}  // namespace loopsep::testing
+
+namespace loopsep::testing {
+
+// A folder with what a `separate` run needs: a small untrained model (m.safetensors), a 7-s
+// 122-BPM stereo song (song.wav) and a 2-s mono loop (loop.wav).
+struct SeparateInputs {
+    TempDir dir;
+    SeparateInputs() {
+        write_small_test_model(dir.file("m.safetensors"), 3);
+        write_audio(dir.file("song.wav"), make_test_song(122, 7.0), {});
+        write_audio(dir.file("loop.wav"), make_test_song(120, 2.0, 1), {});
+    }
+};
 
 }  // namespace loopsep::testing

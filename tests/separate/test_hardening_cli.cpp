@@ -29,13 +29,7 @@ namespace {
 
 constexpr int kTimeoutSec = 20;
 
-struct Fixture {
-    TempDir dir;
-    Fixture() {
-        loopsep::testing::write_small_test_model(dir.file("m.safetensors"), 3);
-        write_audio(dir.file("song.wav"), loopsep::testing::make_test_song(122, 7.0), {});
-        write_audio(dir.file("loop.wav"), loopsep::testing::make_test_song(120, 2.0, 1), {});
-    }
+struct Fixture : loopsep::testing::SeparateInputs {
     std::string fifo(const std::string& name) const {
         const std::string p = dir.file(name);
         EXPECT_EQ(::mkfifo(p.c_str(), 0644), 0);

@@ -29,14 +29,7 @@ std::string joined(const std::vector<std::string>& lines) {
     return s;
 }
 
-struct Fixture {
-    TempDir dir;
-    Fixture() {
-        loopsep::testing::write_small_test_model(dir.file("m.safetensors"), 3);
-        write_audio(dir.file("song.wav"), loopsep::testing::make_test_song(122, 7.0), {});
-        write_audio(dir.file("loop.wav"), loopsep::testing::make_test_song(120, 2.0, 1), {});
-    }
-};
+using Fixture = loopsep::testing::SeparateInputs;
 
 }  // namespace
 
