@@ -158,6 +158,22 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
         stfts.push_back(std::make_unique<Stft>(StftParams{cfg.n_fft, cfg.hop}));
         reconstructors.push_back(make_reconstructor(params.reconstruct, cfg, model_->band_to_bin(), stretch, refiner));
     }
+    // A model with a repetition input sees, beside each window, the median of the song's most alike
+    // bars: a first pass keeps every window's band magnitudes (window_frames × bands floats, ~74 KB a bar,
+    // a tenth of the window's magnitudes), the templates are made from them, and the main pass below
+    // recomputes each window's magnitudes as before.
+    std::vector<std::vector<float>> templates;
+    if (model_->uses_repetition()) {
+        auto ts = Clock::now();
+        std::vector<std::vector<float>> bands(plans.size());
+        parallel_for(plans.size(), params.threads, [&](std::size_t i, std::size_t worker) {
+            bands[i] = model_->window_bands(window_magnitude(song, plans[i], cfg, params, *stfts[worker]));
+        });
+        result.times.stretch += seconds_since(ts);
+        auto tm = Clock::now();
+        templates = repetition_templates(bands, model_->repetition_geometry(), &result.repetition_segments);
+        result.times.model += seconds_since(tm);
+    }
     for (std::size_t first = 0; first < plans.size(); first += params.batch_segments) {
         const std::size_t n = std::min<std::size_t>(params.batch_segments, plans.size() - first);
         auto ts = Clock::now();
@@ -169,7 +185,11 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
 
         // All targets in one call: the query-independent start of the net runs once per window.
         auto tm = Clock::now();
-        auto masks = model_->predict_band_masks_for_queries(mags, embeddings);  // [target][segment], in bands
+        std::vector<std::vector<float>> batch_templates;
+        if (!templates.empty())
+            for (std::size_t i = 0; i < n; ++i) batch_templates.push_back(std::move(templates[first + i]));
+        auto masks = model_->predict_band_masks_for_queries(mags, embeddings,  // [target][segment], in bands
+                                                             templates.empty() ? nullptr : &batch_templates);
         mags.clear();
         result.times.model += seconds_since(tm);
 

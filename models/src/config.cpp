@@ -51,6 +51,8 @@ void ModelConfig::validate() const {
     check(mid_blocks >= 1 && mid_blocks <= 8, "mid_blocks", "must be in 1..8");
     check(fine_regions >= 0 && fine_regions <= num_bands && (fine_regions == 0 || num_bands % fine_regions == 0),
           "fine_regions", "must be 0 (no bin refinement) or divide num_bands");
+    check(repetition_neighbours >= 0 && repetition_neighbours <= 16, "repetition_neighbours",
+          "must be in 0..16 (0: no repetition input)");
     check(embedding_size >= 1 && embedding_size <= 4096, "embedding_size", "must be in 1..4096");
     check(training_steps >= 0, "training_steps", "must be ≥ 0");
 }
@@ -63,6 +65,7 @@ std::string ModelConfig::to_json() const {
         {"shared_levels", shared_levels}, {"top_decoder", to_string(top_decoder)},
         {"block_kernels", to_string(block_kernels)}, {"mid_blocks", mid_blocks},
         {"query_profile", query_profile}, {"fine_regions", fine_regions},
+        {"repetition_neighbours", repetition_neighbours},
         {"instruments", instruments}, {"training_data", training_data}, {"training_steps", training_steps},
         {"window", "hann-periodic"}, {"stft_center", true}, {"stereo", "mid; one mask for both channels"},
         {"band_scale", "mel (HTK), triangular, 0..sample_rate/2"}};
@@ -91,6 +94,8 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& w
         if (j.contains("mid_blocks")) c.mid_blocks = j["mid_blocks"].get<int>();  // absent in v1–v4 files: one block
         if (j.contains("query_profile")) c.query_profile = j["query_profile"].get<bool>();  // absent in v1–v5 files: off
         if (j.contains("fine_regions")) c.fine_regions = j["fine_regions"].get<int>();  // absent in v1–v5 files: off
+        if (j.contains("repetition_neighbours"))  // absent in v1–v6 files: no repetition input
+            c.repetition_neighbours = j["repetition_neighbours"].get<int>();
         if (j.contains("instruments")) c.instruments = j["instruments"].get<std::vector<std::string>>();
         if (j.contains("training_data")) c.training_data = j["training_data"].get<std::string>();
         if (j.contains("training_steps")) c.training_steps = j["training_steps"].get<long>();

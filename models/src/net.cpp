@@ -263,6 +263,13 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
         const auto band_of_bin = analysis_filterbank(c).argmax(0);  // [bins]
         fine_region_of_bin = register_buffer("fine_region_of_bin", torch::div(band_of_bin, c.num_bands / c.fine_regions, "floor"));
     }
+    if (c.repetition_neighbours > 0) {
+        // Registered last, so other configs keep their initialisation draws; no bias (the stem has one).
+        repetition = register_module(
+            "repetition", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, ch[0], 3).padding(1).bias(false)));
+        torch::NoGradGuard g;
+        repetition->weight.zero_();  // starts silent: a converted net keeps its masks
+    }
 }
 
 // The sparse filterbank products as a plain loop over the COO entries of each row. The LibTorch
@@ -278,9 +285,13 @@ torch::Tensor sparse_filterbank(const torch::Tensor& x, const torch::Tensor& dst
     return torch::zeros(sizes, x.options()).index_add(-1, dst, x.index_select(-1, src) * weights);
 }
 
+torch::Tensor LoopSepNetImpl::band_magnitudes(const torch::Tensor& mag) {
+    // bands[..., b] = Σ_k A[b,k]·mag[..., k]
+    return sparse_filterbank(mag, fa_bands, fa_bins, fa_weights, config.num_bands);
+}
+
 torch::Tensor LoopSepNetImpl::features(const torch::Tensor& mag) {
-    // bands[..., b] = Σ_k A[b,k]·mag[..., k]  → [N, 1, T, B]
-    return torch::log1p(sparse_filterbank(mag, fa_bands, fa_bins, fa_weights, config.num_bands)).unsqueeze(1);
+    return torch::log1p(band_magnitudes(mag)).unsqueeze(1);  // [N, 1, T, B]
 }
 
 torch::Tensor LoopSepNetImpl::embed(const torch::Tensor& query_mag) {
@@ -320,10 +331,18 @@ FilmResBlockImpl& LoopSepNetImpl::first_conditioned_block() {
     return config.shared_levels < levels ? *enc[config.shared_levels]->as<FilmResBlock>() : *mid;
 }
 
-LoopSepNetImpl::Shared LoopSepNetImpl::shared_prefix(const torch::Tensor& mix_mag) {
+LoopSepNetImpl::Shared LoopSepNetImpl::shared_prefix(const torch::Tensor& mix_mag, const torch::Tensor& repetition_bands) {
     Shared out;
     out.mix_magnitudes = mix_mag;
-    out.x = run_conv(stem, features(mix_mag));
+    const auto bands = band_magnitudes(mix_mag);
+    out.x = run_conv(stem, torch::log1p(bands).unsqueeze(1));
+    if (config.repetition_neighbours > 0) {
+        // No song around the windows: each is its own template (ModelConfig::repetition_neighbours).
+        const auto& rep = repetition_bands.defined() ? repetition_bands : bands;
+        if (rep.sizes() != bands.sizes())
+            throw usage_error("repetition templates must be [windows, window_frames, num_bands] like the mixture's bands");
+        out.x = out.x + repetition->forward(torch::log1p(rep.clamp_min(0.0)).unsqueeze(1));
+    }
     for (int i = 0; i < config.shared_levels; ++i) {
         out.x = enc[i]->as<FilmResBlock>()->forward(out.x, torch::Tensor());
         out.skips.push_back(out.x);
@@ -435,8 +454,9 @@ torch::Tensor LoopSepNetImpl::refine(const torch::Tensor& mix_mag, const torch::
     return m + t * torch::where(t > 0, 1.0 - m, m);
 }
 
-torch::Tensor LoopSepNetImpl::mask(const torch::Tensor& mix_mag, const torch::Tensor& embeddings) {
-    return mask_from(shared_prefix(mix_mag), embeddings);
+torch::Tensor LoopSepNetImpl::mask(const torch::Tensor& mix_mag, const torch::Tensor& embeddings,
+                                   const torch::Tensor& repetition_bands) {
+    return mask_from(shared_prefix(mix_mag, repetition_bands), embeddings);
 }
 
 LoopSepNet make_net(const ModelConfig& config, std::uint64_t seed) {
@@ -464,6 +484,14 @@ LoopSepNet rebuilt_with(LoopSepNet& net, const ModelConfig& config, const Parame
     return out;
 }
 }  // namespace
+
+LoopSepNet with_repetition_input(LoopSepNet& net, int neighbours) {
+    if (net->config.repetition_neighbours > 0) throw usage_error("the model already has a repetition input");
+    ModelConfig config = net->config;
+    config.repetition_neighbours = neighbours;
+    config.validate();
+    return rebuilt_with(net, config);  // the repetition convolution is new: it starts at zero
+}
 
 LoopSepNet with_query_profile(LoopSepNet& net) {
     if (net->config.query_profile) throw usage_error("the model already has the query band profile");

@@ -57,6 +57,8 @@ TORCH_MODULE(FilmResBlock);
 
 struct LoopSepNetImpl : torch::nn::Module {
     explicit LoopSepNetImpl(const ModelConfig& config);
+    // Band magnitudes (the analysis filterbank) of magnitudes [N, T, bins] → [N, T, bands].
+    torch::Tensor band_magnitudes(const torch::Tensor& magnitudes);
     // Log band features of magnitudes [N, T, bins] → [N, 1, T, bands].
     torch::Tensor features(const torch::Tensor& magnitudes);
     // Query magnitudes [N, T, bins] (any T ≥ 1) → query vectors [N, config.query_vector_size()]: the FiLM
@@ -69,7 +71,10 @@ struct LoopSepNetImpl : torch::nn::Module {
     // [N, channels of the level, 1, bands >> level] (broadcast over time).
     torch::Tensor profile_bias(const torch::Tensor& planes, int level);
     // Mixture magnitudes [N, window_frames, bins] + query vectors [N, Q] (or [1, Q]) → bin masks [N, T, bins].
-    torch::Tensor mask(const torch::Tensor& mix_magnitudes, const torch::Tensor& embeddings);
+    // `repetition_bands` [N, T, bands]: the windows' repetition templates (config.repetition_neighbours;
+    // undefined: each window is its own; ignored by a net without the repetition input).
+    torch::Tensor mask(const torch::Tensor& mix_magnitudes, const torch::Tensor& embeddings,
+                       const torch::Tensor& repetition_bands = torch::Tensor());
     // mask() in two parts: the query-independent start of the net, computed once per batch of windows,
     // then the rest for one query. The start is the features, the stem and the `shared_levels` encoder
     // levels (their skips and the down-sampled output), and the first conditioned block's first
@@ -81,7 +86,7 @@ struct LoopSepNetImpl : torch::nn::Module {
         std::vector<torch::Tensor> skips;  // outputs of the shared levels
         torch::Tensor first_conv1;         // that block's conv1(relu(norm1(x)))
     };
-    Shared shared_prefix(const torch::Tensor& mix_magnitudes);
+    Shared shared_prefix(const torch::Tensor& mix_magnitudes, const torch::Tensor& repetition_bands = torch::Tensor());
     FilmResBlockImpl& first_conditioned_block();  // the encoder level after the shared ones, or mid
     torch::Tensor mask_from(const Shared& shared, const torch::Tensor& embeddings);
     // mask_from() before the band → bin map: band masks [N, T, bands] in [0, 1].
@@ -119,6 +124,9 @@ struct LoopSepNetImpl : torch::nn::Module {
     // config.fine_regions: embedding → kFineFeatures weights per region (registered only then, last).
     torch::nn::Linear fine_coef{nullptr};
     torch::Tensor fine_region_of_bin;  // [bins] int64: the region of the band that weighs each bin most
+    // config.repetition_neighbours: the repetition template's log bands → the top level's channels, added
+    // to the stem's output (3×3, no bias, starting at zero; registered only then, last).
+    torch::nn::Conv2d repetition{nullptr};
     // Sparse filterbanks as buffers (not saved: rebuilt from the config).
     torch::Tensor fa_bands, fa_bins, fa_weights, fs_bands, fs_bins, fs_weights;
 };
@@ -158,6 +166,10 @@ LoopSepNet with_query_profile(LoopSepNet& net);
 // parameter copied, the refinement's weights at zero, so the masks are unchanged (loopsep train --resume
 // --fine-head R).
 LoopSepNet with_fine_head(LoopSepNet& net, int regions);
+// The same net with a repetition input over `neighbours` windows (config.repetition_neighbours): every
+// parameter copied, the repetition convolution at zero, so the masks are unchanged (loopsep train
+// --resume --repetition K).
+LoopSepNet with_repetition_input(LoopSepNet& net, int neighbours);
 // Parameters (not buffers) + the config as metadata.
 SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config);
 // Copies every parameter from `file`; any missing, extra or mis-shaped tensor is an input error naming `what`.

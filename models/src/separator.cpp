@@ -103,8 +103,42 @@ std::vector<std::vector<float>> Separator::predict_masks(const std::vector<std::
     return std::move(predict_masks_for_queries(mix, {embedding})[0]);
 }
 
+bool Separator::uses_repetition() const { return impl_->config.repetition_neighbours > 0; }
+
+RepetitionGeometry Separator::repetition_geometry() const {
+    const auto& c = impl_->config;
+    RepetitionGeometry g;
+    g.frames = c.window_frames();
+    g.bands = c.num_bands;
+    g.centre_begin_frames = c.context_frames;
+    g.centre_frames = c.segment_frames;
+    g.neighbours = std::max(1, c.repetition_neighbours);
+    return g;
+}
+
+std::vector<float> Separator::window_bands(const std::vector<float>& mag) const {
+    const auto& c = impl_->config;
+    const std::size_t bins = std::size_t(c.num_bins()), bands = std::size_t(c.num_bands);
+    if (mag.size() != std::size_t(c.window_frames()) * bins)
+        throw usage_error("window_bands: a window has " + std::to_string(mag.size()) + " values, expected " +
+                          std::to_string(c.window_frames()) + " frames × " + std::to_string(bins) + " bins");
+    const auto& net = impl_->net;
+    const int64_t* band = net->fa_bands.data_ptr<int64_t>();
+    const int64_t* bin = net->fa_bins.data_ptr<int64_t>();
+    const float* w = net->fa_weights.data_ptr<float>();
+    const int64_t entries = net->fa_weights.numel();
+    std::vector<float> out(std::size_t(c.window_frames()) * bands, 0.0f);
+    for (std::size_t t = 0; t < std::size_t(c.window_frames()); ++t) {
+        const float* row = mag.data() + t * bins;
+        float* dst = out.data() + t * bands;
+        for (int64_t j = 0; j < entries; ++j) dst[band[j]] += w[j] * std::max(0.0f, row[bin[j]]);
+    }
+    return out;
+}
+
 std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_queries(
-    const std::vector<std::vector<float>>& mix, const std::vector<std::vector<float>>& embeddings) const {
+    const std::vector<std::vector<float>>& mix, const std::vector<std::vector<float>>& embeddings,
+    const std::vector<std::vector<float>>* repetition) const {
     const auto& c = impl_->config;
     const std::size_t per = std::size_t(c.window_frames()) * c.num_bins();
     const std::size_t per_band = std::size_t(c.window_frames()) * c.num_bands;
@@ -117,6 +151,17 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_q
         if (m.size() != per)
             throw usage_error("predict_masks: a window has " + std::to_string(m.size()) + " values, expected " +
                               std::to_string(c.window_frames()) + " frames × " + std::to_string(c.num_bins()) + " bins");
+    if (repetition && !uses_repetition()) repetition = nullptr;  // a model without the input ignores it
+    if (repetition) {
+        if (repetition->size() != mix.size())
+            throw usage_error("predict_masks: " + std::to_string(repetition->size()) + " repetition templates for " +
+                              std::to_string(mix.size()) + " windows");
+        for (const auto& r : *repetition)
+            if (r.size() != per_band)
+                throw usage_error("predict_masks: a repetition template has " + std::to_string(r.size()) +
+                                  " values, expected " + std::to_string(c.window_frames()) + " frames × " +
+                                  std::to_string(c.num_bands) + " bands");
+    }
     std::vector<std::vector<std::vector<float>>> out(embeddings.size(), std::vector<std::vector<float>>(mix.size()));
     if (mix.empty()) return out;
     // Chunks of windows run on separate threads, each with ONE LibTorch thread (set_torch_threads): on 2
@@ -146,7 +191,14 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_q
             float* dst = batch.data_ptr<float>() + i * per;
             for (std::size_t k = 0; k < per; ++k) dst[k] = std::isfinite(m[k]) ? std::max(0.0f, m[k]) : 0.0f;
         }
-        const auto shared = impl_->net->shared_prefix(batch);
+        torch::Tensor rep;
+        if (repetition) {
+            rep = torch::empty({int64_t(n), c.window_frames(), c.num_bands}, torch::kFloat32);
+            for (std::size_t i = 0; i < n; ++i)
+                std::copy((*repetition)[start + i].begin(), (*repetition)[start + i].end(),
+                          rep.data_ptr<float>() + i * per_band);
+        }
+        const auto shared = impl_->net->shared_prefix(batch, rep);
         for (std::size_t q = 0; q < embeddings.size(); ++q) {
             const auto band_masks = impl_->net->band_mask_for(shared, queries[q]).contiguous();  // [n, T, bands]
             const float* p = band_masks.data_ptr<float>();

@@ -4,7 +4,7 @@
 //   loopsep-train-gpu --cache FILE [--cache FILE2 ...] --out MODEL [--val-cache FILE]
 //       [--steps N] [--batch B] [--lr X] [--seed S] [--minutes M] [--resume MODEL]
 //       [--channels 8,16,32,64] [--bands 96] [--embedding 64] [--query-channels 16,32,64]
-//       [--shared-levels N] [--mid-blocks N] [--query-profile] [--fine-head R] [--fine-lr-scale X] [--warmup-steps N] [--val-every N] [--cpu] [--threads T]
+//       [--shared-levels N] [--mid-blocks N] [--query-profile] [--fine-head R] [--repetition K] [--fine-lr-scale X] [--warmup-steps N] [--val-every N] [--cpu] [--threads T]
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
             else if (a == "--mid-blocks") p.mid_blocks = std::atoi(v.c_str());
             else if (a == "--top-channels") p.top_channels = std::atoi(v.c_str());
             else if (a == "--fine-head") p.fine_regions = std::atoi(v.c_str());
+            else if (a == "--repetition") p.repetition_neighbours = std::atoi(v.c_str());
             else if (a == "--fine-lr-scale") p.fine_lr_scale = std::atof(v.c_str());
             else if (a == "--warmup-steps") p.warmup_steps = std::atol(v.c_str());
             else throw usage_error("unknown option " + a);

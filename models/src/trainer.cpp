@@ -21,6 +21,7 @@
 #include "loopsep/error.h"
 #include "loopsep/train.h"
 #include "net.h"
+#include "train_data.h"
 
 namespace loopsep {
 
@@ -49,6 +50,8 @@ void TrainParams::validate() const {
         throw usage_error("--fine-head must divide the bands (" + std::to_string(config.num_bands) + ") into equal regions");
     if (!(fine_lr_scale > 0 && fine_lr_scale <= 1000))
         throw usage_error("--fine-lr-scale must be in (0, 1000] (the bin refinement's learning rate over --lr)");
+    if (repetition_neighbours < 0 || repetition_neighbours > 16)
+        throw usage_error("--repetition must be in 1..16 (the bars whose median is the template; 0: the architecture's own)");
     if (warmup_steps < 0 || warmup_steps > steps) throw usage_error("--warmup-steps must be in 0..--steps");
     config.validate();
     if (shared_levels < -1 || shared_levels > int(config.unet_channels.size()) - 1)
@@ -73,69 +76,11 @@ const char* train_loss_name(TrainLoss loss) {
 
 namespace {
 
+using namespace train_data;
+
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
 
-constexpr int kSlots = 6;  // per example: target + up to 5 accompaniment stems
-
-torch::Tensor mulaw_lut(torch::Device dev) {
-    std::vector<float> t(256);
-    for (int c = 0; c < 256; ++c) {
-        const double y = c / 127.5 - 1.0;
-        t[c] = float((y < 0 ? -1.0 : 1.0) * (std::pow(256.0, std::abs(y)) - 1.0) / 255.0);
-    }
-    return torch::from_blob(t.data(), {256}, torch::kFloat32).clone().to(dev);
-}
-
-// The cache, on the device.
-struct DeviceCache {
-    torch::Tensor codes;   // [S, L] uint8
-    torch::Tensor scales;  // [S]
-    torch::Tensor lut;     // [256]
-    DeviceCache(const SegmentCache& c, torch::Device dev) {
-        const int64_t S = int64_t(c.segments.size()), L = c.window_samples;
-        auto host = torch::empty({S, L}, torch::kUInt8);
-        std::vector<float> sc(S);
-        for (int64_t i = 0; i < S; ++i) {
-            std::memcpy(host.data_ptr<std::uint8_t>() + i * L, c.segments[i].codes.data(), L);
-            sc[i] = c.segments[i].scale;
-        }
-        codes = host.to(dev);
-        scales = torch::from_blob(sc.data(), {S}, torch::kFloat32).clone().to(dev);
-        lut = mulaw_lut(dev);
-    }
-    // Σ_j gain[b,j] · segment(idx[b,j]) → [B, L]; idx < 0 contributes nothing.
-    torch::Tensor mix(const std::vector<int64_t>& idx, const std::vector<float>& gain, int64_t B, int64_t J) const {
-        auto dev = codes.device();
-        auto i = torch::from_blob(const_cast<int64_t*>(idx.data()), {B * J}, torch::kInt64).clone().to(dev);
-        auto g = torch::from_blob(const_cast<float*>(gain.data()), {B * J}, torch::kFloat32).clone().to(dev);
-        g = g * (i >= 0).to(torch::kFloat32);
-        i = i.clamp_min(0);
-        auto w = lut.index({codes.index_select(0, i).to(torch::kInt64)}) * (scales.index_select(0, i) * g).unsqueeze(1);
-        return w.view({B, J, -1}).sum(1);
-    }
-};
-
-struct Index {
-    std::vector<std::vector<int64_t>> active;            // per instrument: active segments
-    std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<int64_t>> bars;  // (song, bar) → segments
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> bar_keys;
-    std::vector<int> usable;                             // instruments with active segments in ≥ 2 songs
-    explicit Index(const SegmentCache& c, const std::vector<std::string>& accompaniment_only = {"other"})
-        : active(c.instruments.size()) {
-        std::vector<std::set<std::uint32_t>> songs(c.instruments.size());
-        for (std::size_t i = 0; i < c.segments.size(); ++i) {
-            const auto& s = c.segments[i];
-            if (s.active) { active[s.instrument].push_back(int64_t(i)); songs[s.instrument].insert(s.song); }
-            bars[{s.song, s.bar}].push_back(int64_t(i));
-        }
-        for (const auto& kv : bars) bar_keys.push_back(kv.first);
-        for (std::size_t k = 0; k < songs.size(); ++k)
-            if (songs[k].size() >= 2 && std::find(accompaniment_only.begin(), accompaniment_only.end(),
-                                                  c.instruments[k]) == accompaniment_only.end())
-                usable.push_back(int(k));
-    }
-};
 
 double db_to_gain(double db) { return std::pow(10.0, db / 20.0); }
 
@@ -156,13 +101,6 @@ int64_t pick_query(const SegmentCache& c, const Index& ix, int instrument, std::
     return pool[rng() % pool.size()];
 }
 
-struct Batch {
-    torch::Tensor mix, target, query;  // waveforms [B, L]
-    // Random EQ (TrainParams::augment_eq_db; empty: none), one curve per example for the target, the
-    // rest of the mixture and the query, applied to their spectra in loss_fn.
-    std::vector<augment::EqCurve> target_eq, rest_eq, query_eq;
-};
-
 // Draws the batch's augmentation from its own stream `arng` and resamples the waveforms. A
 // contrastive pair's example keeps its predecessor's pitch, so its mixture differs only by the EQ.
 void augment_batch(Batch& batch, const TrainParams& p, const std::vector<char>& paired, std::mt19937_64& arng) {
@@ -182,14 +120,22 @@ void augment_batch(Batch& batch, const TrainParams& p, const std::vector<char>& 
         batch.mix = augment::resample(batch.mix, ratio);
         batch.target = augment::resample(batch.target, ratio);
         batch.query = augment::resample(batch.query, q_ratio);
+        if (batch.context_target.defined()) {  // the song's other bars move with their example
+            std::vector<float> context_ratio;
+            for (float r : ratio) context_ratio.insert(context_ratio.end(), kContextBars, r);
+            batch.context_target = augment::resample(batch.context_target, context_ratio);
+            batch.context_rest = augment::resample(batch.context_rest, context_ratio);
+        }
     }
 }
 
 // Replaces the target of the examples flagged in `as_target` by a generic sound (the query: another
 // rendering of it) and adds one to the mixture of those flagged in `as_distractor` (a paired example
 // gets its predecessor's, as its mixture is the same). Levels relative to the rest of the mixture.
+// `generic_target` / `generic_rest` (optional) receive what was added to the target and to the rest [B, L].
 void add_generic_sounds(Batch& out, const std::vector<char>& as_target, const std::vector<char>& as_distractor,
-                        const std::vector<char>& paired, const ModelConfig& cfg, std::mt19937_64& grng) {
+                        const std::vector<char>& paired, const ModelConfig& cfg, std::mt19937_64& grng,
+                        torch::Tensor* generic_target = nullptr, torch::Tensor* generic_rest = nullptr) {
     const int64_t B = out.mix.size(0), L = out.mix.size(1);
     const auto rest_rms = out.mix.pow(2).mean(1).sqrt().to(torch::kCPU).contiguous();
     const float* rms = rest_rms.data_ptr<float>();
@@ -222,6 +168,8 @@ void add_generic_sounds(Batch& out, const std::vector<char>& as_target, const st
             }
         }
     }
+    if (generic_target) *generic_target = add_tgt.clone();
+    if (generic_rest) *generic_rest = add_mix.clone();
     add_mix += add_tgt;
     const auto dev = out.mix.device();
     const auto q = torch::from_blob(use_query.data(), {B, 1}, torch::kFloat32).clone().to(dev);
@@ -234,9 +182,10 @@ void add_generic_sounds(Batch& out, const std::vector<char>& as_target, const st
 // (stems, gains, queries) are the same with and without it.
 // `grng`: the generic sounds' own stream (null: none, TrainParams::generic_fraction = 0); `cfg`: the
 // net's window geometry, which places the generic sounds' bar (required with `grng`).
+// `crng`: the repetition context's own stream (null: no context; for a net with a repetition input).
 Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc, const TrainParams& p,
                    std::mt19937_64& rng, std::mt19937_64* arng = nullptr, std::mt19937_64* grng = nullptr,
-                   const ModelConfig* cfg = nullptr) {
+                   const ModelConfig* cfg = nullptr, std::mt19937_64* crng = nullptr) {
     const int64_t B = p.batch;
     std::vector<char> paired(B, 0), generic_target(B, 0), generic_distractor(B, 0);
     std::vector<int64_t> mix_idx(B * kSlots, -1), tgt_idx(B, -1), q_idx(B, -1);
@@ -319,7 +268,12 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
     out.mix = dc.mix(mix_idx, mix_gain, B, kSlots);
     out.target = dc.mix(tgt_idx, tgt_gain, B, 1);
     out.query = dc.mix(q_idx, q_gain, B, 1);
-    if (grng) add_generic_sounds(out, generic_target, generic_distractor, paired, *cfg, *grng);
+    torch::Tensor added_target, added_rest;  // generic sounds, which repeat in the context too
+    if (grng)
+        add_generic_sounds(out, generic_target, generic_distractor, paired, *cfg, *grng,
+                           crng ? &added_target : nullptr, crng ? &added_rest : nullptr);
+    if (crng)
+        add_repetition_context(out, c, ix, dc, mix_idx, mix_gain, tgt_idx, paired, added_target, added_rest, *crng);
     if (arng) augment_batch(out, p, paired, *arng);
     return out;
 }
@@ -331,11 +285,11 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
 // 2020): 10·log10(|E|² + τ|X|²) − 10·log10(|S|² + τ|X|²), so a silent target trains the output down to
 // −40 dB under the mixture instead of dividing by zero, and no error is chased below that floor.
 torch::Tensor sdr_loss(net::LoopSepNet& model, const torch::Tensor& X, const torch::Tensor& S,
-                       const torch::Tensor& mix_mag, const torch::Tensor& emb) {
+                       const torch::Tensor& mix_mag, const torch::Tensor& emb, const torch::Tensor& repetition) {
     constexpr double kTau = 1e-4;
     const auto& cfg = model->config;
     auto centre = [&](const torch::Tensor& t) { return t.narrow(2, cfg.context_frames, cfg.segment_frames); };
-    const auto m = centre(model->mask(mix_mag, emb).transpose(1, 2));                   // [N, F, T]
+    const auto m = centre(model->mask(mix_mag, emb, repetition).transpose(1, 2));       // [N, F, T]
     const auto xr = centre(torch::real(X)), xi = centre(torch::imag(X));
     const auto sr = centre(torch::real(S)), si = centre(torch::imag(S));
     const auto err = ((m * xr - sr).square() + (m * xi - si).square()).sum({1, 2});
@@ -348,18 +302,23 @@ torch::Tensor loss_fn(net::LoopSepNet& model, const Batch& b, TrainLoss loss, do
     const auto& cfg = model->config;
     auto X = net::stft_complex(b.mix, cfg), S = net::stft_complex(b.target, cfg);  // [N, F, T]
     auto query_mag = net::stft_magnitude(b.query, cfg);                          // [N, T, F]
+    torch::Tensor eq_target, eq_rest;                                            // [N, F]
     if (!b.target_eq.empty()) {
         auto eq = [&](const std::vector<augment::EqCurve>& c) {
             return augment::eq_gains(c, eq_db, cfg.n_fft, cfg.sample_rate_hz).to(X.device());   // [N, F]
         };
-        const auto gt = eq(b.target_eq).unsqueeze(2), gr = eq(b.rest_eq).unsqueeze(2);
+        eq_target = eq(b.target_eq);
+        eq_rest = eq(b.rest_eq);
+        const auto gt = eq_target.unsqueeze(2), gr = eq_rest.unsqueeze(2);
         X = S * gt + (X - S) * gr;
         S = S * gt;
         query_mag = query_mag * eq(b.query_eq).unsqueeze(1);
     }
     const auto x_abs = X.abs();
     auto mix_mag = x_abs.transpose(1, 2).contiguous();                                   // [N, T, F]
-    if (loss == TrainLoss::Sdr) return sdr_loss(model, X, S, mix_mag, model->embed(query_mag));
+    const auto repetition = cfg.repetition_neighbours > 0 ? repetition_input(model, b, mix_mag, eq_target, eq_rest)
+                                                          : torch::Tensor();
+    if (loss == TrainLoss::Sdr) return sdr_loss(model, X, S, mix_mag, model->embed(query_mag), repetition);
     torch::Tensor tgt_mag;
     if (loss == TrainLoss::PhaseSensitive) {
         // |S|·cos(∠S − ∠X) = Re(S·X̄) / |X|, clipped to what a mask in [0, 1] can reach.
@@ -369,7 +328,7 @@ torch::Tensor loss_fn(net::LoopSepNet& model, const Batch& b, TrainLoss loss, do
         tgt_mag = S.abs().transpose(1, 2);
     }
     auto emb = model->embed(query_mag);
-    auto est = model->mask(mix_mag, emb) * mix_mag;
+    auto est = model->mask(mix_mag, emb, repetition) * mix_mag;
     // L1 on magnitudes, normalised per example by the mixture's mean magnitude (levels vary by 18 dB).
     auto err = (est - tgt_mag).abs().mean({1, 2});
     return (err / (mix_mag.mean({1, 2}) + 1e-4)).mean();
@@ -452,6 +411,7 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
     std::map<std::string, std::vector<std::pair<double, double>>> by_source;  // (model, IRM) SDR
     const auto fa = net::analysis_filterbank(cfg).to(dc.codes.device());    // [B, F], rows sum to 1
     const auto fs_t = net::synthesis_filterbank(cfg).to(dc.codes.device()).t().contiguous();  // [F, B]
+    const Index ix(c);
     for (const auto& e : set) {
         std::vector<int64_t> idx(e.stems.begin(), e.stems.end());
         std::vector<float> gains(idx.size(), 1.0f);
@@ -459,7 +419,9 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         auto X = net::stft_complex(mix, cfg);          // [1, F, T]
         auto mag = X.abs().transpose(1, 2);             // [1, T, F]
         auto q = dc.mix({e.query}, {1.0f}, 1, 1);
-        auto mask = model->mask(mag, model->embed(net::stft_magnitude(q, cfg))).transpose(1, 2);
+        // The bar's repetition template from the rest of its song (a net with a repetition input).
+        const auto rep = cfg.repetition_neighbours > 0 ? song_repetition_input(model, c, ix, dc, e.stems, mag) : torch::Tensor();
+        auto mask = model->mask(mag, model->embed(net::stft_magnitude(q, cfg)), rep).transpose(1, 2);
         auto est = net::istft(X * mask, cfg, L).narrow(1, start, len)[0];
         auto centre_mix = mix.narrow(1, start, len)[0];
         if (e.target < 0) {
@@ -484,7 +446,7 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         mixs[e.instrument].push_back(sdr(ref, centre_mix));
         if (e.wrong_query >= 0) {
             auto wq = dc.mix({e.wrong_query}, {1.0f}, 1, 1);
-            auto wm = model->mask(mag, model->embed(net::stft_magnitude(wq, cfg))).transpose(1, 2);
+            auto wm = model->mask(mag, model->embed(net::stft_magnitude(wq, cfg)), rep).transpose(1, 2);
             wrong[e.instrument].push_back(sdr(ref, net::istft(X * wm, cfg, L).narrow(1, start, len)[0]));
             for (int64_t o : e.stems)
                 if (c.segments[o].instrument == c.segments[e.wrong_query].instrument && c.segments[o].active) {
@@ -681,6 +643,15 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
             cfg.fine_regions = p.fine_regions;
             log << "bin refinement over " << p.fine_regions << " regions added (its weights start at zero: the masks are unchanged)\n";
         }
+        if (p.repetition_neighbours > 0 && cfg.repetition_neighbours > 0 && p.repetition_neighbours != cfg.repetition_neighbours)
+            throw usage_error("--repetition " + std::to_string(p.repetition_neighbours) + ": " + p.resume +
+                              " already has a repetition input over " + std::to_string(cfg.repetition_neighbours) + " bars");
+        if (p.repetition_neighbours > 0 && cfg.repetition_neighbours == 0) {
+            model = net::with_repetition_input(model, p.repetition_neighbours);
+            cfg.repetition_neighbours = p.repetition_neighbours;
+            log << "repetition input over the " << p.repetition_neighbours
+                << " most alike bars added (its convolution starts at zero: the masks are unchanged)\n";
+        }
     } else {
         if (p.shared_levels >= 0) cfg.shared_levels = p.shared_levels;
         if (p.top_decoder) cfg.top_decoder = *p.top_decoder;
@@ -689,6 +660,7 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         if (p.top_channels > 0) cfg.unet_channels[0] = p.top_channels;
         if (p.query_profile) cfg.query_profile = true;
         if (p.fine_regions > 0) cfg.fine_regions = p.fine_regions;
+        if (p.repetition_neighbours > 0) cfg.repetition_neighbours = p.repetition_neighbours;
         model = net::make_net(cfg, p.seed);
     }
     if (train.window_samples != cfg.num_window_samples())
@@ -772,6 +744,10 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
     std::mt19937_64 rng(p.seed * 7919 + 17);
     std::mt19937_64 arng(p.seed * 104729 + 3);
     std::mt19937_64 grng(p.seed * 15485863 + 11);
+    std::mt19937_64 crng(p.seed * 2654435761u + 29);  // the repetition context's bars
+    if (cfg.repetition_neighbours > 0)
+        log << "repetition input: each example's template is the median of the " << cfg.repetition_neighbours
+            << " most alike of " << kContextBars << " other bars of its songs\n";
     if (p.generic_fraction > 0)
         log << "generic sounds: " << p.generic_fraction * 100 << " % of examples have one as target (queried by another"
             << " rendering of it), " << p.generic_fraction * 100 << " % of the others one as distractor\n";
@@ -826,7 +802,8 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         for (std::size_t g = 0; g < opt.param_groups().size(); ++g)
             static_cast<torch::optim::AdamOptions&>(opt.param_groups()[g].options()).lr(lr * group_lr_scale[g]);
         auto batch = sample_batch(train, ix, dc, p, rng, augmenting ? &arng : nullptr,
-                                  p.generic_fraction > 0 ? &grng : nullptr, &cfg);
+                                  p.generic_fraction > 0 ? &grng : nullptr, &cfg,
+                                  cfg.repetition_neighbours > 0 ? &crng : nullptr);
         auto loss = loss_fn(model, batch, p.loss, p.augment_eq_db);
         opt.zero_grad();
         loss.backward();

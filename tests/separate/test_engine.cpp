@@ -241,3 +241,78 @@ TEST(Engine, RunsTheBinRefinementOfAModelThatHasOne) {
         EXPECT_LT(max_err, 1e-4);
     }
 }
+
+// A model with a repetition input: the engine makes each window's template from the song's other bars
+// (a first pass over the windows) and the net uses it — the stems change with the template's weights,
+// and stems plus residual still sum to the mixture.
+TEST(Engine, GivesAModelWithARepetitionInputTheSongsTemplates) {
+    TempDir dir;
+    ModelConfig cfg = loopsep::testing::small_test_config();
+    cfg.repetition_neighbours = 2;
+    const std::string silent = dir.file("silent.safetensors"), used = dir.file("used.safetensors");
+    write_untrained_model(silent, cfg, 7);  // the repetition convolution starts at zero: no effect
+    auto file = read_safetensors(silent);
+    for (float& v : file.tensors.at("repetition.weight").values) v = 0.5f;
+    write_safetensors(used, file);
+
+    Audio song = loopsep::testing::make_test_song(124, 9.0);
+    Audio loop = loopsep::testing::make_test_song(120, 2.0, 1);
+    SeparationParams p;
+    p.residual = true;
+    std::vector<SeparationResult> r;
+    for (const auto& path : {silent, used}) {
+        Engine engine(Separator::load(path), "test");
+        r.push_back(engine.separate(song, {{"a", engine.query_from_loop(loop, 120, "loop")}}, p));
+    }
+    ASSERT_GE(r[1].num_segments, 4u);
+    ASSERT_EQ(r[1].stems[0].frames(), song.frames());
+    double diff = 0, max_err = 0;
+    for (int c = 0; c < 2; ++c)
+        for (std::size_t i = 0; i < song.frames(); ++i) {
+            diff += std::fabs(r[1].stems[0].channels[c][i] - r[0].stems[0].channels[c][i]);
+            max_err = std::max(max_err, std::fabs(double(r[1].stems[0].channels[c][i]) + r[1].residual.channels[c][i] -
+                                                  song.channels[c][i]));
+        }
+    EXPECT_GT(diff / double(2 * song.frames()), 1e-4 * song.rms());
+    EXPECT_LT(max_err, 1e-4);
+}
+
+// Which bars make a segment's template: a song whose second half adds a loud high tone (a new section)
+// — every segment inside a section takes its template from bars of the same section.
+TEST(Engine, TheRepetitionTemplateComesFromBarsOfTheSameSection) {
+    TempDir dir;
+    ModelConfig cfg = loopsep::testing::small_test_config();
+    cfg.repetition_neighbours = 2;
+    write_untrained_model(dir.file("m.safetensors"), cfg, 7);
+    Audio song = loopsep::testing::make_test_song(124, 16.0);
+    const double change_sec = 8 * 60.0 / 124 * 4 / 2;  // after four bars
+    for (std::size_t i = std::size_t(change_sec * 44100); i < song.frames(); ++i)
+        for (auto& ch : song.channels) ch[i] += 0.3f * float(std::sin(2 * M_PI * 3000.0 * double(i) / 44100.0));
+    Engine engine(Separator::load(dir.file("m.safetensors")), "test");
+    const auto q = engine.query_from_loop(loopsep::testing::make_test_song(120, 2.0, 1), 120, "loop");
+    SeparationParams p;
+    const auto r = engine.separate(song, {{"a", q}}, p);
+    ASSERT_EQ(r.repetition_segments.size(), r.num_segments);
+    ASSERT_GE(r.num_segments, 7u);
+    // Segment i spans grid beats [4i, 4i + 4) from the first downbeat; which section a segment is in,
+    // by its centre (segments straddling the change are left out).
+    const auto segs = four_beat_segments(r.grid, song.frames(), 44100);
+    ASSERT_EQ(segs.size(), r.num_segments);
+    auto section = [&](std::size_t i) {
+        const double a = double(segs[i].start_frame) / 44100, b = double(segs[i].end_frame) / 44100;
+        return b <= change_sec + 0.05 ? 0 : a >= change_sec - 0.05 ? 1 : -1;
+    };
+    int checked = 0;
+    for (std::size_t i = 0; i < r.num_segments; ++i) {
+        const auto& chosen = r.repetition_segments[i];
+        ASSERT_EQ(chosen.size(), 2u) << i;
+        for (int j : chosen) EXPECT_NE(std::size_t(j), i);
+        if (section(i) < 0) continue;
+        for (int j : chosen)
+            if (section(std::size_t(j)) >= 0) {
+                EXPECT_EQ(section(std::size_t(j)), section(i)) << "segment " << i << " took bar " << j;
+                ++checked;
+            }
+    }
+    EXPECT_GE(checked, 8);
+}

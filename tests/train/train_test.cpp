@@ -527,3 +527,75 @@ TEST(TrainCli, SeveralCachesAreMergedForTraining) {
     EXPECT_NE(text3.find("reading validation cache " + dir.file("a.cache")), std::string::npos) << text3;
     EXPECT_NE(text3.find("reading validation cache " + dir.file("b.cache")), std::string::npos) << text3;
 }
+
+namespace {
+
+// Toy songs of several bars: each bar of a song holds the song's sine and its noise bursts (the same
+// burst rhythm in every bar of the song, a rhythm of its own per song), as a loop-based song would.
+SegmentCache toy_bars_cache(const ModelConfig& c, int songs, int bars, unsigned seed) {
+    SegmentCache cache;
+    cache.window_samples = std::uint32_t(c.num_window_samples());
+    cache.instruments = {"sine", "noise"};
+    cache.sources = {"sine-src", "noise-src"};
+    cache.description = "toy bars";
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> n(0.0f, 0.2f);
+    const std::uint32_t L = cache.window_samples;
+    for (int s = 0; s < songs; ++s) {
+        cache.songs.push_back("song" + std::to_string(s));
+        const double f = 300.0 + 150.0 * s;
+        const std::uint32_t burst = 1500 + 400 * std::uint32_t(s % 3);
+        for (int b = 0; b < bars; ++b) {
+            std::vector<float> sine(L), noise(L, 0.0f);
+            for (std::uint32_t i = 0; i < L; ++i) sine[i] = 0.3f * float(std::sin(2 * M_PI * f * i / 44100.0));
+            for (std::uint32_t i = 0; i < L; ++i)
+                if ((i / burst) % 2 == 0) noise[i] = n(rng);
+            for (int k = 0; k < 2; ++k) {
+                auto seg = encode_segment(k == 0 ? sine.data() : noise.data(), L);
+                seg.instrument = std::uint16_t(k); seg.source = std::uint32_t(k);
+                seg.song = std::uint32_t(s); seg.bar = std::uint32_t(b); seg.active = true;
+                cache.segments.push_back(seg);
+            }
+        }
+    }
+    return cache;
+}
+
+}  // namespace
+
+TEST(Trainer, ResumingWithTheRepetitionInputAddsItAndTrainsItsConvolution) {
+    TrainedToy toy;
+    auto& [dir, p, train1, val1, log, first] = toy;
+    const auto train = toy_bars_cache(p.config, 6, 4, 5), val = toy_bars_cache(p.config, 3, 4, 6);
+    TrainParams q = resumed_from(p, dir.file("repetition.safetensors"));
+    q.repetition_neighbours = 2;
+    q.steps = 30;
+    q.augment_pitch_semitones = 2;   // the context bars are resampled with their example
+    q.augment_eq_db = 6;             // and equalised with it
+    q.generic_fraction = 0.2;        // generic sounds repeat in every context bar
+    q.pair_fraction = 0.3;           // a pair shares its context
+    const auto r = train_model(q, train, &val, log);
+    EXPECT_NE(log.str().find("repetition input over the 2 most alike bars added"), std::string::npos) << log.str();
+    const auto sep = Separator::load(q.out);
+    EXPECT_EQ(sep->config().repetition_neighbours, 2);
+    EXPECT_TRUE(sep->uses_repetition());
+    // One 3×3 convolution from the template's log bands to the 8 top-level channels, no bias.
+    EXPECT_EQ(sep->num_parameters() - Separator::load(p.out)->num_parameters(), 8 * 9);
+    EXPECT_TRUE(std::isfinite(r.last_loss));
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
+    // The convolution started at zero; training moved it (the template reaches the loss).
+    double moved = 0;
+    for (const auto& [name, t] : read_safetensors(q.out).tensors)
+        if (name.rfind("repetition.", 0) == 0)
+            for (float v : t.values) moved += std::abs(v);
+    EXPECT_GT(moved, 1e-4);
+    // Another neighbour count for a model that has one is refused; resuming without asking keeps it.
+    TrainParams other = resumed_from(q, dir.file("other.safetensors"));
+    other.repetition_neighbours = 3;
+    EXPECT_THROW(train_model(other, train, &val, log), Error);
+    TrainParams again = resumed_from(q, dir.file("again.safetensors"));
+    again.repetition_neighbours = 0;
+    again.steps = 2;
+    train_model(again, train, &val, log);
+    EXPECT_EQ(Separator::load(again.out)->config().repetition_neighbours, 2);
+}

@@ -68,6 +68,9 @@ struct StageTimes {                  // seconds spent per stage
 struct SeparationInfo {
     BeatGrid grid;
     std::size_t num_segments = 0;
+    // A model with a repetition input (ModelConfig::repetition_neighbours): for each segment, the segments
+    // whose median was its repetition template, most alike first. Empty for other models.
+    std::vector<std::vector<int>> repetition_segments;
     StageTimes times;
 };
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "loopsep/audio.h"
+#include "loopsep/repetition.h"
 
 namespace loopsep {
 
@@ -85,6 +86,13 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     // embedding, starting at zero, so a net converted to have it keeps its masks). Per-bin convolutions
     // were tried first: LibTorch's made a training step 13 s instead of 0.6–0.9 s (one core).
     int fine_regions = 0;
+    // The song's repetition as a second input (v1–v6: 0, off). Loop-based songs repeat bar after bar, and
+    // the parts that repeat are the ones a loop query names. With K > 0 the net also sees, for each
+    // window, a repetition template: the element-wise median of the band magnitudes of the K windows of
+    // the same song most like it (loopsep/repetition.h; REPET-SIM on the bar grid). It enters through its
+    // own convolution beside the stem's (starting at zero, so a converted net keeps its masks). Without
+    // a song around it (predict_masks on lone windows) a window is its own template.
+    int repetition_neighbours = 0;
     // Values in a query vector (Separator::embed_query): the FiLM embedding, then the band profile if any.
     int query_vector_size() const { return embedding_size + (query_profile ? 2 * num_bands : 0); }
 
@@ -150,8 +158,18 @@ public:
     // The same masks before band → bin expansion: masks[query][window], each window_frames() × num_bands.
     // band_to_bin().expand_rows() of one gives exactly the predict_masks_for_queries() mask (then
     // refine_bin_masks() with the window's magnitudes, for a model that refines_bins()).
+    // `repetition` (optional, for a model with a repetition input): each window's repetition template,
+    // window_frames() × num_bands band magnitudes (repetition_geometry(), loopsep/repetition.h); without
+    // it each window is its own template.
     std::vector<std::vector<std::vector<float>>> predict_band_masks_for_queries(
-        const std::vector<std::vector<float>>& mix_magnitudes, const std::vector<std::vector<float>>& embeddings) const;
+        const std::vector<std::vector<float>>& mix_magnitudes, const std::vector<std::vector<float>>& embeddings,
+        const std::vector<std::vector<float>>* repetition = nullptr) const;
+    // The song's repetition (ModelConfig::repetition_neighbours): whether the model takes it, a window's band
+    // magnitudes (its input to the templates: window_frames() × num_bands from the window's
+    // window_frames() × num_bins() magnitudes, the net's own filterbank), and the templates' geometry.
+    bool uses_repetition() const;
+    std::vector<float> window_bands(const std::vector<float>& window_magnitudes) const;
+    RepetitionGeometry repetition_geometry() const;
     const BandToBin& band_to_bin() const;
     // Whether the model refines its masks bin by bin after the band → bin expansion (ModelConfig::fine_regions).
     bool refines_bins() const;

@@ -141,6 +141,10 @@ struct TrainParams {
     // weights start at zero beside a trained net and move little at the net's rate (measured: ≤ 0.025
     // after 2 900 steps at 3e-4).
     double fine_lr_scale = 1.0;
+    // The song's repetition as an input (ModelConfig::repetition_neighbours): the template is the median of
+    // this many most alike other bars. 0: the architecture's own. With --resume, converts a net without it
+    // first (net::with_repetition_input: its convolution starts at zero, the masks unchanged).
+    int repetition_neighbours = 0;
     // Learning-rate warm-up: the rate rises linearly from 0 over the first `warmup_steps` steps, then
     // follows the cosine schedule (0: none). A resume starts Adam afresh, and its first full-rate steps
     // move every weight by about the learning rate whatever its gradient: the warm-up avoids that jolt.

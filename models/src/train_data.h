@@ -1,0 +1,122 @@
+// INTERNAL (LibTorch): the training data as the trainer sees it — the segment cache on the device, its
+// index by instrument and bar, a batch of examples — and the batch's repetition context (the song's other
+// bars, for a net with a repetition input: ModelConfig::repetition_neighbours). For trainer.cpp and
+// train_context.cpp only.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "augment.h"
+#include "loopsep/train.h"
+#include "net.h"
+
+namespace loopsep::train_data {
+
+constexpr int kSlots = 6;  // per example: target + up to 5 accompaniment stems
+
+inline torch::Tensor mulaw_lut(torch::Device dev) {
+    std::vector<float> t(256);
+    for (int c = 0; c < 256; ++c) {
+        const double y = c / 127.5 - 1.0;
+        t[c] = float((y < 0 ? -1.0 : 1.0) * (std::pow(256.0, std::abs(y)) - 1.0) / 255.0);
+    }
+    return torch::from_blob(t.data(), {256}, torch::kFloat32).clone().to(dev);
+}
+
+// The cache, on the device.
+struct DeviceCache {
+    torch::Tensor codes;   // [S, L] uint8
+    torch::Tensor scales;  // [S]
+    torch::Tensor lut;     // [256]
+    DeviceCache(const SegmentCache& c, torch::Device dev) {
+        const int64_t S = int64_t(c.segments.size()), L = c.window_samples;
+        auto host = torch::empty({S, L}, torch::kUInt8);
+        std::vector<float> sc(S);
+        for (int64_t i = 0; i < S; ++i) {
+            std::memcpy(host.data_ptr<std::uint8_t>() + i * L, c.segments[i].codes.data(), L);
+            sc[i] = c.segments[i].scale;
+        }
+        codes = host.to(dev);
+        scales = torch::from_blob(sc.data(), {S}, torch::kFloat32).clone().to(dev);
+        lut = mulaw_lut(dev);
+    }
+    // Σ_j gain[b,j] · segment(idx[b,j]) → [B, L]; idx < 0 contributes nothing.
+    torch::Tensor mix(const std::vector<int64_t>& idx, const std::vector<float>& gain, int64_t B, int64_t J) const {
+        auto dev = codes.device();
+        auto i = torch::from_blob(const_cast<int64_t*>(idx.data()), {B * J}, torch::kInt64).clone().to(dev);
+        auto g = torch::from_blob(const_cast<float*>(gain.data()), {B * J}, torch::kFloat32).clone().to(dev);
+        g = g * (i >= 0).to(torch::kFloat32);
+        i = i.clamp_min(0);
+        auto w = lut.index({codes.index_select(0, i).to(torch::kInt64)}) * (scales.index_select(0, i) * g).unsqueeze(1);
+        return w.view({B, J, -1}).sum(1);
+    }
+};
+
+struct Index {
+    std::vector<std::vector<int64_t>> active;            // per instrument: active segments
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<int64_t>> bars;  // (song, bar) → segments
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> bar_keys;
+    std::vector<int> usable;                             // instruments with active segments in ≥ 2 songs
+    std::map<std::uint32_t, std::vector<std::uint32_t>> song_bars;  // song → its bars in the cache, ascending
+    explicit Index(const SegmentCache& c, const std::vector<std::string>& accompaniment_only = {"other"})
+        : active(c.instruments.size()) {
+        std::vector<std::set<std::uint32_t>> songs(c.instruments.size());
+        for (std::size_t i = 0; i < c.segments.size(); ++i) {
+            const auto& s = c.segments[i];
+            if (s.active) { active[s.instrument].push_back(int64_t(i)); songs[s.instrument].insert(s.song); }
+            bars[{s.song, s.bar}].push_back(int64_t(i));
+        }
+        for (const auto& kv : bars) { bar_keys.push_back(kv.first); song_bars[kv.first.first].push_back(kv.first.second); }
+        for (std::size_t k = 0; k < songs.size(); ++k)
+            if (songs[k].size() >= 2 && std::find(accompaniment_only.begin(), accompaniment_only.end(),
+                                                  c.instruments[k]) == accompaniment_only.end())
+                usable.push_back(int(k));
+    }
+};
+
+struct Batch {
+    torch::Tensor mix, target, query;  // waveforms [B, L]
+    // Random EQ (TrainParams::augment_eq_db; empty: none), one curve per example for the target, the
+    // rest of the mixture and the query, applied to their spectra in loss_fn.
+    std::vector<augment::EqCurve> target_eq, rest_eq, query_eq;
+    // The repetition context (add_repetition_context; undefined without): for each example b, kContextBars
+    // other bars m of the songs its stems come from, the same stems at the same gains, split as the
+    // example is into its target and the rest (row b·kContextBars + m; [B·kContextBars, L]).
+    torch::Tensor context_target, context_rest;
+};
+
+// Candidate bars per example: the template is the median of the repetition_neighbours most alike.
+constexpr int kContextBars = 6;
+
+// Fills out.context_* for the batch's examples, given as sample_batch draws them: kSlots stems per example
+// (mix_idx, mix_gain; −1: none), the target's segment (tgt_idx; −1: silent or generic) and whether an
+// example repeats its predecessor's mixture (paired: then it gets the same context bars). Each song's
+// other bar is drawn from `crng` (its own stream: the examples stay the same with or without a context).
+// Generic sounds (generic_target / generic_rest, [B, L] or undefined) repeat unchanged in every bar.
+void add_repetition_context(Batch& out, const SegmentCache& c, const Index& ix, const DeviceCache& dc,
+                            const std::vector<int64_t>& mix_idx, const std::vector<float>& mix_gain,
+                            const std::vector<int64_t>& tgt_idx, const std::vector<char>& paired,
+                            const torch::Tensor& generic_target, const torch::Tensor& generic_rest,
+                            std::mt19937_64& crng);
+
+// The repetition templates [B, T, bands] of a batch's mixtures (mix_mag [B, T, bins], after any EQ) from its
+// context; eq_target / eq_rest [B, F] (undefined: no EQ) are the examples' own curves, so each context
+// bar sounds as the example's bar does.
+torch::Tensor repetition_input(net::LoopSepNet& model, const Batch& b, const torch::Tensor& mix_mag,
+                               const torch::Tensor& eq_target, const torch::Tensor& eq_rest);
+
+// Validation: the template of a bar (its stems mixed at unit gain; mix_mag [1, T, bins]) from every other
+// bar of its song with the same instruments — as the engine builds it from a whole song.
+torch::Tensor song_repetition_input(net::LoopSepNet& model, const SegmentCache& c, const Index& ix,
+                                    const DeviceCache& dc, const std::vector<int64_t>& stems,
+                                    const torch::Tensor& mix_mag);
+
+}  // namespace loopsep::train_data
