@@ -11,13 +11,24 @@
 
 #include <nlohmann/json.hpp>
 
+#include "loopsep/audio.h"
+
 namespace loopsep::bench {
+
+// A query cut from a song's stem (multitrack songs have no loop files; multitrack_songs.h).
+struct QueryBar {
+    std::string instrument;
+    Audio audio;
+    double bpm = 0;
+};
 
 struct SynthSong {
     std::string dir, name;
     nlohmann::json meta;
     std::vector<std::string> instruments;                    // stems except "other"
     std::vector<std::pair<std::string, std::string>> loops;  // (instrument, path)
+    bool multitrack = false;                                 // a multitrack folder (multitrack_songs.h)
+    std::vector<QueryBar> query_bars;                        // its queries, in place of loops
 };
 
 // The first `max_songs` song folders under `root` (those with a meta.json), in name order.

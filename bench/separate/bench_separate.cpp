@@ -1,6 +1,9 @@
 // bench_separate — quality and speed of `loopsep separate` on synthetic songs
 // with known stems (`loopsep synth --split val --loops`: sound sources the
-// model never trained on).
+// model never trained on), or on a folder of multitracks (your own stems,
+// MUSDB18's test/: loopsep/multitrack.h; the query is another song's loudest
+// bar of the instrument's stem, and no leakage is measured without presence
+// annotations).
 //
 // Per target instrument it reports SDR (MDX definition) and SI-SDR of
 //   query      one example loop from ANOTHER song as the query (default path)
@@ -41,12 +44,12 @@
 #include <nlohmann/json.hpp>
 
 #include "loopsep/engine.h"
-#include "synth_songs.h"
+#include "loopsep/error.h"
+#include "multitrack_songs.h"
 #include "loopsep/metrics.h"
 #include "loopsep/model.h"
 #include "loopsep/stft.h"
 
-namespace fs = std::filesystem;
 using namespace loopsep;
 
 namespace {
@@ -127,7 +130,12 @@ int main(int argc, char** argv) {
     set_torch_threads(threads);
     Engine engine(Separator::load(model_path), "");
     std::vector<Song> songs = loopsep::bench::load_synth_songs(data, max_songs);
-    if (songs.empty()) { std::fprintf(stderr, "%s: no synth songs (meta.json) found\n", data.c_str()); return 1; }
+    try {
+        if (songs.empty()) songs = loopsep::bench::load_multitrack_songs(data, max_songs);
+    } catch (const Error& e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 1;
+    }
 
     std::map<std::string, std::map<std::string, Stat>> sdr, sisdr;  // [instrument][variant]
     std::map<std::string, Stat> leak;
@@ -139,11 +147,9 @@ int main(int argc, char** argv) {
     std::map<std::string, double> variant_sec;  // wall time per variant
     double audio_sec = 0, run_sec = 0, joint_song_sec = 0;
     for (const Song& song : songs) {
-        Audio mix = read_audio(song.dir + "/mix.wav");
+        Audio mix;
         std::map<std::string, Audio> stems;
-        ReadOptions ro;
-        ro.allow_silent = true;
-        for (auto& e : fs::directory_iterator(song.dir + "/stems")) stems[e.path().stem().string()] = read_audio(e.path().string(), ro);
+        loopsep::bench::read_song_audio(song, mix, stems);
         Genre genre = parse_genre(song.meta.value("genre", "neutral"));
         std::vector<TargetQuery> joint_targets;  // every scored instrument with its query
         auto score_as = [&](const std::string& inst, const std::string& variant, const Audio& est) {
@@ -174,6 +180,9 @@ int main(int argc, char** argv) {
                 if (other.name == song.name) continue;
                 for (auto& [li, path] : other.loops)
                     if (li == inst) other_embeddings.push_back(engine.query_from_loop(read_audio(path), 0, path));
+                for (const auto& q : other.query_bars)
+                    if (q.instrument == inst)
+                        other_embeddings.push_back(engine.query_from_loop(q.audio, q.bpm, other.name + "/" + inst));
             }
             if (other_embeddings.empty()) continue;
             joint_targets.push_back({inst, other_embeddings.front()});

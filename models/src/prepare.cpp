@@ -1,6 +1,6 @@
-// Data preparation: `loopsep synth` folders → tempo-normalised four-beat windows
-// of every stem (see loopsep/train.h). Runs once; training then does no DSP
-// beyond mixing and the STFT.
+// Data preparation: song folders (`loopsep synth` songs and multitracks, loopsep/multitrack.h)
+// → tempo-normalised four-beat windows of every stem (see loopsep/train.h). Runs once; training
+// then does no DSP beyond mixing and the STFT.
 //
 // Window convention (as the engine): at the reference tempo a window lasts
 // (window_frames−1)·hop samples, so its centred STFT has window_frames frames,
@@ -20,6 +20,7 @@
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
 #include "loopsep/files.h"
+#include "loopsep/multitrack.h"
 #include "loopsep/train.h"
 #ifdef LOOPSEP_HAVE_STRETCH
 #include "loopsep/stretch.h"
@@ -30,14 +31,14 @@ namespace fs = std::filesystem;
 namespace loopsep {
 
 void PrepareParams::validate() const {
-    if (data_dirs.empty()) throw usage_error("--data: at least one folder of synth songs is required");
+    if (data_dirs.empty()) throw usage_error("--data: at least one folder of songs is required");
     if (threads < 1 || threads > 256) throw usage_error("--threads must be in 1..256");
 }
 
 namespace {
 
 struct SongResult {
-    std::string name;
+    std::string name, note;
     std::vector<std::string> instruments, sources;  // per stem
     std::vector<CachedSegment> segments;             // instrument/source = stem index here
 };
@@ -68,10 +69,20 @@ Audio stretch(const Audio& in, std::size_t out_frames, bool fast) {
 #endif
 }
 
-SongResult prepare_song(const fs::path& dir, const ModelConfig& cfg, bool fast, int bars_per_song) {
-    SongResult r;
+// A song as the window cutter sees it: one channel per stem (its mid), and the bar starts.
+struct SongStems {
+    std::string name, downbeats_from;  // downbeats_from: the file (or estimate) they came from, for errors
+    std::vector<std::string> instruments, sources;  // per stem
+    Audio stems;
+    std::vector<double> downbeats;
+    std::string note;                  // for the log line
+};
+
+SongStems read_synth_song(const fs::path& dir) {
+    SongStems r;
     r.name = dir.parent_path().filename().string() + "/" + dir.filename().string();
     const std::string meta_path = (dir / "meta.json").string();
+    r.downbeats_from = meta_path;
     nlohmann::json meta;
     try {
         require_regular_file(meta_path);
@@ -80,9 +91,8 @@ SongResult prepare_song(const fs::path& dir, const ModelConfig& cfg, bool fast, 
     } catch (const std::exception&) {
         throw input_error(meta_path + ": not valid JSON");
     }
-    std::vector<double> downbeats;
     try {
-        downbeats = meta.at("downbeats").get<std::vector<double>>();
+        r.downbeats = meta.at("downbeats").get<std::vector<double>>();
     } catch (const std::exception&) {
         throw input_error(meta_path + ": has no 'downbeats' list");
     }
@@ -94,7 +104,7 @@ SongResult prepare_song(const fs::path& dir, const ModelConfig& cfg, bool fast, 
     if (stem_files.empty()) throw input_error((dir / "stems").string() + ": no stems");
     ReadOptions ro;
     ro.allow_silent = true;
-    Audio stems;  // one channel per stem
+    Audio& stems = r.stems;  // one channel per stem
     for (const auto& f : stem_files) {
         Audio a = read_audio(f.string(), ro);
         const std::string inst = f.stem().string();
@@ -110,6 +120,43 @@ SongResult prepare_song(const fs::path& dir, const ModelConfig& cfg, bool fast, 
             throw input_error(f.string() + ": stem length differs from the other stems");
         stems.channels.push_back(a.mono());
     }
+    return r;
+}
+
+// A multitrack song (loopsep/multitrack.h); its downbeats from beats.txt or else estimated.
+SongStems read_multitrack(const fs::path& dir, const DownbeatEstimator& estimate) {
+    MultitrackReadOptions options;
+    options.mono = true;
+    MultitrackSong song = read_multitrack_song(dir.string(), options);
+    SongStems r;
+    r.name = song.name;
+    r.instruments = song.instruments;
+    r.stems = Audio(0, 0, song.mixture.sample_rate_hz);
+    for (std::size_t i = 0; i < song.stems.size(); ++i) {
+        r.sources.push_back(song.name + ":" + song.instruments[i]);  // each song's stems their own source
+        r.stems.channels.push_back(std::move(song.stems[i].channels[0]));
+    }
+    r.downbeats = std::move(song.downbeats_sec);
+    r.downbeats_from = (dir / "beats.txt").string();
+    r.note = ", beats from beats.txt";
+    if (r.downbeats.empty()) {
+        if (!estimate) throw input_error(dir.string() + ": no beats.txt, and no beat tracker to estimate the beats");
+        r.downbeats = estimate(song.mixture);
+        r.downbeats_from = dir.string() + " (estimated downbeats)";
+        r.note = ", beats estimated";
+        if (r.downbeats.size() < 2) throw input_error(dir.string() + ": the beat tracker found less than one bar");
+    }
+    return r;
+}
+
+SongResult cut_windows(const SongStems& song, const ModelConfig& cfg, bool fast, int bars_per_song) {
+    SongResult r;
+    r.name = song.name;
+    r.instruments = song.instruments;
+    r.sources = song.sources;
+    r.note = song.note;
+    const Audio& stems = song.stems;
+    const std::vector<double>& downbeats = song.downbeats;
     const int sr = cfg.sample_rate_hz;
     const double ref_bar = double(cfg.segment_samples());
     const std::size_t L = cfg.num_window_samples();
@@ -125,7 +172,7 @@ SongResult prepare_song(const fs::path& dir, const ModelConfig& cfg, bool fast, 
     }
     for (std::size_t b : bars) {
         const double t0 = downbeats[b] * sr, t1 = downbeats[b + 1] * sr;
-        if (!(t1 > t0)) throw input_error(meta_path + ": downbeats are not increasing");
+        if (!(t1 > t0)) throw input_error(song.downbeats_from + ": downbeats are not increasing");
         const double ratio = ref_bar / (t1 - t0);  // reference samples per song sample
         // Centred on the bar, as the engine's windows (engine_plan.cpp).
         const long start = std::lround(0.5 * (t0 + t1) - 0.5 * double(L) / ratio);
@@ -167,16 +214,12 @@ SongResult prepare_song(const fs::path& dir, const ModelConfig& cfg, bool fast, 
 SegmentCache prepare_segments(const PrepareParams& p, const ModelConfig& cfg, std::ostream& log) {
     p.validate();
     cfg.validate();
-    std::vector<fs::path> songs;
+    std::vector<SongFolder> songs;
     for (const auto& d : p.data_dirs) {
-        if (!fs::is_directory(d)) throw input_error(d + ": not a folder");
-        std::vector<fs::path> here;
-        for (const auto& e : fs::directory_iterator(d))
-            if (e.is_directory() && fs::exists(e.path() / "meta.json")) here.push_back(e.path());
-        if (here.empty()) throw input_error(d + ": no synth songs (folders with meta.json) inside");
-        std::sort(here.begin(), here.end());
+        const auto here = find_song_folders(d, p.musdb_subset);
         songs.insert(songs.end(), here.begin(), here.end());
     }
+    const auto multitracks = std::size_t(std::count_if(songs.begin(), songs.end(), [](const SongFolder& s) { return !s.synth; }));
     std::vector<SongResult> results(songs.size());
     std::atomic<std::size_t> next{0};
     std::mutex mu;
@@ -184,9 +227,12 @@ SegmentCache prepare_segments(const PrepareParams& p, const ModelConfig& cfg, st
     auto worker = [&] {
         for (std::size_t i = next++; i < songs.size(); i = next++) {
             try {
-                results[i] = prepare_song(songs[i], cfg, p.fast_stretch, p.bars_per_song);
+                const fs::path dir = songs[i].dir;
+                results[i] = cut_windows(songs[i].synth ? read_synth_song(dir) : read_multitrack(dir, p.estimate_downbeats),
+                                         cfg, p.fast_stretch, p.bars_per_song);
                 std::lock_guard<std::mutex> g(mu);
-                log << "  prepared " << results[i].name << " (" << results[i].segments.size() << " windows)\n";
+                log << "  prepared " << results[i].name << " (" << results[i].segments.size() << " windows"
+                    << results[i].note << ")\n";
                 log.flush();
             } catch (const std::exception& e) {
                 std::lock_guard<std::mutex> g(mu);
@@ -214,7 +260,12 @@ SegmentCache prepare_segments(const PrepareParams& p, const ModelConfig& cfg, st
     }
     std::string dirs;
     for (const auto& d : p.data_dirs) dirs += (dirs.empty() ? "" : ", ") + fs::path(d).filename().string();
-    cache.description = std::to_string(songs.size()) + " loopsep-synth songs (" + dirs + "), " +
+    const std::string kinds = multitracks == 0 ? std::to_string(songs.size()) + " loopsep-synth songs"
+                              : multitracks == songs.size()
+                                  ? std::to_string(songs.size()) + " multitrack songs"
+                                  : std::to_string(songs.size() - multitracks) + " loopsep-synth and " +
+                                        std::to_string(multitracks) + " multitrack songs";
+    cache.description = kinds + " (" + dirs + "), " +
                         std::to_string(cache.segments.size()) + " stem windows, " +
 #ifdef LOOPSEP_HAVE_STRETCH
                         (p.fast_stretch ? "Rubber Band R2" : "Rubber Band R3") + std::string(" to ") +

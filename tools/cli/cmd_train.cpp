@@ -1,11 +1,14 @@
 // loopsep train --data DIR [--data DIR2 ...] --out MODEL [--steps N] [--batch B] [--lr X]
 //               [--seed S] [--resume CKPT] [--threads T] [--val DIR]
 // Prepares tempo-normalised four-beat windows of every stem (once; optionally kept
-// in --cache / --val-cache files), then trains the query-conditioned U-Net.
+// in --cache / --val-cache files), then trains the query-conditioned U-Net. The song
+// folders are synth songs or multitracks (loopsep/multitrack.h); the beat tracker
+// supplies the bars of multitracks that bring no beats.txt.
 #include <iostream>
 
 #include "args.h"
 #include "commands.h"
+#include "loopsep/beat.h"
 #include "loopsep/error.h"
 #include "loopsep/model.h"
 #include "loopsep/train.h"
@@ -21,10 +24,20 @@ std::vector<int> int_list(const std::string& text, const std::string& what) {
     return out;
 }
 
+// Multitracks without beats.txt: the beat tracker's bar starts on the mixture. A beatless song gets the
+// tracker's fixed grid (its windows then fall anywhere in the bar, which training tolerates).
+std::vector<double> estimate_downbeats(const Audio& mixture) {
+    BeatParams bp;
+    bp.allow_beatless = true;
+    return track_beats(mixture, bp).downbeats_sec;
+}
+
 // Without folders: the cache files, read and merged in order. With folders: prepared from them, and
 // written to the one cache file if one is given.
+
 SegmentCache load_or_prepare(const std::vector<std::string>& dirs, const std::vector<std::string>& cache_paths,
-                             const ModelConfig& cfg, int threads, bool fast, int bars, const char* what) {
+                             const ModelConfig& cfg, int threads, bool fast, int bars, const char* what,
+                             const char* musdb_subset) {
     if (dirs.empty()) {
         SegmentCache merged;
         for (const auto& path : cache_paths) {
@@ -39,6 +52,8 @@ SegmentCache load_or_prepare(const std::vector<std::string>& dirs, const std::ve
     const std::string cache_path = cache_paths.empty() ? std::string() : cache_paths.front();
     PrepareParams pp;
     pp.data_dirs = dirs;
+    pp.musdb_subset = musdb_subset;
+    pp.estimate_downbeats = estimate_downbeats;
     pp.threads = threads;
     pp.fast_stretch = fast;
     pp.bars_per_song = bars;
@@ -57,8 +72,9 @@ SegmentCache load_or_prepare(const std::vector<std::string>& dirs, const std::ve
 int run_train(const Argv& argv) {
     const CommandSpec spec{
         "train", "--data DIR [--data DIR2 ...] --out MODEL [options]",
-        "Trains the query-conditioned U-Net on `loopsep synth` folders; keeps the model with the best validation SDR.",
-        {{"--data", true, "folder of synth songs for training (repeatable)", "DIR"},
+        "Trains the query-conditioned U-Net on `loopsep synth` folders or your own multitracks (models/TRAINING.md);\n"
+        "keeps the model with the best validation SDR.",
+        {{"--data", true, "folder of songs for training: synth songs or multitracks <song>/<instrument>.wav, MUSDB18's train/ (repeatable)", "DIR"},
          {"--out", true, "model file to write (safetensors)", "MODEL"},
          {"--out-last", true, "also write the run's final weights here (--out keeps the best validation score's)", "MODEL"},
          {"--steps", true, "training steps (default 3000)", "N"},
@@ -68,7 +84,7 @@ int run_train(const Argv& argv) {
          {"--resume", true, "start from this model file (its architecture wins)", "CKPT"},
          {"--threads", true, "CPU threads (default 2)", "T"},
          {"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"},
-         {"--val", true, "folder of synth songs from held-out sound sources (repeatable)", "DIR"},
+         {"--val", true, "folder of songs from held-out sound sources, as --data; MUSDB18's test/ (repeatable)", "DIR"},
          {"--cache", true, "training windows file: written after preparing --data, read when --data is absent (then repeatable: the files are merged)", "FILE"},
          {"--val-cache", true, "validation windows file, like --cache (repeatable without --val: the files are merged)", "FILE"},
          {"--prepare-only", false, "stop after writing the caches (for loopsep-train-gpu)"},
@@ -139,17 +155,17 @@ int run_train(const Argv& argv) {
     const auto data = args.all("--data"), val_dirs = args.all("--val");
     const auto caches = args.all("--cache");
     const auto val_caches = args.all("--val-cache");
-    if (data.empty() && caches.empty()) throw usage_error("--data: at least one folder of synth songs is required");
+    if (data.empty() && caches.empty()) throw usage_error("--data: at least one folder of songs is required");
     const bool prepare_only = args.has("--prepare-only");
     if (!prepare_only && p.out.empty()) throw usage_error("--out: a model file is required");
     set_torch_threads(p.threads);
 
     const bool fast = !args.has("--finer-stretch");
     const int bars = int(args.get_int("--bars-per-song", 0, 0, 100000));
-    SegmentCache train = load_or_prepare(data, caches, p.config, p.threads, fast, bars, "training");
+    SegmentCache train = load_or_prepare(data, caches, p.config, p.threads, fast, bars, "training", "train");
     SegmentCache val;
     const bool have_val = !val_dirs.empty() || !val_caches.empty();
-    if (have_val) val = load_or_prepare(val_dirs, val_caches, p.config, p.threads, fast, bars, "validation");
+    if (have_val) val = load_or_prepare(val_dirs, val_caches, p.config, p.threads, fast, bars, "validation", "test");
     if (prepare_only) return 0;
 
     // On a terminal: a bar over the steps; the trainer's log lines (through `log`) clear it first.

@@ -50,9 +50,16 @@ CachedSegment encode_segment(const float* samples, std::uint32_t n);   // µ-law
 void write_segment_cache(const std::string& path, const SegmentCache& cache);   // atomic
 SegmentCache read_segment_cache(const std::string& path);                      // input error naming the file
 
-// Stage 1: synth folders (DIR/<song>/{mix.wav, stems/<instrument>.wav, meta.json}) → segments.
+struct Audio;
+// Bar starts (seconds) of a song's mixture: the beat tracker, given by the caller (models/ sits below beat/).
+using DownbeatEstimator = std::function<std::vector<double>(const Audio& mixture)>;
+
+// Stage 1: song folders → segments. Synth folders (DIR/<song>/{mix.wav, stems/<instrument>.wav,
+// meta.json}) and multitrack folders (DIR/<song>/<instrument>.wav, loopsep/multitrack.h).
 struct PrepareParams {
     std::vector<std::string> data_dirs;
+    std::string musdb_subset = "train";  // the subfolder read in a MUSDB18 root ("test" for validation)
+    DownbeatEstimator estimate_downbeats;  // multitracks without beats.txt (unset: they are an input error)
     int threads = 2;
     bool fast_stretch = true;           // Rubber Band R2 (data prep only)
     int bars_per_song = 0;              // 0: every bar; else this many bars spread evenly over each song
