@@ -55,6 +55,11 @@ struct Features {
     double chroma_fps = double(kRateHz) / kChromaHop;
     double duration_sec = 0;
     double aubio_bpm = 0;        // aubio's tempo tracker on the same spectra (octave tie-breaker)
+    // Attack density: the mean share, per frame, of the sounding bins (within 35 dB of the frame's
+    // loudest) whose magnitude rose by more than kStrongRise (≈ 9 dB) since the last frame. Drums,
+    // plucks and clicks give 0.01–0.03; a steady tone, however periodic the ripple that frame and
+    // period beat into its flux, gives < 0.001 (it never attacks). Confidence only.
+    double attack_density = 0;
 
     std::size_t frames() const { return onset.size(); }
     double frame_time(double f) const;          // seconds of envelope frame f (calibrated)

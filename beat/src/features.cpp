@@ -31,6 +31,12 @@ namespace {
 // (measured on click trains, tests/beat) moves it back onto the onset.
 constexpr double kCalibrationSec = 0.0;
 
+// Attack density (Features::attack_density): a bin counts as attacked when its log magnitude rose by
+// this much (1 nat ≈ 8.7 dB) in one hop, among the bins within kSoundingRange nats (≈ 35 dB) of the
+// frame's loudest.
+constexpr float kStrongRise = 1.0f;
+constexpr float kSoundingRange = 4.0f;
+
 // out[i] = sqrt(in[i]). std::sqrt may set errno, which keeps the compiler from vectorising
 // it; sqrtps rounds exactly as sqrtf does.
 void sqrt_into(const float* in, float* out, int n) {
@@ -259,6 +265,7 @@ Features compute_features(const AnalysisSignal& signal) {
     ChromaAnalysis chroma;
     std::vector<float> prev(top + 1, 0.0f), cur(top + 1, 0.0f), rise(top + 1, 0.0f);
     std::vector<float> block(kHop), chroma_block(kChromaHop);
+    double attack_share_sum = 0;
     // One pass: every hop feeds the onset analysis, every other one aubio's, every fourth
     // completes a chroma block. The chroma frames reach further into the zero padding.
     const std::size_t hops = std::max(frames, cframes * kHopsPerChroma);
@@ -280,12 +287,24 @@ Features compute_features(const AnalysisSignal& signal) {
         // Half-wave rectified flux; branch-free (the rise vectorises), summed in bin order.
         for (int b = 1; b <= top; ++b) rise[b] = std::max(cur[b] - prev[b], 0.0f);
         f.onset[k] = sum_bins(rise, 1, top);
+        {
+            float loudest = 0;
+            for (int b = 1; b <= top; ++b) loudest = std::max(loudest, cur[b]);
+            int sounding = 0, attacked = 0;
+            for (int b = 1; b <= top; ++b)
+                if (cur[b] > loudest - kSoundingRange && cur[b] > 0.01f) {
+                    ++sounding;
+                    attacked += rise[b] > kStrongRise;
+                }
+            if (sounding > 0) attack_share_sum += double(attacked) / sounding;
+        }
         f.low[k] = sum_bins(rise, low_lo, low_hi);
         f.snare[k] = sum_bins(rise, sn_lo, sn_hi);
         f.lowmid[k] = sum_bins(rise, lm_lo, lm_hi);
         std::swap(prev, cur);
     }
     f.aubio_bpm = aubio.bpm();
+    f.attack_density = frames > 0 ? attack_share_sum / double(frames) : 0.0;
     f.onset = gaussian_smooth(f.onset, 1.0);
     scale_to_unit_std(f.onset);
     scale_to_unit_std(f.low);

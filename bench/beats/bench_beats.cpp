@@ -1,6 +1,7 @@
 // bench_beats — beat and downbeat F-measure of loopsep's tracker vs aubio alone.
 //
-// usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]... [--dump FILE]
+// usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]...
+//                    [--real-dir DIR]... [--dump FILE]
 //        bench_beats --time FILE [--genre G] [--repeat N]
 //
 // Renders the synthetic song set (bench_songs.h: pop with drum-less intros, ±4 % tempo
@@ -11,6 +12,11 @@
 // --no-neutral, to show what the genre prior buys (left out of the ALL row).
 // --synth-dir also scores songs made by `loopsep synth` (DIR/*/mix.wav + meta.json
 // with "beats"/"downbeats" in seconds and an optional "genre").
+// --real-dir scores the real-recording bench (bench/beats_real: `loopsep synth --split realval`
+// songs edited into plain / pickup / dry-intro / drift variants); --seeds 0 leaves out the
+// generated set. Besides F-measures each row counts continuity (mir_eval CMLt: correct beats in
+// phase and period, ±17.5 % of the beat), tempo-octave errors (tempo off by ×2, ×1/2, ×3/2 or
+// ×2/3) and off-beat errors (beat F < 0.5 while the grid matches the off-beats at F ≥ 0.5).
 // --dump writes every grid (tempo, confidence, beats, downbeats) one line per song.
 // --time decodes FILE, then runs track_beats on it (best of --repeat runs) and prints its wall
 // seconds, the real-time factor, the RSS with the decoded song and the peak RSS while
@@ -29,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_songs.h"
+#include "real_songs.h"
 #include "loopsep/beat.h"
 #include "loopsep/error.h"
 
@@ -61,10 +68,41 @@ double median_tempo(const std::vector<double>& beats) {
     return 60.0 / ibi[ibi.size() / 2];
 }
 
+// mir_eval.beat.continuity's CMLt: the share of reference beats matched by an estimate within
+// ±17.5 % of the beat period (phase) whose interval to the previous estimate is within 17.5 % of
+// the reference interval (period), the previous reference beat being matched too.
+double cml_t(const std::vector<double>& ref, const std::vector<double>& est) {
+    if (ref.size() < 2 || est.size() < 2) return 0.0;
+    std::size_t correct = 0;
+    bool prev_ok = false;
+    for (std::size_t i = 1; i < ref.size(); ++i) {
+        const double ibi = ref[i] - ref[i - 1];
+        const auto it = std::lower_bound(est.begin(), est.end(), ref[i]);
+        std::size_t j = std::size_t(it - est.begin());
+        if (j == est.size() || (j > 0 && ref[i] - est[j - 1] < est[j] - ref[i])) --j;
+        bool ok = std::fabs(est[j] - ref[i]) <= 0.175 * ibi && j > 0 &&
+                  std::fabs((est[j] - est[j - 1]) - ibi) <= 0.175 * ibi;
+        if (ok && !prev_ok) ok = std::fabs(est[j - 1] - ref[i - 1]) <= 0.175 * ibi;  // the run's start
+        if (ok) ++correct;
+        prev_ok = ok;
+    }
+    return double(correct) / double(ref.size() - 1);
+}
+
+bool octave_error(double est_bpm, double true_bpm) {
+    for (double r : {2.0, 0.5, 1.5, 2.0 / 3.0})
+        if (std::fabs(est_bpm / true_bpm / r - 1) < 0.05) return true;
+    return false;
+}
+
+// The grid sits on the off-beats: poor against the beats, good against the midpoints between them.
+bool offbeat_error(const std::vector<double>& ref, const std::vector<double>& est, double beat_f);
+
 struct Row {
     int n = 0;
     double beat_f = 0, beat_f_aubio = 0, down_f = 0, down_f_aubio = 0, tempo_err = 0, tempo_err_aubio = 0;
-    int errors = 0;
+    double cmlt = 0;
+    int errors = 0, octave = 0, offbeat = 0;
 };
 
 struct Case {
@@ -72,7 +110,15 @@ struct Case {
     loopsep::Audio audio;
     loopsep::Genre genre;
     std::vector<double> beats, downbeats;
+    std::vector<std::string> tags;  // extra rows the case counts in (not in ALL twice)
 };
+
+bool offbeat_error(const std::vector<double>& ref, const std::vector<double>& est, double beat_f) {
+    if (beat_f >= 0.5 || ref.size() < 2) return false;
+    std::vector<double> off;
+    for (std::size_t i = 1; i < ref.size(); ++i) off.push_back(0.5 * (ref[i - 1] + ref[i]));
+    return f_measure(off, est) >= 0.5;
+}
 
 double g_tightness = loopsep::BeatParams{}.tightness;
 std::FILE* g_dump = nullptr;  // --dump: every grid, to check that a speed-up leaves beats where they were
@@ -91,15 +137,19 @@ void score(const Case& c, std::map<std::string, Row>& rows, bool verbose, bool i
     params.tightness = g_tightness;
     params.genre = c.genre;
     const double true_bpm = median_tempo(c.beats);
-    Row& row = rows[c.category];
-    Row scratch;
-    Row& all = in_all ? rows["~all"] : scratch;
-    double bf = 0, df = 0, te = 100, bfa = 0, dfa = 0, tea = 100;
+    std::vector<Row*> targets{&rows[c.category]};
+    for (const auto& t : c.tags) targets.push_back(&rows[t]);
+    if (in_all) targets.push_back(&rows["~all"]);
+    double bf = 0, df = 0, te = 100, bfa = 0, dfa = 0, tea = 100, cm = 0;
+    bool oct = false, off = false;
     try {
         const auto g = loopsep::track_beats(c.audio, params);
         bf = f_measure(c.beats, g.beats_sec);
         df = f_measure(c.downbeats, g.downbeats_sec);
         te = std::fabs(g.tempo_bpm - true_bpm);
+        cm = cml_t(c.beats, g.beats_sec);
+        oct = octave_error(g.tempo_bpm, true_bpm);
+        off = offbeat_error(c.beats, g.beats_sec, bf);
         dump_grid(c.name, g);
         if (verbose && bf < 1.0) {
             std::printf("    ref %zu [%.3f .. %.3f] est %zu [%.3f .. %.3f]\n", c.beats.size(), c.beats.front(), c.beats.back(),
@@ -107,15 +157,17 @@ void score(const Case& c, std::map<std::string, Row>& rows, bool verbose, bool i
         }
     } catch (const loopsep::Error& e) {
         std::fprintf(stderr, "%s: %s\n", c.name.c_str(), e.what());
-        ++row.errors;
-        ++all.errors;
+        for (Row* r : targets) ++r->errors;
     }
     const auto a = loopsep::track_beats_aubio_only(c.audio);
     bfa = f_measure(c.beats, a.beats_sec);
     dfa = f_measure(c.downbeats, a.downbeats_sec);
     tea = std::fabs(a.tempo_bpm - true_bpm);
-    for (Row* r : in_all ? std::vector<Row*>{&row, &all} : std::vector<Row*>{&row}) {
+    for (Row* r : targets) {
         r->n++;
+        r->cmlt += cm;
+        r->octave += oct;
+        r->offbeat += off;
         r->beat_f += bf;
         r->down_f += df;
         r->beat_f_aubio += bfa;
@@ -124,8 +176,8 @@ void score(const Case& c, std::map<std::string, Row>& rows, bool verbose, bool i
         r->tempo_err_aubio += tea;
     }
     if (verbose)
-        std::printf("  %-28s true %6.1f BPM | loopsep beatF %.3f downF %.3f dBPM %5.2f | aubio beatF %.3f downF %.3f dBPM %6.2f\n",
-                    c.name.c_str(), true_bpm, bf, df, te, bfa, dfa, tea);
+        std::printf("  %-28s true %6.1f BPM | loopsep beatF %.3f downF %.3f CMLt %.3f dBPM %5.2f%s%s | aubio beatF %.3f downF %.3f dBPM %6.2f\n",
+                    c.name.c_str(), true_bpm, bf, df, cm, te, oct ? " OCTAVE" : "", off ? " OFFBEAT" : "", bfa, dfa, tea);
 }
 
 // Scores with the case's genre prior, then (if it has one) again with the neutral prior in a
@@ -137,6 +189,7 @@ void score_with_neutral(Case& c, std::map<std::string, Row>& rows, bool verbose,
     n.category += "/neutral";
     n.name += "/neutral";
     n.genre = loopsep::Genre::Neutral;
+    n.tags.clear();
     score(n, rows, verbose, false);
 }
 
@@ -187,7 +240,7 @@ int main(int argc, char** argv) {
     int seeds = 6;
     bool verbose = false, with_neutral = true;
     std::string write_dir;
-    std::vector<std::string> synth_dirs;
+    std::vector<std::string> synth_dirs, real_dirs;
     std::string time_path;
     loopsep::Genre time_genre = loopsep::Genre::Neutral;
     int repeat = 1;
@@ -196,15 +249,16 @@ int main(int argc, char** argv) {
         if (a == "--time" && i + 1 < argc) time_path = argv[++i];
         else if (a == "--genre" && i + 1 < argc) time_genre = loopsep::parse_genre(argv[++i]);
         else if (a == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
-        else if (a == "--seeds" && i + 1 < argc) seeds = std::max(1, std::atoi(argv[++i]));
+        else if (a == "--seeds" && i + 1 < argc) seeds = std::max(0, std::atoi(argv[++i]));
         else if (a == "--verbose") verbose = true;
         else if (a == "--no-neutral") with_neutral = false;
         else if (a == "--tightness" && i + 1 < argc) g_tightness = std::atof(argv[++i]);
         else if (a == "--write" && i + 1 < argc) write_dir = argv[++i];
         else if (a == "--synth-dir" && i + 1 < argc) synth_dirs.push_back(argv[++i]);
+        else if (a == "--real-dir" && i + 1 < argc) real_dirs.push_back(argv[++i]);
         else if (a == "--dump" && i + 1 < argc) g_dump = std::fopen(argv[++i], "w");
         else {
-            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]... [--dump FILE]\n"
+            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]... [--real-dir DIR]... [--dump FILE]\n"
                                  "       bench_beats --time FILE [--genre G] [--repeat N]\n");
             return 2;
         }
@@ -216,10 +270,10 @@ int main(int argc, char** argv) {
     }
     std::map<std::string, Row> rows;
     int idx = 0;
-    for (const auto& spec : bench::default_song_set(seeds)) {
+    for (const auto& spec : seeds > 0 ? bench::default_song_set(seeds) : std::vector<bench::SongSpec>{}) {
         auto song = bench::render_song(spec);
         Case c{spec.name, spec.name + "_" + std::to_string(idx++), std::move(song.audio), spec.genre,
-               song.beats_sec, song.downbeats_sec};
+               song.beats_sec, song.downbeats_sec, {}};
         if (!write_dir.empty()) write_case(write_dir, c);
         score_with_neutral(c, rows, verbose, with_neutral);
     }
@@ -248,14 +302,26 @@ int main(int argc, char** argv) {
             }
         }
     }
+    for (const auto& real_dir : real_dirs) {
+        for (auto& s : bench::real_recording_songs(real_dir)) {
+            Case c{s.category, s.name, std::move(s.audio), s.genre, s.beats_sec, s.downbeats_sec, s.tags};
+            if (!write_dir.empty()) {
+                Case w = c;
+                std::replace(w.name.begin(), w.name.end(), '/', '_');
+                write_case(write_dir, w);
+            }
+            score_with_neutral(c, rows, verbose, with_neutral);
+        }
+    }
     if (g_dump) std::fclose(g_dump);
-    std::printf("\n%-24s %3s | %-17s | %-17s | %-15s | %s\n", "category", "n", "beat F loopsep/aubio",
-                "downbeat F l/a", "|dBPM| l/a", "errors");
+    std::printf("\n%-32s %3s | %-17s | %-17s | %-15s | %5s | %3s %3s | %s\n", "category", "n", "beat F loopsep/aubio",
+                "downbeat F l/a", "|dBPM| l/a", "CMLt", "oct", "off", "errors");
     for (const auto& [name, r] : rows) {
         const double n = std::max(1, r.n);
-        std::printf("%-24s %3d | %7.3f / %7.3f  | %7.3f / %7.3f | %6.2f / %6.2f | %d\n",
+        std::printf("%-32s %3d | %7.3f / %7.3f  | %7.3f / %7.3f | %6.2f / %6.2f | %5.3f | %3d %3d | %d\n",
                     name == "~all" ? "ALL" : name.c_str(), r.n, r.beat_f / n, r.beat_f_aubio / n, r.down_f / n,
-                    r.down_f_aubio / n, r.tempo_err / n, r.tempo_err_aubio / n, r.errors);
+                    r.down_f_aubio / n, r.tempo_err / n, r.tempo_err_aubio / n, r.cmlt / n, r.octave, r.offbeat,
+                    r.errors);
     }
     return 0;
 }

@@ -135,6 +135,7 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
         BeatParams bp;
         bp.genre = params.genre;
         bp.allow_beatless = params.allow_beatless;
+        bp.downbeat_offset = params.downbeat_offset;
         result.grid = known_grid ? *known_grid : track_beats(song, bp);
         segments = four_beat_segments(result.grid, song.frames(), song.sample_rate_hz);
     }

@@ -1,7 +1,9 @@
 // `loopsep beats` end to end: JSON shape, text output, bad input → exit 1 and one line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -127,3 +129,50 @@ TEST_F(BeatsCli, BadGenreIsUsageError) {
 }
 
 }  // namespace
+
+TEST_F(BeatsCli, DownbeatOffsetOneMovesEveryDownbeatOneBeatLater) {
+    const auto song = beat_test::click_song(100, 14.0);
+    loopsep::write_audio(path("song.wav"), song.audio);
+    const Result a = run(path("song.wav") + " --json"), b = run(path("song.wav") + " --json --downbeat-offset 1");
+    ASSERT_EQ(a.rc, 0) << a.err;
+    ASSERT_EQ(b.rc, 0) << b.err;
+    const auto ja = nlohmann::json::parse(a.out), jb = nlohmann::json::parse(b.out);
+    ASSERT_EQ(ja["beats"], jb["beats"]);
+    const auto beats = ja["beats"].get<std::vector<double>>();
+    const auto da = ja["downbeats"].get<std::vector<double>>(), db = jb["downbeats"].get<std::vector<double>>();
+    ASSERT_GE(da.size(), 4u);
+    std::size_t checked = 0;
+    for (double d : da) {
+        const auto i = std::size_t(std::find(beats.begin(), beats.end(), d) - beats.begin());
+        ASSERT_LT(i, beats.size());
+        if (i + 1 < beats.size()) {
+            EXPECT_NE(std::find(db.begin(), db.end(), beats[i + 1]), db.end()) << "downbeat " << d << " not moved";
+            ++checked;
+        }
+        EXPECT_EQ(std::find(db.begin(), db.end(), d), db.end()) << "downbeat " << d << " still there";
+    }
+    EXPECT_GE(checked, da.size() - 1);
+    // One section of one phase, reported in the JSON; the offset moves its phase by one.
+    ASSERT_EQ(ja["downbeat_sections"].size(), 1u);
+    EXPECT_EQ((ja["downbeat_sections"][0]["phase"].get<int>() + 1) % 4, jb["downbeat_sections"][0]["phase"].get<int>());
+    EXPECT_EQ(run(path("song.wav") + " --downbeat-offset 4").rc, 2);
+}
+
+TEST_F(BeatsCli, SteadyToneIsAnErrorNamingTheConfidence) {
+    const int sr = beat_test::kSr;
+    std::vector<float> x(std::size_t(12 * sr));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(2 * M_PI * 110.0 * double(i) / sr) >= 0 ? 0.99f : -0.99f;
+    loopsep::Audio tone;
+    tone.sample_rate_hz = sr;
+    tone.channels = {x};
+    loopsep::write_audio(path("tone.wav"), tone);
+    const Result r = run(path("tone.wav"));
+    EXPECT_EQ(r.rc, 1);
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("confidence"), std::string::npos) << r.err;
+    const Result f = run(path("tone.wav") + " --json --no-beats");
+    ASSERT_EQ(f.rc, 0) << f.err;
+    const auto j = nlohmann::json::parse(f.out);
+    EXPECT_TRUE(j["beatless"].get<bool>());
+    EXPECT_NE(j["beatless_reason"].get<std::string>().find("confidence"), std::string::npos);
+}

@@ -2,6 +2,7 @@
 // (one stderr line naming the file, exit 1/2, no partial output).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -110,4 +111,26 @@ TEST(SeparateCli, BadInputsGiveOneLineAndNoOutput) {
     expect_one_line_error(run_loopsep("separate song.wav --target x " + f.base(), f.dir.path()), 2, "--output");
     expect_one_line_error(run_loopsep("separate song.wav --target x --output o2.wav --threads 0 " + f.base(), f.dir.path()), 2, "--threads");
     EXPECT_FALSE(file_exists(f.dir.file("o2.wav")));
+}
+
+// Issue #40 item 9 / #43: a steady tone's grid has no confidence; separate refuses it, or with
+// --no-beats says on stderr that it uses the fixed grid instead. --downbeat-offset is range-checked.
+TEST(SeparateCli, SteadyToneGridIsNotUsedAndSaysSo) {
+    Fixture f;
+    const int sr = kEngineRateHz;
+    Audio square(1, std::size_t(6 * sr), sr);
+    for (std::size_t i = 0; i < square.frames(); ++i)
+        square.channels[0][i] = std::sin(2 * M_PI * 110.0 * double(i) / sr) >= 0 ? 0.99f : -0.99f;
+    write_audio(f.dir.file("square.wav"), square, {});
+    expect_one_line_error(run_loopsep("separate square.wav --target x --query loop.wav --output o.wav " + f.base(), f.dir.path()),
+                          1, "confidence");
+    EXPECT_FALSE(file_exists(f.dir.file("o.wav")));
+    const auto r = run_loopsep("separate square.wav --target x --query loop.wav --output o.wav --no-beats " + f.base(), f.dir.path());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("fixed four-beat windows"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("confidence"), std::string::npos) << r.err;
+    EXPECT_EQ(run_loopsep("separate song.wav --target x --query loop.wav --output o3.wav --downbeat-offset 1 " + f.base(),
+                          f.dir.path()).exit_code, 0);
+    expect_one_line_error(run_loopsep("separate song.wav --target x --query loop.wav --output o4.wav --downbeat-offset 4 " + f.base(),
+                                      f.dir.path()), 2, "--downbeat-offset");
 }

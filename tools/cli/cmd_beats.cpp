@@ -1,10 +1,13 @@
-// loopsep beats SONG [--genre G] [--json] [--no-beats]
+// loopsep beats SONG [--genre G] [--json] [--no-beats] [--downbeat-offset N]
 //
 // Beat grid, downbeats and four-beat segments of a song (beat/include/loopsep/beat.h).
 // Text output by default; --json prints exactly one JSON object on stdout:
 // {"tempo_bpm", "beats", "downbeats", "segments": [[start_sec, end_sec], ...], "confidence"}
-// (plus "genre", "beatless" and "segment_beats"). Silent or beatless audio is an error
-// unless --no-beats, which falls back to fixed four-beat windows at the prior's tempo.
+// (plus "genre", "beatless", "segment_beats" and "downbeat_sections": the stretches of one
+// downbeat phase, so a change of phase after a breakdown shows). Silent or beatless audio (or a grid
+// below the confidence threshold) is an error unless --no-beats, which falls back to fixed
+// four-beat windows at the prior's tempo ("beatless_reason" says why). --downbeat-offset N moves
+// every downbeat N beats later (negative: earlier), a correction by hand.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -33,11 +36,12 @@ std::vector<double> rounded(const std::vector<double>& v) {
 
 int run_beats(const Argv& argv) {
     const CommandSpec spec{
-        "beats", "SONG [--genre G] [--json] [--no-beats]",
+        "beats", "SONG [--genre G] [--json] [--no-beats] [--downbeat-offset N]",
         "Finds the beats, downbeats and four-beat segments (downbeat to downbeat) of a song.",
         {{"--genre", true, "tempo prior: bachata (110-145 BPM), hiphop (70-110), neutral (default, 70-180)", "G"},
          {"--json", false, "print one JSON object: tempo_bpm, beats, downbeats, segments, confidence"},
-         {"--no-beats", false, "silent/beatless audio: fixed four-beat windows at the prior's tempo instead of an error"}},
+         {"--no-beats", false, "silent/beatless audio: fixed four-beat windows at the prior's tempo instead of an error"},
+         {"--downbeat-offset", true, "move every downbeat N beats later (-3..3; negative: earlier), to correct it by hand", "N"}},
         1, 1};
     ParsedArgs args = parse_args(spec, argv);
     if (args.has("--help")) {
@@ -47,6 +51,7 @@ int run_beats(const Argv& argv) {
     BeatParams params;
     params.genre = parse_genre(args.get("--genre"));
     params.allow_beatless = args.has("--no-beats");
+    params.downbeat_offset = int(args.get_int("--downbeat-offset", 0, -(params.beats_per_bar - 1), params.beats_per_bar - 1));
     params.validate();
     const std::string path = args.positional[0];
 
@@ -64,6 +69,11 @@ int run_beats(const Argv& argv) {
 
     if (args.has("--json")) {
         nlohmann::json segments = nlohmann::json::array(), seg_beats = nlohmann::json::array();
+        nlohmann::json sections = nlohmann::json::array();
+        for (const auto& s : downbeat_sections(grid, params.beats_per_bar))
+            sections.push_back({{"start_sec", round_sec(s.start_sec)}, {"end_sec", round_sec(s.end_sec)},
+                                {"first_downbeat_sec", round_sec(s.first_downbeat_sec)}, {"phase", s.phase},
+                                {"bars", s.bars}});
         for (const auto& s : segs) {
             segments.push_back({round_sec(s.start_frame / rate), round_sec(s.end_frame / rate)});
             seg_beats.push_back(std::round(s.beats * 1000) / 1000);
@@ -75,12 +85,14 @@ int run_beats(const Argv& argv) {
                          {"segment_beats", seg_beats},
                          {"confidence", std::round(grid.confidence * 1000) / 1000},
                          {"genre", genre_name(params.genre)},
-                         {"beatless", grid.beatless}};
+                         {"beatless", grid.beatless},
+                         {"downbeat_sections", sections}};
+        if (grid.beatless) j["beatless_reason"] = grid.beatless_reason;
         std::cout << j.dump() << "\n";
         return 0;
     }
     std::printf("%s: %.2f BPM (%s prior)%s, confidence %.2f\n", path.c_str(), grid.tempo_bpm, genre_name(params.genre),
-                grid.beatless ? ", BEATLESS: fixed grid" : "", grid.confidence);
+                grid.beatless ? (", BEATLESS: fixed grid (" + grid.beatless_reason + ")").c_str() : "", grid.confidence);
     if (grid.beats_sec.empty()) {
         std::printf("beats: 0\n");
     } else {
@@ -88,6 +100,10 @@ int run_beats(const Argv& argv) {
     }
     std::printf("downbeats: %zu:", grid.downbeats_sec.size());
     for (double d : grid.downbeats_sec) std::printf(" %.3f", d);
+    const auto sections = downbeat_sections(grid, params.beats_per_bar);
+    if (sections.size() > 1)
+        for (const auto& s : sections)
+            std::printf("\n  downbeat phase %d from %.3f s (%zu bars)", s.phase, s.start_sec, s.bars);
     std::printf("\nsegments: %zu\n", segs.size());
     for (std::size_t i = 0; i < segs.size(); ++i)
         std::printf("  %3zu  %9.3f - %9.3f s  frames %zu-%zu  %.2f beats\n", i + 1, segs[i].start_frame / rate,

@@ -56,7 +56,8 @@ const CommandSpec kSpec{
      {"--reconstruct", true, "mask (default: masks warped back to song time) | stretch (re-stretch audio)", "M"},
      {"--input-stretch", true, "spectral (default) | rubberband: how segments reach the reference tempo for the model", "M"},
      {"--grid", true, "beats (default) | fixed (plain windows, no beat sync: ablation)", "G"},
-     {"--no-beats", false, "songs without a beat: fixed grid at the genre's tempo instead of an error"},
+     {"--no-beats", false, "songs without a beat (or a grid below the confidence threshold): fixed grid at the genre's tempo instead of an error"},
+     {"--downbeat-offset", true, "move every downbeat N beats later (-3..3; negative: earlier): a correction by hand", "N"},
      {"--force", false, "overwrite existing outputs"},
      {"--json", false, "print one JSON summary on stdout (docs/separate.schema.json)"},
      {"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"},
@@ -156,6 +157,7 @@ int run_separate(const Argv& argv) {
     params.grid = parse_grid_mode(args.get("--grid", "beats"));
     if (args.has("--input-stretch")) params.input_stretch = parse_input_stretch(args.get("--input-stretch"));
     params.allow_beatless = args.has("--no-beats");
+    params.downbeat_offset = int(args.get_int("--downbeat-offset", 0, -3, 3));
     params.threads = int(args.get_int("--threads", 2, 1, 64));
     params.batch_segments = int(args.get_int("--batch", 8, 1, 256));
     params.residual = args.has("--residual");
@@ -202,6 +204,7 @@ int run_separate(const Argv& argv) {
             BeatParams bp;
             bp.genre = params.genre;
             bp.allow_beatless = params.allow_beatless;
+            bp.downbeat_offset = params.downbeat_offset;
             try {
                 d.grid = track_beats(d.song, bp);
             } catch (const Error&) {  // e.g. no beat: the engine tracks again and reports it for this song
@@ -324,6 +327,9 @@ int run_separate(const Argv& argv) {
                 try {
                     r = engine.separate_to(song, targets, params, sink, on_segments, decoded.grid ? &*decoded.grid : nullptr);
                     r.times.beats += decoded.beats_sec;
+                    if (r.grid.beatless && params.grid == GridMode::Beats)  // the grid was not trusted: say so
+                        std::fprintf(stderr, "loopsep: note: %s: %s: fixed four-beat windows at %.0f BPM (--no-beats)\n",
+                                     song_path.c_str(), r.grid.beatless_reason.c_str(), r.grid.tempo_bpm);
                 } catch (const Error& e) {  // e.g. "no steady beat": say which song
                     throw Error(e.kind(), song_path + ": " + e.what());
                 }

@@ -39,6 +39,12 @@ struct BeatParams {
     double tightness = 400.0;      // DP penalty weight on log(IBI / local period)^2; higher = stiffer grid
     int beats_per_bar = 4;         // the downbeat model and the segments assume 4/4
     double min_periodicity = 0.1;  // onset autocorrelation at the beat period below this = beatless
+    // A grid whose confidence is below this is not used: beatless (error, or the fixed grid with
+    // allow_beatless). Confidence is low for steady tones, noise and audio without attacks.
+    double min_confidence = 0.3;
+    // A hand correction: every downbeat moved this many beats later (negative: earlier), in
+    // -(beats_per_bar - 1) .. beats_per_bar - 1; bars are kept whole at the song's ends.
+    int downbeat_offset = 0;
     void validate() const;         // usage error naming the parameter
 };
 
@@ -46,8 +52,11 @@ struct BeatGrid {
     double tempo_bpm = 0;                // global (median) tempo
     std::vector<double> beats_sec;       // every beat, whole song, increasing
     std::vector<double> downbeats_sec;   // subset of beats_sec: bar starts
-    double confidence = 0;               // 0..1
+    // 0..1: onset periodicity at the beat, the share of beats on an onset, times how much the audio
+    // attacks at all (a steady tone or a drone scores ~0 however periodic its flux ripple).
+    double confidence = 0;
     bool beatless = false;               // true only for the fixed-grid fallback
+    std::string beatless_reason;         // why the fallback was taken ("no steady beat found (...)")
 };
 
 struct Segment {                         // a span of the song, exact frames
@@ -55,10 +64,27 @@ struct Segment {                         // a span of the song, exact frames
     double beats = 4.0;                  // beats it spans: 4 for bars; < 4 for the pickup / the tail
 };
 
-// Whole-song analysis (offline). Throws input_error for silent or beatless audio unless
-// params.allow_beatless, in which case it returns a fixed grid at the prior's centre tempo
-// with beatless = true.
+// Whole-song analysis (offline). Throws input_error for silent or beatless audio (including a
+// grid below params.min_confidence) unless params.allow_beatless, in which case it returns a
+// fixed grid at the prior's centre tempo with beatless = true and the reason.
 BeatGrid track_beats(const Audio& song, const BeatParams& params = {});
+
+// Moves every downbeat of `grid` by `beats` beats along its own beat list (later for beats > 0);
+// a downbeat pushed off either end is dropped, and a bar's worth of beats left before the first
+// or after the last downbeat gets one more downbeat, so bars stay whole.
+void shift_downbeats(BeatGrid& grid, int beats, int beats_per_bar = 4);
+
+// A stretch of the song whose downbeats keep one phase: every beats_per_bar-th beat. A new section
+// starts where a downbeat follows the previous one after some other number of beats (a bar cut
+// short or a phase change after a breakdown).
+struct DownbeatSection {
+    double start_sec = 0, end_sec = 0;  // first beat of the section .. first beat of the next (or last beat)
+    double first_downbeat_sec = 0;
+    std::size_t first_beat = 0;         // index into beats_sec of the section's first beat
+    int phase = 0;                      // beat index of its downbeats modulo beats_per_bar
+    std::size_t bars = 0;               // downbeats in the section
+};
+std::vector<DownbeatSection> downbeat_sections(const BeatGrid& grid, int beats_per_bar = 4);
 
 // Consecutive segments from downbeat to downbeat covering [0, total_frames) exactly, no
 // gaps/overlaps; the part before the first downbeat and after the last bar are their own

@@ -42,6 +42,7 @@ struct SeparationParams {
     Reconstruction reconstruct = Reconstruction::MaskWarp;
     GridMode grid = GridMode::Beats;
     bool allow_beatless = false;     // --no-beats: fixed grid at the prior's tempo instead of an error
+    int downbeat_offset = 0;         // --downbeat-offset: every downbeat moved this many beats (BeatParams)
     // Spectral by default: same SDR as Rubber Band on our benchmark, ~40 % faster end to end (README).
     InputStretch input_stretch = InputStretch::Spectral;
     StretchEngine stretch_engine = StretchEngine::Faster;  // Rubber Band engine when it is used
@@ -117,7 +118,7 @@ public:
 
     // Streams the stems (and residual) to `sink` as segments finish: memory holds the song and about one
     // batch of segments, whatever the song's length. `known_grid`: the song's beat grid when the caller
-    // already tracked it — track_beats(song, {params.genre, params.allow_beatless}) on this very audio;
+    // already tracked it — track_beats on this very audio with params' genre, allow_beatless and downbeat_offset;
     // used only in the beat grid mode for a song at the model's rate (otherwise the grid is tracked here).
     SeparationInfo separate_to(const Audio& song, const std::vector<TargetQuery>& targets,
                                const SeparationParams& params, StemSink& sink, const ProgressFn& progress = {},
