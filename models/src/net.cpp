@@ -648,6 +648,8 @@ void load_weights(LoopSepNet& net, const SafetensorsFile& file, const std::strin
 LoopSepNet load_net(const std::string& path, ModelConfig* config_out) {
     const auto file = read_safetensors(path);
     auto fmt = file.metadata.find("format");
+    if (fmt != file.metadata.end() && fmt->second == "loopsep-checkpoint")
+        throw input_error(path + ": a training checkpoint, not a model (use the run's --out file, or resume the run)");
     if (fmt == file.metadata.end() || fmt->second != "loopsep-model")
         throw input_error(path + ": not a loopsep model (metadata 'format' missing)");
     auto ver = file.metadata.find("format_version");

@@ -5,6 +5,8 @@
 //       [--steps N] [--batch B] [--lr X] [--seed S] [--minutes M] [--resume MODEL]
 //       [--channels 8,16,32,64] [--bands 96] [--embedding 64] [--query-channels 16,32,64]
 //       [--shared-levels N] [--mid-blocks N] [--query-profile] [--fine-head R] [--repetition K] [--fine-lr-scale X] [--warmup-steps N] [--val-every N] [--cpu] [--threads T]
+//       [--replicas R] [--checkpoint FILE] [--checkpoint-every-min M]
+// Exit status 128 + the signal when SIGINT/SIGTERM stopped the run (saved, the schedule not done).
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -31,12 +33,15 @@ int main(int argc, char** argv) {
             else if (a == "--val-cache") val_cache = v;
             else if (a == "--out") p.out = v;
             else if (a == "--resume") p.resume = v;
+            else if (a == "--checkpoint") p.checkpoint = v;
+            else if (a == "--checkpoint-every-min") p.checkpoint_every_min = std::atof(v.c_str());
             else if (a == "--steps") p.steps = std::atol(v.c_str());
             else if (a == "--batch") p.batch = std::atoi(v.c_str());
             else if (a == "--lr") p.lr = std::atof(v.c_str());
             else if (a == "--seed") p.seed = std::strtoull(v.c_str(), nullptr, 10);
             else if (a == "--minutes") p.max_minutes = std::atof(v.c_str());
             else if (a == "--threads") p.threads = std::atoi(v.c_str());
+            else if (a == "--replicas") p.replicas = std::atoi(v.c_str());
             else if (a == "--val-every") p.val_every = std::atoi(v.c_str());
             else if (a == "--val-examples") p.val_examples = std::atoi(v.c_str());
             else if (a == "--pair-fraction") p.pair_fraction = std::atof(v.c_str());
@@ -68,8 +73,9 @@ int main(int argc, char** argv) {
         SegmentCache val;
         if (!val_cache.empty()) val = read_segment_cache(val_cache);
         auto r = train_model(p, train, val_cache.empty() ? nullptr : &val, std::cout);
-        std::cout << "done: " << r.steps_done << " steps, loss " << r.first_loss << " → " << r.last_loss << "\n";
-        return 0;
+        std::cout << (r.interrupted ? "interrupted: " : "done: ") << r.steps_done << " steps, loss " << r.first_loss
+                  << " → " << r.last_loss << "\n";
+        return r.interrupted ? 128 + r.signal : 0;
     } catch (const Error& e) {
         std::cerr << "loopsep-train-gpu: " << e.what() << "\n";
         return e.exit_code();

@@ -9,14 +9,18 @@
 #include <cmath>
 #include <csignal>
 #include <cstring>
+#include <exception>
 #include <iomanip>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "augment.h"
+#include "checkpoint.h"
 #include "generic.h"
 #include "loopsep/error.h"
 #include "loopsep/train.h"
@@ -31,6 +35,9 @@ void TrainParams::validate() const {
     if (batch < 1 || batch > 1024) throw usage_error("--batch must be in 1..1024");
     if (!(lr > 0 && lr < 1)) throw usage_error("--lr must be in (0, 1)");
     if (threads < 1 || threads > 256) throw usage_error("--threads must be in 1..256");
+    if (replicas < 1 || replicas > 64 || replicas > batch)
+        throw usage_error("--replicas must be in 1..64 and at most --batch (each replica takes a slice of the batch)");
+    if (cuda && replicas != 1) throw usage_error("--replicas is for CPU training (a GPU takes the whole batch)");
     if (log_every < 1 || val_every < 1 || val_examples < 1) throw usage_error("log/validation intervals must be ≥ 1");
     if (silent_fraction < 0 || silent_fraction > 1) throw usage_error("silent_fraction must be in [0, 1]");
     if (same_bar_fraction < 0 || same_bar_fraction > 1) throw usage_error("same_bar_fraction must be in [0, 1]");
@@ -53,6 +60,10 @@ void TrainParams::validate() const {
     if (repetition_neighbours < 0 || repetition_neighbours > 16)
         throw usage_error("--repetition must be in 1..16 (the bars whose median is the template; 0: the architecture's own)");
     if (warmup_steps < 0 || warmup_steps > steps) throw usage_error("--warmup-steps must be in 0..--steps");
+    if (!(checkpoint_every_min > 0 && checkpoint_every_min <= 1e6))
+        throw usage_error("--checkpoint-every-min must be in (0, 1000000] minutes");
+    if (!checkpoint.empty() && (checkpoint == out || checkpoint == out_last))
+        throw usage_error("--checkpoint: " + checkpoint + " is also a model file of the run (give it a name of its own)");
     config.validate();
     if (shared_levels < -1 || shared_levels > int(config.unet_channels.size()) - 1)
         throw usage_error("--shared-levels must be in 0..levels (" + std::to_string(config.unet_channels.size() - 1) + ")");
@@ -78,8 +89,9 @@ namespace {
 
 using namespace train_data;
 
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted = true; }
+// SIGINT / SIGTERM: the step in progress finishes, then the run saves and stops.
+std::atomic<int> g_signal{0};
+extern "C" void on_stop_signal(int sig) { g_signal = sig; }
 
 
 double db_to_gain(double db) { return std::pow(10.0, db / 20.0); }
@@ -334,6 +346,91 @@ torch::Tensor loss_fn(net::LoopSepNet& model, const Batch& b, TrainLoss loss, do
     return (err / (mix_mag.mean({1, 2}) + 1e-4)).mean();
 }
 
+// Data parallelism on the CPU (TrainParams::replicas): the batch is cut into contiguous slices, and each
+// slice goes forward and back on its own thread and its own copy of the net (one intra-op thread each),
+// its loss weighted by its share of the batch so that the slices' gradients sum to the batch mean's.
+// The gradients are summed into the model in a fixed order: the same examples and the same gradient as
+// one step over the whole batch, up to float rounding. The net's small convolutions keep one thread
+// busy but share a step between two threads poorly (OpenMP barriers per operation).
+class Replicas {
+public:
+    Replicas(net::LoopSepNet& model, int n, int threads_each) : model_(model), threads_each_(threads_each) {
+        for (int k = 1; k < n; ++k) {
+            net::LoopSepNet copy(model->config);
+            copy->to(model->stem->weight.device());
+            copy->train();
+            copies_.push_back(copy);
+        }
+    }
+    // Gradients of the batch's mean loss into the model's (zeroed) parameters; returns that loss.
+    double forward_backward(const Batch& b, TrainLoss loss, double eq_db) {
+        const auto params = model_->parameters();
+        {
+            torch::NoGradGuard g;
+            for (auto& c : copies_) {
+                const auto cp = c->parameters();
+                for (std::size_t i = 0; i < params.size(); ++i) {
+                    cp[i].detach().copy_(params[i].detach());
+                    cp[i].mutable_grad() = torch::Tensor();
+                }
+            }
+        }
+        const int n = int(copies_.size()) + 1;
+        const int64_t B = b.mix.size(0);
+        std::vector<double> losses(n, 0.0);
+        std::vector<std::exception_ptr> errors(n);
+        auto run = [&](int k) {
+            try {
+                at::set_num_threads(threads_each_);   // per thread (OpenMP's count is a thread's own)
+                const int64_t begin = B * k / n, end = B * (k + 1) / n;
+                auto l = loss_fn(k == 0 ? model_ : copies_[k - 1], slice(b, begin, end), loss, eq_db) *
+                         (double(end - begin) / double(B));
+                l.backward();
+                losses[k] = l.item<double>();
+            } catch (...) {
+                errors[k] = std::current_exception();
+            }
+        };
+        std::vector<std::thread> workers;
+        for (int k = 1; k < n; ++k) workers.emplace_back(run, k);
+        run(0);
+        for (auto& w : workers) w.join();
+        for (const auto& e : errors)
+            if (e) std::rethrow_exception(e);
+        torch::NoGradGuard g;
+        for (auto& c : copies_) {
+            const auto cp = c->parameters();
+            for (std::size_t i = 0; i < params.size(); ++i)
+                if (cp[i].grad().defined()) params[i].mutable_grad().add_(cp[i].grad());
+        }
+        double total = 0;
+        for (double l : losses) total += l;
+        return total;
+    }
+
+private:
+    static Batch slice(const Batch& b, int64_t begin, int64_t end) {
+        Batch s;
+        s.mix = b.mix.narrow(0, begin, end - begin);
+        s.target = b.target.narrow(0, begin, end - begin);
+        s.query = b.query.narrow(0, begin, end - begin);
+        auto part = [&](const std::vector<augment::EqCurve>& v) {
+            return v.empty() ? v : std::vector<augment::EqCurve>(v.begin() + begin, v.begin() + end);
+        };
+        s.target_eq = part(b.target_eq);
+        s.rest_eq = part(b.rest_eq);
+        s.query_eq = part(b.query_eq);
+        if (b.context_target.defined()) {  // rows b·kContextBars + m
+            s.context_target = b.context_target.narrow(0, begin * kContextBars, (end - begin) * kContextBars);
+            s.context_rest = b.context_rest.narrow(0, begin * kContextBars, (end - begin) * kContextBars);
+        }
+        return s;
+    }
+    net::LoopSepNet& model_;
+    int threads_each_;
+    std::vector<net::LoopSepNet> copies_;
+};
+
 // ---------------------------------------------------------------------------
 // Validation
 struct ValExample {
@@ -531,6 +628,8 @@ public:
     // Puts the average into the model (swap_in) and the trained weights back (swap_out).
     void swap_in() { exchange(); }
     void swap_out() { exchange(); }
+    // The average itself, in the order of model->parameters() (checkpoints).
+    std::vector<torch::Tensor>& values() { return average_; }
 
 private:
     void exchange() {
@@ -582,8 +681,42 @@ EvalReport evaluate_model(const std::string& model_path, const SegmentCache& val
     return evaluate(model, val, dc, make_val_set(val, per_instrument, seed));
 }
 
-TrainResult train_model(const TrainParams& p, const SegmentCache& train, const SegmentCache* val, std::ostream& log) {
-    p.validate();
+// A checkpoint's architecture is fixed: conversion options are refused unless they name what it has
+// (the run's first command line repeated), and then dropped.
+void keep_checkpoint_architecture(TrainParams& p, const ModelConfig& c, const std::string& what) {
+    auto refuse = [&](bool differs, const std::string& option) {
+        if (differs)
+            throw usage_error(option + ": " + what + " is a training checkpoint; its architecture stays (convert a model file instead)");
+    };
+    refuse(p.shared_levels >= 0 && p.shared_levels != c.shared_levels, "--shared-levels");
+    refuse(p.top_decoder && *p.top_decoder != c.top_decoder, "--top-decoder");
+    refuse(p.block_kernels && *p.block_kernels != c.block_kernels, "--block-kernels");
+    refuse(p.mid_blocks > 0 && p.mid_blocks != c.mid_blocks, "--mid-blocks");
+    refuse(p.top_channels > 0 && p.top_channels != c.unet_channels[0], "--top-channels");
+    refuse(p.query_profile && !c.query_profile, "--query-profile");
+    refuse(p.fine_regions > 0 && p.fine_regions != c.fine_regions, "--fine-head");
+    p.shared_levels = -1;
+    p.top_decoder.reset();
+    p.block_kernels.reset();
+    p.mid_blocks = p.top_channels = p.fine_regions = 0;
+    p.query_profile = false;
+}
+
+TrainResult train_model(const TrainParams& given, const SegmentCache& train, const SegmentCache* val, std::ostream& log) {
+    given.validate();
+    TrainParams p = given;
+    // A checkpoint goes on with its own run: its schedule and example recipe replace the given ones.
+    std::optional<checkpoint::Checkpoint> ck;
+    if (!p.resume.empty()) {
+        auto file = read_safetensors(p.resume);
+        if (checkpoint::is_checkpoint(file)) {
+            ck = checkpoint::parse(std::move(file), p.resume);
+            keep_checkpoint_architecture(p, ck->config, p.resume);
+            for (const auto& line : checkpoint::apply_schedule(ck->state.schedule, p))
+                log << "  " << line << " (the checkpoint's run keeps its own)\n";
+            p.validate();
+        }
+    }
     const torch::Device dev = p.cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
     if (p.cuda && !torch::cuda::is_available()) throw usage_error("CUDA requested but not available");
     if (!p.cuda) at::set_num_threads(p.threads);
@@ -591,10 +724,22 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
     ModelConfig cfg = p.config;
     long step0 = 0;
     net::LoopSepNet model{nullptr};
-    if (!p.resume.empty()) {
+    if (ck) {
+        model = checkpoint::load_model(*ck);
+        cfg = ck->config;
+        step0 = ck->state.step0;
+        log << "resuming the run in " << p.resume << " at step " << step0 + ck->state.step << "/" << step0 + p.steps
+            << ": its weights, optimiser state, weight average, schedule and random streams\n";
+        if (ck->state.data != checkpoint::data_json(train))
+            log << "  warning: the training data differ from the checkpoint's (" << ck->state.data.dump()
+                << "): the run goes on, but its examples are not those of the uninterrupted run\n";
+    } else if (!p.resume.empty()) {
         model = net::load_net(p.resume, &cfg);
         step0 = cfg.training_steps;
         log << "resuming from " << p.resume << " (" << step0 << " steps; optimiser state starts fresh)\n";
+        if (p.lr > 3e-4 && p.warmup_steps == 0)  // measured: 3 steps at 1e-3 silenced v6's drums (TRAINING.md)
+            log << "note: fine-tuning at --lr " << p.lr << " without --warmup-steps: a fresh Adam's first steps move every"
+                << " weight by about the rate; 1e-4..3e-4 with a warm-up keeps what the model knows\n";
         if (p.shared_levels >= 0 && p.shared_levels < cfg.shared_levels)
             throw usage_error("--shared-levels " + std::to_string(p.shared_levels) + ": " + p.resume + " already shares " +
                               std::to_string(cfg.shared_levels) + " levels (they cannot be conditioned again)");
@@ -736,9 +881,11 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         }
     }
     torch::optim::Adam opt(groups, torch::optim::AdamOptions(p.lr));
+    if (ck) checkpoint::restore_adam(*ck, model, opt);
     std::unique_ptr<WeightAverage> average;
     if (p.ema_decay > 0) {
         average = std::make_unique<WeightAverage>(model, p.ema_decay);
+        if (ck) checkpoint::restore_average(*ck, model, average->values());
         log << "validating and saving the weights' moving average (EMA decay " << p.ema_decay << ")\n";
     }
     std::mt19937_64 rng(p.seed * 7919 + 17);
@@ -748,24 +895,61 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
     if (cfg.repetition_neighbours > 0)
         log << "repetition input: each example's template is the median of the " << cfg.repetition_neighbours
             << " most alike of " << kContextBars << " other bars of its songs\n";
+    if (ck) {
+        rng = ck->state.rng;
+        arng = ck->state.arng;
+        grng = ck->state.grng;
+        crng = ck->state.crng;
+    }
     if (p.generic_fraction > 0)
         log << "generic sounds: " << p.generic_fraction * 100 << " % of examples have one as target (queried by another"
             << " rendering of it), " << p.generic_fraction * 100 << " % of the others one as distractor\n";
     if (augmenting)
         log << "augmentation: random EQ within ±" << p.augment_eq_db << " dB (target, rest, query), pitch within ±"
             << p.augment_pitch_semitones << " semitones (example, query)\n";
-    g_interrupted = false;
-    auto old_handler = std::signal(SIGINT, on_sigint);
+    std::unique_ptr<Replicas> replicas;
+    if (p.replicas > 1) {
+        replicas = std::make_unique<Replicas>(model, p.replicas, std::max(1, p.threads / p.replicas));
+        log << p.replicas << " replicas of the net, " << std::max(1, p.threads / p.replicas)
+            << " thread(s) each, share every batch\n";
+    }
+    g_signal = 0;
+    auto old_int = std::signal(SIGINT, on_stop_signal);
+    auto old_term = std::signal(SIGTERM, on_stop_signal);
 
     TrainResult res;
     double best = -1e9, window_loss = 0;
     int window_n = 0;
     bool saved = false;
+    if (ck && ck->state.saved && ck->state.out == p.out) {   // --out holds the run's best so far
+        best = ck->state.best_sdr_db;
+        saved = true;
+    }
     const auto t_start = std::chrono::steady_clock::now();
-    auto t_log = t_start;
+    auto t_log = t_start, t_state = t_start;
     long s = 0;
+    // Minutes spent on the schedule, earlier sessions included (its position under --minutes).
+    const double elapsed_before = ck ? ck->state.elapsed_min : 0.0;
     auto elapsed_min = [&] {
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() / 60.0;
+        return elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() / 60.0;
+    };
+    auto write_state = [&](long steps_done) {
+        checkpoint::RunState st;
+        st.step0 = step0;
+        st.step = steps_done;
+        st.elapsed_min = elapsed_min();
+        st.saved = saved;
+        st.best_sdr_db = best;
+        st.out = p.out;
+        st.rng = rng;
+        st.arng = arng;
+        st.grng = grng;
+        st.crng = crng;
+        st.schedule = checkpoint::schedule_json(p);
+        st.data = checkpoint::data_json(train);
+        checkpoint::write(p.checkpoint, st, cfg, model, opt, average ? &average->values() : nullptr);
+        log << "checkpoint at step " << step0 + steps_done << " written to " << p.checkpoint << "\n";
+        t_state = std::chrono::steady_clock::now();
     };
     auto checkpoint = [&](long steps_now) {
         if (average && val) {
@@ -793,7 +977,7 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         if (average) average->swap_out();
         log.flush();
     };
-    for (s = 1; s <= p.steps; ++s) {
+    for (s = ck ? ck->state.step + 1 : 1; s <= p.steps; ++s) {
         // Cosine decay to 5 % of the learning rate, over the steps or the time limit, whichever ends first.
         double progress = double(s - 1) / double(p.steps);
         if (p.max_minutes > 0) progress = std::min(1.0, std::max(progress, elapsed_min() / p.max_minutes));
@@ -804,13 +988,21 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
         auto batch = sample_batch(train, ix, dc, p, rng, augmenting ? &arng : nullptr,
                                   p.generic_fraction > 0 ? &grng : nullptr, &cfg,
                                   cfg.repetition_neighbours > 0 ? &crng : nullptr);
-        auto loss = loss_fn(model, batch, p.loss, p.augment_eq_db);
-        opt.zero_grad();
-        loss.backward();
+        double lv = 0;
+        if (replicas) {
+            opt.zero_grad();
+            for (auto& t : model->parameters())   // a defined gradient for the copies' to add into
+                if (!t.grad().defined()) t.mutable_grad() = torch::zeros_like(t);
+            lv = replicas->forward_backward(batch, p.loss, p.augment_eq_db);
+        } else {
+            auto loss = loss_fn(model, batch, p.loss, p.augment_eq_db);
+            opt.zero_grad();
+            loss.backward();
+            lv = loss.item<double>();
+        }
         torch::nn::utils::clip_grad_norm_(model->parameters(), 5.0);
         opt.step();
         if (average) average->update(s);
-        const double lv = loss.item<double>();
         if (!std::isfinite(lv)) throw input_error("training diverged (loss is not finite); try a lower --lr");
         window_loss += lv;
         ++window_n;
@@ -823,7 +1015,7 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
             const double sps = window_n / std::chrono::duration<double>(now - t_log).count();
             res.steps_per_sec = sps;
             log << "step " << step0 + s << "/" << step0 + p.steps << "  loss " << std::setprecision(4) << mean_loss
-                << "  " << std::setprecision(2) << sps << " steps/s  lr " << std::setprecision(5) << lr
+                << "  " << std::fixed << std::setprecision(3) << sps << " steps/s  lr " << std::setprecision(5) << lr
                 << "  ETA " << std::setprecision(1) << (p.steps - s) / std::max(sps, 1e-9) / 60.0 << " min\n";
             log.flush();
             t_log = now;
@@ -831,18 +1023,28 @@ TrainResult train_model(const TrainParams& p, const SegmentCache& train, const S
             window_n = 0;
         }
         if (s % p.val_every == 0 && s != p.steps) checkpoint(s);
-        if (g_interrupted) { log << "interrupted: saving\n"; res.interrupted = true; break; }
+        if (!p.checkpoint.empty() && s != p.steps &&
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t_state).count() >= 60.0 * p.checkpoint_every_min)
+            write_state(s);
+        if (g_signal) {
+            res.signal = g_signal;
+            log << "interrupted (" << (res.signal == SIGTERM ? "SIGTERM" : "SIGINT") << "): saving\n";
+            res.interrupted = true;
+            break;
+        }
         if (p.max_minutes > 0 && elapsed_min() > p.max_minutes) { log << "time limit reached\n"; break; }
     }
     res.steps_done = std::min(s, p.steps);
     checkpoint(res.steps_done);
+    if (!p.checkpoint.empty()) write_state(res.steps_done);
     if (!p.out_last.empty()) {
         if (average) average->swap_in();
         save(model, cfg, step0 + res.steps_done, p.out_last);
         if (average) average->swap_out();
         log << "final weights in " << p.out_last << "\n";
     }
-    std::signal(SIGINT, old_handler);
+    std::signal(SIGINT, old_int);
+    std::signal(SIGTERM, old_term);
     return res;
 }
 

@@ -1,5 +1,5 @@
 // loopsep train --data DIR [--data DIR2 ...] --out MODEL [--steps N] [--batch B] [--lr X]
-//               [--seed S] [--resume CKPT] [--threads T] [--val DIR]
+//               [--seed S] [--resume CKPT] [--checkpoint FILE] [--threads T] [--val DIR]
 // Prepares tempo-normalised four-beat windows of every stem (once; optionally kept
 // in --cache / --val-cache files), then trains the query-conditioned U-Net. The song
 // folders are synth songs or multitracks (loopsep/multitrack.h); the beat tracker
@@ -81,8 +81,11 @@ int run_train(const Argv& argv) {
          {"--batch", true, "examples per step (default 16)", "B"},
          {"--lr", true, "Adam learning rate, cosine-decayed (default 0.001)", "X"},
          {"--seed", true, "random seed (default 1)", "S"},
-         {"--resume", true, "start from this model file (its architecture wins)", "CKPT"},
+         {"--resume", true, "start from this model file (its architecture wins; Adam and the schedule start afresh), or go on with the run in this --checkpoint file (its weights, optimiser, schedule, weight average and random streams; its training parameters replace those given)", "CKPT"},
+         {"--checkpoint", true, "write the run's full state here (atomically) every --checkpoint-every-min minutes, on SIGINT/SIGTERM (after the current step; the exit status is then 128 + the signal) and at the end, to --resume from", "FILE"},
+         {"--checkpoint-every-min", true, "minutes between --checkpoint writes (default 10)", "M"},
          {"--threads", true, "CPU threads (default 2)", "T"},
+         {"--replicas", true, "copies of the net sharing each batch, one thread each of --threads (default 1; 2 on 2 cores is faster, models/TRAINING.md)", "R"},
          {"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"},
          {"--val", true, "folder of songs from held-out sound sources, as --data; MUSDB18's test/ (repeatable)", "DIR"},
          {"--cache", true, "training windows file: written after preparing --data, read when --data is absent (then repeatable: the files are merged)", "FILE"},
@@ -124,7 +127,10 @@ int run_train(const Argv& argv) {
     p.lr = args.get_double("--lr", 1e-3, 1e-7, 0.5);
     p.seed = std::uint64_t(args.get_int("--seed", 1, 0, 2147483647));
     p.resume = args.get("--resume");
+    p.checkpoint = args.get("--checkpoint");
+    p.checkpoint_every_min = args.get_double("--checkpoint-every-min", 10, 1e-6, 1e6);
     p.threads = int(args.get_int("--threads", 2, 1, 256));
+    p.replicas = int(args.get_int("--replicas", 1, 1, 64));
     p.max_minutes = args.get_double("--minutes", 0, 0, 1e6);
     p.val_every = int(args.get_int("--val-every", 250, 1, 10000000));
     p.val_examples = int(args.get_int("--val-examples", 24, 1, 10000));
@@ -180,7 +186,8 @@ int run_train(const Argv& argv) {
     bar.clear();
     std::cerr << (r.interrupted ? "interrupted" : "done") << " after " << r.steps_done << " steps; loss "
               << r.first_loss << " → " << r.last_loss << "; model in " << p.out << "\n";
-    return 0;
+    // Stopped by a signal: saved, but the schedule is not done (a script resumes until this is 0).
+    return r.interrupted ? 128 + r.signal : 0;
 }
 
 }  // namespace loopsep::cli

@@ -10,7 +10,8 @@
 //     same bar or remixed from other songs, random gains, target-silent
 //     examples, optional random EQ and pitch), query = the same instrument from
 //     another song (another sound source when there is one), L1 loss on magnitudes, validation SDR per
-//     instrument on a separate cache, best model kept, Ctrl-C safe.
+//     instrument on a separate cache, best model kept, Ctrl-C (and SIGTERM) safe; a full
+//     checkpoint (models/src/checkpoint.h) lets one schedule run over several sessions.
 #pragma once
 
 #include <cstdint>
@@ -82,12 +83,25 @@ const char* train_loss_name(TrainLoss loss);
 struct TrainParams {
     std::string out;                    // model file (best validation score; the last state if no validation)
     std::string out_last;               // also the final state (the weights' average with ema_decay), if set
-    std::string resume;                 // model file to start from (its architecture wins)
+    // A model file to start from (its architecture wins; Adam and the schedule start afresh: a
+    // fine-tune), or a checkpoint (`checkpoint` below) to go on with: the same run continues where it
+    // stopped — its weights, Adam's state, the weight average, the schedule's position and the random
+    // streams — and its own schedule and example parameters replace these (the log lists any that
+    // differed); only the files, threads, device and log/validation intervals come from here.
+    std::string resume;
+    // The run's full state (checkpoint.h), written atomically every `checkpoint_every_min` minutes,
+    // when the run is stopped (SIGINT/SIGTERM: after the current step) and at its end. Empty: none.
+    std::string checkpoint;
+    double checkpoint_every_min = 10;
     long steps = 3000;
     int batch = 16;
     double lr = 1e-3;
     std::uint64_t seed = 1;
     int threads = 2;
+    // CPU data parallelism: this many copies of the net, each on its own thread with threads / replicas
+    // intra-op threads, share every batch (contiguous slices) and sum their gradients. The same step
+    // as one copy over the whole batch (up to float rounding), faster on several cores (models/TRAINING.md).
+    int replicas = 1;
     bool cuda = false;                  // loopsep-train-gpu
     int log_every = 20;
     int val_every = 250;
@@ -196,6 +210,7 @@ struct TrainResult {
     double first_loss = 0, last_loss = 0;   // mean training loss over the first / last log windows
     double steps_per_sec = 0;
     bool interrupted = false;
+    int signal = 0;                     // the signal that stopped the run (SIGINT or SIGTERM), 0 if none
     EvalReport best;                    // validation report of the saved model (empty without validation)
 };
 

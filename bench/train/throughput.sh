@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Trainer throughput: examples per second (and per core) of `loopsep train` on one training cache, for
+# several thread layouts, interleaved (A B C, A B C, ...) so that a shared machine's load falls on all
+# of them alike; the median over the runs of each layout's median 20-step window (the first window of
+# each run, start-up and warm-up, is dropped).
+#   bench/train/throughput.sh CACHE [RUNS] [STEPS]
+# Environment: LOOPSEP (binary, default build/tools/loopsep), MODEL (start, default the shipped
+# loopsep-v5: today's architecture; a fine-tune start, so no optimiser state is read), LAYOUTS
+# (default "1:1 2:1 2:2" = threads:replicas). The recipe is v6's (models/TRAINING.md).
+set -euo pipefail
+CACHE=${1:?usage: throughput.sh CACHE [RUNS] [STEPS]}
+RUNS=${2:-3}
+STEPS=${3:-81}
+LOOPSEP=${LOOPSEP:-build/tools/loopsep}
+MODEL=${MODEL:-models/loopsep-v5.safetensors}
+LAYOUTS=${LAYOUTS:-"1:1 2:1 2:2"}
+BATCH=16
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for run in $(seq 1 "$RUNS"); do
+  for layout in $LAYOUTS; do
+    t=${layout%%:*} r=${layout##*:}
+    log=$tmp/$layout.$run.log
+    "$LOOPSEP" train --cache "$CACHE" --resume "$MODEL" --out "$tmp/m.safetensors" --quiet \
+      --steps "$STEPS" --batch $BATCH --lr 3e-4 --seed $((100 + run)) --threads "$t" --replicas "$r" \
+      --loss sdr --ema 0.999 --augment-eq 20 --augment-pitch 4 --generic-fraction 0.05 --pair-fraction 0.3 \
+      --val-every 1000000 > "$log" 2>&1
+    # Windows 2.. of this run; the run's median.
+    med=$(grep -o '[0-9.]* steps/s' "$log" | awk 'NR > 1 { print $1 }' | sort -g |
+          awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+    echo "$layout $run $med $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$tmp/all"
+  done
+done
+# Quality per example: every layout trains on the same examples (same seed per run); their loss windows
+# of run 1 side by side (replicas change float rounding only).
+echo "loss per 20-step window, run 1: $LAYOUTS"
+paste $(for layout in $LAYOUTS; do
+  f=$tmp/$layout.loss; grep -o 'loss [-0-9.]*' "$tmp/$layout.1.log" | awk '{ print $2 }' > "$f"; echo "$f"; done)
+echo "threads:replicas  examples/s (median of $RUNS runs)  per core  [per-run steps/s]"
+for layout in $LAYOUTS; do
+  t=${layout%%:*}
+  awk -v l="$layout" -v b=$BATCH -v t="$t" '$1 == l { s[++n] = $3 } END {
+      asort(s); m = (n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2);
+      runs = ""; for (i = 1; i <= n; ++i) runs = runs " " s[i];
+      printf "%-17s %8.1f %23.1f  [%s ]\n", l, m * b, m * b / t, runs }' "$tmp/all"
+done
