@@ -1,4 +1,4 @@
-// Exporting loops as DAW-ready WAV files with Splice-style names.
+// Exporting loops as DAW-ready WAV files with library-style names (loopsep/loopfile.h).
 #include <cctype>
 #include <filesystem>
 
@@ -8,6 +8,7 @@
 #include "loopsep/files.h"
 
 #ifdef LOOPSEP_CATALOG_HAVE_LOOPS
+#include "loopsep/key.h"
 #include "loopsep/loopfile.h"
 #endif
 
@@ -17,36 +18,27 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// "A", "C#", "Bb", "F#m", "Am" → MIDI note in octave 4 (60..71); -1 if not a key.
-int root_note_of(const std::string& key) {
-    if (key.empty()) return -1;
-    static const int base[7] = {9, 11, 0, 2, 4, 5, 7};  // A B C D E F G
-    char letter = static_cast<char>(std::toupper(static_cast<unsigned char>(key[0])));
-    if (letter < 'A' || letter > 'G') return -1;
-    int pc = base[letter - 'A'];
-    if (key.size() > 1 && key[1] == '#') pc += 1;
-    if (key.size() > 1 && key[1] == 'b') pc += 11;
-    return 60 + pc % 12;
-}
-
 #ifndef LOOPSEP_CATALOG_HAVE_LOOPS
-// Same convention as loopsep::loop_file_name, for builds without the loops library.
+// loopsep::loop_file_name's convention for builds without the loops library, less the key and
+// song fields (their parsing lives there).
 std::string name_part(const std::string& s) {
     std::string out;
     for (unsigned char c : s) {
-        char ch = static_cast<char>(std::tolower(c));
-        if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '#')) ch = '_';
-        if (ch == '_' && (out.empty() || out.back() == '_')) continue;
-        out += ch;
+        const char ch = static_cast<char>(std::tolower(c));
+        if (std::isalnum(static_cast<unsigned char>(ch))) out += ch;
+        else if (!out.empty() && out.back() != '-') out += '-';
     }
-    while (!out.empty() && out.back() == '_') out.pop_back();
-    return out.empty() ? "x" : out;
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
 }
 std::string fallback_file_name(const LoopRecord& r) {
+    std::string name;
+    for (const std::string& part : {name_part(r.genre), name_part(r.instrument),
+                                    std::to_string(std::lround(r.bpm)) + "bpm", name_part(r.section)})
+        if (!part.empty()) name += (name.empty() ? "" : "_") + part;
     char idx[32];
-    std::snprintf(idx, sizeof idx, "%04lld", static_cast<long long>(r.id));
-    return name_part(r.genre) + "_" + name_part(r.instrument) + "_" + std::to_string(std::lround(r.bpm)) + "bpm_" +
-           name_part(r.section) + "_" + idx + ".wav";
+    std::snprintf(idx, sizeof idx, "_%04lld.wav", static_cast<long long>(r.id));
+    return name + idx;
 }
 #endif
 
@@ -62,7 +54,10 @@ std::vector<std::string> export_loops(const Catalog& catalog, const std::vector<
         auto rec = catalog.get(id);
         if (!rec) throw input_error(catalog.path() + ": no loop #" + std::to_string(id));
 #ifdef LOOPSEP_CATALOG_HAVE_LOOPS
-        const std::string name = loop_file_name(rec->genre, rec->instrument, rec->bpm, rec->section, static_cast<int>(id));
+        // Harvested loops carry their song in the source ("<song> bar n @ t s"): it names the file too.
+        const std::string song = song_of_source(rec->source);
+        const std::string name = loop_file_name({rec->genre, rec->instrument, rec->bpm, rec->key, rec->section,
+                                                 song.empty() ? "" : song_name_field(song), id});
 #else
         const std::string name = fallback_file_name(*rec);
 #endif
@@ -89,10 +84,9 @@ std::vector<std::string> export_loops(const Catalog& catalog, const std::vector<
         LoopInfo info;
         info.tempo_bpm = rec.bpm;
         info.beats = rec.beats;
-        info.root_note = root_note_of(rec.key);
+        if (auto key = parse_key(rec.key)) info.root_note = key_root_note(*key);
         write_loop_wav(paths[i], audio, info);
 #else
-        (void)root_note_of;
         write_audio(paths[i], audio);
 #endif
     }

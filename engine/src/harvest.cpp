@@ -15,6 +15,8 @@
 #include "loopsep/catalog.h"
 #include "loopsep/error.h"
 #include "loopsep/harvest.h"
+#include "loopsep/key.h"
+#include "loopsep/loopfile.h"
 #include "loopsep/model.h"
 
 namespace loopsep {
@@ -90,6 +92,24 @@ void check_export_dir(const std::string& dir) {
     if (::stat(dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) throw input_error(dir + ": exists and is not a folder");
 }
 
+// The song's key, first that applies: given, meta.json's (when it reads as a key), estimated.
+void song_key(const Audio& song, const SongInfo& info, const HarvestParams& params, SongHarvest& sh) {
+    if (!params.key.empty()) {
+        sh.key = key_name(*parse_key(params.key));  // validate() checked it
+        sh.key_source = "given";
+    } else if (auto k = parse_key(info.key)) {
+        sh.key = key_name(*k);
+        sh.key_source = "meta";
+    } else if (params.detect_key) {
+        try {
+            sh.key = key_name(estimate_key(song, KeyProfile::Temperley, sh.song).key);
+            sh.key_source = "detected";
+        } catch (const Error&) {
+            // No pitch in the mixture at all: the loops simply have no key.
+        }
+    }
+}
+
 // The loops a previous run filed for this song (those still in the catalog).
 std::vector<HarvestedLoop> recorded_loops(const Catalog& catalog, const std::string& record) {
     std::vector<HarvestedLoop> out;
@@ -107,6 +127,7 @@ std::vector<HarvestedLoop> recorded_loops(const Catalog& catalog, const std::str
             h.end_sec = l.value("end_sec", 0.0);
             h.bpm = rec->bpm;
             h.section = rec->section;
+            h.key = rec->key;
             out.push_back(h);
         }
     } catch (const std::exception&) {
@@ -128,25 +149,24 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
     check.target_rate_hz = 0;  // checks only; the real read below resamples
     std::vector<std::string> hashes;
     for (const auto& path : songs) hashes.push_back(audio_content_hash(read_audio(path, check)));
-    std::optional<Audio> query;
+    HarvestQuery query(catalog, params);  // a bad file or id, or a target no catalog has: an error now
     std::optional<LoopFingerprint> query_print;
-    if (!params.query_path.empty()) {
-        query = read_audio(params.query_path);
-        query_print = fingerprint_loop(*query, 4);
-    }
+    if (query.audio()) query_print = fingerprint_loop(*query.audio(), 4);
 
+    HarvestReport report;
     std::optional<Engine> engine;
     std::vector<float> embedding;
     auto ensure_engine = [&]() {
         if (engine) return;
         const std::string model_path = params.model_path.empty() ? default_model_path() : params.model_path;
         engine.emplace(Separator::load(model_path), model_file_tag(model_path));
-        embedding = query ? engine->query_from_loop(*query, params.query_bpm, params.query_path)
-                          : engine->query_from_catalog(catalog, lower_trim(params.target), params.genre);
+        embedding = query.embedding(*engine, params);
+        report.query_kind = query.kind_name();
+        report.query_catalog = query.catalog_path();
+        report.query_loop_ids = query.loop_ids();
     };
 
     const int beats = 4 * params.bars;
-    HarvestReport report;
     for (std::size_t si = 0; si < songs.size(); ++si) {
         SongHarvest sh;
         sh.song = songs[si];
@@ -209,6 +229,7 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
                          [&](std::size_t a, std::size_t b) { return scores[a].quality > scores[b].quality; });
 
         const SongInfo info = song_info(songs[si]);
+        song_key(song, info, params, sh);
         Json rec_loops = Json::array();
         std::vector<std::int64_t> ids;
         for (std::size_t i : kept) {
@@ -222,12 +243,10 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
             meta.instrument = params.target;
             meta.genre = genre_name(params.genre);
             meta.section = info.section_at(span.start_sec);
-            meta.key = info.key;
+            meta.key = sh.key;
             meta.bpm = loop_bpm;
             meta.beats = beats;
-            char where[96];
-            std::snprintf(where, sizeof where, " bar %d @ %.3f s", span.first_bar + 1, span.start_sec);
-            meta.source = song_label(songs[si]) + where;
+            meta.source = harvest_source(song_label(songs[si]), span.first_bar + 1, span.start_sec);
             const AddResult added = catalog.add(loop, meta);
             HarvestedLoop h;
             h.catalog_id = added.id;
@@ -237,6 +256,7 @@ HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, c
             h.end_sec = double(span.end_frame) / song.sample_rate_hz;
             h.bpm = loop_bpm;
             h.section = lower_trim(meta.section);
+            h.key = meta.key;
             h.score = scores[i];
             sh.loops.push_back(h);
             ids.push_back(added.id);

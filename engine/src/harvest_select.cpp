@@ -6,6 +6,7 @@
 
 #include "loopsep/error.h"
 #include "loopsep/harvest.h"
+#include "loopsep/key.h"
 #include "loopsep/stft.h"
 #include "loopsep/stretch.h"
 
@@ -77,6 +78,9 @@ void HarvestParams::validate() const {
     if (!(min_quality >= 0 && min_quality <= 1)) bad("--min-quality must be in 0..1 (got " + std::to_string(min_quality) + ")");
     if (query_bpm != 0 && !(query_bpm >= 20 && query_bpm <= 400)) bad("--query-bpm must be in 20..400");
     if (threads < 1 || threads > 64) bad("--threads must be in 1..64");
+    if (query_id < 0 || (query_id_in_default && query_id == 0)) bad("--query-id must name a loop id >= 1");
+    if (query_id > 0 && !query_path.empty()) bad("give either --query or --query-id, not both");
+    if (!key.empty() && !parse_key(key)) bad("--key must be a key such as Am, C#, Bb minor (got '" + key + "')");
     if (!(level_range_db > 0)) bad("level_range_db must be > 0");
     if (!(duplicate_similarity > 0 && duplicate_similarity <= 1)) bad("duplicate_similarity must be in (0, 1]");
     if (!(max_silence >= 0 && max_silence <= 1)) bad("max_silence must be in 0..1");

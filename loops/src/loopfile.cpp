@@ -9,13 +9,19 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <regex>
 #include <vector>
 
 #include "loopsep/error.h"
 #include "loopsep/files.h"
+#include "loopsep/key.h"
 
 namespace loopsep {
+
+namespace fs = std::filesystem;
+constexpr std::size_t kSongFieldChars = 32;
 
 void LoopInfo::validate() const {
     if (!(tempo_bpm > 0) || !std::isfinite(tempo_bpm) || tempo_bpm > 999)
@@ -68,8 +74,8 @@ struct SndfileCloser {
     ~SndfileCloser() { if (f) sf_close(f); }
 };
 
-void write_file(const std::string& tmp, const std::string& path, const Audio& audio, const LoopInfo& info,
-                const WriteOptions& options) {
+std::size_t write_file(const std::string& tmp, const std::string& path, const Audio& audio, const LoopInfo& info,
+                       const WriteOptions& options) {
     SF_INFO sfinfo{};
     sfinfo.samplerate = audio.sample_rate_hz;
     sfinfo.channels = audio.num_channels();
@@ -110,20 +116,27 @@ void write_file(const std::string& tmp, const std::string& path, const Audio& au
     const int channels = audio.num_channels();
     constexpr std::size_t kBlock = 8192;
     std::vector<float> inter(kBlock * channels);
+    std::size_t clipped = 0;
     for (std::size_t pos = 0; pos < frames; pos += kBlock) {
         std::size_t n = std::min(kBlock, frames - pos);
         for (std::size_t i = 0; i < n; ++i)
-            for (int c = 0; c < channels; ++c) inter[i * channels + c] = audio.channel(c)[pos + i];
+            for (int c = 0; c < channels; ++c) {
+                const float v = audio.channel(c)[pos + i];
+                inter[i * channels + c] = v;
+                clipped += std::fabs(v) > 1.0f ? 1 : 0;
+            }
         if (sf_writef_float(f, inter.data(), sf_count_t(n)) != sf_count_t(n))
             throw input_error(path + ": write failed (" + sf_strerror(f) + ")");
     }
     closer.f = nullptr;
     if (sf_close(f) != 0) throw input_error(path + ": write failed on close");
+    return options.bits == SampleBits::Float32 ? 0 : clipped;
 }
 
 }  // namespace
 
-void write_loop_wav(const std::string& path, const Audio& audio, const LoopInfo& info, const WriteOptions& options) {
+std::size_t write_loop_wav(const std::string& path, const Audio& audio, const LoopInfo& info,
+                           const WriteOptions& options) {
     info.validate();
     if (options.format != FileFormat::Wav) throw usage_error(path + ": loop files with acid/smpl chunks must be WAV");
     if (audio.num_channels() < 1 || audio.num_channels() > 2 || audio.frames() == 0)
@@ -131,8 +144,9 @@ void write_loop_wav(const std::string& path, const Audio& audio, const LoopInfo&
     if (audio.frames() > 0xFFFFFFFFull) throw usage_error(path + ": loop too long for a smpl chunk");
     const std::string tmp = temp_path_for(path);
     register_temp_file(tmp);  // removed by the interrupt handler (loopsep/files.h)
+    std::size_t clipped = 0;
     try {
-        write_file(tmp, path, audio, info, options);
+        clipped = write_file(tmp, path, audio, info, options);
         commit_file(tmp, path);
     } catch (...) {
         std::remove(tmp.c_str());
@@ -140,6 +154,7 @@ void write_loop_wav(const std::string& path, const Audio& audio, const LoopInfo&
         throw;
     }
     unregister_temp_file(tmp);
+    return clipped;
 }
 
 LoopInfo read_loop_info(const std::string& path) {
@@ -162,26 +177,73 @@ LoopInfo read_loop_info(const std::string& path) {
     return info;
 }
 
-std::string loop_file_name(const std::string& genre, const std::string& instrument, double bpm,
-                           const std::string& section, int index) {
-    auto clean = [](const std::string& s) {
-        std::string out;
-        for (unsigned char ch : s) {
-            char c = char(std::tolower(ch));
-            bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '#';
-            if (!ok) c = '_';
-            if (c == '_' && (out.empty() || out.back() == '_')) continue;
-            out.push_back(c);
-        }
-        while (!out.empty() && out.back() == '_') out.pop_back();
-        return out.empty() ? std::string("x") : out;
+namespace {
+
+// Lower case; runs of characters outside [a-z0-9] (and `keep`) become one '-', trimmed.
+std::string name_field(const std::string& s, const char* keep = "") {
+    std::string out;
+    for (unsigned char ch : s) {
+        const char c = char(std::tolower(ch));
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c != 0 && std::strchr(keep, c));
+        if (ok) out.push_back(c);
+        else if (!out.empty() && out.back() != '-') out.push_back('-');
+    }
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
+}
+
+std::string key_field(const std::string& key) {
+    if (auto k = parse_key(key)) {
+        std::string name = key_name(MusicalKey{k->tonic_pc, false});  // "C#"
+        return name_field(name, "#") + (k->minor ? "min" : "maj");
+    }
+    return name_field(key, "#");
+}
+
+}  // namespace
+
+std::string loop_file_name(const LoopNameFields& f) {
+    if (!(f.bpm > 0) || !std::isfinite(f.bpm)) throw usage_error("loop_file_name: bpm must be positive");
+    if (f.index < 0) throw usage_error("loop_file_name: index must not be negative");
+    std::string name;
+    auto add = [&](const std::string& field) {
+        if (field.empty()) return;
+        name += (name.empty() ? "" : "_") + field;
     };
-    if (!(bpm > 0) || !std::isfinite(bpm)) throw usage_error("loop_file_name: bpm must be positive");
-    if (index < 0) throw usage_error("loop_file_name: index must not be negative");
+    add(name_field(f.genre));
+    add(name_field(f.instrument));
+    add(std::to_string(std::lround(f.bpm)) + "bpm");
+    add(key_field(f.key));
+    add(name_field(f.section));
+    add(name_field(f.song));
     char num[32];
-    std::snprintf(num, sizeof(num), "%04d", index);
-    return clean(genre) + "_" + clean(instrument) + "_" + std::to_string(std::lround(bpm)) + "bpm_" + clean(section) +
-           "_" + num + ".wav";
+    std::snprintf(num, sizeof(num), "%04lld", f.index);
+    add(num);
+    return name + ".wav";
+}
+
+std::string song_name_field(const std::string& song_path) {
+    const fs::path p(song_path);
+    std::string stem = p.stem().string();
+    std::string lower = name_field(stem);
+    if ((lower == "mix" || lower == "mixture") && !p.parent_path().filename().empty())
+        stem = p.parent_path().filename().string();
+    std::string out = name_field(stem);
+    if (out.size() > kSongFieldChars) out.resize(kSongFieldChars);
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
+}
+
+std::string harvest_source(const std::string& song_label, int bar_number, double start_sec) {
+    char where[96];
+    std::snprintf(where, sizeof where, " bar %d @ %.3f s", bar_number, start_sec);
+    return song_label + where;
+}
+
+std::string song_of_source(const std::string& source) {
+    static const std::regex harvested(R"(^(.+) bar [0-9]+ @ [0-9]+\.[0-9]+ s$)");
+    std::smatch m;
+    return std::regex_match(source, m, harvested) ? m[1].str() : std::string();
 }
 
 }  // namespace loopsep

@@ -265,7 +265,7 @@ TEST(Catalog, SeedFromManifestAndExport) {
     auto paths = export_loops(cat, {bongo[0].id}, dir / "out");
     ASSERT_EQ(paths.size(), 1u);
     char expected[64];
-    std::snprintf(expected, sizeof expected, "bachata_bongo_128bpm_derecho_%04lld.wav", static_cast<long long>(bongo[0].id));
+    std::snprintf(expected, sizeof expected, "bachata_bongo_128bpm_amin_derecho_%04lld.wav", static_cast<long long>(bongo[0].id));
     EXPECT_EQ(fs::path(paths[0]).filename().string(), expected);
     Audio back = read_audio(paths[0]);
     EXPECT_EQ(back.frames(), cat.load_audio(bongo[0].id).frames());

@@ -16,70 +16,16 @@
 #include "loopsep/error.h"
 #include "loopsep/harvest.h"
 #include "loopsep/model.h"
-#include "model_fixture.h"
-#include "song_fixture.h"
+#include "harvest_fixture.h"
 #include "test_util.h"
 
 using namespace loopsep;
 using loopsep::testing::TempDir;
 namespace fs = std::filesystem;
 
-namespace {
-
-constexpr int kRate = 44100;
-
-// The engine suites' test song (kick, hats, bass: beat-trackable and quick) plus, from
-// `bongo_from_sec` on, a bright conga-like tick on the off-beats.
-Audio make_song(double bpm, double seconds, double bongo_from_sec) {
-    Audio song = loopsep::testing::make_test_song(bpm, seconds, 2, kRate);
-    const double beat = 60.0 / bpm;
-    for (std::size_t i = std::size_t(bongo_from_sec * kRate); i < song.frames(); ++i) {
-        const double t = double(i) / kRate;
-        const double off = std::fmod(t + beat / 2, beat);
-        const double bongo = off < 0.08 ? 0.4 * std::sin(2 * M_PI * 420 * off) * std::exp(-off * 50) : 0.0;
-        for (auto& ch : song.channels) ch[i] += float(bongo);
-    }
-    return song;
-}
-
-std::string small_model(const TempDir& dir) {
-    const std::string path = dir.file("tiny.safetensors");
-    loopsep::testing::write_small_test_model(path, 7);
-    return path;
-}
-
-struct Fixture {
-    TempDir dir;
-    std::string model, song, query, db, out;
-    Fixture() {
-        model = small_model(dir);
-        fs::create_directories(dir.file("song_a"));
-        song = dir.file("song_a/mix.wav");
-        write_audio(song, make_song(124, 14.0, 0.0), {FileFormat::Wav, SampleBits::Float32});
-        loopsep::testing::write_text(dir.file("song_a/meta.json"),
-                                     R"({"key": "Am", "sections": [[0.0, "intro"], [7.7, "derecho"]]})");
-        query = dir.file("query.wav");
-        write_audio(query, make_song(120, 2.0, 0.0));
-        db = dir.file("lib.db");
-        out = dir.file("export");
-    }
-    HarvestParams params() const {
-        HarvestParams p;
-        p.target = "bongo";
-        p.genre = Genre::Bachata;
-        p.query_path = query;
-        p.query_bpm = 120;
-        p.model_path = model;
-        p.min_quality = 0;  // an untrained mask leaks everywhere; the plumbing is what is tested
-        p.duplicate_similarity = 1.0;
-        p.max_loops = 4;
-        return p;
-    }
-};
-
-std::size_t exact_frames(double bpm, int beats) { return std::size_t(std::llround(beats * 60.0 / bpm * kRate)); }
-
-}  // namespace
+using loopsep::testing::exact_frames;
+using loopsep::testing::Fixture;
+using loopsep::testing::kRate;
 
 TEST(HarvestEndToEnd, FilesExactLoopsWithTagsAndExportsDawReadyWavs) {
     Fixture fx;

@@ -121,11 +121,41 @@ TEST(LoopFile, ReadingFilesWithoutLoopInfoIsAnInputError) {
     }
 }
 
-TEST(LoopFile, NamesAreSpliceStyleAndSanitised) {
-    EXPECT_EQ(loop_file_name("bachata", "bongo", 128, "derecho", 1), "bachata_bongo_128bpm_derecho_0001.wav");
-    EXPECT_EQ(loop_file_name("Hip-Hop", "Drum Kit!", 89.6, "Verse / A#m", 42),
-              "hip_hop_drum_kit_90bpm_verse_a#m_0042.wav");
-    EXPECT_EQ(loop_file_name("", "  ", 120, "é__x", 12345), "x_x_120bpm_x_12345.wav");
-    EXPECT_THROW(loop_file_name("a", "b", 0, "c", 1), Error);
-    EXPECT_THROW(loop_file_name("a", "b", 120, "c", -1), Error);
+TEST(LoopFile, NamesFollowTheLibraryConventionWithAbsentFieldsLeftOut) {
+    // All fields: <genre>_<instrument>_<bpm>bpm_<key>_<section>_<song>_<nnnn>.wav
+    EXPECT_EQ(loop_file_name({"bachata", "bongo", 128, "Am", "derecho", "bachata_777_0003", 1}),
+              "bachata_bongo_128bpm_amin_derecho_bachata-777-0003_0001.wav");
+    // No key, no section, no song: left out with their separators, never "x".
+    EXPECT_EQ(loop_file_name({"hiphop", "drums", 95, "", "", "", 1}), "hiphop_drums_95bpm_0001.wav");
+    EXPECT_EQ(loop_file_name({"hiphop", "drums", 95, "", "verse", "", 7}), "hiphop_drums_95bpm_verse_0007.wav");
+    EXPECT_EQ(loop_file_name({"hiphop", "bass", 95, "Bb minor", "", "beat", 7}), "hiphop_bass_95bpm_a#min_beat_0007.wav");
+    EXPECT_EQ(loop_file_name({"hiphop", "bass", 95, "F#", "", "", 7}), "hiphop_bass_95bpm_f#maj_0007.wav");
+    // Sanitised: lower case, other characters → one '-', trimmed; '_' only between fields.
+    EXPECT_EQ(loop_file_name({"Hip-Hop", "Drum Kit!", 89.6, "", "Verse / 2", "", 42}),
+              "hip-hop_drum-kit_90bpm_verse-2_0042.wav");
+    // A key tag that is not a key still shows, sanitised ('#' kept); a field of nothing but junk is absent.
+    EXPECT_EQ(loop_file_name({"", "  ", 120, "modal #4", "é__", "", 12345}), "120bpm_modal-#4_12345.wav");
+    EXPECT_THROW(loop_file_name({"a", "b", 0, "", "c", "", 1}), Error);
+    EXPECT_THROW(loop_file_name({"a", "b", 120, "", "c", "", -1}), Error);
+}
+
+TEST(LoopFile, SongFieldIsTheSanitisedStemOrTheFolderOfAMix) {
+    EXPECT_EQ(song_name_field("/music/Album/01 My Song (Live).mp3"), "01-my-song-live");
+    EXPECT_EQ(song_name_field("val/bachata_777_0003/mix.wav"), "bachata-777-0003");  // synth songs
+    EXPECT_EQ(song_name_field("musdb/Some Artist - Track/mixture.wav"), "some-artist-track");
+    EXPECT_EQ(song_name_field("mix.wav"), "mix");  // no folder to name it: the stem stays
+    EXPECT_EQ(song_name_field("Ñandú.flac"), "and");
+    EXPECT_EQ(song_name_field("___.wav"), "");
+    // At most 32 characters, never ending on '-'.
+    EXPECT_EQ(song_name_field(std::string(40, 'a') + ".wav"), std::string(32, 'a'));
+    EXPECT_EQ(song_name_field(std::string(31, 'a') + " b.wav"), std::string(31, 'a'));
+}
+
+TEST(LoopFile, HarvestSourcesNameTheirSong) {
+    const std::string src = harvest_source("song_a/mix.wav", 3, 4.5);
+    EXPECT_EQ(src, "song_a/mix.wav bar 3 @ 4.500 s");
+    EXPECT_EQ(song_of_source(src), "song_a/mix.wav");
+    EXPECT_EQ(song_of_source(harvest_source("a b/c bar 2.wav", 12, 100.25)), "a b/c bar 2.wav");
+    EXPECT_EQ(song_of_source("TimGM6mb.sf2 128:40 Brush"), "");  // a loop not harvested: no song
+    EXPECT_EQ(song_of_source(""), "");
 }

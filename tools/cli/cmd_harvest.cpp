@@ -24,15 +24,17 @@ namespace {
 
 const CommandSpec kSpec = with_song_list_options({
     "harvest",
-    "PATH... [--list FILE] [--shard I/N] --target NAME --genre G --catalog DB [--query LOOP] [--export DIR] [--bpm B] [--bars 1|2|4]\n"
-    "       [--max-loops N] [--min-quality Q] [--force] [--json] [--model FILE]",
+    "PATH... [--list FILE] [--shard I/N] --target NAME --genre G --catalog DB [--query LOOP | --query-id [default:]ID]\n"
+    "       [--key K] [--export DIR] [--bpm B] [--bars 1|2|4] [--max-loops N] [--min-quality Q] [--force] [--json] [--model FILE]",
     "Separates the target from each song, cuts it on the downbeat grid into loops of whole bars, keeps the best\n"
     "distinct ones and files them in the catalog (instrument, genre, section, key, tempo, source song and bar).\n"
     "A song already harvested for this target (same audio) is skipped unless --force.",
     {{"--target", true, "instrument to harvest, e.g. bongo", "NAME"},
      {"--genre", true, "bachata | hiphop | neutral: tempo prior and the loops' genre tag", "G"},
      {"--catalog", true, "catalog file to fill (created if missing)", "DB"},
-     {"--query", true, "example loop of the target (default: the catalog's loops of it)", "LOOP"},
+     {"--query", true, "example loop of the target (default: the catalog's loops of it, or the default catalog's)", "LOOP"},
+     {"--query-id", true, "catalog loop as the query: ID in --catalog, default:ID in the default catalog", "[default:]ID"},
+     {"--key", true, "key of every song, e.g. Am (default: meta.json beside the song, else detected)", "K"},
      {"--query-bpm", true, "tempo of the --query loop (default: estimated)", "BPM"},
      {"--export", true, "also write the loops as WAV files (acid + smpl chunks) into DIR", "DIR"},
      {"--bpm", true, "stretch loops to this tempo (default: keep the song's tempo)", "B"},
@@ -58,7 +60,7 @@ nlohmann::json song_json(const SongHarvest& s) {
     nlohmann::json loops = nlohmann::json::array();
     for (const auto& l : s.loops) {
         nlohmann::json j = {{"id", l.catalog_id}, {"bar", l.first_bar + 1}, {"start_sec", l.start_sec}, {"end_sec", l.end_sec},
-                            {"bpm", l.bpm},       {"section", l.section},   {"new", !l.was_duplicate}};
+                            {"bpm", l.bpm},       {"section", l.section},   {"key", l.key}, {"new", !l.was_duplicate}};
         if (!s.skipped) j["score"] = score_json(l.score);
         if (!l.file.empty()) j["file"] = l.file;
         loops.push_back(j);
@@ -70,7 +72,7 @@ nlohmann::json song_json(const SongHarvest& s) {
     nlohmann::json dropped = nlohmann::json::object();
     for (const auto& [reason, n] : s.dropped) dropped[reason] = n;
     return {{"song", s.song},         {"hash", s.hash},     {"status", s.skipped ? "skipped" : "harvested"},
-            {"tempo_bpm", s.tempo_bpm}, {"candidates", s.candidates}, {"kept", s.loops.size()},
+            {"tempo_bpm", s.tempo_bpm}, {"key", s.key}, {"key_source", s.key_source}, {"candidates", s.candidates}, {"kept", s.loops.size()},
             {"dropped", dropped},     {"loops", loops},       {"considered", considered}};
 }
 
@@ -85,8 +87,9 @@ std::string song_line(const SongHarvest& s) {
     for (const auto& l : s.loops) added += l.was_duplicate ? 0 : 1;
     std::string why;
     for (const auto& [reason, n] : s.dropped) why += (why.empty() ? "" : ", ") + std::to_string(n) + " " + reason;
-    std::snprintf(buf, sizeof buf, "%s: %.1f BPM, %d candidate loops, kept %zu (%d new), dropped %d%s%s%s", s.song.c_str(),
-                  s.tempo_bpm, s.candidates, s.loops.size(), added, s.candidates - int(s.loops.size()),
+    const std::string key = s.key.empty() ? "" : ", key " + s.key + " (" + s.key_source + ")";
+    std::snprintf(buf, sizeof buf, "%s: %.1f BPM%s, %d candidate loops, kept %zu (%d new), dropped %d%s%s%s", s.song.c_str(),
+                  s.tempo_bpm, key.c_str(), s.candidates, s.loops.size(), added, s.candidates - int(s.loops.size()),
                   why.empty() ? "" : " (", why.c_str(), why.empty() ? "" : ")");
     return buf;
 }
@@ -108,6 +111,13 @@ int run_harvest(const Argv& argv) {
         if (p.query_path.empty()) throw usage_error("--query-bpm needs --query");
         p.query_bpm = args.get_double("--query-bpm", 0, 20, 400);
     }
+    if (args.has("--query-id")) {
+        std::string id = args.get("--query-id");
+        p.query_id_in_default = id.rfind("default:", 0) == 0;
+        if (p.query_id_in_default) id = id.substr(8);
+        p.query_id = parse_int(id, "--query-id", 1, LONG_MAX);
+    }
+    p.key = args.get("--key");
     p.export_dir = args.get("--export");
     if (args.has("--export") && p.export_dir.empty()) throw usage_error("--export must not be empty");
     p.bpm = args.get_double("--bpm", 0, 30, 300);
@@ -127,7 +137,6 @@ int run_harvest(const Argv& argv) {
     std::vector<std::string> songs;
     for (const auto& s : batch.songs) songs.push_back(s.path);
 
-    Catalog catalog = Catalog::open(db, true);
     // On a terminal: a bar over the songs (the harvest reports per song), each song's line above it.
     Progress bar("harvest", args.has("--quiet"));
     const std::size_t num_songs = songs.size();
@@ -138,7 +147,8 @@ int run_harvest(const Argv& argv) {
     };
     show();
     // An empty shard leaves its catalog (empty) like the others: a merge takes every shard's file.
-    HarvestReport report = songs.empty() ? HarvestReport{} : harvest(songs, catalog, p, [&](const SongHarvest& s) {
+    if (songs.empty()) Catalog::open(db, true);
+    HarvestReport report = songs.empty() ? HarvestReport{} : harvest_into(songs, db, p, [&](const SongHarvest& s) {
         bar.clear();
         if (!json) std::cerr << song_line(s) << "\n";
         ++songs_done;
@@ -152,6 +162,8 @@ int run_harvest(const Argv& argv) {
         nlohmann::json out = {{"target", p.target},
                               {"genre", genre_name(p.genre)},
                               {"catalog", db},
+                              {"query", {{"kind", report.query_kind}, {"catalog", report.query_catalog},
+                                         {"loop_ids", report.query_loop_ids}}},
                               {"songs_harvested", report.songs_harvested()},
                               {"songs_skipped", report.songs_skipped()},
                               {"loops_kept", report.loops_kept()},

@@ -154,8 +154,9 @@ void check_length_matches_tags(double duration_sec, double bpm, int beats, const
 // or Keep it as it is (harvest re-exporting loops it exported before).
 enum class ExistingExport { Refuse, Replace, Keep };
 
-// Writes each loop as a DAW-ready WAV (acid + smpl chunks) named
-// "<genre>_<instrument>_<bpm>bpm_<section>_<id>.wav" into out_dir (created if
+// Writes each loop as a DAW-ready WAV (acid + smpl chunks, root note from its key tag) named
+// "<genre>_<instrument>_<bpm>bpm_<key>_<section>_<song>_<id>.wav" (loopsep::loop_file_name;
+// song: a harvested loop's source song) into out_dir (created if
 // missing). Returns the paths (written or kept). Input error if an id does not exist
 // or an existing file is refused; every path is checked before any is written.
 std::vector<std::string> export_loops(const Catalog& catalog, const std::vector<std::int64_t>& ids,

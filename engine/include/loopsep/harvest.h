@@ -6,6 +6,11 @@
 // `max_loops` → add them to the catalog (instrument, genre, section, key,
 // tempo, source song and position) → optionally export DAW-ready WAVs.
 //
+// Key: params.key if given, else meta.json's "key" beside the song, else estimated from
+// the song's mixture (chroma key profile, loopsep/key.h; bench/key); it tags every loop and
+// sets the exported files' acid/smpl root note. Catalog source: "<folder>/<file> bar n @ t s"
+// (loopsep::harvest_source), from which exports take the song field of their names.
+//
 // Scoring, per loop (all from audio, no ground truth):
 //   level_dbfs   RMS of the stem loop.
 //   share_db     stem energy / mixture energy over the loop (how much of the bar the target is).
@@ -43,22 +48,26 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "loopsep/audio.h"
 #include "loopsep/beat.h"
+#include "loopsep/catalog.h"
 #include "loopsep/engine.h"
 
 namespace loopsep {
 
-class Catalog;
-
 struct HarvestParams {
     std::string target;              // instrument name as filed in the catalog (required)
     Genre genre = Genre::Neutral;    // tempo prior, catalog genre tag and query genre
-    std::string query_path;          // example loop of the target; empty: the catalog's loops (class prototype)
+    std::string query_path;          // example loop of the target; empty: see query_id, then the prototype
     double query_bpm = 0;            // tempo of the query loop; 0: estimated
+    std::int64_t query_id = 0;       // > 0: this catalog loop is the query (not with query_path)
+    bool query_id_in_default = false;  // query_id names a loop of the default catalog, not the destination
+    std::string key;                 // non-empty: every loop's key (parse_key spelling), over meta.json and detection
+    bool detect_key = true;          // no key given nor in meta.json: estimate it from the song (loopsep/key.h)
     std::string model_path;          // empty: default_model_path(); loaded only if a song needs separating
     int bars = 1;                    // bars per loop: 1, 2 or 4
     double bpm = 0;                  // 0: keep the song's tempo; else stretch loops to it (30..300)
@@ -125,6 +134,35 @@ const char* drop_reason_name(DropReason r);   // "kept", "silent", "quiet", "gap
 std::vector<DropReason> select_loops(const std::vector<LoopScore>& scores,
                                      const std::vector<LoopFingerprint>& fingerprints, const HarvestParams& params);
 
+// ---- the query ----
+
+// Where the query comes from, first that applies: query_path (a file); query_id (a loop of the
+// destination catalog, or of the default catalog with query_id_in_default); the class prototype of
+// the target from the destination catalog, or from the default catalog when the destination has no
+// loop of the target (a new catalog, say). Resolved when made, so a bad file or id, or a target no
+// catalog has, is an input error before any song is separated; the embedding (model) comes later.
+class HarvestQuery {
+public:
+    enum class Kind { File, CatalogLoop, Prototype };
+    HarvestQuery(Catalog& destination, const HarvestParams& params);
+    std::vector<float> embedding(const Engine& engine, const HarvestParams& params);
+    Kind kind() const { return kind_; }
+    const char* kind_name() const;              // "file", "catalog-loop", "prototype"
+    const std::string& label() const { return label_; }
+    std::string catalog_path() const;           // the catalog it came from ("" for a file)
+    const std::vector<std::int64_t>& loop_ids() const { return loop_ids_; }  // catalog loops it is made of
+    const Audio* audio() const { return audio_ ? &*audio_ : nullptr; }       // the one query loop, if any
+
+private:
+    std::optional<Catalog> default_;            // opened only when needed
+    Catalog* catalog_ = nullptr;
+    Kind kind_ = Kind::File;
+    std::string label_;
+    std::optional<Audio> audio_;
+    double bpm_ = 0;
+    std::vector<std::int64_t> loop_ids_;
+};
+
 // ---- the whole job ----
 
 struct HarvestedLoop {
@@ -133,7 +171,7 @@ struct HarvestedLoop {
     int first_bar = 0;
     double start_sec = 0, end_sec = 0;  // its span in the song (before any stretch)
     double bpm = 0;                      // tagged tempo
-    std::string section, file;       // file: exported path (empty without export_dir)
+    std::string section, key, file;  // key: as tagged ("Am"; empty when unknown); file: exported path
     LoopScore score;
 };
 
@@ -148,6 +186,8 @@ struct SongHarvest {
     std::string song, hash;          // path as given, sha-256 of its audio
     bool skipped = false;            // already harvested (same audio + target) and not forced
     double tempo_bpm = 0;            // the song's tempo (beat grid)
+    std::string key;                 // the song's key ("Am", "C#"; empty when unknown)
+    std::string key_source;          // "given" (params.key), "meta" (meta.json), "detected", or ""
     int candidates = 0;
     std::vector<std::pair<std::string, int>> dropped;  // reason → count, reasons in DropReason order
     std::vector<HarvestedLoop> loops;
@@ -155,6 +195,8 @@ struct SongHarvest {
 };
 
 struct HarvestReport {
+    std::string query_kind, query_catalog;  // HarvestQuery::kind_name / catalog_path ("" when no song needed it)
+    std::vector<std::int64_t> query_loop_ids;
     std::vector<SongHarvest> songs;
     int songs_harvested() const;
     int songs_skipped() const;
@@ -167,5 +209,13 @@ struct HarvestReport {
 // each song (for progress lines).
 HarvestReport harvest(const std::vector<std::string>& songs, Catalog& catalog, const HarvestParams& params,
                       const std::function<void(const SongHarvest&)>& on_song = {});
+
+// harvest() into the catalog file at `catalog_path`. A catalog that exists is opened and never removed.
+// One that does not is created, and if the run then fails (bad song, bad query, no beat, …) or is
+// interrupted, its file, WAL companions and the (empty) folders made for it are removed: a failed
+// first harvest leaves no catalog behind. All or nothing for a new catalog: a failure at the third
+// song also drops the first two.
+HarvestReport harvest_into(const std::vector<std::string>& songs, const std::string& catalog_path,
+                           const HarvestParams& params, const std::function<void(const SongHarvest&)>& on_song = {});
 
 }  // namespace loopsep
