@@ -125,9 +125,12 @@ public:
         sql::exec(db_, path_, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536");
     }
     ~Target() {
+        finalize();
+        sqlite3_close_v2(db_);
+    }
+    void finalize() {  // a statement left mid-row would block the checkpoint
         find_.reset(); update_.reset(); insert_loop_.reset(); insert_audio_.reset();
         insert_embedding_.reset(); insert_meta_.reset();
-        sqlite3_close_v2(db_);
     }
     sqlite3* db() const { return db_; }
     const std::string& path() const { return path_; }
@@ -381,6 +384,7 @@ MergeReport merge_catalogs(const std::string& out_path, const std::vector<std::s
                 }
             }
             report.loops_after = scalar(t.db(), t.path(), "SELECT count(*) FROM loops");
+            t.finalize();
             txn.commit();
             if (report.created) sql::exec(t.db(), t.path(), "PRAGMA wal_checkpoint(TRUNCATE)");
         }

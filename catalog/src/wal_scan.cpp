@@ -56,7 +56,8 @@ WalScan scan_wal(const std::string& wal_path) {
 
     const std::uint32_t salt1 = be32(head.data() + 16), salt2 = be32(head.data() + 20);
     std::vector<unsigned char> frame(kFrameHeaderBytes + page_size);
-    std::int64_t valid = 0;
+    std::int64_t frames = 0;   // this log's frames (current salts), valid or not
+    bool chain_valid = true;   // every frame so far continues the checksum chain
     for (;;) {
         in.read(reinterpret_cast<char*>(frame.data()), std::streamsize(frame.size()));
         const std::size_t got = static_cast<std::size_t>(in.gcount());
@@ -68,18 +69,22 @@ WalScan scan_wal(const std::string& wal_path) {
             break;
         }
         if (!salts_match) break;  // a frame from before the log was reset: stale, ignored by SQLite too
+        ++frames;
+        if (!chain_valid) continue;
+        // A transaction still open may rewrite its own earlier frames in place and fixes the
+        // checksums after them only when it commits: a broken chain past the last commit is
+        // an unfinished transaction, not damage. SQLite stops at the break either way.
         Checksum next = sum;
         next.add(fh, 8);
         next.add(fh + kFrameHeaderBytes, page_size);
         if (next.s0 != be32(fh + 16) || next.s1 != be32(fh + 20)) {
-            scan.torn_frame = true;
-            break;
+            chain_valid = false;
+            continue;
         }
         sum = next;
-        ++valid;
-        if (be32(fh + 4) != 0) scan.committed_frames = valid;  // a commit frame: the database size after it
+        if (be32(fh + 4) != 0) scan.committed_frames = frames;  // a commit frame: the database size after it
     }
-    scan.uncommitted_frames = valid - scan.committed_frames;
+    scan.uncommitted_frames = frames - scan.committed_frames;
     return scan;
 }
 
