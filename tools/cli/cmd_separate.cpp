@@ -10,7 +10,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <set>
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +26,8 @@
 #include "progress.h"
 #include "report/levels.h"
 #include "report/report.h"
+#include "separate_batch.h"
+#include "song_list.h"
 
 namespace loopsep::cli {
 
@@ -33,15 +35,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const CommandSpec kSpec{
+const CommandSpec kSpec = with_song_list_options({
     "separate",
-    "SONG --target NAME --output OUT.wav [options]\n       loopsep separate SONG... --targets a,b,c --outdir DIR [--residual] [options]",
+    "SONG --target NAME --output OUT.wav [options]\n       loopsep separate PATH... [--list FILE] [--targets a,b,c] [--outdir DIR] [--residual] "
+    "[--shard I/N] [options]",
     "Extracts target instruments from songs. The query that selects a target is an example loop (--query), a catalog\n"
-    "loop (--query-id), or else the catalog's loops of that instrument averaged (class prototype).",
+    "loop (--query-id), or else the catalog's loops of that instrument averaged (class prototype).\n"
+    "PATH: song files or folders (scanned recursively); each song's stems go to DIR/<its path>/. Without --targets:\n"
+    "the genre's instruments (bachata: bongo,guira,bass,guitar; hiphop: drums,bass,vocals; else the catalog's) and\n"
+    "the residual. A song already complete in DIR is skipped (--force redoes it), so a re-run resumes a batch.",
     {{"--target", true, "one target instrument (with --output)", "NAME"},
      {"--output", true, "output file for --target (.wav or .flac)", "OUT"},
-     {"--targets", true, "comma-separated targets (with --outdir)", "LIST"},
-     {"--outdir", true, "writes DIR/<song name>/<target>.wav for each song (a repeated name: <name>-2, ...)", "DIR"},
+     {"--targets", true, "comma-separated targets (default: the genre's set, see above)", "LIST"},
+     {"--outdir", true, "writes DIR/<song>/<target>.wav for each song (default: separated)", "DIR"},
      {"--residual", false, "also write residual = mixture minus the targets (with --outdir)"},
      {"--query", true, "example loop of the target (repeat: one per target, in order)", "LOOP"},
      {"--query-id", true, "catalog loop id as the query (repeat: one per target)", "ID"},
@@ -62,8 +68,8 @@ const CommandSpec kSpec{
      {"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"},
      {"--report", false, "also write report.html and run.json beside the stems (--outdir, or --output's folder)"},
      {"--reference-dir", true, "true stems (REF/<song>/<target>.wav or REF/<target>.wav): SDR per stem in the JSON and report", "REF"}},
-    1,
-    SIZE_MAX};
+    0,
+    SIZE_MAX});
 
 // Streams every output to its file as the engine finishes it; commit() renames them all into place.
 // Destroyed before commit() (an error), it leaves no output behind.
@@ -133,32 +139,53 @@ int run_separate(const Argv& argv) {
     const bool single = args.has("--target") || args.has("--output");
     if (single && (args.has("--targets") || args.has("--outdir")))
         throw usage_error("use either --target/--output or --targets/--outdir, not both");
-    std::vector<std::string> target_names = single ? std::vector<std::string>{args.require("--target")}
-                                                   : split_list(args.require("--targets"));
+    if (single && (args.has("--list") || args.has("--shard") || args.has("--shards")))
+        throw usage_error("--list, --shard and --shards are for batches (--targets/--outdir or no targets), not --output");
+    // No --target/--targets: the genre's default set plus the residual (separate_batch.h).
+    const bool default_targets_set = !single && !args.has("--targets");
+    if (default_targets_set && (args.has("--query") || args.has("--query-id")))
+        throw usage_error("--query and --query-id need --targets (without, every target uses its catalog prototype)");
+    const std::string outdir = single ? "" : args.get("--outdir", "separated");
+    if (!single && outdir.empty()) throw usage_error("--outdir is empty");
+    const std::string genre_arg = args.get("--genre", "neutral");
+    const std::string model_path = args.get("--model", default_model_path());
+    std::optional<Catalog> catalog;
+    auto open_catalog = [&]() -> Catalog& {
+        if (!catalog) catalog.emplace(args.has("--catalog") ? Catalog::open(args.get("--catalog"), false) : open_default_catalog());
+        return *catalog;
+    };
+    std::vector<std::string> target_names;
+    if (single) target_names = {args.require("--target")};
+    else if (!default_targets_set) target_names = split_list(args.require("--targets"));
+    else {  // the catalog is opened only where the genre has no fixed set
+        const std::string genre = genre_name(parse_genre(genre_arg));
+        const bool fixed_set = genre == "bachata" || genre == "hiphop";
+        target_names = default_targets(genre, fixed_set ? std::vector<std::string>{} : open_catalog().instruments());
+    }
     if (target_names.empty()) throw usage_error("--targets is empty");
+    const bool residual = args.has("--residual") || default_targets_set;
     // Targets name output files: identifiers only, each once, and not the residual's name.
     for (std::size_t i = 0; i < target_names.size(); ++i) {
         check_identifier(target_names[i], single ? "--target" : "--targets");
         for (std::size_t j = 0; j < i; ++j)
             if (target_names[j] == target_names[i]) throw usage_error("--targets: '" + target_names[i] + "' is given twice");
-        if (target_names[i] == "residual" && args.has("--residual"))
+        if (target_names[i] == "residual" && residual)
             throw usage_error("--targets: a target named 'residual' would collide with --residual's output");
     }
     if (single) args.require("--output");
-    else args.require("--outdir");
     if (single && args.positional.size() != 1) throw usage_error("--output takes exactly one SONG (use --outdir for several)");
     if (single && args.has("--residual")) throw usage_error("--residual needs --outdir");
     if (single) output_format_from_extension(args.get("--output"));  // .mp3, .ogg: refused before any work
 
     SeparationParams params;
-    params.genre = parse_genre(args.get("--genre", "neutral"));
+    params.genre = parse_genre(genre_arg);
     params.reconstruct = parse_reconstruction(args.get("--reconstruct", "mask"));
     params.grid = parse_grid_mode(args.get("--grid", "beats"));
     if (args.has("--input-stretch")) params.input_stretch = parse_input_stretch(args.get("--input-stretch"));
     params.allow_beatless = args.has("--no-beats");
     params.threads = int(args.get_int("--threads", 2, 1, 64));
     params.batch_segments = int(args.get_int("--batch", 8, 1, 256));
-    params.residual = args.has("--residual");
+    params.residual = residual;
     params.validate();
     WriteOptions wo;
     wo.bits = parse_sample_bits(args.get("--bits", "16"));
@@ -172,12 +199,72 @@ int run_separate(const Argv& argv) {
     const std::string report_dir =
         single ? (fs::path(args.get("--output")).parent_path().empty() ? std::string(".")
                                                                        : fs::path(args.get("--output")).parent_path().string())
-               : args.get("--outdir");
+               : outdir;
+    // The songs: the one SONG of --output, or PATH... and --list, this task's shard (song_list.h).
+    // The output folder is never scanned for songs (a re-run of `separate .` would take the stems).
+    SongBatch batch;
+    if (single) {
+        batch.songs = {{args.positional.front(), ""}};
+        batch.total = 1;
+    } else {
+        batch = songs_from_args(args, {{outdir}});
+    }
+    report_shard(batch);
+    std::vector<std::string> song_paths;
+    for (const auto& s : batch.songs) song_paths.push_back(s.path);
     if (args.has("--report"))
         for (const char* name : {"run.json", "report.html"})
-            check_output_path((fs::path(report_dir) / name).string(), force, args.positional);
+            check_output_path((fs::path(report_dir) / name).string(), force, song_paths);
     if (args.has("--reference-dir") && !fs::is_directory(args.get("--reference-dir")))
         throw input_error(args.get("--reference-dir") + ": not a directory (--reference-dir)");
+
+    // Each song's output files (stems, then the residual's) and its folder ("" with --output).
+    struct SongOutputs {
+        std::string dir, residual;
+        std::vector<std::string> stems;
+        std::vector<std::string> file_names() const {  // as the completion marker lists them
+            std::vector<std::string> names;
+            for (const auto& p : stems) names.push_back(fs::path(p).filename().string());
+            if (!residual.empty()) names.push_back(fs::path(residual).filename().string());
+            return names;
+        }
+    };
+    auto outputs_of = [&](const Song& song) {
+        SongOutputs out;
+        if (single) {
+            out.stems.push_back(args.get("--output"));
+            wo.format = args.has("--format") ? parse_file_format(args.get("--format")) : output_format_from_extension(out.stems[0]);
+        } else {
+            out.dir = outdir + "/" + song.output_name;
+            wo.format = parse_file_format(args.get("--format", "wav"));
+            const std::string ext = wo.format == FileFormat::Flac ? ".flac" : ".wav";
+            for (const auto& t : target_names) out.stems.push_back(out.dir + "/" + t + ext);
+            if (params.residual) out.residual = out.dir + "/residual" + ext;
+        }
+        return out;
+    };
+    // A song whose folder is complete (separate_batch.h) is skipped: a re-run resumes the batch.
+    std::vector<std::size_t> todo;  // indices into batch.songs
+    nlohmann::json skipped = nlohmann::json::array();
+    for (std::size_t i = 0; i < batch.songs.size(); ++i) {
+        const SongOutputs o = outputs_of(batch.songs[i]);
+        if (!single && !force && song_is_complete(o.dir, o.file_names())) {
+            std::fprintf(stderr, "loopsep: %s: already separated in %s, skipped (--force to redo)\n",
+                         batch.songs[i].path.c_str(), o.dir.c_str());
+            skipped.push_back({{"input", batch.songs[i].path}, {"outdir", o.dir}});
+        } else {
+            todo.push_back(i);
+        }
+    }
+    // One shape for every run, one target or several (docs/separate.schema.json).
+    auto run_json = [&](const nlohmann::json& summary, const nlohmann::json& failed) {
+        return nlohmann::json{{"version", LOOPSEP_VERSION}, {"model", model_path}, {"genre", genre_arg},
+                              {"songs", summary},           {"failed", failed},    {"skipped", skipped}};
+    };
+    if (todo.empty()) {  // all complete, or an empty shard: no model to load
+        if (args.has("--json")) std::cout << run_json(nlohmann::json::array(), nlohmann::json::array()).dump(2) << "\n";
+        return 0;
+    }
 
     // --- model (loaded once for all songs) ---
     using Clock = std::chrono::steady_clock;
@@ -211,18 +298,12 @@ int run_separate(const Argv& argv) {
         return d;
     };
     std::future<DecodedSong> first_song =
-        std::async(std::launch::async, decode_song, args.positional.front(), true);
+        std::async(std::launch::async, decode_song, batch.songs[todo.front()].path, true);
     const auto setup_start = Clock::now();
     set_torch_threads(params.threads);
-    const std::string model_path = args.get("--model", default_model_path());
     Engine engine(Separator::load(model_path), model_file_tag(model_path));
 
     // --- one query embedding per target ---
-    std::optional<Catalog> catalog;
-    auto open_catalog = [&]() -> Catalog& {
-        if (!catalog) catalog.emplace(args.has("--catalog") ? Catalog::open(args.get("--catalog"), false) : open_default_catalog());
-        return *catalog;
-    };
     std::vector<TargetQuery> targets;
     std::vector<nlohmann::json> query_used;  // per target: what made its query (the JSON's "query")
     auto loop_json = [](const LoopRecord& rec) {
@@ -254,54 +335,42 @@ int run_separate(const Argv& argv) {
     const double setup_sec = since(setup_start);  // model load + query embeddings, once for all songs
     // One progress bar for the whole run: songs done plus the current song's share of its segments.
     Progress bar("separate", args.has("--quiet"));
-    const std::size_t num_songs = args.positional.size();
+    const std::size_t num_songs = todo.size();
 
     // --- songs ---
     nlohmann::json summary = nlohmann::json::array(), failed = nlohmann::json::array();
     int failures = 0;
-    // One output folder per song, named after it; a name already taken in this run (d1/x.wav and
-    // d2/x.wav) gets -2, -3, ... in the order the songs are given: out/x/, out/x-2/.
-    std::vector<std::string> song_folder_names;
-    std::set<std::string> taken;
-    for (const std::string& song_path : args.positional) {
-        const std::string name = fs::path(song_path).stem().string();
-        std::string unique = name;
-        for (int k = 2; taken.count(unique); ++k) unique = name + "-" + std::to_string(k);
-        taken.insert(unique);
-        song_folder_names.push_back(unique);
-    }
-    for (std::size_t song_index = 0; song_index < args.positional.size(); ++song_index) {
-        const std::string& song_path = args.positional[song_index];
+    // Output folders are named by the song list (song_list.h): d1/x.wav and d2/x.wav as arguments
+    // give out/x/ and out/x-2/, folders and lists mirror the songs' relative paths.
+    for (std::size_t todo_index = 0; todo_index < todo.size(); ++todo_index) {
+        const std::string& song_path = batch.songs[todo[todo_index]].path;
         // The prefetched audio belongs to the first song only, even if that song is refused below.
         std::future<DecodedSong> prefetched = std::move(first_song);
         // Outputs first, so an existing file is refused before any work.
-        std::vector<std::string> outputs;
-        std::string residual_path;
-        const std::string song_name = song_folder_names[song_index];
-        const std::string song_dir = single ? "" : args.get("--outdir") + "/" + song_name;
-        if (single) {
-            outputs.push_back(args.get("--output"));
-            wo.format = args.has("--format") ? parse_file_format(args.get("--format")) : output_format_from_extension(outputs[0]);
-        } else {
-            wo.format = parse_file_format(args.get("--format", "wav"));
-            const std::string ext = wo.format == FileFormat::Flac ? ".flac" : ".wav";
-            for (const auto& t : target_names) outputs.push_back(song_dir + "/" + t + ext);
-            if (params.residual) residual_path = song_dir + "/residual" + ext;
-        }
+        const SongOutputs planned = outputs_of(batch.songs[todo[todo_index]]);
+        const std::vector<std::string>& outputs = planned.stems;
+        const std::string& residual_path = planned.residual;
+        const std::string song_name = single ? fs::path(song_path).stem().string() : batch.songs[todo[todo_index]].output_name;
+        const std::string& song_dir = planned.dir;
         try {
             // The output rule (loopsep/files.h): never over an input, never over a device or FIFO,
-            // an existing file only with --force. The residual too.
-            std::vector<std::string> inputs = args.positional;  // every song of this run
-            inputs.push_back(model_path);
+            // an existing file only with --force, or when an interrupted run of ours left it
+            // (listed by .loopsep-partial). The residual too. The inputs are this song (not every
+            // song of a batch: with a million that would be a stat per song per existing output),
+            // the model, the queries and the catalog.
+            std::vector<std::string> inputs = {song_path, model_path};
             inputs.insert(inputs.end(), queries.begin(), queries.end());
             if (args.has("--catalog")) inputs.push_back(args.get("--catalog"));
-            for (const auto& o : outputs) check_output_path(o, force, inputs);
-            if (params.residual) check_output_path(residual_path, force, inputs);
+            const std::vector<std::string> ours = single ? std::vector<std::string>{} : partial_outputs(song_dir);
+            auto overwritable = [&](const std::string& path) {
+                return force || std::find(ours.begin(), ours.end(), fs::path(path).filename().string()) != ours.end();
+            };
+            for (const auto& o : outputs) check_output_path(o, overwritable(o), inputs);
+            if (params.residual) check_output_path(residual_path, overwritable(residual_path), inputs);
             DecodedSong decoded = prefetched.valid() ? prefetched.get() : decode_song(song_path, false);
             const Audio& song = decoded.song;
             const double decode_sec = decoded.decode_sec;
-            // 1-based position in the run (song_path refers into args.positional).
-            const std::size_t song_number = std::size_t(&song_path - args.positional.data()) + 1;
+            const std::size_t song_number = todo_index + 1;  // 1-based position in this run
             auto on_segments = [&](std::size_t done, std::size_t total) {
                 const double within = total ? double(done) / double(total) : 0.0;
                 bar.update((double(song_number - 1) + within) / double(num_songs),
@@ -332,7 +401,9 @@ int run_separate(const Argv& argv) {
                     energies.push_back(sink.energy(o));
                 }
                 const auto commit_start = Clock::now();
+                if (!single) mark_song_writing(song_dir, planned.file_names(), song_path);
                 sink.commit();
+                if (!single) mark_song_done(song_dir);  // last: only now is the song complete
                 r.times.write += since(commit_start);
                 sink.warn_clipping();
             } catch (...) {
@@ -390,19 +461,13 @@ int run_separate(const Argv& argv) {
             }
         } catch (const Error& e) {
             bar.clear();
-            if (args.positional.size() == 1) throw;
+            if (batch.total == 1) throw;  // one song: its error is the run's
             std::fprintf(stderr, "loopsep: %s\n", e.what());
             failed.push_back({{"input", song_path}, {"error", e.what()}});
             ++failures;
         }
     }
-    // One shape for every run, one target or several (docs/separate.schema.json).
-    const nlohmann::json run{{"version", LOOPSEP_VERSION},
-                             {"model", model_path},
-                             {"genre", args.get("--genre", "neutral")},
-                             {"songs", summary},
-                             {"failed", failed}};
-    nlohmann::json run_out = run;
+    nlohmann::json run_out = run_json(summary, failed);
     if (args.has("--reference-dir")) report::add_reference_scores(run_out, ".", args.get("--reference-dir"));
     if (args.has("--report") && !summary.empty()) {
         if (!fs::exists(report_dir)) fs::create_directories(report_dir);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -319,14 +320,30 @@ std::vector<OptionSpec> song_list_options() {
              "N"}};
 }
 
+CommandSpec with_song_list_options(CommandSpec spec) {
+    for (auto& o : song_list_options()) spec.options.push_back(std::move(o));
+    return spec;
+}
+
 SongBatch songs_from_args(const ParsedArgs& args, const SongListOptions& options) {
     auto flag = [&](const char* name) { return args.has(name) ? std::optional<std::string>(args.get(name)) : std::nullopt; };
+    // The scheduler's variables shard collections (--list, folders) only: a Slurm array task that
+    // was handed its own song files (`loopsep separate "$(sed -n ${SLURM_ARRAY_TASK_ID}p list)"`)
+    // must process them, not the slice of them its index would pick.
+    bool collection = args.has("--list") || args.has("--shards");
+    for (const auto& p : args.positional) collection = collection || is_directory(p);
     SongBatch batch;
-    batch.shard = resolve_shard(flag("--shard"), flag("--shards"), scheduler_environment());  // usage errors first
+    batch.shard = resolve_shard(flag("--shard"), flag("--shards"), collection ? scheduler_environment() : Environment{});
     const auto all = resolve_songs(args.positional, args.all("--list"), options);
     batch.total = all.size();
     batch.songs = select_shard(all, batch.shard);
     return batch;
+}
+
+void report_shard(const SongBatch& batch) {
+    if (batch.shard.active())
+        std::fprintf(stderr, "loopsep: shard %ld/%ld (%s): %zu of %zu songs\n", batch.shard.index, batch.shard.count,
+                     batch.shard.source.c_str(), batch.songs.size(), batch.total);
 }
 
 }  // namespace loopsep::cli

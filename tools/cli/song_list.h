@@ -33,6 +33,8 @@
 //   none                               0/1: every song
 // An index outside 0..N−1 (a non-contiguous --array list), JOB_COMPLETION_INDEX without --shards,
 // and --shards without a scheduler index are usage errors naming the flag or variable.
+// The environment is read only for collections (a --list or a folder argument, or with --shards):
+// song files given one by one are all processed, as an array task handed its own song expects.
 #pragma once
 
 #include <cstdint>
@@ -83,8 +85,9 @@ std::uint64_t shard_hash(const std::string& output_name);
 bool in_shard(const Song& song, const Shard& shard);
 std::vector<Song> select_shard(const std::vector<Song>& songs, const Shard& shard);
 
-// --list, --shard and --shards, for a command's option table.
+// --list, --shard and --shards, for a command's option table; `spec` with them appended.
 std::vector<OptionSpec> song_list_options();
+CommandSpec with_song_list_options(CommandSpec spec);
 
 // resolve_songs + resolve_shard (real environment) + select_shard from a command's arguments.
 struct SongBatch {
@@ -93,5 +96,7 @@ struct SongBatch {
     Shard shard;
 };
 SongBatch songs_from_args(const ParsedArgs& args, const SongListOptions& options = {});
+// When sharded, one stderr line for the task's log: "loopsep: shard 2/10 (SLURM_ARRAY_TASK_ID): 97 of 1000 songs".
+void report_shard(const SongBatch& batch);
 
 }  // namespace loopsep::cli
