@@ -30,9 +30,9 @@ t0=$(date +%s.%N)
 nice -n 10 "$build/catalog/bench_make_shards" --dir "$work/shards" --shards "$shards" \
     --loops-per-shard "$per_shard" --frames "$frames" > /dev/null
 t1=$(date +%s.%N)
-nice -n 10 /usr/bin/time -f "%e %M" -o "$work/merge.time" "$loopsep" catalog merge "$work/merged.db" \
+nice -n 10 /usr/bin/time -f "%e %M %U %S" -o "$work/merge.time" "$loopsep" catalog merge "$work/merged.db" \
     "$work"/shards/harvest_*.db > "$work/merge.out"
-read -r merge_s merge_rss_kb < "$work/merge.time"
+read -r merge_s merge_rss_kb user_s sys_s < "$work/merge.time"
 nice -n 10 /usr/bin/time -f "%e" -o "$work/verify.time" "$loopsep" catalog --db "$work/merged.db" verify \
     > "$work/verify.out"
 verify_s=$(cat "$work/verify.time")
@@ -42,7 +42,8 @@ out_mb=$(du -sm "$work/merged.db" | cut -f1)
 printf 'shards: %d x %d loops of %d frames, %d MB (made in %.1f s)\n' "$shards" "$per_shard" "$frames" "$shard_mb" \
     "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
 tail -n 1 "$work/merge.out"
-printf 'merge: %s s wall, %.0f MB max RSS -> %d loops, %d MB (%.1f us per input loop)\n' "$merge_s" \
+printf 'merge: %s s wall (%s s user, %s s system), %.0f MB max RSS -> %d loops, %d MB (%.1f us wall per input loop)\n' \
+    "$merge_s" "$user_s" "$sys_s" \
     "$(awk -v k="$merge_rss_kb" 'BEGIN { print k / 1024 }')" "$loops" "$out_mb" \
     "$(awk -v s="$merge_s" -v n=$((shards * per_shard)) 'BEGIN { print s * 1e6 / n }')"
 printf 'verify: %s s wall (%s)\n' "$verify_s" "$(tail -n 1 "$work/verify.out")"

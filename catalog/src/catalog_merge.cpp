@@ -114,7 +114,10 @@ bool same_file(const std::string& a, const std::string& b) {
 // The writer side: statements prepared once, reused for every row of every source.
 class Target {
 public:
-    explicit Target(const std::string& path) : path_(path) {
+    // `scratch`: a new catalog under a temporary name, deleted if anything fails: written without a
+    // journal (no rollback needed, and a 80 GB merge would otherwise write its audio twice, into
+    // the log and then into the file) and synced once by the caller before it is renamed.
+    Target(const std::string& path, bool scratch) : path_(path) {
         if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
             std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
             sqlite3_close_v2(db_);
@@ -122,7 +125,12 @@ public:
         }
         sqlite3_extended_result_codes(db_, 1);
         sqlite3_busy_timeout(db_, 10000);
-        sql::exec(db_, path_, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536");
+        sql::exec(db_, path_, "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536");
+        if (scratch) {
+            Stmt off(db_, path_, "PRAGMA journal_mode=OFF");
+            off.run();
+        }
+        sql::exec(db_, path_, scratch ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=FULL");
     }
     ~Target() {
         finalize();
@@ -364,7 +372,7 @@ MergeReport merge_catalogs(const std::string& out_path, const std::vector<std::s
     try {
         Catalog::open(target_path, report.created);  // creates, migrates and refuses as always
         {
-            Target t(target_path);
+            Target t(target_path, report.created);
             sql::WriteTxn txn(t.db(), t.path());
             t.prepare();
             report.loops_before = scalar(t.db(), t.path(), "SELECT count(*) FROM loops");
@@ -386,7 +394,10 @@ MergeReport merge_catalogs(const std::string& out_path, const std::vector<std::s
             report.loops_after = scalar(t.db(), t.path(), "SELECT count(*) FROM loops");
             t.finalize();
             txn.commit();
-            if (report.created) sql::exec(t.db(), t.path(), "PRAGMA wal_checkpoint(TRUNCATE)");
+            if (report.created) {  // back to the catalog's journal: the file is opened as any catalog
+                Stmt wal(t.db(), t.path(), "PRAGMA journal_mode=WAL");
+                wal.run();
+            }
         }
         if (report.created) {
             fsync_path(target_path, O_RDONLY);
