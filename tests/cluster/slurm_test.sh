@@ -16,13 +16,13 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 export PATH="$PATH:/usr/sbin:/sbin"  # the daemons live there; a plain user's PATH may lack it
 start_sec=$SECONDS
 
-fail() {
-    echo "slurm_test: FAIL: $*" >&2
+fail() {  # the logs first, the reason last (where a reader of CI output looks)
     for f in "${work:-/nonexistent}"/log/* "${work:-/nonexistent}"/run/logs/*; do
         [ -f "$f" ] || continue
         echo "----- $f (last 20 lines)" >&2
         tail -n 20 "$f" >&2
     done
+    echo "slurm_test: FAIL: $*" >&2
     exit 1
 }
 for tool in mungekey munged slurmctld slurmd sbatch squeue sinfo scontrol sqlite3; do
@@ -35,6 +35,9 @@ chmod 700 "$work"
 mkdir -p "$work/munge" "$work/log" "$work/spool/ctld" "$work/spool/d"
 chmod 700 "$work/munge"
 export SLURM_CONF="$work/slurm.conf"
+# The catalog separate's queries come from: seeded from samples/ by its first use (just below), then
+# copied by each separate task (deploy/slurm/separate_array.sbatch). Not the user's own catalog.
+export LOOPSEP_CATALOG="$work/catalog.db"
 
 stop_cluster() {
     local rc=$?
@@ -118,9 +121,10 @@ done
 echo "slurm_test: cluster up after $((SECONDS - start_sec)) s (node $node, ports ${ports[*]})"
 
 # --- songs, and a single-process harvest of them as the reference
-"$loopsep" synth --genre bachata --songs 4 --seed 4545 --out "$work/songs" --duration-sec 20 --mono > /dev/null ||
+"$loopsep" synth --genre bachata --songs 4 --seed 4545 --out "$work/songs" --duration-sec 20 --mono > /dev/null 2>&1 ||
     fail "loopsep synth failed"
 ls "$work"/songs/*/mix.wav > "$work/songs.txt"
+"$loopsep" catalog stats > /dev/null || fail "could not seed the query catalog $LOOPSEP_CATALOG"
 query="$src/samples/loops/bachata_4242_0000_bongo_00.flac"
 no_scheduler=(env -u SLURM_ARRAY_TASK_ID -u SLURM_ARRAY_TASK_COUNT -u SLURM_ARRAY_TASK_MIN -u SLURM_ARRAY_TASK_MAX
               -u SLURM_ARRAY_TASK_STEP -u SLURM_ARRAY_JOB_ID -u JOB_COMPLETION_INDEX)
