@@ -16,14 +16,15 @@
 #include "loopsep/harvest.h"
 #include "loopsep/model.h"
 #include "progress.h"
+#include "song_list.h"
 
 namespace loopsep::cli {
 
 namespace {
 
-const CommandSpec kSpec{
+const CommandSpec kSpec = with_song_list_options({
     "harvest",
-    "SONG... --target NAME --genre G --catalog DB [--query LOOP] [--export DIR] [--bpm B] [--bars 1|2|4]\n"
+    "PATH... [--list FILE] [--shard I/N] --target NAME --genre G --catalog DB [--query LOOP] [--export DIR] [--bpm B] [--bars 1|2|4]\n"
     "       [--max-loops N] [--min-quality Q] [--force] [--json] [--model FILE]",
     "Separates the target from each song, cuts it on the downbeat grid into loops of whole bars, keeps the best\n"
     "distinct ones and files them in the catalog (instrument, genre, section, key, tempo, source song and bar).\n"
@@ -43,8 +44,8 @@ const CommandSpec kSpec{
      {"--force", false, "harvest songs again even if already done"},
      {"--json", false, "print one JSON summary on stdout"},
      {"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"}},
-    1,
-    SIZE_MAX};
+    0,
+    SIZE_MAX});
 
 nlohmann::json score_json(const LoopScore& s) {
     auto r = [](double v) { return std::round(v * 1000.0) / 1000.0; };
@@ -120,17 +121,24 @@ int run_harvest(const Argv& argv) {
     const bool json = args.has("--json");
     set_torch_threads(p.threads);
 
+    // Songs from PATH... and --list, this task's shard (song_list.h); exported loops are no songs.
+    const SongBatch batch = songs_from_args(args, {{p.export_dir}});
+    report_shard(batch);
+    std::vector<std::string> songs;
+    for (const auto& s : batch.songs) songs.push_back(s.path);
+
     Catalog catalog = Catalog::open(db, true);
     // On a terminal: a bar over the songs (the harvest reports per song), each song's line above it.
     Progress bar("harvest", args.has("--quiet"));
-    const std::size_t num_songs = args.positional.size();
+    const std::size_t num_songs = songs.size();
     std::size_t songs_done = 0;
     auto show = [&] {
-        bar.update(double(songs_done) / double(num_songs),
+        bar.update(num_songs ? double(songs_done) / double(num_songs) : 1.0,
                    "song " + std::to_string(std::min(songs_done + 1, num_songs)) + "/" + std::to_string(num_songs));
     };
     show();
-    HarvestReport report = harvest(args.positional, catalog, p, [&](const SongHarvest& s) {
+    // An empty shard leaves its catalog (empty) like the others: a merge takes every shard's file.
+    HarvestReport report = songs.empty() ? HarvestReport{} : harvest(songs, catalog, p, [&](const SongHarvest& s) {
         bar.clear();
         if (!json) std::cerr << song_line(s) << "\n";
         ++songs_done;
