@@ -12,6 +12,7 @@ PACKAGES=(
   csound-soundfont avldrums.lv2-soundfont opl3-soundfont lmms-common sonic-pi-samples
   hydrogen-drumkits hydrogen-drumkits-effects freepats
   libpng-dev chromium
+  slurm-wlm munge
 )
 
 missing=()

@@ -31,10 +31,6 @@ using sql::Stmt;
 
 namespace {
 
-// "LPSP": marks a SQLite file as ours, so another application's database is
-// never migrated into a catalog by mistake.
-constexpr std::int32_t kApplicationId = 0x4c505350;
-
 std::string normalize_tag(const std::string& s) {
     std::size_t b = 0, e = s.size();
     while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
@@ -243,7 +239,7 @@ Catalog Catalog::open(const std::string& path, bool create_if_missing) {
             throw input_error(path + ": corrupt or not a SQLite database (" + sqlite3_errmsg(impl->db) +
                               "); refusing to touch it");
         }
-        if (app_id != kApplicationId && (app_id != 0 || tables > 0))
+        if (app_id != kCatalogApplicationId && (app_id != 0 || tables > 0))
             throw input_error(path + ": a SQLite database, but not a loopsep catalog; refusing to touch it");
         if (version > kCatalogSchemaVersion)
             throw input_error(path + ": catalog schema version " + std::to_string(version) +
@@ -264,7 +260,7 @@ Catalog Catalog::open(const std::string& path, bool create_if_missing) {
                 std::int64_t v = pragma_int(impl->db, path, "PRAGMA user_version");
                 if (v < kCatalogSchemaVersion) {
                     for (std::int64_t step = v; step < kCatalogSchemaVersion; ++step) kMigrations[step](impl->db, path);
-                    sql::exec(impl->db, path, ("PRAGMA application_id=" + std::to_string(kApplicationId)).c_str());
+                    sql::exec(impl->db, path, ("PRAGMA application_id=" + std::to_string(kCatalogApplicationId)).c_str());
                     sql::exec(impl->db, path,
                               ("PRAGMA user_version=" + std::to_string(kCatalogSchemaVersion)).c_str());
                     txn.commit();

@@ -1,11 +1,13 @@
 // loopsep catalog — manage the SQLite loop catalog.
 //
 //   loopsep catalog [--db FILE] <init|add|import|list|show|export|remove|stats|verify> ...
+//   loopsep catalog merge OUT.db IN.db...
 //
 // Without --db the default per-user catalog is used (created and seeded from the
 // bundled samples on first use; see loopsep/catalog.h for the path).
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +19,8 @@
 #include "args.h"
 #include "commands.h"
 #include "loopsep/catalog.h"
+#include "loopsep/catalog_merge.h"
+#include "loopsep/files.h"
 #include "loopsep/error.h"
 #include "progress.h"
 
@@ -51,7 +55,8 @@ const char* kOverview =
     "  export ID|--instrument I [--genre G] [--section S] --out DIR [--force]   WAV files with acid/smpl chunks\n"
     "  remove ID\n"
     "  stats [--json]\n"
-    "  verify                        integrity check, every loop decodes and matches its hash\n\n"
+    "  verify                        integrity check, every loop decodes and matches its hash\n"
+    "  merge OUT.db IN.db... [--json]   combine catalogs (e.g. one per cluster task) into OUT, all or nothing\n\n"
     "Without --db: $LOOPSEP_CATALOG, else ${XDG_DATA_HOME:-$HOME/.local/share}/loopsep/catalog.db,\n"
     "created and seeded from the bundled samples on first use.\n";
 
@@ -397,6 +402,48 @@ int cmd_verify(const Context& c) {
     return r.ok() ? 0 : 1;
 }
 
+int cmd_merge(const Context& c) {
+    if (!c.db.empty() || c.args.has("--db"))
+        throw usage_error("loopsep catalog merge: give the output as the first argument, not --db");
+    install_interrupt_cleanup("loopsep");  // Ctrl-C leaves no half-built OUT behind
+    const std::vector<std::string> inputs(c.args.positional.begin() + 1, c.args.positional.end());
+    const MergeReport r = merge_catalogs(c.args.positional[0], inputs);
+    std::int64_t conflicts = 0, skipped_frames = 0;
+    for (const auto& in : r.inputs) {
+        conflicts += in.tag_conflicts;
+        skipped_frames += in.uncommitted_frames;
+        // What was left out goes to stderr, whatever the output format: a scheduler's log keeps it.
+        for (const auto& note : in.notes) std::fprintf(stderr, "loopsep: %s: %s\n", in.path.c_str(), note.c_str());
+    }
+    if (c.args.has("--json")) {
+        nlohmann::json inputs_json = nlohmann::json::array();
+        for (const auto& in : r.inputs)
+            inputs_json.push_back({{"path", in.path}, {"loops", in.loops}, {"added", in.added},
+                                   {"duplicates", in.duplicates}, {"tags_filled", in.tags_filled},
+                                   {"tag_conflicts", in.tag_conflicts}, {"embeddings_added", in.embeddings_added},
+                                   {"embeddings_kept_existing", in.embeddings_kept_existing},
+                                   {"embeddings_damaged", in.embeddings_damaged},
+                                   {"song_records_added", in.song_records_added},
+                                   {"song_records_existing", in.song_records_existing},
+                                   {"loops_without_song_record", in.loops_without_song_record},
+                                   {"uncommitted_frames", in.uncommitted_frames}, {"torn_frame", in.torn_frame},
+                                   {"notes", in.notes}});
+        nlohmann::json j = {{"out", r.out_path}, {"created", r.created}, {"loops_before", r.loops_before},
+                            {"loops_after", r.loops_after}, {"inputs", inputs_json}};
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    for (const auto& in : r.inputs)
+        std::printf("%s: %lld loops, %lld added, %lld duplicates\n", in.path.c_str(), static_cast<long long>(in.loops),
+                    static_cast<long long>(in.added), static_cast<long long>(in.duplicates));
+    std::printf("merged %zu catalogs into %s%s: %lld loops (was %lld)%s%s\n", r.inputs.size(), r.out_path.c_str(),
+                r.created ? " (new)" : "", static_cast<long long>(r.loops_after),
+                static_cast<long long>(r.loops_before),
+                conflicts ? (", " + std::to_string(conflicts) + " tag conflicts (first kept)").c_str() : "",
+                skipped_frames ? (", " + std::to_string(skipped_frames) + " uncommitted pages left out").c_str() : "");
+    return 0;
+}
+
 struct Sub {
     const char* name;
     int (*run)(const Context&);
@@ -437,6 +484,11 @@ std::vector<Sub> subcommands() {
         {"verify", cmd_verify,
          {"catalog verify", "", "integrity_check, every loop decodes and matches its hash; exit 0 only if all is well",
           with_db({}), 0, 0}},
+        {"merge", cmd_merge,
+         {"catalog merge", "OUT.db IN.db... [--json]",
+          "add the loops of every IN to OUT (created if missing) in one transaction: duplicates kept once, ids "
+          "remapped, embeddings and harvest records carried over; what a crashed IN left uncommitted is reported",
+          {{"--json", false, "print the merge report as JSON"}}, 2, SIZE_MAX}},
     };
 }
 
@@ -462,7 +514,7 @@ int run_catalog(const Argv& argv) {
         if (db.empty()) throw usage_error("--db must not be empty");
     }
     if (i >= argv.size())
-        throw usage_error("loopsep catalog: missing command (init, add, import, list, show, export, remove, stats, verify)");
+        throw usage_error("loopsep catalog: missing command (init, add, import, list, show, export, remove, stats, verify, merge)");
     const std::string name = argv[i];
     for (auto& s : subcommands()) {
         if (name != s.name) continue;
