@@ -12,7 +12,7 @@
 //   snare — 1.5–6 kHz (snare crack, claps): the backbeat, 2 and 4 (hip-hop);
 //   hat   — 6–16 kHz (hats, shakers): on the eighths at most, no evidence for the beat;
 //   lowmid— 180–350 Hz (bachata: the bongo's low drum on 4);
-//   harm  — chroma change from the bar before to the bar after (chords change on 1);
+//   harm  — chroma change from the half beat before to the half beat after (chords change on 1);
 //   onset — the full-band flux (what the DP saw): a little weight on the beats.
 // Beats are the tatums at positions 0, 4, 8, 12 and downbeats those at 0; a grid whose
 // phase the evidence confirms comes out unchanged. Bar-level repetition is a property of
@@ -165,7 +165,7 @@ Meter find_meter(const Features& f, const std::vector<double>& beats, int per_ba
             on_dp.push_back(s == 0);
         }
     const std::size_t m = tatum.size();
-    double mean_period = (beats.back() - beats.front()) / double(n - 1);
+    const double mean_period = (beats.back() - beats.front()) / double(n - 1);
     const int radius = std::clamp(int(std::lround(0.2 * mean_period / kTatums)), 2, 5);
 
     std::array<std::vector<double>, kBands> x;
