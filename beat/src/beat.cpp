@@ -153,20 +153,31 @@ BeatGrid track_beats(const Audio& song, const BeatParams& params) {
         return beatless(msg);
     }
     const auto periods = local_periods(f, tempo.period_frames);
-    const auto beat_frames = dp_beats(f, periods, params.tightness);
-    if (beat_frames.size() < 4) return beatless("too few beats found (need 4)");
+    const auto dp_frames = dp_beats(f, periods, params.tightness);
+    if (dp_frames.size() < 4) return beatless("too few beats found (need 4)");
+    // Hip-hop: beat phase and downbeats from the band-split evidence against the genre's bar
+    // template (meter.cpp). Bachata and neutral keep the DP's phase and the beat-level downbeat
+    // model, which the benches measure as better there (bench/beats_real/results.md).
+    Meter meter;
+    if (params.genre == Genre::HipHop) {
+        meter = find_meter(f, dp_frames, params.beats_per_bar, params.genre);
+    } else {
+        meter.beat_frames = dp_frames;
+        meter.downbeat.assign(dp_frames.size(), false);
+        for (std::size_t i : find_downbeats(f, dp_frames, params.beats_per_bar, params.genre)) meter.downbeat[i] = true;
+    }
 
     BeatGrid grid;
-    for (double b : beat_frames) {
-        const double t = std::clamp(f.frame_time(b), 0.0, song.duration_sec());
-        if (grid.beats_sec.empty() || t > grid.beats_sec.back() + 1e-4) grid.beats_sec.push_back(t);
+    for (std::size_t i = 0; i < meter.beat_frames.size(); ++i) {
+        const double t = std::clamp(f.frame_time(meter.beat_frames[i]), 0.0, song.duration_sec());
+        if (!grid.beats_sec.empty() && t <= grid.beats_sec.back() + 1e-4) continue;
+        grid.beats_sec.push_back(t);
+        if (meter.downbeat[i]) grid.downbeats_sec.push_back(t);
     }
     if (grid.beats_sec.size() < 4) return beatless("too few beats found (need 4)");
     grid.tempo_bpm = grid_tempo(grid.beats_sec);
     std::vector<double> frames_kept;
     for (double t : grid.beats_sec) frames_kept.push_back(f.time_to_frame(t));
-    for (std::size_t i : find_downbeats(f, frames_kept, params.beats_per_bar, params.genre))
-        grid.downbeats_sec.push_back(grid.beats_sec[i]);
 
     // Confidence: periodicity of the onsets and the share of beats that sit on an onset peak.
     std::size_t on_onset = 0;

@@ -50,6 +50,7 @@ struct Features {
     std::vector<float> low;      // 30–150 Hz flux (kick, bass)
     std::vector<float> snare;    // 1.5–6 kHz flux (snare crack, claps)
     std::vector<float> lowmid;   // 180–350 Hz flux (low bongo, toms)
+    std::vector<float> hat;      // 6–16 kHz flux (hats, shakers, güira)
     std::vector<float> rms;      // frame RMS of the signal (silence trimming)
     std::vector<std::array<float, 12>> chroma;  // at kChromaHop, log-compressed, unit-normalised
     double chroma_fps = double(kRateHz) / kChromaHop;
@@ -90,6 +91,19 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
 // Index into `beats` of each downbeat (every beats_per_bar, with rare phase changes).
 std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<double>& beat_frames,
                                         int beats_per_bar, Genre genre);
+
+// The nearest onset peak to frame b within ±3 frames (sub-frame, parabolic); b itself when there
+// is no clear peak (an onset-free stretch keeps its grid position).
+double refine_to_peak(const std::vector<float>& onset, long b);
+
+// Beat phase and downbeats together (meter.cpp): the DP grid subdivided into sixteenths, each
+// placed in the bar by band-split onsets against a genre template. beat_frames may differ from
+// the DP's by a quarter or half beat where the evidence says the DP locked to the off-beats.
+struct Meter {
+    std::vector<double> beat_frames;
+    std::vector<bool> downbeat;  // per beat
+};
+Meter find_meter(const Features& f, const std::vector<double>& dp_beat_frames, int beats_per_bar, Genre genre);
 
 // FFTW's planner is not thread-safe: our FFTW plans and every aubio object (aubio plans
 // with FFTW too) are created and deleted under loopsep_core's process-wide

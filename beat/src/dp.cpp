@@ -35,7 +35,9 @@ std::pair<long, long> music_span(const Features& f) {
     return {first, last};
 }
 
-double refine(const std::vector<float>& o, long b) {
+}  // namespace
+
+double refine_to_peak(const std::vector<float>& o, long b) {
     const long n = long(o.size());
     long best = b;
     for (long t = std::max(0L, b - 3); t <= std::min(n - 1, b + 3); ++t)
@@ -48,8 +50,6 @@ double refine(const std::vector<float>& o, long b) {
     const double delta = std::fabs(denom) > 1e-12 ? std::clamp(0.5 * (a - c) / denom, -0.5, 0.5) : 0.0;
     return best + delta;
 }
-
-}  // namespace
 
 std::vector<double> dp_beats(const Features& f, const std::vector<double>& period, double tightness) {
     const auto& o = f.onset;
@@ -97,7 +97,7 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
     std::reverse(chain.begin(), chain.end());
 
     std::vector<double> beats;
-    for (long b : chain) beats.push_back(refine(o, b));
+    for (long b : chain) beats.push_back(refine_to_peak(o, b));
     // Trim beats outside the audible span (a silent lead-in or tail), with half a beat of slack.
     auto inside = [&](double b) {
         const double slack = 0.5 * period[std::clamp(long(b), 0L, n - 1)];
@@ -117,12 +117,12 @@ std::vector<double> dp_beats(const Features& f, const std::vector<double>& perio
     for (;;) {
         const double b = beats.front() - period[std::clamp(long(beats.front()), 0L, n - 1)];
         if (b < 0 || b < first_on - 0.1 * period[0]) break;
-        beats.insert(beats.begin(), refine(o, long(std::lround(b))));
+        beats.insert(beats.begin(), refine_to_peak(o, long(std::lround(b))));
     }
     for (;;) {
         const double b = beats.back() + period[std::clamp(long(beats.back()), 0L, n - 1)];
         if (b >= n || !onset_near(b)) break;
-        beats.push_back(refine(o, long(std::lround(b))));
+        beats.push_back(refine_to_peak(o, long(std::lround(b))));
     }
     return beats;
 }

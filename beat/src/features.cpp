@@ -248,13 +248,14 @@ Features compute_features(const AnalysisSignal& signal) {
     const double bin_hz = double(kRateHz) / kWin;
     auto bin_of = [&](double hz) { return std::clamp(int(std::lround(hz / bin_hz)), 1, bins - 1); };
     const int low_lo = bin_of(30), low_hi = bin_of(150), sn_lo = bin_of(1500), sn_hi = bin_of(6000),
-              lm_lo = bin_of(180), lm_hi = bin_of(350),
+              lm_lo = bin_of(180), lm_hi = bin_of(350), hat_lo = bin_of(6000),
               top = bin_of(16000);
 
     f.onset.assign(frames, 0.0f);
     f.low.assign(frames, 0.0f);
     f.snare.assign(frames, 0.0f);
     f.lowmid.assign(frames, 0.0f);
+    f.hat.assign(frames, 0.0f);
     f.rms.assign(frames, 0.0f);
     f.chroma.assign(cframes, {});
 
@@ -301,6 +302,7 @@ Features compute_features(const AnalysisSignal& signal) {
         f.low[k] = sum_bins(rise, low_lo, low_hi);
         f.snare[k] = sum_bins(rise, sn_lo, sn_hi);
         f.lowmid[k] = sum_bins(rise, lm_lo, lm_hi);
+        f.hat[k] = sum_bins(rise, hat_lo, top);
         std::swap(prev, cur);
     }
     f.aubio_bpm = aubio.bpm();
@@ -310,6 +312,7 @@ Features compute_features(const AnalysisSignal& signal) {
     scale_to_unit_std(f.low);
     scale_to_unit_std(f.snare);
     scale_to_unit_std(f.lowmid);
+    scale_to_unit_std(f.hat);
     return f;
 }
 

@@ -1,7 +1,7 @@
 // bench_beats — beat and downbeat F-measure of loopsep's tracker vs aubio alone.
 //
 // usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]...
-//                    [--real-dir DIR]... [--dump FILE]
+//                    [--real-dir DIR]... [--dump FILE] [--no-aubio] [--only S]
 //        bench_beats --time FILE [--genre G] [--repeat N]
 //
 // Renders the synthetic song set (bench_songs.h: pop with drum-less intros, ±4 % tempo
@@ -17,6 +17,8 @@
 // generated set. Besides F-measures each row counts continuity (mir_eval CMLt: correct beats in
 // phase and period, ±17.5 % of the beat), tempo-octave errors (tempo off by ×2, ×1/2, ×3/2 or
 // ×2/3) and off-beat errors (beat F < 0.5 while the grid matches the off-beats at F ≥ 0.5).
+// --no-aubio skips the aubio-alone baseline (its columns read 0); --only S scores only the songs
+// whose name contains S (for quick looks at one song).
 // --dump writes every grid (tempo, confidence, beats, downbeats) one line per song.
 // --time decodes FILE, then runs track_beats on it (best of --repeat runs) and prints its wall
 // seconds, the real-time factor, the RSS with the decoded song and the peak RSS while
@@ -121,6 +123,8 @@ bool offbeat_error(const std::vector<double>& ref, const std::vector<double>& es
 }
 
 double g_tightness = loopsep::BeatParams{}.tightness;
+bool g_aubio = true;      // --no-aubio: skip the aubio-alone baseline (its columns read 0)
+std::string g_only;       // --only S: score only songs whose name contains S
 std::FILE* g_dump = nullptr;  // --dump: every grid, to check that a speed-up leaves beats where they were
 
 void dump_grid(const std::string& name, const loopsep::BeatGrid& g) {
@@ -133,6 +137,7 @@ void dump_grid(const std::string& name, const loopsep::BeatGrid& g) {
 }
 
 void score(const Case& c, std::map<std::string, Row>& rows, bool verbose, bool in_all = true) {
+    if (!g_only.empty() && c.name.find(g_only) == std::string::npos) return;
     loopsep::BeatParams params;
     params.tightness = g_tightness;
     params.genre = c.genre;
@@ -159,7 +164,7 @@ void score(const Case& c, std::map<std::string, Row>& rows, bool verbose, bool i
         std::fprintf(stderr, "%s: %s\n", c.name.c_str(), e.what());
         for (Row* r : targets) ++r->errors;
     }
-    const auto a = loopsep::track_beats_aubio_only(c.audio);
+    const auto a = g_aubio ? loopsep::track_beats_aubio_only(c.audio) : loopsep::BeatGrid{};
     bfa = f_measure(c.beats, a.beats_sec);
     dfa = f_measure(c.downbeats, a.downbeats_sec);
     tea = std::fabs(a.tempo_bpm - true_bpm);
@@ -252,13 +257,15 @@ int main(int argc, char** argv) {
         else if (a == "--seeds" && i + 1 < argc) seeds = std::max(0, std::atoi(argv[++i]));
         else if (a == "--verbose") verbose = true;
         else if (a == "--no-neutral") with_neutral = false;
+        else if (a == "--no-aubio") g_aubio = false;
+        else if (a == "--only" && i + 1 < argc) g_only = argv[++i];
         else if (a == "--tightness" && i + 1 < argc) g_tightness = std::atof(argv[++i]);
         else if (a == "--write" && i + 1 < argc) write_dir = argv[++i];
         else if (a == "--synth-dir" && i + 1 < argc) synth_dirs.push_back(argv[++i]);
         else if (a == "--real-dir" && i + 1 < argc) real_dirs.push_back(argv[++i]);
         else if (a == "--dump" && i + 1 < argc) g_dump = std::fopen(argv[++i], "w");
         else {
-            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]... [--real-dir DIR]... [--dump FILE]\n"
+            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]... [--real-dir DIR]... [--dump FILE] [--no-aubio] [--only S]\n"
                                  "       bench_beats --time FILE [--genre G] [--repeat N]\n");
             return 2;
         }
