@@ -39,7 +39,7 @@ const CommandSpec kSpec{
     "Extracts target instruments from songs. The query that selects a target is an example loop (--query), a catalog\n"
     "loop (--query-id), or else the catalog's loops of that instrument averaged (class prototype).",
     {{"--target", true, "one target instrument (with --output)", "NAME"},
-     {"--output", true, "output file for --target (.wav or .flac)", "OUT"},
+     {"--output", true, "output file for --target (.wav .flac .aiff .ogg .opus .mp3)", "OUT"},
      {"--targets", true, "comma-separated targets (with --outdir)", "LIST"},
      {"--outdir", true, "writes DIR/<song name>/<target>.wav for each song (a repeated name: <name>-2, ...)", "DIR"},
      {"--residual", false, "also write residual = mixture minus the targets (with --outdir)"},
@@ -49,8 +49,9 @@ const CommandSpec kSpec{
      {"--genre", true, "bachata | hiphop | neutral: tempo prior and catalog genre", "G"},
      {"--catalog", true, "loop catalog (default: the per-user catalog, seeded from samples/)", "DB"},
      {"--model", true, std::string("model file (default: ") + kShippedModelFile + ")", "FILE"},
-     {"--format", true, "wav | flac (default: from the extension, else wav)", "F"},
-     {"--bits", true, "16 | 24 | f32 (default 16)", "B"},
+     {"--format", true, "wav | flac | aiff | ogg | opus | mp3 (default: from --output's extension, else wav)", "F"},
+     {"--bits", true, "16 | 24 | f32 for wav, flac (no f32), aiff (default 16)", "B"},
+     {"--bitrate", true, "kbps for ogg, opus, mp3 (default 192, 160, 320)", "KBPS"},
      {"--threads", true, "CPU threads (default 2)", "N"},
      {"--batch", true, "segments per model call (default 8)", "N"},
      {"--reconstruct", true, "mask (default: masks warped back to song time) | stretch (re-stretch audio)", "M"},
@@ -148,7 +149,9 @@ int run_separate(const Argv& argv) {
     else args.require("--outdir");
     if (single && args.positional.size() != 1) throw usage_error("--output takes exactly one SONG (use --outdir for several)");
     if (single && args.has("--residual")) throw usage_error("--residual needs --outdir");
-    if (single) output_format_from_extension(args.get("--output"));  // .mp3, .ogg: refused before any work
+    // The output format (extension or --format, --bits, --bitrate): a bad one is refused before any work.
+    const WriteOptions wo = output_write_options(single ? args.get("--output") : "", args.get("--format"),
+                                                 args.get("--bits"), args.get("--bitrate"));
 
     SeparationParams params;
     params.genre = parse_genre(args.get("--genre", "neutral"));
@@ -160,8 +163,6 @@ int run_separate(const Argv& argv) {
     params.batch_segments = int(args.get_int("--batch", 8, 1, 256));
     params.residual = args.has("--residual");
     params.validate();
-    WriteOptions wo;
-    wo.bits = parse_sample_bits(args.get("--bits", "16"));
     const bool force = args.has("--force");
     const auto queries = args.all("--query"), query_ids = args.all("--query-id"), query_bpms = args.all("--query-bpm");
     if (queries.size() > target_names.size() || query_ids.size() > target_names.size())
@@ -281,10 +282,8 @@ int run_separate(const Argv& argv) {
         const std::string song_dir = single ? "" : args.get("--outdir") + "/" + song_name;
         if (single) {
             outputs.push_back(args.get("--output"));
-            wo.format = args.has("--format") ? parse_file_format(args.get("--format")) : output_format_from_extension(outputs[0]);
         } else {
-            wo.format = parse_file_format(args.get("--format", "wav"));
-            const std::string ext = wo.format == FileFormat::Flac ? ".flac" : ".wav";
+            const std::string ext = file_extension(wo.format);
             for (const auto& t : target_names) outputs.push_back(song_dir + "/" + t + ext);
             if (params.residual) residual_path = song_dir + "/residual" + ext;
         }

@@ -20,15 +20,17 @@ namespace loopsep::cli {
 
 int run_stretch(const Argv& argv) {
     const CommandSpec spec{
-        "stretch", "LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] [--bits 16|24|f32] --output OUT [--force] [--json]",
+        "stretch", "LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] [--format F] [--bits B | --bitrate KBPS] --output OUT [--force] [--json]",
         "Time-stretches a loop to tempo B (pitch kept, exact length frames·A/B). Without --from-bpm the loop's\n"
         "tempo A is estimated from its length and onsets (4, 8, 16 or 32 beats at 70..180 BPM).",
         {{"--to-bpm", true, "target tempo (20..400)", "B"},
          {"--from-bpm", true, "the loop's own tempo (20..400); estimated when absent", "A"},
          {"--engine", true, "r3 (finer, default) or r2 (faster)", "r3|r2"},
          {"--short-window", false, "R3 short window: much faster, slightly less smooth"},
-         {"--bits", true, "output sample format: 16 (default), 24 or f32", "BITS"},
-         {"--output", true, "output file (.wav or .flac), written atomically", "OUT"},
+         {"--format", true, "wav | flac | aiff | ogg | opus | mp3 (default: from OUT's extension, else wav)", "F"},
+         {"--bits", true, "16 (default), 24 or f32 for wav, flac (no f32), aiff", "BITS"},
+         {"--bitrate", true, "kbps for ogg, opus, mp3 (default 192, 160, 320)", "KBPS"},
+         {"--output", true, "output file (.wav .flac .aiff .ogg .opus .mp3), written atomically", "OUT"},
          {"--force", false, "overwrite an existing OUT (never the input, never a device or FIFO)"},
          {"--json", false, "print one JSON object describing the result"}},
         1, 1};
@@ -45,9 +47,8 @@ int run_stretch(const Argv& argv) {
     params.short_window = args.has("--short-window");
     params.validate();
     const std::string out_path = args.require("--output");
-    WriteOptions wo;
-    wo.format = output_format_from_extension(out_path);  // .mp3, .ogg: refused before any work
-    if (args.has("--bits")) wo.bits = parse_sample_bits(args.get("--bits"));
+    // .m4a, --bits with mp3, ...: refused before any work.
+    const WriteOptions wo = output_write_options(out_path, args.get("--format"), args.get("--bits"), args.get("--bitrate"));
     const std::string in_path = args.positional[0];
     check_output_path(out_path, args.has("--force"), {in_path});  // before any work
 
