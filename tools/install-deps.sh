@@ -11,7 +11,7 @@ PACKAGES=(
   libfluidsynth-dev fluid-soundfont-gm timgm6mb-soundfont espeak-ng sox time
   csound-soundfont avldrums.lv2-soundfont opl3-soundfont lmms-common sonic-pi-samples
   hydrogen-drumkits hydrogen-drumkits-effects freepats
-  libpng-dev chromium
+  libpng-dev chromium strace
   slurm-wlm munge
 )
 

@@ -11,6 +11,7 @@
 #include "catalog_internal.h"
 
 #include "loopsep/files.h"
+#include "loopsep/shipped_files.h"
 
 #ifdef LOOPSEP_CATALOG_HAVE_LOOPS
 #include "loopsep/stretch.h"
@@ -45,6 +46,7 @@ std::string default_catalog_path() {
 
 std::string bundled_samples_dir() {
     if (auto p = env("LOOPSEP_SAMPLES"); !p.empty()) return p;
+    if (const std::string share = installed_share_dir(); !share.empty()) return share + "/samples";
     return LOOPSEP_SAMPLES_DIR;
 }
 

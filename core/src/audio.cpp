@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "audio_format_internal.h"
 #include "loopsep/error.h"
 #include "loopsep/files.h"
 #include "loopsep/vector_clones.h"
@@ -189,14 +191,6 @@ sf_count_t memw_write(const void* ptr, sf_count_t count, void* user) {
 }
 sf_count_t memw_tell(void* user) { return static_cast<MemoryWriter*>(user)->pos; }
 
-int sf_format_for(const WriteOptions& o) {
-    int major = o.format == FileFormat::Flac ? SF_FORMAT_FLAC : SF_FORMAT_WAV;
-    int sub = o.bits == SampleBits::Int16 ? SF_FORMAT_PCM_16 : o.bits == SampleBits::Int24 ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT;
-    if (o.format == FileFormat::Flac && o.bits == SampleBits::Float32)
-        throw usage_error("--bits f32 is not available for FLAC (use 16 or 24)");
-    return major | sub;
-}
-
 // libsndfile's (1.2) float → PCM_16 with clipping on: x·2³¹ rounded to an int32 (clipped to its range),
 // then its top 16 bits (so the result is ⌊x·32768⌋ but for rounding at the 2⁻³¹ scale; the output files
 // are byte-identical). Done here, vectorised, because libsndfile's per-sample loop plus our own
@@ -273,7 +267,7 @@ void write_planar(SNDFILE* sf, const std::vector<const float*>& channels, std::s
 }
 
 void write_frames(SNDFILE* sf, const Audio& audio, const std::string& what, const WriteOptions& options) {
-    sf_command(sf, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+    configure_encoder(sf, options, audio.num_channels(), audio.sample_rate_hz, what);
     write_planar(sf, audio.channel_pointers(), audio.frames(), what, options);
 }
 
@@ -343,38 +337,6 @@ Audio decode_audio(const void* data, std::size_t size, const std::string& what, 
     }
 }
 
-FileFormat parse_file_format(const std::string& name) {
-    if (name == "wav") return FileFormat::Wav;
-    if (name == "flac") return FileFormat::Flac;
-    throw usage_error("--format must be wav or flac (got '" + name + "')");
-}
-
-SampleBits parse_sample_bits(const std::string& name) {
-    if (name == "16") return SampleBits::Int16;
-    if (name == "24") return SampleBits::Int24;
-    if (name == "f32" || name == "32f" || name == "float") return SampleBits::Float32;
-    throw usage_error("--bits must be 16, 24 or f32 (got '" + name + "')");
-}
-
-FileFormat format_from_extension(const std::string& path) {
-    auto dot = path.rfind('.');
-    if (dot == std::string::npos) return FileFormat::Wav;
-    std::string ext = path.substr(dot + 1);
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    return ext == "flac" ? FileFormat::Flac : FileFormat::Wav;
-}
-
-FileFormat output_format_from_extension(const std::string& path) {
-    const auto slash = path.rfind('/');
-    const auto dot = path.rfind('.');
-    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return FileFormat::Wav;
-    std::string ext = path.substr(dot + 1);
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    if (ext == "wav" || ext == "wave") return FileFormat::Wav;
-    if (ext == "flac") return FileFormat::Flac;
-    throw usage_error(path + ": cannot write ." + ext + " files (loopsep writes .wav or .flac)");
-}
-
 std::string temp_path_for(const std::string& final_path) {
     return final_path + ".tmp-" + std::to_string(::getpid());
 }
@@ -393,24 +355,80 @@ AudioFileWriter::AudioFileWriter(const std::string& path, int num_channels, int 
     if (rate_hz < kMinRateHz || rate_hz > kMaxRateHz)
         throw input_error(path + ": unsupported sample rate " + std::to_string(rate_hz));
     SF_INFO info{};
-    info.samplerate = rate_hz;
+    info.samplerate = file_rate_hz(options.format, rate_hz);
     info.channels = num_channels;
     info.format = sf_format_for(options);
+    if (info.samplerate != rate_hz) {
+        // Opus and MP3 hold fixed rates: convert as the frames stream. Medium sinc (97 dB SNR, flat to 90 %
+        // of Nyquist, ≈ 3× faster than best) is below what either codec keeps (Opus stops at 20 kHz).
+        int err = 0;
+        resampler_ = src_new(SRC_SINC_MEDIUM_QUALITY, num_channels, &err);
+        if (!resampler_) throw input_error(path + ": cannot resample for " + file_format_name(options.format) + " (" + src_strerror(err) + ")");
+        resample_ratio_ = double(info.samplerate) / rate_hz;
+    }
     register_temp_file(tmp_path_);  // from before it exists: an interrupt (SIGINT...) removes it
     SNDFILE* sf = sf_open(tmp_path_.c_str(), SFM_WRITE, &info);
     if (!sf) {
         unregister_temp_file(tmp_path_);
+        close_resampler();
         throw input_error(path + ": cannot create output (" + sf_strerror(nullptr) + ")");
     }
-    sf_command(sf, SFC_SET_CLIPPING, nullptr, SF_TRUE);
     file_ = sf;
+    try {
+        configure_encoder(sf, options, num_channels, rate_hz, path);
+    } catch (...) {
+        abandon();  // the constructor did not finish: the destructor will not run
+        throw;
+    }
 }
 
-AudioFileWriter::~AudioFileWriter() {
-    if (!file_) return;  // committed
+AudioFileWriter::~AudioFileWriter() { abandon(); }
+
+void AudioFileWriter::abandon() {
+    close_resampler();
+    if (!file_) return;  // committed (or never opened)
     sf_close(static_cast<SNDFILE*>(file_));
+    file_ = nullptr;
     std::remove(tmp_path_.c_str());
     unregister_temp_file(tmp_path_);
+}
+
+void AudioFileWriter::close_resampler() {
+    if (resampler_) src_delete(static_cast<SRC_STATE*>(resampler_));
+    resampler_ = nullptr;
+}
+
+// Interleaved input frames through the stream resampler into the file, at most up to `limit` frames
+// written in all (the exact length commit() asks for).
+void AudioFileWriter::resample_and_write(const float* interleaved, std::size_t frames, std::size_t limit) {
+    SNDFILE* sf = static_cast<SNDFILE*>(file_);
+    const std::size_t out_block = 8192;
+    std::vector<float> out(out_block * std::size_t(num_channels_));
+    SRC_DATA d{};
+    d.data_in = interleaved;
+    d.input_frames = long(frames);
+    d.src_ratio = resample_ratio_;
+    while (d.input_frames > 0 && resampled_frames_ < limit) {
+        d.data_out = out.data();
+        d.output_frames = long(out_block);
+        if (const int err = src_process(static_cast<SRC_STATE*>(resampler_), &d))
+            throw input_error(path_ + ": resampling failed (" + src_strerror(err) + ")");
+        const std::size_t n = std::min<std::size_t>(std::size_t(d.output_frames_gen), limit - resampled_frames_);
+        if (n > 0 && sf_writef_float(sf, out.data(), sf_count_t(n)) != sf_count_t(n))
+            throw input_error(path_ + ": write failed: " + sf_strerror(sf));
+        resampled_frames_ += n;
+        d.data_in += d.input_frames_used * num_channels_;
+        d.input_frames -= d.input_frames_used;
+    }
+}
+
+// The resampler holds back the last half filter of output: silence pushes it out, up to the length
+// the input's duration gives at the file's rate (so the file lasts exactly as long as the input).
+void AudioFileWriter::flush_resampler() {
+    const std::size_t target = std::size_t(std::llround(double(frames_written_) * resample_ratio_));
+    const std::vector<float> silence(1024 * std::size_t(num_channels_), 0.0f);
+    for (int k = 0; k < 1000 && resampled_frames_ < target; ++k) resample_and_write(silence.data(), 1024, target);
+    if (resampled_frames_ < target) throw input_error(path_ + ": resampling did not finish");
 }
 
 void AudioFileWriter::write(const std::vector<const float*>& channels, std::size_t frames) {
@@ -418,14 +436,28 @@ void AudioFileWriter::write(const std::vector<const float*>& channels, std::size
     if (int(channels.size()) != num_channels_)
         throw usage_error(path_ + ": " + std::to_string(channels.size()) + " channels given, the file has " +
                           std::to_string(num_channels_));
-    if (options_.bits != SampleBits::Float32)
+    if (options_.bits != SampleBits::Float32 && !is_lossy(options_.format))
         for (const float* ch : channels) clipped_samples_ += count_above_full_scale(ch, frames);
-    write_planar(static_cast<SNDFILE*>(file_), channels, frames, path_, options_);
+    if (resampler_) {
+        const std::size_t block = 65536;
+        std::vector<float> interleaved(std::min(block, frames) * channels.size());
+        for (std::size_t start = 0; start < frames; start += block) {
+            const std::size_t n = std::min(block, frames - start);
+            fill_float(channels, start, interleaved.data(), n);
+            resample_and_write(interleaved.data(), n, SIZE_MAX);
+        }
+    } else {
+        write_planar(static_cast<SNDFILE*>(file_), channels, frames, path_, options_);
+    }
     frames_written_ += frames;
 }
 
 void AudioFileWriter::commit() {
     if (!file_) throw usage_error(path_ + ": committed twice");
+    if (resampler_) {
+        flush_resampler();  // throws: the destructor removes the temporary
+        close_resampler();
+    }
     SNDFILE* sf = static_cast<SNDFILE*>(file_);
     file_ = nullptr;
     if (sf_close(sf) != 0) {

@@ -11,6 +11,7 @@
 #include "loopsep/error.h"
 #include "loopsep/model.h"
 #include "loopsep/parallel.h"
+#include "loopsep/shipped_files.h"
 #include "loopsep/vector_clones.h"
 #include "net.h"
 
@@ -354,9 +355,9 @@ void set_torch_threads(int threads) {
 std::string default_model_path() {
     if (const char* env = std::getenv("LOOPSEP_MODEL"); env && *env) return env;
 #ifdef LOOPSEP_SOURCE_DIR
-    return std::string(LOOPSEP_SOURCE_DIR) + "/" + kShippedModelFile;
+    return shipped_path(kShippedModelFile, LOOPSEP_SOURCE_DIR);  // installed: <prefix>/share/loopsep/models/...
 #else
-    return kShippedModelFile;
+    return shipped_path(kShippedModelFile, "");
 #endif
 }
 

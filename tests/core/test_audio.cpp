@@ -236,8 +236,8 @@ TEST(AudioIo, ParsesFormatNamesOnce) {
     EXPECT_EQ(parse_file_format("flac"), FileFormat::Flac);
     EXPECT_EQ(parse_sample_bits("24"), SampleBits::Int24);
     EXPECT_EQ(parse_sample_bits("f32"), SampleBits::Float32);
-    EXPECT_EQ(format_from_extension("a/b.FLAC"), FileFormat::Flac);
-    EXPECT_EQ(format_from_extension("a/b.wav"), FileFormat::Wav);
+    EXPECT_EQ(output_format_from_extension("a/b.FLAC"), FileFormat::Flac);
+    EXPECT_EQ(output_format_from_extension("a/b.wav"), FileFormat::Wav);
     EXPECT_THROW(parse_file_format("mp4"), Error);
     EXPECT_THROW(parse_sample_bits("12"), Error);
 }

@@ -45,9 +45,9 @@ const CommandSpec kSpec = with_song_list_options({
     "the genre's instruments (bachata: bongo,guira,bass,guitar; hiphop: drums,bass,vocals; else the catalog's) and\n"
     "the residual. A song already complete in DIR is skipped (--force redoes it), so a re-run resumes a batch.",
     {{"--target", true, "one target instrument (with --output)", "NAME"},
-     {"--output", true, "output file for --target (.wav or .flac)", "OUT"},
+     {"--output", true, "output file for --target (.wav .flac .aiff .ogg .opus .mp3)", "OUT"},
      {"--targets", true, "comma-separated targets (default: the genre's set, see above)", "LIST"},
-     {"--outdir", true, "writes DIR/<song>/<target>.wav for each song (default: separated)", "DIR"},
+     {"--outdir", true, "writes DIR/<song>/<target>.<ext> for each song (default: separated; ext from --format)", "DIR"},
      {"--residual", false, "also write residual = mixture minus the targets (with --outdir)"},
      {"--query", true, "example loop of the target (repeat: one per target, in order)", "LOOP"},
      {"--query-id", true, "catalog loop id as the query (repeat: one per target)", "ID"},
@@ -55,8 +55,9 @@ const CommandSpec kSpec = with_song_list_options({
      {"--genre", true, "bachata | hiphop | neutral: tempo prior and catalog genre", "G"},
      {"--catalog", true, "loop catalog (default: the per-user catalog, seeded from samples/)", "DB"},
      {"--model", true, std::string("model file (default: ") + kShippedModelFile + ")", "FILE"},
-     {"--format", true, "wav | flac (default: from the extension, else wav)", "F"},
-     {"--bits", true, "16 | 24 | f32 (default 16)", "B"},
+     {"--format", true, "wav | flac | aiff | ogg | opus | mp3 (default: from --output's extension, else wav)", "F"},
+     {"--bits", true, "16 | 24 | f32 for wav, flac (no f32), aiff (default 16)", "B"},
+     {"--bitrate", true, "kbps for ogg, opus, mp3 (default 192, 160, 320)", "KBPS"},
      {"--threads", true, "CPU threads (default 2)", "N"},
      {"--batch", true, "segments per model call (default 8)", "N"},
      {"--reconstruct", true, "mask (default: masks warped back to song time) | stretch (re-stretch audio)", "M"},
@@ -176,7 +177,9 @@ int run_separate(const Argv& argv) {
     if (single) args.require("--output");
     if (single && args.positional.size() != 1) throw usage_error("--output takes exactly one SONG (use --outdir for several)");
     if (single && args.has("--residual")) throw usage_error("--residual needs --outdir");
-    if (single) output_format_from_extension(args.get("--output"));  // .mp3, .ogg: refused before any work
+    // The output format (extension or --format, --bits, --bitrate): a bad one is refused before any work.
+    const WriteOptions wo = output_write_options(single ? args.get("--output") : "", args.get("--format"),
+                                                 args.get("--bits"), args.get("--bitrate"));
 
     SeparationParams params;
     params.genre = parse_genre(genre_arg);
@@ -189,8 +192,6 @@ int run_separate(const Argv& argv) {
     params.batch_segments = int(args.get_int("--batch", 8, 1, 256));
     params.residual = residual;
     params.validate();
-    WriteOptions wo;
-    wo.bits = parse_sample_bits(args.get("--bits", "16"));
     const bool force = args.has("--force");
     const auto queries = args.all("--query"), query_ids = args.all("--query-id"), query_bpms = args.all("--query-bpm");
     if (queries.size() > target_names.size() || query_ids.size() > target_names.size())
@@ -235,11 +236,9 @@ int run_separate(const Argv& argv) {
         SongOutputs out;
         if (single) {
             out.stems.push_back(args.get("--output"));
-            wo.format = args.has("--format") ? parse_file_format(args.get("--format")) : output_format_from_extension(out.stems[0]);
         } else {
             out.dir = outdir + "/" + song.output_name;
-            wo.format = parse_file_format(args.get("--format", "wav"));
-            const std::string ext = wo.format == FileFormat::Flac ? ".flac" : ".wav";
+            const std::string ext = file_extension(wo.format);
             for (const auto& t : target_names) out.stems.push_back(out.dir + "/" + t + ext);
             if (params.residual) out.residual = out.dir + "/residual" + ext;
         }

@@ -45,7 +45,8 @@ int input_root_note(const std::string& path) {
 
 int run_stretch(const Argv& argv) {
     const CommandSpec spec{
-        "stretch", "LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] [--bits 16|24|f32] [--key K] --output OUT [--force] [--json]",
+        "stretch", "LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] [--format F] [--bits B | --bitrate KBPS] [--key K]\n"
+        "       --output OUT [--force] [--json]",
         "Time-stretches a loop to tempo B (pitch kept, exact length frames·A/B). Without --from-bpm the loop's\n"
         "tempo A is estimated from its length and onsets (4, 8, 16 or 32 beats at 70..180 BPM).\n"
         "A .wav output of a loop (a whole number of beats at A) carries acid and smpl chunks: tempo B, beats,\n"
@@ -54,9 +55,11 @@ int run_stretch(const Argv& argv) {
          {"--from-bpm", true, "the loop's own tempo (20..400); estimated when absent", "A"},
          {"--engine", true, "r3 (finer, default) or r2 (faster)", "r3|r2"},
          {"--short-window", false, "R3 short window: much faster, slightly less smooth"},
-         {"--bits", true, "output sample format: 16 (default), 24 or f32", "BITS"},
+         {"--format", true, "wav | flac | aiff | ogg | opus | mp3 (default: from OUT's extension, else wav)", "F"},
+         {"--bits", true, "16 (default), 24 or f32 for wav, flac (no f32), aiff", "BITS"},
+         {"--bitrate", true, "kbps for ogg, opus, mp3 (default 192, 160, 320)", "KBPS"},
          {"--key", true, "the loop's key, e.g. Am: sets the acid/smpl root note", "K"},
-         {"--output", true, "output file (.wav or .flac), written atomically", "OUT"},
+         {"--output", true, "output file (.wav .flac .aiff .ogg .opus .mp3), written atomically", "OUT"},
          {"--force", false, "overwrite an existing OUT (never the input, never a device or FIFO)"},
          {"--json", false, "print one JSON object describing the result"}},
         1, 1};
@@ -73,9 +76,8 @@ int run_stretch(const Argv& argv) {
     params.short_window = args.has("--short-window");
     params.validate();
     const std::string out_path = args.require("--output");
-    WriteOptions wo;
-    wo.format = output_format_from_extension(out_path);  // .mp3, .ogg: refused before any work
-    if (args.has("--bits")) wo.bits = parse_sample_bits(args.get("--bits"));
+    // .m4a, --bits with mp3, ...: refused before any work.
+    const WriteOptions wo = output_write_options(out_path, args.get("--format"), args.get("--bits"), args.get("--bitrate"));
     std::optional<MusicalKey> key;
     if (args.has("--key") && !(key = parse_key(args.get("--key"))))
         throw usage_error("--key must be a key such as Am, C#, Bb minor (got '" + args.get("--key") + "')");

@@ -10,6 +10,8 @@
 #include <system_error>
 #include <vector>
 
+#include "loopsep/shipped_files.h"
+
 namespace loopsep::cli {
 namespace {
 
@@ -18,10 +20,8 @@ namespace fs = std::filesystem;
 // Where a module may be, in order: next to the executable (the build tree,
 // tools/), then the installed layout (PREFIX/bin/loopsep → PREFIX/lib/loopsep/).
 std::vector<fs::path> module_candidates(const char* module_file) {
-    std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (ec) return {};
-    const fs::path dir = exe.parent_path();
+    const fs::path dir = executable_dir();
+    if (dir.empty()) return {};
     return {dir / module_file, dir.parent_path() / "lib" / "loopsep" / module_file};
 }
 

@@ -123,7 +123,8 @@ std::string audio_content_hash(const Audio& audio);
 
 // $LOOPSEP_CATALOG, else ${XDG_DATA_HOME:-$HOME/.local/share}/loopsep/catalog.db
 std::string default_catalog_path();
-// $LOOPSEP_SAMPLES, else the source tree's samples/ (compile definition).
+// $LOOPSEP_SAMPLES, else <prefix>/share/loopsep/samples when installed (loopsep/shipped_files.h),
+// else the source tree's samples/ (compile definition).
 std::string bundled_samples_dir();
 // Opens the default catalog, creating it and seeding it from
 // bundled_samples_dir()/loops/loops.json on first use (once that file exists).

@@ -192,7 +192,9 @@ private:
 void set_torch_threads(int threads);
 // The shipped default model, relative to the source tree (the one place a model switch changes in C++).
 inline constexpr const char* kShippedModelFile = "models/loopsep-v6.safetensors";
-std::string default_model_path();              // $LOOPSEP_MODEL, else <source tree>/kShippedModelFile
+// $LOOPSEP_MODEL, else kShippedModelFile under <prefix>/share/loopsep when installed, else under the
+// source tree (loopsep/shipped_files.h).
+std::string default_model_path();
 // For tests and the trainer: a freshly initialised (untrained) model written to `path` (small configs run fast).
 void write_untrained_model(const std::string& path, const ModelConfig& config, std::uint64_t seed);
 
