@@ -136,4 +136,9 @@ private:
     std::unique_ptr<State> s_;
 };
 
+// Shared by the downbeat and meter stages (downbeat.cpp): x standardised to zero mean and unit
+// deviation (all zero when constant); the largest value of x within ±radius frames of `frame`.
+void zscore(std::vector<double>& x);
+double peak_near(const std::vector<float>& x, double frame, int radius);
+
 }  // namespace loopsep::beat_detail

@@ -34,13 +34,15 @@ CueWeights weights_for(Genre g) {
 }
 constexpr double kPhaseJump = 8.0;
 
+}  // namespace
+
 void zscore(std::vector<double>& x) {
     if (x.empty()) return;
     double mean = 0, var = 0;
     for (double v : x) mean += v;
-    mean /= x.size();
+    mean /= double(x.size());
     for (double v : x) var += (v - mean) * (v - mean);
-    const double sd = std::sqrt(var / x.size());
+    const double sd = std::sqrt(var / double(x.size()));
     for (auto& v : x) v = sd > 1e-9 ? (v - mean) / sd : 0.0;
 }
 
@@ -51,8 +53,6 @@ double peak_near(const std::vector<float>& x, double frame, int radius) {
         if (t >= 0 && t < long(x.size())) m = std::max(m, double(x[t]));
     return m;
 }
-
-}  // namespace
 
 std::vector<std::size_t> find_downbeats(const Features& f, const std::vector<double>& beats, int per_bar, Genre genre) {
     const std::size_t n = beats.size();

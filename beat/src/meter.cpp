@@ -86,23 +86,7 @@ Template template_for(Genre g) {
     return t;
 }
 
-void zscore(std::vector<double>& x) {
-    if (x.empty()) return;
-    double mean = 0, var = 0;
-    for (double v : x) mean += v;
-    mean /= double(x.size());
-    for (double v : x) var += (v - mean) * (v - mean);
-    const double sd = std::sqrt(var / double(x.size()));
-    for (auto& v : x) v = sd > 1e-9 ? (v - mean) / sd : 0.0;
-}
 
-double peak_near(const std::vector<float>& x, double frame, int radius) {
-    const long c = long(std::lround(frame));
-    double m = 0;
-    for (long t = c - radius; t <= c + radius; ++t)
-        if (t >= 0 && t < long(x.size())) m = std::max(m, double(x[t]));
-    return m;
-}
 
 // Cosine distance between the mean chroma of [t - span, t) and [t, t + span) (seconds), from
 // prefix sums over the chroma frames.

@@ -106,8 +106,7 @@ std::vector<std::vector<float>> Separator::predict_masks(const std::vector<std::
 
 bool Separator::uses_repetition() const { return impl_->config.repetition_neighbours > 0; }
 
-RepetitionGeometry Separator::repetition_geometry() const {
-    const auto& c = impl_->config;
+RepetitionGeometry repetition_geometry(const ModelConfig& c) {
     RepetitionGeometry g;
     g.frames = c.window_frames();
     g.bands = c.num_bands;
@@ -116,6 +115,8 @@ RepetitionGeometry Separator::repetition_geometry() const {
     g.neighbours = std::max(1, c.repetition_neighbours);
     return g;
 }
+
+RepetitionGeometry Separator::repetition_geometry() const { return loopsep::repetition_geometry(impl_->config); }
 
 std::vector<float> Separator::window_bands(const std::vector<float>& mag) const {
     const auto& c = impl_->config;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "loopsep/error.h"
+#include "loopsep/model.h"
 #include "loopsep/repetition.h"
 #include "train_data.h"
 
@@ -17,16 +18,6 @@ int64_t segment_at(const SegmentCache& c, const Index& ix, std::uint32_t song, s
     for (int64_t o : it->second)
         if (int(c.segments[o].instrument) == instrument) return o;
     return -1;
-}
-
-RepetitionGeometry geometry(const ModelConfig& cfg) {
-    RepetitionGeometry g;
-    g.frames = cfg.window_frames();
-    g.bands = cfg.num_bands;
-    g.centre_begin_frames = cfg.context_frames;
-    g.centre_frames = cfg.segment_frames;
-    g.neighbours = std::max(1, cfg.repetition_neighbours);
-    return g;
 }
 
 // Band magnitudes [N, T, bands] (CPU, contiguous) of complex spectra [N, F, T].
@@ -106,7 +97,7 @@ torch::Tensor repetition_input(net::LoopSepNet& model, const Batch& b, const tor
     }
     const auto context = bands_of(model, ct + cr);                                      // [B·M, T, bands]
     const auto own = model->band_magnitudes(mix_mag).to(torch::kCPU).contiguous();      // [B, T, bands]
-    const auto geo = geometry(cfg);
+    const auto geo = repetition_geometry(cfg);
     const int64_t per = int64_t(geo.frames) * geo.bands;
     auto out = torch::empty({B, geo.frames, geo.bands}, torch::kFloat32);
     for (int64_t i = 0; i < B; ++i) {
@@ -130,7 +121,7 @@ torch::Tensor song_repetition_input(net::LoopSepNet& model, const SegmentCache& 
         for (int64_t s : stems) idx.push_back(segment_at(c, ix, first.song, bar, c.segments[s].instrument));
         ++bars;
     }
-    const auto geo = geometry(cfg);
+    const auto geo = repetition_geometry(cfg);
     const auto own = model->band_magnitudes(mix_mag).to(torch::kCPU).contiguous();
     auto out = torch::empty({1, geo.frames, geo.bands}, torch::kFloat32);
     torch::Tensor context;

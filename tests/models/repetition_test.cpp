@@ -8,6 +8,7 @@
 #include "loopsep/model.h"
 #include "loopsep/repetition.h"
 #include "loopsep/safetensors.h"
+#include "model_fixture.h"
 #include "test_util.h"
 
 using namespace loopsep;
@@ -96,11 +97,7 @@ TEST(Repetition, BadGeometryNamesTheField) {
 namespace {
 
 ModelConfig tiny_repetition_config() {
-    ModelConfig c;
-    c.num_bands = 32;
-    c.unet_channels = {8, 8, 16};
-    c.query_channels = {8, 8};
-    c.embedding_size = 16;
+    ModelConfig c = loopsep::testing::small_test_config();
     c.repetition_neighbours = 2;
     return c;
 }

@@ -33,32 +33,42 @@ ModelConfig toy_config() {
     return c;
 }
 
-// Toy songs: instrument "sine" (a steady tone, pitch varies by song) and
-// instrument "noise" (bursts of white noise), each song one bar of each.
-SegmentCache toy_cache(const ModelConfig& c, int songs, unsigned seed) {
+// Toy songs of `bars` bars: instrument "sine" (a steady tone, pitch varies by song) and instrument
+// "noise" (bursts of white noise, `burst_samples(song)` on then off), each bar holding both — as a
+// loop-based song would, the same rhythm in every bar of a song.
+SegmentCache toy_song_cache(const ModelConfig& c, int songs, int bars, unsigned seed,
+                            const std::function<std::uint32_t(int)>& burst_samples, const std::string& description) {
     SegmentCache cache;
     cache.window_samples = std::uint32_t(c.num_window_samples());
     cache.instruments = {"sine", "noise"};
     cache.sources = {"sine-src", "noise-src"};
-    cache.description = "toy";
+    cache.description = description;
     std::mt19937 rng(seed);
     std::normal_distribution<float> n(0.0f, 0.2f);
     const std::uint32_t L = cache.window_samples;
     for (int s = 0; s < songs; ++s) {
         cache.songs.push_back("song" + std::to_string(s));
         const double f = 300.0 + 150.0 * s;
-        std::vector<float> sine(L), noise(L, 0.0f);
-        for (std::uint32_t i = 0; i < L; ++i) sine[i] = 0.3f * float(std::sin(2 * M_PI * f * i / 44100.0));
-        for (std::uint32_t i = 0; i < L; ++i)
-            if ((i / 2000) % 2 == 0) noise[i] = n(rng);
-        auto a = encode_segment(sine.data(), L);
-        a.instrument = 0; a.source = 0; a.song = std::uint32_t(s); a.active = true;
-        auto b = encode_segment(noise.data(), L);
-        b.instrument = 1; b.source = 1; b.song = std::uint32_t(s); b.active = true;
-        cache.segments.push_back(a);
-        cache.segments.push_back(b);
+        const std::uint32_t burst = burst_samples(s);
+        for (int b = 0; b < bars; ++b) {
+            std::vector<float> sine(L), noise(L, 0.0f);
+            for (std::uint32_t i = 0; i < L; ++i) sine[i] = 0.3f * float(std::sin(2 * M_PI * f * i / 44100.0));
+            for (std::uint32_t i = 0; i < L; ++i)
+                if ((i / burst) % 2 == 0) noise[i] = n(rng);
+            for (int k = 0; k < 2; ++k) {
+                auto seg = encode_segment(k == 0 ? sine.data() : noise.data(), L);
+                seg.instrument = std::uint16_t(k); seg.source = std::uint32_t(k);
+                seg.song = std::uint32_t(s); seg.bar = std::uint32_t(b); seg.active = true;
+                cache.segments.push_back(seg);
+            }
+        }
     }
     return cache;
+}
+
+// One bar per song, bursts of 2000 samples.
+SegmentCache toy_cache(const ModelConfig& c, int songs, unsigned seed) {
+    return toy_song_cache(c, songs, 1, seed, [](int) { return 2000u; }, "toy");
 }
 
 // The toy training run both trainer tests start from: 60 steps of the toy net, writing `out`.
@@ -717,35 +727,9 @@ TEST(TrainCli, ASignalledRunWritesItsCheckpointAndResumes) {
 
 namespace {
 
-// Toy songs of several bars: each bar of a song holds the song's sine and its noise bursts (the same
-// burst rhythm in every bar of the song, a rhythm of its own per song), as a loop-based song would.
+// Several bars per song, a burst length of its own per song (1500, 1900 or 2300 samples).
 SegmentCache toy_bars_cache(const ModelConfig& c, int songs, int bars, unsigned seed) {
-    SegmentCache cache;
-    cache.window_samples = std::uint32_t(c.num_window_samples());
-    cache.instruments = {"sine", "noise"};
-    cache.sources = {"sine-src", "noise-src"};
-    cache.description = "toy bars";
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> n(0.0f, 0.2f);
-    const std::uint32_t L = cache.window_samples;
-    for (int s = 0; s < songs; ++s) {
-        cache.songs.push_back("song" + std::to_string(s));
-        const double f = 300.0 + 150.0 * s;
-        const std::uint32_t burst = 1500 + 400 * std::uint32_t(s % 3);
-        for (int b = 0; b < bars; ++b) {
-            std::vector<float> sine(L), noise(L, 0.0f);
-            for (std::uint32_t i = 0; i < L; ++i) sine[i] = 0.3f * float(std::sin(2 * M_PI * f * i / 44100.0));
-            for (std::uint32_t i = 0; i < L; ++i)
-                if ((i / burst) % 2 == 0) noise[i] = n(rng);
-            for (int k = 0; k < 2; ++k) {
-                auto seg = encode_segment(k == 0 ? sine.data() : noise.data(), L);
-                seg.instrument = std::uint16_t(k); seg.source = std::uint32_t(k);
-                seg.song = std::uint32_t(s); seg.bar = std::uint32_t(b); seg.active = true;
-                cache.segments.push_back(seg);
-            }
-        }
-    }
-    return cache;
+    return toy_song_cache(c, songs, bars, seed, [](int s) { return 1500u + 400u * std::uint32_t(s % 3); }, "toy bars");
 }
 
 }  // namespace

@@ -195,6 +195,9 @@ inline constexpr const char* kShippedModelFile = "models/loopsep-v6.safetensors"
 // $LOOPSEP_MODEL, else kShippedModelFile under <prefix>/share/loopsep when installed, else under the
 // source tree (loopsep/shipped_files.h).
 std::string default_model_path();
+// The repetition templates' geometry for a model's windows (ModelConfig::repetition_neighbours; the
+// centre is the four-beat segment), as the engine and the trainer both make them.
+RepetitionGeometry repetition_geometry(const ModelConfig& config);
 // For tests and the trainer: a freshly initialised (untrained) model written to `path` (small configs run fast).
 void write_untrained_model(const std::string& path, const ModelConfig& config, std::uint64_t seed);
 
