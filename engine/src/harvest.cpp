@@ -92,8 +92,24 @@ void check_export_dir(const std::string& dir) {
     if (::stat(dir.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) throw input_error(dir + ": exists and is not a folder");
 }
 
-// The song's key, first that applies: given, meta.json's (when it reads as a key), estimated.
+// Percussion has no key a DAW should follow: a loop tagged with its song's key would be transposed with
+// it ("follow project key"). Measured on the key bench's stems, drums, bongo and güira name their song's
+// key 0–15 % of the time against 95–100 % for guitar (README, "Loops for DAWs").
+bool unpitched_instrument(const std::string& name) {
+    static const char* const kUnpitched[] = {"drums", "drum", "bongo", "bongos", "guira", "güira", "conga", "congas",
+                                             "percussion", "perc", "kick", "snare", "hats", "hihat", "hi-hat",
+                                             "cymbal", "cymbals", "shaker", "maracas", "clap", "claps", "timbales",
+                                             "cowbell", "tambourine", "break", "breaks"};
+    const std::string n = lower_trim(name);
+    for (const char* u : kUnpitched)
+        if (n == u) return true;
+    return false;
+}
+
+// The song's key, first that applies: given, meta.json's (when it reads as a key), estimated — the last
+// two only for pitched targets (unpitched_instrument).
 void song_key(const Audio& song, const SongInfo& info, const HarvestParams& params, SongHarvest& sh) {
+    if (params.key.empty() && unpitched_instrument(params.target)) return;
     if (!params.key.empty()) {
         sh.key = key_name(*parse_key(params.key));  // validate() checked it
         sh.key_source = "given";

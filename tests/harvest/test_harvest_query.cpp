@@ -147,6 +147,7 @@ TEST(HarvestQuery, QueryIdTakesOneLoopOfTheCatalogOrOfTheDefaultCatalog) {
 TEST(HarvestQuery, KeyAndSongReachTheExportedNamesAndRootNote) {
     Fixture fx;
     HarvestParams p = fx.params();
+    p.target = "bass";  // a pitched target (the untrained model does not care which)
     p.export_dir = fx.out;
     // meta.json says Am.
     HarvestReport r = harvest_into({fx.song}, fx.db, p);
@@ -154,7 +155,7 @@ TEST(HarvestQuery, KeyAndSongReachTheExportedNamesAndRootNote) {
     EXPECT_EQ(s.key, "Am");
     EXPECT_EQ(s.key_source, "meta");
     ASSERT_GE(s.loops.size(), 1u);
-    const std::regex name_re(R"(bachata_bongo_124bpm_amin_(intro|derecho)_song-a_[0-9]{4}\.wav)");
+    const std::regex name_re(R"(bachata_bass_124bpm_amin_(intro|derecho)_song-a_[0-9]{4}\.wav)");
     for (const auto& l : s.loops) {
         EXPECT_EQ(l.key, "Am");
         const std::string name = fs::path(l.file).filename().string();
@@ -162,8 +163,21 @@ TEST(HarvestQuery, KeyAndSongReachTheExportedNamesAndRootNote) {
         EXPECT_EQ(read_loop_info(l.file).root_note, 69);
     }
 
-    // --key beats meta.json, reaches the tags, the file names and the root note.
+    // Percussion takes no key from meta.json (a DAW following the project key would transpose it).
+    HarvestParams perc = fx.params();
+    perc.export_dir = fx.dir.file("perc_out");
+    HarvestReport bongo = harvest_into({fx.song}, fx.dir.file("perc.db"), perc);
+    EXPECT_EQ(bongo.songs.at(0).key, "");
+    ASSERT_GE(bongo.songs[0].loops.size(), 1u);
+    for (const auto& l : bongo.songs[0].loops)
+        EXPECT_TRUE(std::regex_match(fs::path(l.file).filename().string(),
+                                     std::regex(R"(bachata_bongo_124bpm_(intro|derecho)_song-a_[0-9]{4}\.wav)")))
+            << l.file;
+
+    // --key beats meta.json, reaches the tags, the file names and the root note (percussion too: asked for).
     fs::remove_all(fx.out);
+    p = fx.params();
+    p.export_dir = fx.out;
     p.key = "Db";
     p.force = true;
     HarvestReport given = harvest_into({fx.song}, fx.dir.file("given.db"), p);
@@ -179,13 +193,14 @@ TEST(HarvestQuery, KeyAndSongReachTheExportedNamesAndRootNote) {
     fs::create_directories(fx.dir.file("bare"));
     fs::copy_file(fx.song, fx.dir.file("bare/Some Song.wav"));
     HarvestParams q = fx.params();
+    q.target = "bass";
     q.export_dir = fx.dir.file("bare_out");
     HarvestReport detected = harvest_into({fx.dir.file("bare/Some Song.wav")}, fx.dir.file("bare.db"), q);
     const std::string want = key_name(estimate_key(read_audio(fx.song)).key);
     EXPECT_EQ(detected.songs.at(0).key, want);
     EXPECT_EQ(detected.songs[0].key_source, "detected");
     for (const auto& l : detected.songs[0].loops) {
-        EXPECT_EQ(fs::path(l.file).filename().string().find("bachata_bongo_124bpm_"), 0u) << l.file;
+        EXPECT_EQ(fs::path(l.file).filename().string().find("bachata_bass_124bpm_"), 0u) << l.file;
         EXPECT_NE(l.file.find("_some-song_"), std::string::npos) << l.file;  // no section: left out, not "x"
         EXPECT_EQ(l.file.find("_x_"), std::string::npos) << l.file;
     }
