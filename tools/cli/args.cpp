@@ -123,11 +123,17 @@ ParsedArgs parse_args(const CommandSpec& spec, const std::vector<std::string>& a
             out.values_[name].push_back("");
         }
     }
+    // Errors are one line: a synopsis wrapped for --help is joined back.
+    std::string synopsis;
+    for (char c : spec.synopsis)
+        if (c != '\n') synopsis += c;
+        else while (!synopsis.empty() && synopsis.back() == ' ') synopsis.pop_back();
+    for (std::size_t p; (p = synopsis.find("  ")) != std::string::npos;) synopsis.erase(p, 1);
     if (out.positional.size() < spec.min_positional)
-        throw usage_error("loopsep " + spec.name + ": missing argument (usage: loopsep " + spec.name + " " + spec.synopsis + ")");
+        throw usage_error("loopsep " + spec.name + ": missing argument (usage: loopsep " + spec.name + " " + synopsis + ")");
     if (out.positional.size() > spec.max_positional)
         throw usage_error("loopsep " + spec.name + ": unexpected argument '" + out.positional[spec.max_positional] +
-                          "' (usage: loopsep " + spec.name + " " + spec.synopsis + ")");
+                          "' (usage: loopsep " + spec.name + " " + synopsis + ")");
     return out;
 }
 

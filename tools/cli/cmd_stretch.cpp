@@ -45,8 +45,7 @@ int input_root_note(const std::string& path) {
 
 int run_stretch(const Argv& argv) {
     const CommandSpec spec{
-        "stretch", "LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] [--format F] [--bits B | --bitrate KBPS] [--key K]\n"
-        "       --output OUT [--force] [--json]",
+        "stretch", "LOOP --to-bpm B [--from-bpm A] [--engine r3|r2] [--short-window] [--format F] [--bits B | --bitrate KBPS] [--key K] --output OUT [--force] [--json]",
         "Time-stretches a loop to tempo B (pitch kept, exact length frames·A/B). Without --from-bpm the loop's\n"
         "tempo A is estimated from its length and onsets (4, 8, 16 or 32 beats at 70..180 BPM).\n"
         "A .wav output of a loop (a whole number of beats at A) carries acid and smpl chunks: tempo B, beats,\n"
