@@ -35,5 +35,6 @@ cd "$W"
 # -timeout: one input running 20 s is a hang, reported like a crash (timeout-* files).
 "$FUZZER" -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 "$W" 2>&1 |
   grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Done [0-9]+ runs' || true
-ls "$W"/crash-* "$W"/timeout-* "$W"/oom-* 2>/dev/null && { echo "findings kept in $W"; exit 1; }
+FINDINGS=$(ls "$W" | grep -E '^(crash|timeout|oom|leak)-' || true)
+[[ -n $FINDINGS ]] && { echo "$FINDINGS"; echo "findings kept in $W"; exit 1; }
 echo "no crash; corpus grew to $(ls "$W" | wc -l) inputs (scratch: $W)"

@@ -68,6 +68,16 @@ Scratch make_scratch() {
     return s;
 }
 
+const Scratch& scratch() {
+    static const Scratch s = make_scratch();
+    static const bool cleanup = std::atexit([] {
+        std::error_code ec;
+        fs::remove_all(scratch().dir, ec);
+    }) == 0;
+    (void)cleanup;
+    return s;
+}
+
 void exec(sqlite3* db, const char* sql) { sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
 
 // Binds one fuzz-chosen value of any SQLite type.
@@ -143,7 +153,7 @@ void survive(F&& f) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static const Scratch s = make_scratch();
+    const Scratch& s = scratch();
     FuzzedDataProvider in(data, size);
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(s.db.string() + suffix);
     fs::remove_all(s.out);

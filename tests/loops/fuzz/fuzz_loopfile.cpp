@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "loopsep/audio.h"
@@ -18,10 +19,16 @@ std::string scratch_path() {
     const char* dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     return std::string(dir) + "/loopsep-fuzz-loopfile-" + std::to_string(getpid()) + ".wav";
 }
+const std::string& scratch() {
+    static const std::string path = scratch_path();
+    static const bool cleanup = std::atexit([] { std::remove(scratch().c_str()); }) == 0;
+    (void)cleanup;
+    return path;
+}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static const std::string path = scratch_path();
+    const std::string& path = scratch();
     if (std::FILE* f = std::fopen(path.c_str(), "wb")) {
         if (size) std::fwrite(data, 1, size, f);
         std::fclose(f);
