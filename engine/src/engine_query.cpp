@@ -105,8 +105,13 @@ std::vector<float> Engine::query_from_catalog(Catalog& catalog, const std::strin
         // One bad row (damaged audio, tags that contradict its length) must not sink the prototype:
         // it is left out and named on stderr, the others still make the query.
         try {
+            const std::string label = "catalog loop " + std::to_string(rec.id);
+            // The tags as Catalog::add checks them, before any stretching: a tampered bpm of 1e6 would
+            // otherwise ask for a stretch ~10⁴ times the loop's length (gigabytes) instead of a skip.
+            if (!(rec.bpm > 0 && rec.bpm <= 1000)) throw input_error(label + ": bpm " + std::to_string(rec.bpm) + " is not in (0, 1000]");
             Audio audio = catalog.load_audio(rec.id);
-            std::vector<float> e = query_from_loop(audio, rec.bpm, "catalog loop " + std::to_string(rec.id));
+            check_length_matches_tags(audio.duration_sec(), rec.bpm, rec.beats, label);
+            std::vector<float> e = query_from_loop(audio, rec.bpm, label);
             if (!cache_key.empty()) catalog.set_embedding(rec.id, cache_key, e);
             embeddings.push_back(std::move(e));
         } catch (const Error& e) {

@@ -244,10 +244,15 @@ TEST(Hardening, PrototypeSkipsABadCatalogRowAndSaysWhich) {
     ASSERT_EQ(run_loopsep("catalog --db c.db add other.wav --instrument bongo --genre bachata --bpm 100", f.dir.path()).exit_code, 0);
     // Damage row 2 behind the catalog's back: 2.4 s at 10 BPM is 0.4 of a beat.
     ASSERT_EQ(std::system(("sqlite3 '" + f.dir.file("c.db") + "' 'UPDATE loops SET bpm = 10, beats = 1 WHERE id = 2'").c_str()), 0);
+    // And row 3 with an absurd tempo: skipped by its tag, not stretched to ~10⁴ times its length.
+    write_audio(f.dir.file("stereo.wav"), loopsep::testing::make_test_song(120, 2.0, 2), {});
+    ASSERT_EQ(run_loopsep("catalog --db c.db add stereo.wav --instrument bongo --genre bachata --bpm 120", f.dir.path()).exit_code, 0);
+    ASSERT_EQ(std::system(("sqlite3 '" + f.dir.file("c.db") + "' 'UPDATE loops SET bpm = 1000000 WHERE id = 3'").c_str()), 0);
     auto r = run_loopsep("separate song.wav --target bongo --catalog c.db --output out.wav --model m.safetensors", f.dir.path(),
                          120);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("catalog loop 2"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("catalog loop 3: bpm"), std::string::npos) << r.err;
     EXPECT_TRUE(file_exists(f.dir.file("out.wav")));
 }
 
