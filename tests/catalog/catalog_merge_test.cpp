@@ -12,6 +12,7 @@
 #include "loopsep/catalog.h"
 #include "loopsep/catalog_merge.h"
 #include "loopsep/error.h"
+#include "error_expect.h"
 #include "test_util.h"
 
 using namespace loopsep;
@@ -63,16 +64,7 @@ std::vector<std::string> files_in(const std::string& dir) {
     return names;
 }
 
-std::string expect_input_error(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        EXPECT_EQ(e.kind(), ErrorKind::Input) << e.what();
-        return e.what();
-    }
-    ADD_FAILURE() << "no error thrown";
-    return "";
-}
+using loopsep::testing::expect_input_error;
 
 // Two shards sharing one loop (440 Hz) and a third catalog of one more loop.
 struct Shards {

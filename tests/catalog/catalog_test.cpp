@@ -5,6 +5,7 @@
 
 #include "loopsep/catalog.h"
 #include "loopsep/error.h"
+#include "error_expect.h"
 #include "test_util.h"
 
 using namespace loopsep;
@@ -21,16 +22,7 @@ LoopMeta meta(const std::string& instrument, const std::string& genre, double bp
     return m;
 }
 
-std::string expect_input_error(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        EXPECT_EQ(e.kind(), ErrorKind::Input) << e.what();
-        return e.what();
-    }
-    ADD_FAILURE() << "no error thrown";
-    return "";
-}
+using loopsep::testing::expect_input_error;
 
 void raw_exec(const std::string& path, const char* sql) {
     sqlite3* db = nullptr;

@@ -6,6 +6,7 @@
 
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
+#include "error_expect.h"
 #include "test_util.h"
 
 using namespace loopsep;
@@ -26,14 +27,7 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     return m;
 }
 
-std::string message_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
+using loopsep::testing::message_of;
 
 // A 16-bit WAV written by libsndfile itself from interleaved floats (clipping on), not by loopsep.
 void write_with_libsndfile(const std::string& path, int rate_hz, int channels, const std::vector<float>& interleaved) {

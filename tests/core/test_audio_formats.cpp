@@ -9,6 +9,7 @@
 
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
+#include "error_expect.h"
 #include "test_util.h"
 
 using namespace loopsep;
@@ -56,14 +57,7 @@ long file_bytes(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0 ? long(st.st_size) : -1;
 }
 
-std::string message_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
+using loopsep::testing::message_of;
 
 struct Case {
     const char* file;
