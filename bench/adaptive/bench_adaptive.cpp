@@ -45,6 +45,7 @@
 
 #include "bar_template.h"
 #include "loopsep/engine.h"
+#include "mean_stat.h"
 #include "synth_songs.h"
 #include "loopsep/metrics.h"
 #include "loopsep/model.h"
@@ -172,12 +173,7 @@ Audio splice(const Audio& first, const Audio& second, double splice_sec) {
     return out;
 }
 
-struct Stat {
-    double sum = 0;
-    int n = 0;
-    void add(double v) { if (std::isfinite(v)) { sum += v; ++n; } }
-    double mean() const { return n ? sum / n : NAN; }
-};
+using loopsep::bench::Stat;
 
 }  // namespace
 

@@ -45,6 +45,7 @@
 
 #include "loopsep/engine.h"
 #include "loopsep/error.h"
+#include "mean_stat.h"
 #include "multitrack_songs.h"
 #include "loopsep/metrics.h"
 #include "loopsep/model.h"
@@ -98,12 +99,7 @@ double rms_dbfs(const Audio& a) {
 constexpr double kRightInstrumentMarginDb = 6.0;
 constexpr double kSilentDbfs = -60.0;
 
-struct Stat {
-    double sum = 0;
-    int n = 0;
-    void add(double v) { if (std::isfinite(v)) { sum += v; ++n; } }
-    double mean() const { return n ? sum / n : NAN; }
-};
+using loopsep::bench::Stat;
 
 }  // namespace
 
