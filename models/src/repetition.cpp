@@ -68,6 +68,21 @@ std::vector<int> nearest(const std::vector<float>& sims, int k) {
     return order;
 }
 
+// The template of a window (its log_centre_vector `self`) from candidates with theirs: the median over
+// the K most alike; `chosen` (optional) gets their indices, most alike first.
+void template_from(const std::vector<float>& self, const std::vector<const std::vector<float>*>& candidate_logs,
+                   const std::vector<const float*>& candidates, const RepetitionGeometry& g, float* out,
+                   std::vector<int>* chosen) {
+    std::vector<float> sims;
+    for (const auto* c : candidate_logs) sims.push_back(similarity(self, *c));
+    std::vector<const float*> used;
+    for (int i : nearest(sims, g.neighbours)) {
+        used.push_back(candidates[std::size_t(i)]);
+        if (chosen) chosen->push_back(i);
+    }
+    median_of(used, std::size_t(g.frames) * g.bands, out);
+}
+
 }  // namespace
 
 void repetition_template(const float* window, const std::vector<const float*>& candidates,
@@ -79,14 +94,11 @@ void repetition_template(const float* window, const std::vector<const float*>& c
         std::copy(window, window + n, out);
         return;
     }
-    const auto self = log_centre_vector(window, g);
-    std::vector<float> sims;
-    for (const float* c : candidates) sims.push_back(similarity(self, log_centre_vector(c, g)));
-    const auto pick = nearest(sims, g.neighbours);
-    std::vector<const float*> used;
-    for (int i : pick) used.push_back(candidates[std::size_t(i)]);
-    median_of(used, n, out);
-    if (chosen) *chosen = pick;
+    std::vector<std::vector<float>> logs;
+    for (const float* c : candidates) logs.push_back(log_centre_vector(c, g));
+    std::vector<const std::vector<float>*> log_ptrs;
+    for (const auto& l : logs) log_ptrs.push_back(&l);
+    template_from(log_centre_vector(window, g), log_ptrs, candidates, g, out, chosen);
 }
 
 std::vector<std::vector<float>> repetition_templates(const std::vector<std::vector<float>>& windows,
@@ -96,7 +108,7 @@ std::vector<std::vector<float>> repetition_templates(const std::vector<std::vect
     const std::size_t n = std::size_t(g.frames) * g.bands, S = windows.size();
     for (const auto& w : windows)
         if (w.size() != n) throw usage_error("repetition: a window has " + std::to_string(w.size()) + " values, expected " + std::to_string(n));
-    std::vector<std::vector<float>> logs;
+    std::vector<std::vector<float>> logs;  // once per window, not once per pair
     for (const auto& w : windows) logs.push_back(log_centre_vector(w.data(), g));
     std::vector<std::vector<float>> out(S, std::vector<float>(n));
     if (chosen) chosen->assign(S, {});
@@ -105,16 +117,15 @@ std::vector<std::vector<float>> repetition_templates(const std::vector<std::vect
             out[i] = windows[i];
             continue;
         }
-        std::vector<float> sims;
-        std::vector<std::size_t> index;
+        std::vector<std::size_t> index;  // the other windows
+        std::vector<const std::vector<float>*> others_log;
+        std::vector<const float*> others;
         for (std::size_t j = 0; j < S; ++j)
-            if (j != i) { sims.push_back(similarity(logs[i], logs[j])); index.push_back(j); }
-        std::vector<const float*> used;
-        for (int p : nearest(sims, g.neighbours)) {
-            used.push_back(windows[index[std::size_t(p)]].data());
-            if (chosen) (*chosen)[i].push_back(int(index[std::size_t(p)]));
-        }
-        median_of(used, n, out[i].data());
+            if (j != i) { index.push_back(j); others_log.push_back(&logs[j]); others.push_back(windows[j].data()); }
+        std::vector<int> picked;
+        template_from(logs[i], others_log, others, g, out[i].data(), &picked);
+        if (chosen)
+            for (int p : picked) (*chosen)[i].push_back(int(index[std::size_t(p)]));
     }
     return out;
 }

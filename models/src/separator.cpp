@@ -120,22 +120,15 @@ RepetitionGeometry Separator::repetition_geometry() const { return loopsep::repe
 
 std::vector<float> Separator::window_bands(const std::vector<float>& mag) const {
     const auto& c = impl_->config;
-    const std::size_t bins = std::size_t(c.num_bins()), bands = std::size_t(c.num_bands);
-    if (mag.size() != std::size_t(c.window_frames()) * bins)
+    if (mag.size() != std::size_t(c.window_frames()) * c.num_bins())
         throw usage_error("window_bands: a window has " + std::to_string(mag.size()) + " values, expected " +
-                          std::to_string(c.window_frames()) + " frames × " + std::to_string(bins) + " bins");
-    const auto& net = impl_->net;
-    const int64_t* band = net->fa_bands.data_ptr<int64_t>();
-    const int64_t* bin = net->fa_bins.data_ptr<int64_t>();
-    const float* w = net->fa_weights.data_ptr<float>();
-    const int64_t entries = net->fa_weights.numel();
-    std::vector<float> out(std::size_t(c.window_frames()) * bands, 0.0f);
-    for (std::size_t t = 0; t < std::size_t(c.window_frames()); ++t) {
-        const float* row = mag.data() + t * bins;
-        float* dst = out.data() + t * bands;
-        for (int64_t j = 0; j < entries; ++j) dst[band[j]] += w[j] * std::max(0.0f, row[bin[j]]);
-    }
-    return out;
+                          std::to_string(c.window_frames()) + " frames × " + std::to_string(c.num_bins()) + " bins");
+    // The net's own filterbank (what the trainer's templates are made with), on the clamped magnitudes.
+    torch::NoGradGuard g;
+    const auto in = torch::from_blob(const_cast<float*>(mag.data()), {1, c.window_frames(), c.num_bins()},
+                                     torch::kFloat32).clamp_min(0.0f);
+    const auto bands = impl_->net->band_magnitudes(in).contiguous();
+    return std::vector<float>(bands.data_ptr<float>(), bands.data_ptr<float>() + bands.numel());
 }
 
 std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_queries(
