@@ -39,8 +39,9 @@ paste $(for layout in $LAYOUTS; do
 echo "threads:replicas  examples/s (median of $RUNS runs)  per core  [per-run steps/s]"
 for layout in $LAYOUTS; do
   t=${layout%%:*}
-  awk -v l="$layout" -v b=$BATCH -v t="$t" '$1 == l { s[++n] = $3 } END {
-      asort(s); m = (n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2);
-      runs = ""; for (i = 1; i <= n; ++i) runs = runs " " s[i];
-      printf "%-17s %8.1f %23.1f  [%s ]\n", l, m * b, m * b / t, runs }' "$tmp/all"
+  # Sorted per-run rates of this layout (portable awk: no asort).
+  awk -v l="$layout" '$1 == l { print $3 }' "$tmp/all" | sort -g |
+    awk -v l="$layout" -v b=$BATCH -v t="$t" '{ s[++n] = $1; runs = runs " " $1 } END {
+      m = (n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2);
+      printf "%-17s %8.1f %23.1f  [%s ]\n", l, m * b, m * b / t, runs }'
 done
