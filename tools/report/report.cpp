@@ -100,9 +100,9 @@ Image spectrogram_image(const std::vector<float>& samples, int rate_hz) {
 
 namespace {
 
-std::string fixed(double v, int decimals) {
+std::string num(double v, const char* format) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    std::snprintf(buf, sizeof buf, format, v);
     return buf;
 }
 
@@ -157,8 +157,8 @@ std::string timeline_svg(const std::vector<float>& samples, int rate_hz, const n
         const double start = sec.value("start_sec", 0.0), end = sec.value("end_sec", start);
         const long bars = sec.value("bars", 0L);
         const int x0 = column(start), x1 = std::max(x0 + 1, column(end));
-        svg << "<g class=\"section\" data-start-sec=\"" << fixed(start, 3) << "\" data-end-sec=\"" << fixed(end, 3)
-            << "\" data-bars=\"" << bars << "\"><title>section " << i + 1 << ": " << fixed(start, 2) << "–" << fixed(end, 2)
+        svg << "<g class=\"section\" data-start-sec=\"" << num(start, "%.3f") << "\" data-end-sec=\"" << num(end, "%.3f")
+            << "\" data-bars=\"" << bars << "\"><title>section " << i + 1 << ": " << num(start, "%.2f") << "–" << num(end, "%.2f")
             << " s, " << bars << " bar" << (bars == 1 ? "" : "s") << ", downbeat phase " << sec.value("phase", 0)
             << "</title><rect x=\"" << x0 << "\" y=\"" << band_y << "\" width=\"" << x1 - x0 << "\" height=\"13\" fill=\""
             << (i % 2 ? "#f3dcc0" : "#cfe0f0") << "\"/>";
@@ -238,12 +238,6 @@ std::string format_seconds(double t) {
         std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
     else
         std::snprintf(buf, sizeof buf, "%ld s", s);
-    return buf;
-}
-
-std::string num(double v, const char* format) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, format, v);
     return buf;
 }
 
@@ -371,7 +365,7 @@ std::string song_html(const nlohmann::json& song, const std::string& base_dir, s
 const char* kStyle = R"(body{font-family:sans-serif;margin:16px;background:#fff;color:#222;max-width:1000px}
 h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-top:1px solid #ccc;padding-top:10px}
 .track{margin:10px 0}.head{font-size:13px;margin-bottom:3px}.lvl{color:#245}.share,.query,.sdr{color:#555;margin-left:8px}
-audio{height:28px;vertical-align:middle}code{font-size:11px;color:#777}img{display:block}img.legend{display:inline-block;vertical-align:middle}
+audio{height:28px;vertical-align:middle}code{font-size:11px;color:#777}img,svg.timeline{display:block}img.legend{display:inline-block;vertical-align:middle}
 .warn{background:#fff3cd;border:1px solid #e0b000;padding:3px 6px;font-size:13px;margin:3px 0}
 .key,.timings{font-size:12px;color:#555}
 .axis{position:relative;height:14px;font-size:10px;color:#555}.axis span{position:absolute;top:0;border-left:1px solid #999;padding-left:2px})";
@@ -474,8 +468,9 @@ std::vector<std::string> add_reference_scores(nlohmann::json& run, const std::st
         }
         std::string looked;
         for (const auto& folder : folders) looked += (looked.empty() ? "" : ", ") + folder;
-        notes.push_back(chosen.empty() ? "warning: " + input + ": no true stems for its targets in " + looked + " (--reference-dir): no SDR"
-                                       : input + ": true stems from " + chosen + " (" + std::to_string(scored) + " of " +
+        const std::string song_path = resolve(base_dir, input);  // as the user would name it from here
+        notes.push_back(chosen.empty() ? "warning: " + song_path + ": no true stems for its targets in " + looked + " (--reference-dir): no SDR"
+                                       : song_path + ": true stems from " + chosen + " (" + std::to_string(scored) + " of " +
                                              std::to_string(song["targets"].size()) + " targets scored)");
     }
     return notes;
