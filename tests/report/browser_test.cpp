@@ -73,7 +73,8 @@ TEST(ReportBrowser, ChromiumRendersEveryImageWithoutScriptErrors) {
     ASSERT_EQ(chromium(binary, dir.file("profile1"), "--dump-dom", url, dir.file("dom.html")), 0);
     const std::string dom = read_text(dir.file("dom.html"));
     EXPECT_EQ(body_attribute(dom, "data-spectrograms-loaded"), "4");  // mixture, a, b, residual
-    EXPECT_EQ(body_attribute(dom, "data-images-loaded"), "6");        // + the timeline and the colour scale
+    EXPECT_EQ(body_attribute(dom, "data-images-loaded"), "5");        // + the colour scale
+    EXPECT_EQ(body_attribute(dom, "data-timelines-drawn"), "1");      // the inline SVG, laid out 960 px wide
     EXPECT_EQ(body_attribute(dom, "data-images-failed"), "0");
     EXPECT_EQ(body_attribute(dom, "data-script-errors"), "0") << body_attribute(dom, "data-last-error");
 

@@ -96,7 +96,7 @@ TEST(ReportCli, SeparateWritesThePageAndReportRebuildsItFromTheFolder) {
     // the query, the SDR next to the mixture's.
     const std::string html = read_text(dir.file("out/report.html"));
     EXPECT_EQ(count(html, "<img class=\"spec\""), 4);
-    EXPECT_EQ(count(html, "<img class=\"timeline\""), 1);
+    EXPECT_EQ(count(html, "<svg class=\"timeline\""), 1);
     EXPECT_EQ(count(html, "<audio controls"), 4);
     for (const char* needle : {"src=\"song/a.wav\"", "src=\"song/residual.wav\"", "src=\"../song.wav\"", "query: loop file ../loop.wav",
                                "of the mixture's energy", "mixture as estimate", "m.safetensors"})

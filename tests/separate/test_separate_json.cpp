@@ -70,6 +70,7 @@ TEST(SeparateJson, OneTargetAndManyTargetsGiveTheSameShape) {
     EXPECT_EQ(song["targets"][0]["query"]["kind"], "file");
     EXPECT_EQ(song["targets"][0]["query"]["path"], "loop.wav");
     EXPECT_TRUE(song["residual"].is_null());
+    EXPECT_TRUE(song["output_name"].is_null());  // --output: no folder under --outdir
     // The level is the written stem's own, to the rounding of 16-bit output.
     const Audio stem = read_audio(f.dir.file("out.wav"), {0, 2, true});
     double sum = 0;
@@ -101,6 +102,15 @@ TEST(SeparateJson, OneTargetAndManyTargetsGiveTheSameShape) {
     EXPECT_EQ(t[1]["query"]["loops"][0]["id"], 1);
     EXPECT_EQ(t[1]["query"]["loops"][0]["name"], "loop.wav");
     EXPECT_EQ(j2["songs"][0]["residual"]["path"], "out/song/residual.wav");
+    EXPECT_EQ(j2["songs"][0]["output_name"], "song");
+    // The grid's detected sections are part of the shape: a song without them does not pass.
+    ASSERT_GE(j2["songs"][0]["grid"]["downbeat_sections"].size(), 1u);
+    auto no_sections = j2;
+    no_sections["songs"][0]["grid"].erase("downbeat_sections");
+    EXPECT_EQ(validate_json(s, no_sections).size(), 1u);
+    auto bad_section = j2;
+    bad_section["songs"][0]["grid"]["downbeat_sections"][0].erase("bars");
+    EXPECT_EQ(validate_json(s, bad_section).size(), 1u);
 
     // The listing for people names every file written (the residual too), the query and the level.
     auto text = run_loopsep("separate song.wav --targets bongo,guira --query loop.wav --residual --catalog c.db "

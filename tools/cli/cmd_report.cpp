@@ -20,7 +20,7 @@ int run_report(const Argv& argv) {
         "report", "DIR [--reference-dir REF]",
         "Rebuilds DIR/report.html from DIR/run.json (separate --report writes both beside the stems): spectrograms,\n"
         "beat grid, levels, queries and players; with true stems, SDR per stem and the mixture's own score.",
-        {{"--reference-dir", true, "true stems: REF/<song>/<target>.wav or REF/<target>.wav (.flac too)", "REF"}},
+        {{"--reference-dir", true, "true stems: REF/<song's output folder>/<target>.wav, else REF/<song name>/, else (one song) REF/ (.flac too)", "REF"}},
         1,
         1};
     ParsedArgs args = parse_args(spec, argv);
@@ -39,7 +39,9 @@ int run_report(const Argv& argv) {
     }
     if (!run.is_object() || !run.contains("songs") || !run["songs"].is_array())
         throw input_error(run_path + ": not a separate run (no \"songs\" list)");
-    if (args.has("--reference-dir")) report::add_reference_scores(run, dir, args.get("--reference-dir"));
+    if (args.has("--reference-dir"))  // which folder scored each song, or that none was found
+        for (const auto& line : report::add_reference_scores(run, dir, args.get("--reference-dir")))
+            std::fprintf(stderr, "loopsep: %s\n", line.c_str());
     report::write_report(run, dir);
     std::printf("%s\n", (std::filesystem::path(dir) / "report.html").string().c_str());
     return 0;

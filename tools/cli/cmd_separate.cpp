@@ -69,7 +69,7 @@ const CommandSpec kSpec = with_song_list_options({
      {"--json", false, "print one JSON summary on stdout (docs/separate.schema.json)"},
      {"--quiet", false, "no progress bar (it is drawn only when stderr is a terminal)"},
      {"--report", false, "also write report.html and run.json beside the stems (--outdir, or --output's folder)"},
-     {"--reference-dir", true, "true stems (REF/<song>/<target>.wav or REF/<target>.wav): SDR per stem in the JSON and report", "REF"}},
+     {"--reference-dir", true, "true stems (REF/<song's output folder>/<target>.wav, else REF/<song name>/, else (one song) REF/): SDR per stem in the JSON and report", "REF"}},
     0,
     SIZE_MAX});
 
@@ -439,7 +439,12 @@ int run_separate(const Argv& argv) {
             const auto segments = four_beat_segments(r.grid, song.frames(), song.sample_rate_hz);
             nlohmann::json segment_starts = nlohmann::json::array();
             for (const auto& seg : segments) segment_starts.push_back(double(seg.start_frame) / song.sample_rate_hz);
+            nlohmann::json sections = nlohmann::json::array();  // as `beats --json` lists them
+            for (const auto& sec : downbeat_sections(r.grid))
+                sections.push_back({{"start_sec", sec.start_sec}, {"end_sec", sec.end_sec},
+                                    {"first_downbeat_sec", sec.first_downbeat_sec}, {"phase", sec.phase}, {"bars", sec.bars}});
             summary.push_back({{"input", song_path},
+                               {"output_name", single ? nlohmann::json() : nlohmann::json(song_name)},
                                {"seconds", song.duration_sec()},
                                {"sample_rate_hz", song.sample_rate_hz},
                                {"channels", song.num_channels()},
@@ -447,7 +452,7 @@ int run_separate(const Argv& argv) {
                                {"segments", r.num_segments},
                                {"grid", {{"mode", args.get("--grid", "beats")}, {"beatless", r.grid.beatless},
                                          {"beats_sec", r.grid.beats_sec}, {"downbeats_sec", r.grid.downbeats_sec},
-                                         {"segment_starts_sec", segment_starts}}},
+                                         {"segment_starts_sec", segment_starts}, {"downbeat_sections", sections}}},
                                {"mixture", {{"level_dbfs", mixture_dbfs}}},
                                {"targets", stems},
                                {"residual", residual},
@@ -473,7 +478,9 @@ int run_separate(const Argv& argv) {
         }
     }
     nlohmann::json run_out = run_json(summary, failed);
-    if (args.has("--reference-dir")) report::add_reference_scores(run_out, ".", args.get("--reference-dir"));
+    if (args.has("--reference-dir"))  // which folder scored each song, or that none was found
+        for (const auto& line : report::add_reference_scores(run_out, ".", args.get("--reference-dir")))
+            std::fprintf(stderr, "loopsep: %s\n", line.c_str());
     if (args.has("--report") && !summary.empty()) {
         if (!fs::exists(report_dir)) fs::create_directories(report_dir);
         report::write_report(report::relative_to(run_out, report_dir), report_dir);

@@ -21,6 +21,7 @@ struct Image {
     Rgb get(int x, int y) const;
 };
 
+// PNG bytes at zlib level 9; an image of at most 256 colours gets a palette (one byte per pixel).
 std::vector<unsigned char> encode_png(const Image& image);
 // Decodes any PNG to RGB (alpha composited on black). Input error naming the file if it is not one.
 Image read_png(const std::string& path);

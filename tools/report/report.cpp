@@ -58,7 +58,11 @@ Rgb colour(double t) {
 
 }  // namespace
 
-Rgb spectrogram_colour(double db) { return colour((db - kSpectrogramFloorDb) / (kSpectrogramTopDb - kSpectrogramFloorDb)); }
+// Quantised to kSpectrogramLevels steps, so an image has at most that many colours (a palette PNG).
+Rgb spectrogram_colour(double db) {
+    const double t = std::clamp((db - kSpectrogramFloorDb) / (kSpectrogramTopDb - kSpectrogramFloorDb), 0.0, 1.0);
+    return colour(std::round(t * (kSpectrogramLevels - 1)) / (kSpectrogramLevels - 1));
+}
 
 static double top_hz(int rate_hz) { return std::min(kSpectrogramMaxHz, rate_hz / 2.0); }
 
@@ -96,40 +100,83 @@ Image spectrogram_image(const std::vector<float>& samples, int rate_hz) {
 
 namespace {
 
-// The waveform (min/max per column) over the beat grid: beats light, downbeats darker, the starts of
-// the four-beat segments the model separated as orange ticks along the top. Same time axis as the
-// spectrograms.
-Image timeline_image(const std::vector<float>& samples, int rate_hz, const nlohmann::json& grid) {
-    Image img(kImageWidth, kTimelineHeight, {250, 250, 250});
+std::string num(double v, const char* format) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, format, v);
+    return buf;
+}
+
+// The waveform (min/max per column) over the beat grid, as inline SVG on the spectrograms' time axis
+// (one unit per image column): beats light grey, downbeats darker, the starts of the four-beat
+// segments the model separated as orange ticks along the top, and the detected sections (stretches
+// of one downbeat phase, beat/beat.h downbeat_sections) as labelled bands along the bottom, a new
+// one marked by a green line across. Vector paths: a few kB where a PNG took tens.
+std::string timeline_svg(const std::vector<float>& samples, int rate_hz, const nlohmann::json& grid) {
+    const int w = kImageWidth, h = kTimelineHeight;
     const double seconds = double(samples.size()) / rate_hz;
-    auto column = [&](double t_sec) { return int(std::floor(t_sec / seconds * kImageWidth)); };
-    auto vline = [&](double t_sec, int y0, int y1, Rgb c) {
-        for (int y = y0; y < y1; ++y) img.set(column(t_sec), y, c);
+    auto column = [&](double t_sec) { return std::clamp(int(std::floor(t_sec / seconds * w)), 0, w - 1); };
+    // Vertical one-pixel lines at `times`, from y0 down for `height` units.
+    auto lines = [&](const std::vector<double>& times, int y0, int height) {
+        std::string d;
+        for (double t : times) d += "M" + std::to_string(column(t)) + ".5 " + std::to_string(y0) + "v" + std::to_string(height);
+        return d;
     };
-    if (seconds <= 0) return img;
-    for (double t : grid.value("beats_sec", std::vector<double>{})) vline(t, 0, kTimelineHeight, {215, 215, 215});
-    for (double t : grid.value("downbeats_sec", std::vector<double>{})) vline(t, 0, kTimelineHeight, {140, 140, 140});
+    std::ostringstream svg;
+    svg << "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
+        << "\" viewBox=\"0 0 " << w << " " << h << "\" shape-rendering=\"crispEdges\" font-family=\"sans-serif\" font-size=\"10\">"
+        << "<title>waveform and beat grid</title><rect width=\"" << w << "\" height=\"" << h << "\" fill=\"#fafafa\"/>";
+    if (!(seconds > 0)) return svg.str() + "</svg>";
+    const int band_y = h - 13;  // the sections' band: the bottom 13 units
+    svg << "<path stroke=\"#d7d7d7\" d=\"" << lines(grid.value("beats_sec", std::vector<double>{}), 0, band_y) << "\"/>"
+        << "<path stroke=\"#8c8c8c\" d=\"" << lines(grid.value("downbeats_sec", std::vector<double>{}), 0, band_y) << "\"/>";
+    // The waveform: one vertical run per column from its maximum to its minimum (at least a pixel),
+    // in relative moves so each column costs a few characters.
     float peak = 1e-9f;
     for (float v : samples) peak = std::max(peak, std::abs(v));
-    const int mid = kTimelineHeight / 2 + 6, half = kTimelineHeight / 2 - 8;
-    for (int x = 0; x < kImageWidth; ++x) {
-        const std::size_t a = std::size_t(double(x) / kImageWidth * samples.size());
-        const std::size_t b = std::max(a + 1, std::size_t(double(x + 1) / kImageWidth * samples.size()));
+    const int mid = 12 + (band_y - 14) / 2, half = (band_y - 14) / 2;
+    std::string d;
+    int pen_y = 0;
+    for (int x = 0; x < w; ++x) {
+        const std::size_t a = std::size_t(double(x) / w * samples.size());
+        const std::size_t b = std::max(a + 1, std::size_t(double(x + 1) / w * samples.size()));
         float lo = 0, hi = 0;
         for (std::size_t i = a; i < std::min(b, samples.size()); ++i) {
             lo = std::min(lo, samples[i]);
             hi = std::max(hi, samples[i]);
         }
-        for (int y = mid - int(hi / peak * half); y <= mid - int(lo / peak * half); ++y) img.set(x, y, {40, 70, 140});
+        const int top = mid - int(hi / peak * half), run = mid - int(lo / peak * half) - top + 1;
+        d += x == 0 ? "M0.5 " + std::to_string(top) : "m1 " + std::to_string(top - pen_y);
+        d += "v" + std::to_string(run);
+        pen_y = top + run;
     }
-    for (double t : grid.value("segment_starts_sec", std::vector<double>{})) vline(t, 0, 10, {230, 120, 30});
-    return img;
+    svg << "<path stroke=\"#28468c\" d=\"" << d << "\"/>"
+        << "<path stroke=\"#e67800\" d=\"" << lines(grid.value("segment_starts_sec", std::vector<double>{}), 0, 10) << "\"/>";
+    const auto sections = grid.value("downbeat_sections", nlohmann::json::array());
+    for (std::size_t i = 0; i < sections.size(); ++i) {
+        const auto& sec = sections[i];
+        const double start = sec.value("start_sec", 0.0), end = sec.value("end_sec", start);
+        const long bars = sec.value("bars", 0L);
+        const int x0 = column(start), x1 = std::max(x0 + 1, column(end));
+        svg << "<g class=\"section\" data-start-sec=\"" << num(start, "%.3f") << "\" data-end-sec=\"" << num(end, "%.3f")
+            << "\" data-bars=\"" << bars << "\"><title>section " << i + 1 << ": " << num(start, "%.2f") << "–" << num(end, "%.2f")
+            << " s, " << bars << " bar" << (bars == 1 ? "" : "s") << ", downbeat phase " << sec.value("phase", 0)
+            << "</title><rect x=\"" << x0 << "\" y=\"" << band_y << "\" width=\"" << x1 - x0 << "\" height=\"13\" fill=\""
+            << (i % 2 ? "#f3dcc0" : "#cfe0f0") << "\"/>";
+        if (i > 0) svg << "<path stroke=\"#2a8a4a\" stroke-width=\"2\" d=\"M" << x0 << " 0v" << h << "\"/>";
+        // The label where it fits (about 6 units a character).
+        const std::string label = "§" + std::to_string(i + 1) + " · " + std::to_string(bars) + " bar" + (bars == 1 ? "" : "s");
+        if (x1 - x0 > int(label.size()) * 6)
+            svg << "<text x=\"" << x0 + 3 << "\" y=\"" << h - 3 << "\" fill=\"#333\">" << label << "</text>";
+        svg << "</g>";
+    }
+    return svg.str() + "</svg>";
 }
 
 Image legend_image() {
     Image img(256, 14);
     for (int x = 0; x < 256; ++x)
-        for (int y = 0; y < 14; ++y) img.set(x, y, colour(x / 255.0));
+        for (int y = 0; y < 14; ++y)
+            img.set(x, y, spectrogram_colour(kSpectrogramFloorDb + x / 255.0 * (kSpectrogramTopDb - kSpectrogramFloorDb)));
     return img;
 }
 
@@ -191,12 +238,6 @@ std::string format_seconds(double t) {
         std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
     else
         std::snprintf(buf, sizeof buf, "%ld s", s);
-    return buf;
-}
-
-std::string num(double v, const char* format) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, format, v);
     return buf;
 }
 
@@ -272,7 +313,24 @@ std::string song_html(const nlohmann::json& song, const std::string& base_dir, s
     const auto& grid = song.value("grid", nlohmann::json::object());
     if (grid.value("beatless", false)) h << " (no beat found: fixed grid)";
     h << ", " << grid.value("beats_sec", nlohmann::json::array()).size() << " beats, "
-      << grid.value("downbeats_sec", nlohmann::json::array()).size() << " downbeats</p>\n";
+      << grid.value("downbeats_sec", nlohmann::json::array()).size() << " downbeats";
+    if (grid.contains("downbeat_sections")) {
+        const std::size_t n = grid["downbeat_sections"].size();
+        h << ", " << n << (n == 1 ? " section" : " sections");
+    }
+    h << "</p>\n";
+    // Which true stems scored this song (--reference-dir), or that none were found.
+    if (song.contains("reference_stems")) {
+        const auto& rs = song["reference_stems"];
+        if (rs.value("dir", nlohmann::json()).is_string())
+            h << "<p class=\"key ref\">true stems: <code>" << esc(rs["dir"].get<std::string>()) << "</code></p>\n";
+        else {
+            std::string searched;
+            for (const auto& f : rs.value("searched", nlohmann::json::array()))
+                searched += (searched.empty() ? "" : ", ") + f.get<std::string>();
+            h << "<div class=\"warn ref\">no true stems found for this song (looked in " << esc(searched) << "): no SDR</div>\n";
+        }
+    }
     const auto& st = song.value("timings", nlohmann::json::object());
     h << "<p class=\"timings\">setup " << num(st.value("setup_sec", 0.0), "%.2f s");
     const nlohmann::json stages = st.value("stage_sec", nlohmann::json::object());  // named: items() refers to it
@@ -281,8 +339,9 @@ std::string song_html(const nlohmann::json& song, const std::string& base_dir, s
     h << "</p>\n";
     try {
         const Audio mix = read_any(resolve(base_dir, input));
-        h << "<div class=\"tl\">" << img_tag(timeline_image(mono(mix), mix.sample_rate_hz, grid), "timeline", "waveform and beat grid")
-          << time_axis_html(mix.duration_sec()) << "<div class=\"key\">waveform; grey: beats, dark grey: downbeats, orange ticks: four-beat segments</div></div>\n";
+        h << "<div class=\"tl\">" << timeline_svg(mono(mix), mix.sample_rate_hz, grid) << time_axis_html(mix.duration_sec())
+          << "<div class=\"key\">waveform; grey: beats, dark grey: downbeats, orange ticks: four-beat segments; bands "
+             "along the bottom: the detected sections (§, bars; a green line where the downbeat phase changes)</div></div>\n";
     } catch (const Error& e) {
         h << "<div class=\"warn\">cannot draw the mixture: " << esc(e.what()) << "</div>";
         problems += std::string(e.what()) + "\n";
@@ -306,18 +365,21 @@ std::string song_html(const nlohmann::json& song, const std::string& base_dir, s
 const char* kStyle = R"(body{font-family:sans-serif;margin:16px;background:#fff;color:#222;max-width:1000px}
 h1{font-size:20px}h2{font-size:17px;margin-top:28px;border-top:1px solid #ccc;padding-top:10px}
 .track{margin:10px 0}.head{font-size:13px;margin-bottom:3px}.lvl{color:#245}.share,.query,.sdr{color:#555;margin-left:8px}
-audio{height:28px;vertical-align:middle}code{font-size:11px;color:#777}img{display:block}img.legend{display:inline-block;vertical-align:middle}
+audio{height:28px;vertical-align:middle}code{font-size:11px;color:#777}img,svg.timeline{display:block}img.legend{display:inline-block;vertical-align:middle}
 .warn{background:#fff3cd;border:1px solid #e0b000;padding:3px 6px;font-size:13px;margin:3px 0}
 .key,.timings{font-size:12px;color:#555}
 .axis{position:relative;height:14px;font-size:10px;color:#555}.axis span{position:absolute;top:0;border-left:1px solid #999;padding-left:2px})";
 
 // Loads last: tells a headless browser (and a curious reader) what rendered. <body> gets
 // data-images-loaded / data-images-failed / data-spectrograms-loaded when the images are decoded,
-// and data-script-errors counts window errors.
+// data-timelines-drawn (timeline SVGs laid out at their full width), and data-script-errors counts
+// window errors.
 const char* kScript = R"(<script>
 (function () {
   var b = document.body, imgs = Array.prototype.slice.call(document.images), ok = 0, bad = 0, spec = 0;
   b.setAttribute('data-script-errors', '0');
+  b.setAttribute('data-timelines-drawn', String(Array.prototype.filter.call(document.querySelectorAll('svg.timeline'),
+      function (s) { return Math.round(s.getBoundingClientRect().width) === Number(s.getAttribute('width')); }).length));
   window.onerror = function (m) {
     b.setAttribute('data-script-errors', String(Number(b.getAttribute('data-script-errors')) + 1));
     b.setAttribute('data-last-error', String(m));
@@ -348,35 +410,70 @@ nlohmann::json relative_to(const nlohmann::json& run, const std::string& dir) {
             if (t.contains("reference")) t["reference"]["path"] = relative_path(t["reference"]["path"], dir);
         }
         if (song["residual"].is_object()) song["residual"]["path"] = relative_path(song["residual"]["path"], dir);
+        if (song.contains("reference_stems")) {
+            auto& rs = song["reference_stems"];
+            if (rs["dir"].is_string()) rs["dir"] = relative_path(rs["dir"], dir);
+            for (auto& f : rs["searched"]) f = relative_path(f, dir);
+        }
     }
     return out;
 }
 
-int add_reference_scores(nlohmann::json& run, const std::string& base_dir, const std::string& reference_dir) {
+std::vector<std::string> add_reference_scores(nlohmann::json& run, const std::string& base_dir,
+                                              const std::string& reference_dir) {
     if (!fs::is_directory(reference_dir)) throw input_error(reference_dir + ": not a directory (--reference-dir)");
-    int scored = 0;
+    // As stored in `run`: relative to base_dir (the current folder when that is ".").
+    auto shown = [&](const std::string& path) { return base_dir == "." ? path : relative_path(path, base_dir); };
+    // REF/<target>.{wav,flac} scores a single song only: with several it would score each against the same stems.
+    const bool one_song = run["songs"].size() == 1;
+    std::vector<std::string> notes;
     for (auto& song : run["songs"]) {
-        const std::string song_name = fs::path(song["input"].get<std::string>()).stem().string();
+        const std::string input = song["input"].get<std::string>();
+        std::vector<std::string> folders;
+        auto candidate = [&](const std::string& folder) {
+            if (std::find(folders.begin(), folders.end(), folder) == folders.end()) folders.push_back(folder);
+        };
+        const auto output_name = song.value("output_name", nlohmann::json());
+        if (output_name.is_string() && !output_name.get<std::string>().empty())
+            candidate((fs::path(reference_dir) / output_name.get<std::string>()).string());
+        candidate((fs::path(reference_dir) / fs::path(input).stem()).string());
+        if (one_song) candidate(reference_dir);
+        auto stem_in = [](const std::string& folder, const std::string& target) {
+            for (const char* ext : {".wav", ".flac"})
+                if (fs::is_regular_file(folder + "/" + target + ext)) return folder + "/" + target + ext;
+            return std::string();
+        };
+        std::string chosen;
+        for (const auto& folder : folders)
+            for (const auto& t : song["targets"])
+                if (chosen.empty() && !stem_in(folder, t["name"].get<std::string>()).empty()) chosen = folder;
+        nlohmann::json searched = nlohmann::json::array();
+        for (const auto& folder : folders) searched.push_back(shown(folder));
+        song["reference_stems"] = {{"dir", chosen.empty() ? nlohmann::json() : nlohmann::json(shown(chosen))}, {"searched", searched}};
         std::optional<Audio> mixture;
+        int scored = 0;
         for (auto& t : song["targets"]) {
-            std::string ref_path;
-            for (const std::string& folder : {reference_dir + "/" + song_name, reference_dir})
-                for (const char* ext : {".wav", ".flac"})
-                    if (ref_path.empty() && fs::is_regular_file(folder + "/" + t["name"].get<std::string>() + ext))
-                        ref_path = folder + "/" + t["name"].get<std::string>() + ext;
+            t.erase("reference");  // from an earlier --reference-dir: this one replaces it
+            const std::string ref_path = chosen.empty() ? "" : stem_in(chosen, t["name"].get<std::string>());
             if (ref_path.empty()) continue;
             ReadOptions ro;
             ro.target_rate_hz = 0;
             const Audio ref = read_audio(ref_path, ro);  // a silent reference has no SDR: an error naming it
             const Audio est = read_any(resolve(base_dir, t["path"]));
-            if (!mixture) mixture = read_any(resolve(base_dir, song["input"]));
+            if (!mixture) mixture = read_any(resolve(base_dir, input));
             const QualityScores q = compare(ref, est), qm = compare(ref, *mixture);
-            t["reference"] = {{"path", base_dir == "." ? ref_path : relative_path(ref_path, base_dir)}, {"sdr_db", q.sdr_db}, {"si_sdr_db", q.si_sdr_db},
+            t["reference"] = {{"path", shown(ref_path)}, {"sdr_db", q.sdr_db}, {"si_sdr_db", q.si_sdr_db},
                               {"mixture_sdr_db", qm.sdr_db}};
             ++scored;
         }
+        std::string looked;
+        for (const auto& folder : folders) looked += (looked.empty() ? "" : ", ") + folder;
+        const std::string song_path = resolve(base_dir, input);  // as the user would name it from here
+        notes.push_back(chosen.empty() ? "warning: " + song_path + ": no true stems for its targets in " + looked + " (--reference-dir): no SDR"
+                                       : song_path + ": true stems from " + chosen + " (" + std::to_string(scored) + " of " +
+                                             std::to_string(song["targets"].size()) + " targets scored)");
     }
-    return scored;
+    return notes;
 }
 
 std::string report_html(const nlohmann::json& run, const std::string& base_dir) {
