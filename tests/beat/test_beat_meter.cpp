@@ -164,4 +164,23 @@ TEST(Meter, DISABLED_ChordChangesPlaceTheBarWhereTheDrumsAreAmbiguous) {
     EXPECT_EQ(missed, 0);
 }
 
+TEST(Meter, ADottedEighthLayerDoesNotSetTheTempoToFourThirds) {
+    // A slow boom-bap bar (70 BPM: kick on 1 and 3, snare on 2 and 4, hats on the eighths) under a
+    // quiet clap every three sixteenths straight through the bars (a dotted-eighth layer, as in
+    // chopped breaks). The log flux hears the quiet claps nearly as well as the drums, and the
+    // layer is periodic at 4/3 of the tempo: 93.3 BPM, nearer the hip-hop prior's centre than 70.
+    // Only the beat's half being an onset period too (the hats) tells the two apart.
+    Pattern pat{"x       x       ", "    x       x   ", "x x x x x x x x "};
+    pat.hat_gain = 0.15;
+    auto song = drum_song(pat, 70, 16, 0, /*pad=*/false);
+    const double six = 60.0 / 70 / 4;
+    std::mt19937 rng(9);
+    for (double t = song.downbeats.front(); t < song.beats.back() + 0.5; t += 3 * six)
+        add_noise_burst(song.audio.channels[0], t, 0.05, 0.05, false, rng);
+    const BeatGrid g = hiphop_grid(song);
+    EXPECT_NEAR(g.tempo_bpm, 70, 1.0);
+    EXPECT_EQ(compare(song.beats, g.beats_sec, 0.03).second, 0);
+}
+
+
 }  // namespace
