@@ -5,20 +5,17 @@
 // constraints off — plus a damaged audio blob, a stray embedding and a second row; then list, for_each,
 // get, load_audio, embeddings, stats, verify, export and the length/tag check read it all back.
 // Export must keep every file inside its folder, whatever the row's text says.
-#include <unistd.h>
-
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "catalog_tamper.h"
-#include "fuzz_survive.h"
+#include "fuzz_support.h"
 #include "loopsep/catalog.h"
 
 namespace fs = std::filesystem;
@@ -31,18 +28,10 @@ struct Scratch {
     std::string template_bytes;
 };
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The template: one 1-s, 120-BPM, two-beat loop as Catalog::add stores it, and an embedding.
 Scratch make_scratch() {
     Scratch s;
-    const char* base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    s.dir = fs::path(base) / ("loopsep-fuzz-catalog-" + std::to_string(getpid()));
-    fs::remove_all(s.dir);
-    fs::create_directories(s.dir);
+    s.dir = loopsep::fuzz::scratch_folder("catalog");
     s.db = s.dir / "fuzz.db";
     s.out = s.dir / "export";
     const fs::path tmpl = s.dir / "template.db";
@@ -60,17 +49,12 @@ Scratch make_scratch() {
         const auto id = c.add(a, m).id;
         c.set_embedding(id, "tag", std::vector<float>(8, 0.25f));
     }  // closing the last connection checkpoints the WAL into the file
-    s.template_bytes = slurp(tmpl);
+    s.template_bytes = loopsep::fuzz::file_bytes(tmpl);
     return s;
 }
 
 const Scratch& scratch() {
     static const Scratch s = make_scratch();
-    static const bool cleanup = std::atexit([] {
-        std::error_code ec;
-        fs::remove_all(scratch().dir, ec);
-    }) == 0;
-    (void)cleanup;
     return s;
 }
 

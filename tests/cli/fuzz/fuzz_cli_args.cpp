@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "args.h"
-#include "fuzz_survive.h"
+#include "fuzz_support.h"
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
 #include "song_list.h"

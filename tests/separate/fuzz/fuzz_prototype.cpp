@@ -14,8 +14,6 @@
 // when the anchor is untouched and the query is bongo (neutral or bachata), which it always matches.
 // Seed corpus (tests/separate/fuzz/corpus): an empty input (the pristine catalog), zeros, ones, and
 // three 256-byte inputs of Python's random.Random(40 + n).
-#include <unistd.h>
-
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -23,12 +21,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "catalog_tamper.h"
+#include "fuzz_support.h"
 #include "loopsep/catalog.h"
 #include "loopsep/engine.h"
 #include "loopsep/error.h"
@@ -47,11 +45,6 @@ struct Scratch {
     std::string cache_key;  // the engine's embedding cache key in the catalog (model tag + query path)
     std::unique_ptr<loopsep::Engine> engine;
 };
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // `beats` beats at `bpm`: a decaying tone burst on each beat (louder on the first), at `rate_hz`.
 loopsep::Audio beat_loop(double bpm, int beats, int rate_hz, int channels, double tone_hz) {
@@ -79,10 +72,7 @@ loopsep::LoopMeta bongo(double bpm, int beats, const char* section) {
 
 Scratch make_scratch() {
     Scratch s;
-    const char* base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    s.dir = fs::path(base) / ("loopsep-fuzz-prototype-" + std::to_string(getpid()));
-    fs::remove_all(s.dir);
-    fs::create_directories(s.dir);
+    s.dir = loopsep::fuzz::scratch_folder("prototype");
     s.db = s.dir / "fuzz.db";
     const std::string model = (s.dir / "tiny.safetensors").string();
     loopsep::testing::write_small_test_model(model, 7);
@@ -103,17 +93,12 @@ Scratch make_scratch() {
         loopsep::fuzz::RawCatalog raw(tmpl.string());
         loopsep::fuzz::exec(raw.get(), "DELETE FROM embeddings WHERE loop_id = " + std::to_string(kAnchor));
     }  // closing the last connection checkpoints the WAL into the file
-    s.template_bytes = slurp(tmpl);
+    s.template_bytes = loopsep::fuzz::file_bytes(tmpl);
     return s;
 }
 
 const Scratch& scratch() {
     static const Scratch s = make_scratch();
-    static const bool cleanup = std::atexit([] {
-        std::error_code ec;
-        fs::remove_all(scratch().dir, ec);
-    }) == 0;
-    (void)cleanup;
     return s;
 }
 
