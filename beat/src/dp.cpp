@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #include "beat_internal.h"
 
@@ -54,7 +55,9 @@ double refine_to_peak(const std::vector<float>& o, long b) {
 std::vector<double> dp_beats(const Features& f, const std::vector<double>& period, double tightness) {
     const auto& o = f.onset;
     const long n = long(o.size());
-    const auto [first_on, last_on] = music_span(f);
+    // Not a structured binding: a lambda below uses them, which C++17 does not allow (clang refuses it).
+    long first_on = 0, last_on = 0;
+    std::tie(first_on, last_on) = music_span(f);
     if (first_on < 0 || last_on < 0) return {};
     std::vector<double> score(n, 0.0);
     std::vector<long> back(n, -1);

@@ -12,6 +12,7 @@
 # fuzz_loopfile    audio decoding + the acid/smpl loop-info reader  tests/loops/fuzz/corpus (make_corpus.py)
 # fuzz_catalog_rows tampered catalog rows through every read path   tests/catalog/fuzz/corpus
 # fuzz_cli_args    the argument parser on NUL-separated argv        tests/cli/fuzz/corpus
+# fuzz_prototype   the class prototype from tampered catalog rows   tests/separate/fuzz/corpus
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TARGET=fuzz_safetensors
@@ -23,7 +24,8 @@ case $TARGET in
   fuzz_loopfile) CORPUS=tests/loops/fuzz/corpus; BIN=loops ;;
   fuzz_catalog_rows) CORPUS=tests/catalog/fuzz/corpus; BIN=catalog ;;
   fuzz_cli_args) CORPUS=tests/cli/fuzz/corpus; BIN=tools ;;
-  *) echo "unknown fuzz target '$TARGET' (fuzz_safetensors, fuzz_loopfile, fuzz_catalog_rows, fuzz_cli_args)" >&2; exit 2 ;;
+  fuzz_prototype) CORPUS=tests/separate/fuzz/corpus; BIN=engine ;;
+  *) echo "unknown fuzz target '$TARGET' (fuzz_safetensors, fuzz_loopfile, fuzz_catalog_rows, fuzz_cli_args, fuzz_prototype)" >&2; exit 2 ;;
 esac
 CC=clang CXX=clang++ cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DLOOPSEP_FUZZ=ON -DLOOPSEP_BUILD_TESTS=OFF > /dev/null
 cmake --build "$B" --target "$TARGET" -j"$(nproc)" > /dev/null

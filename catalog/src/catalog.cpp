@@ -119,6 +119,8 @@ std::string parent_dir(const std::string& path) {
 // wrong file) would make every query built from the loop wrong, so they are refused when added.
 namespace {
 constexpr double kLengthTolerance = 0.10;  // loops are cut by hand: a tenth of the length is slack enough
+constexpr double kMaxBpm = 1000;           // what Catalog::add accepts (validate_meta) ...
+constexpr int kMaxBeats = 100000;          // ... and so what a stored row may hold
 }  // namespace
 
 void check_length_matches_tags(double duration_sec, double bpm, int beats, const std::string& what) {
@@ -134,6 +136,18 @@ void check_length_matches_tags(double duration_sec, double bpm, int beats, const
                       ": %d beats at %.2f BPM last %.3f s but the audio lasts %.3f s (%.2f beats; tags and length "
                       "must agree within 10 %%)",
                       beats, bpm, beats * 60.0 / bpm, duration_sec, beats_in_audio);
+        throw input_error(what + msg);
+    }
+}
+
+void check_record_tags(const LoopRecord& r, const std::string& what) {
+    char msg[160];
+    if (!(r.bpm > 0 && r.bpm <= kMaxBpm)) {
+        std::snprintf(msg, sizeof msg, ": bpm %g is not in (0, %g] (the row was changed outside loopsep)", r.bpm, kMaxBpm);
+        throw input_error(what + msg);
+    }
+    if (r.beats < 1 || r.beats > kMaxBeats) {
+        std::snprintf(msg, sizeof msg, ": beats %d is not in 1..%d (the row was changed outside loopsep)", r.beats, kMaxBeats);
         throw input_error(what + msg);
     }
 }
@@ -284,8 +298,8 @@ namespace {
 void validate_meta(const LoopMeta& m, const std::string& what) {
     if (m.instrument.empty()) throw usage_error(what + ": instrument must not be empty");
     if (m.genre.empty()) throw usage_error(what + ": genre must not be empty");
-    if (!(m.bpm > 0 && m.bpm <= 1000)) throw usage_error(what + ": bpm must be in (0, 1000]");
-    if (m.beats < 0 || m.beats > 100000) throw usage_error(what + ": beats must be in 0..100000");
+    if (!(m.bpm > 0 && m.bpm <= kMaxBpm)) throw usage_error(what + ": bpm must be in (0, 1000]");
+    if (m.beats < 0 || m.beats > kMaxBeats) throw usage_error(what + ": beats must be in 0..100000");
 }
 
 constexpr const char* kSelectLoop =

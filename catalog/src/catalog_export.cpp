@@ -53,6 +53,8 @@ std::vector<std::string> export_loops(const Catalog& catalog, const std::vector<
     for (std::int64_t id : ids) {
         auto rec = catalog.get(id);
         if (!rec) throw input_error(catalog.path() + ": no loop #" + std::to_string(id));
+        // The tags name the file and fill its acid chunk: a tampered row is the catalog's fault (input), not the caller's.
+        check_record_tags(*rec, catalog.path() + ": loop #" + std::to_string(id));
 #ifdef LOOPSEP_CATALOG_HAVE_LOOPS
         // Harvested loops carry their song in the source ("<song> bar n @ t s"): it names the file too.
         const std::string song = song_of_source(rec->source);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "loopsep/catalog.h"
@@ -68,6 +69,25 @@ std::vector<float> Engine::query_from_loop(const Audio& loop_in, double loop_bpm
     return model_->embed_query(at_ref);
 }
 
+namespace {
+// A row's cached query embedding, when it is one this model can use: present, readable, of the model's
+// size and finite. Anything else (none yet, another model's size, bytes damaged behind the catalog's
+// back) is computed again and the cache entry replaced.
+std::optional<std::vector<float>> cached_embedding(const Catalog& catalog, std::int64_t id, const std::string& key,
+                                                   int size) {
+    std::optional<std::vector<float>> cached;
+    try {
+        cached = catalog.embedding(id, key);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    if (!cached || int(cached->size()) != size) return std::nullopt;
+    for (float v : *cached)
+        if (!std::isfinite(v)) return std::nullopt;
+    return cached;
+}
+}  // namespace
+
 std::vector<LoopRecord> prototype_loops(Catalog& catalog, const std::string& instrument, Genre genre) {
     LoopFilter filter;
     filter.instrument = instrument;
@@ -97,25 +117,24 @@ std::vector<float> Engine::query_from_catalog(Catalog& catalog, const std::strin
     std::vector<std::vector<float>> embeddings;
     std::string last_problem;
     for (const LoopRecord& rec : loops) {
-        if (!cache_key.empty())
-            if (auto cached = catalog.embedding(rec.id, cache_key); cached && int(cached->size()) == model_->embedding_size()) {
-                embeddings.push_back(*cached);
-                continue;
-            }
-        // One bad row (damaged audio, tags that contradict its length) must not sink the prototype:
-        // it is left out and named on stderr, the others still make the query.
+        // One bad row (damaged audio or cached embedding, tags that contradict its length) must not sink the
+        // prototype: it is left out and named on stderr, the others still make the query.
+        const std::string label = "catalog loop " + std::to_string(rec.id);
         try {
-            const std::string label = "catalog loop " + std::to_string(rec.id);
+            if (!cache_key.empty())
+                if (auto cached = cached_embedding(catalog, rec.id, cache_key, model_->embedding_size())) {
+                    embeddings.push_back(std::move(*cached));
+                    continue;
+                }
             // The tags as Catalog::add checks them, before any stretching: a tampered bpm of 1e6 would
             // otherwise ask for a stretch ~10⁴ times the loop's length (gigabytes) instead of a skip.
-            if (!(rec.bpm > 0 && rec.bpm <= 1000)) throw input_error(label + ": bpm " + std::to_string(rec.bpm) + " is not in (0, 1000]");
+            check_record_tags(rec, label);
             Audio audio = catalog.load_audio(rec.id);
             check_length_matches_tags(audio.duration_sec(), rec.bpm, rec.beats, label);
             std::vector<float> e = query_from_loop(audio, rec.bpm, label);
             if (!cache_key.empty()) catalog.set_embedding(rec.id, cache_key, e);
             embeddings.push_back(std::move(e));
         } catch (const Error& e) {
-            const std::string label = "catalog loop " + std::to_string(rec.id);
             last_problem = e.what();
             if (last_problem.rfind(label, 0) != 0) last_problem = label + ": " + last_problem;
             std::fprintf(stderr, "loopsep: skipping %s\n", last_problem.c_str());

@@ -1,7 +1,11 @@
 // `loopsep catalog` against careless use: FIFOs as the database, exports over existing files,
-// and tags that contradict the audio (length vs beats vs tempo).
+// tags that contradict the audio (length vs beats vs tempo), rows changed behind its back, and
+// float files above full scale.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +25,15 @@ void expect_refusal(const RunResult& r, int code, const std::string& needle) {
 
 int count_rows(const std::string& db) {
     return int(Catalog::open(db, false).count());
+}
+
+// A change made with another tool (what a hand edit or a bad merge leaves), CHECK constraints off.
+void raw_sql(const std::string& db, const std::string& sql) {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+    const std::string all = "PRAGMA ignore_check_constraints = ON; " + sql;
+    EXPECT_EQ(sqlite3_exec(h, all.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(h);
+    sqlite3_close(h);
 }
 }  // namespace
 
@@ -98,4 +111,57 @@ TEST(CatalogHardening, ImportRefusesInconsistentFilesAndKeepsTheRest) {
     EXPECT_NE(r.out.find("1 added"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("1 refused"), std::string::npos) << r.out;
     EXPECT_EQ(count_rows(db), 1);
+}
+
+// Issue #40 item 10: a row whose bpm was changed outside loopsep made `export` fail with exit 2 (a usage
+// error) and "loop_file_name: bpm must be positive": the user had typed nothing wrong. Now an input
+// error naming the catalog, the loop and the field, and nothing is written.
+TEST(CatalogHardening, ExportOfATamperedRowIsAnInputErrorNamingTheRow) {
+    TempDir dir;
+    const std::string db = dir / "c.db", d = dir.path.string();
+    write_audio(dir / "a.wav", make_loop(440, 120, 4));
+    ASSERT_EQ(run_loopsep({"catalog", "--db", db, "add", dir / "a.wav", "--instrument", "bongo", "--genre", "bachata",
+                           "--bpm", "120"},
+                          d)
+                  .rc,
+              0);
+    raw_sql(db, "UPDATE loops SET bpm = -3 WHERE id = 1");
+    auto bpm = run_loopsep({"catalog", "--db", db, "export", "1", "--out", dir / "out"}, d, kTimeout);
+    expect_refusal(bpm, 1, "loop #1: bpm -3");
+    EXPECT_EQ(std::count(bpm.err.begin(), bpm.err.end(), '\n'), 1) << bpm.err;
+    raw_sql(db, "UPDATE loops SET bpm = 120, beats = 0 WHERE id = 1");
+    expect_refusal(run_loopsep({"catalog", "--db", db, "export", "1", "--out", dir / "out"}, d, kTimeout), 1,
+                   "loop #1: beats 0");
+    EXPECT_FALSE(fs::exists(dir / "out") && !fs::is_empty(dir / "out"));
+}
+
+// Issue #40 item 8: a float file above full scale (×1e6 in the report) was stored as 16-bit FLAC with
+// nearly every sample at full scale, silently. It is still added (the tags are right), with a warning.
+TEST(CatalogHardening, AddAndImportWarnWhenAFloatFileAboveFullScaleIsClipped) {
+    TempDir dir;
+    const std::string db = dir / "c.db", d = dir.path.string();
+    Audio hot = make_loop(440, 120, 4);
+    const float scale = 3.0f / hot.peak();
+    for (auto& ch : hot.channels)
+        for (auto& v : ch) v *= scale;
+    fs::create_directories(dir / "in");
+    write_audio(dir / "in/hot.wav", hot, {FileFormat::Wav, SampleBits::Float32});
+    write_audio(dir / "cool.wav", make_loop(330, 120, 4), {FileFormat::Wav, SampleBits::Float32});
+    const std::vector<std::string> tags = {"--instrument", "bongo", "--genre", "bachata", "--bpm", "120"};
+    auto with_tags = [&](std::vector<std::string> args) {
+        args.insert(args.end(), tags.begin(), tags.end());
+        return args;
+    };
+
+    auto add = run_loopsep(with_tags({"catalog", "--db", db, "add", dir / "in/hot.wav"}), d);
+    ASSERT_EQ(add.rc, 0) << add.err;
+    EXPECT_NE(add.err.find("hot.wav: peak 3 is above full scale"), std::string::npos) << add.err;
+    EXPECT_LE(Catalog::open(db, false).load_audio(1).peak(), 1.0f);
+    auto cool = run_loopsep(with_tags({"catalog", "--db", db, "add", dir / "cool.wav"}), d);
+    ASSERT_EQ(cool.rc, 0) << cool.err;
+    EXPECT_EQ(cool.err.find("full scale"), std::string::npos) << cool.err;
+
+    auto import = run_loopsep(with_tags({"catalog", "--db", dir / "d.db", "import", dir / "in"}), d);
+    ASSERT_EQ(import.rc, 0) << import.err;
+    EXPECT_NE(import.err.find("hot.wav: peak 3 is above full scale"), std::string::npos) << import.err;
 }

@@ -1,9 +1,12 @@
 // `loopsep stretch` against careless use: output over the input, existing outputs, FIFOs,
-// extensions it cannot write, a forgotten option value, and float input above full scale.
+// extensions it cannot write, a forgotten option value, float input above full scale, and a file
+// at another rate than the engine's.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
 
 #include "loop_signals.h"
 #include "loopsep/audio.h"
@@ -99,4 +102,25 @@ TEST(StretchHardening, WarnsWhenFloatAboveFullScaleIsClippedAndKeepsFloatOutputF
     auto ok = run_loopsep("stretch ok.wav --from-bpm 120 --to-bpm 100 --output ok16.wav", dir.path(), kTimeoutSec);
     ASSERT_EQ(ok.exit_code, 0) << ok.err;
     EXPECT_EQ(ok.err.find("clipped"), std::string::npos) << ok.err;
+}
+
+// Issue #40 item 10: an 8 kHz loop was resampled to 44.1 kHz on the way in, and --json reported the
+// resampled count (88200) as input_frames without a word about the rate. A stretch changes the tempo,
+// not the rate: the file keeps its 8 kHz, and the frame counts are the files' own.
+TEST(StretchHardening, KeepsTheInputsRateAndReportsItsOwnFrames) {
+    TempDir dir;
+    Audio low(1, 16000, 8000);  // 2 s: four beats at 120 BPM
+    for (int b = 0; b < 4; ++b) loopsep::testing::add_click(low, 0.5 * b, 0.8f);
+    write_audio(dir.file("low.wav"), low, {});
+    auto r = run_loopsep("stretch low.wav --from-bpm 120 --to-bpm 100 --output out.wav --json", dir.path(), kTimeoutSec);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["input_frames"], 16000);
+    EXPECT_EQ(j["output_frames"], 19200);  // 16000 · 120 / 100
+    EXPECT_EQ(j["sample_rate_hz"], 8000);
+    ReadOptions own;
+    own.target_rate_hz = 0;
+    const Audio out = read_audio(dir.file("out.wav"), own);
+    EXPECT_EQ(out.sample_rate_hz, 8000);
+    EXPECT_EQ(out.frames(), 19200u);
 }

@@ -3,9 +3,11 @@
 // mixture, query handling, bad input) do not depend on what the net learned.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include <cmath>
 
+#include "loopsep/catalog.h"
 #include "loopsep/engine.h"
 #include "loopsep/error.h"
 #include "loopsep/model.h"
@@ -315,4 +317,45 @@ TEST(Engine, TheRepetitionTemplateComesFromBarsOfTheSameSection) {
             }
     }
     EXPECT_GE(checked, 8);
+}
+
+// Found by tests/separate/fuzz/fuzz_prototype (issue #40 item 6): a catalog embedding cached for this
+// model but damaged behind the catalog's back (its dim and bytes disagree) made Catalog::embedding
+// throw outside the per-row skip, so the whole prototype failed although every loop was fine. A cached
+// entry of the right size holding NaN (found reading the same path) went into the prototype as it was.
+// Both are now computed again from the loop's audio: the same query as before the damage.
+TEST(Engine, PrototypeRecomputesADamagedOrNonFiniteCachedEmbedding) {
+    TempDir dir;
+    Engine engine(Separator::load(small_model(dir)), "test");
+    const std::string db = dir.file("c.db");
+    Catalog c = Catalog::open(db, true);
+    LoopMeta m;
+    m.instrument = "bongo";
+    m.genre = "bachata";
+    m.bpm = 120;
+    m.beats = 4;
+    c.add(loopsep::testing::make_test_song(120, 2.0, 1), m);
+    m.bpm = 100;
+    c.add(loopsep::testing::make_test_song(100, 2.4, 1), m);
+    const std::vector<float> before = engine.query_from_catalog(c, "bongo", Genre::Bachata);
+    const std::string key = c.embedding_tags(1).at(0);  // cached by the first call
+    ASSERT_EQ(c.embedding_tags(2).at(0), key);
+
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+    std::string nan_bytes;
+    for (int i = 0; i < engine.model().embedding_size(); ++i) nan_bytes += "0000c07f";  // quiet NaN, little endian
+    const std::string damage = "UPDATE embeddings SET dim = 3 WHERE loop_id = 1; "
+                               "UPDATE embeddings SET data = x'" + nan_bytes + "' WHERE loop_id = 2;";
+    ASSERT_EQ(sqlite3_exec(raw, damage.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+    EXPECT_THROW(c.embedding(1, key), Error);
+    ASSERT_TRUE(std::isnan(c.embedding(2, key).value().at(0)));
+
+    const std::vector<float> after = engine.query_from_catalog(c, "bongo", Genre::Bachata);
+    ASSERT_EQ(after.size(), before.size());
+    for (std::size_t i = 0; i < after.size(); ++i) EXPECT_NEAR(after[i], before[i], 1e-6) << i;
+    // ... and the cache holds good entries again.
+    EXPECT_EQ(c.embedding(1, key).value().size(), before.size());
+    EXPECT_TRUE(std::isfinite(c.embedding(2, key).value().at(0)));
 }

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -113,6 +114,43 @@ TEST(Hardening, SeparateNeverWritesOverItsInputOrANonRegularFile) {
     struct stat st {};
     ASSERT_EQ(::stat(f.dir.file("out.wav").c_str(), &st), 0);
     EXPECT_TRUE(S_ISFIFO(st.st_mode));
+}
+
+// Item 2, a device node: the report's case was root's --output on /dev/...; here a null device made in
+// the test's folder (mknod needs root or CAP_MKNOD: skipped without), so a regression replaces only it.
+TEST(Hardening, SeparateNeverReplacesADeviceNode) {
+    Fixture f;
+    if (::mknod(f.dir.file("dev.wav").c_str(), S_IFCHR | 0644, ::makedev(1, 3)) != 0)
+        GTEST_SKIP() << "cannot make a device node here (not root)";
+    expect_refusal(run_loopsep("separate song.wav --output dev.wav --target bongo --query loop.wav --query-bpm 120 "
+                               "--model m.safetensors --force",
+                               f.dir.path(), kTimeoutSec),
+                   1, "dev.wav: not a regular file");
+    struct stat st {};
+    ASSERT_EQ(::stat(f.dir.file("dev.wav").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISCHR(st.st_mode));
+}
+
+// Item 8: a float song above full scale, separated into 16-bit stems, is clipped with a warning per
+// file; float stems (--bits f32) keep it. The residual makes the sum exact: stems + residual = the
+// song, whose peak is 4, so some output holds samples above 1.
+TEST(Hardening, SeparateWarnsWhenItClipsAndFloatStemsKeepTheLevel) {
+    Fixture f;
+    Audio hot = loopsep::testing::make_test_song(122, 7.0);
+    const float scale = 4.0f / hot.peak();
+    for (auto& ch : hot.channels)
+        for (auto& v : ch) v *= scale;
+    write_audio(f.dir.file("hot.wav"), hot, {FileFormat::Wav, SampleBits::Float32});
+    const std::string args = "separate hot.wav --targets bongo --residual --query loop.wav --query-bpm 120 --model m.safetensors";
+    auto pcm = run_loopsep(args + " --outdir pcm", f.dir.path(), 120);
+    ASSERT_EQ(pcm.exit_code, 0) << pcm.err;
+    EXPECT_NE(pcm.err.find("above full scale were clipped"), std::string::npos) << pcm.err;
+    auto flt = run_loopsep(args + " --outdir flt --bits f32", f.dir.path(), 120);
+    ASSERT_EQ(flt.exit_code, 0) << flt.err;
+    EXPECT_EQ(flt.err.find("clipped"), std::string::npos) << flt.err;
+    const float peak = std::max(read_audio(f.dir.file("flt/hot/bongo.wav"), {0, 2, true}).peak(),
+                                read_audio(f.dir.file("flt/hot/residual.wav"), {0, 2, true}).peak());
+    EXPECT_GT(peak, 1.5f);
 }
 
 TEST(Hardening, TargetNamesAreIdentifiersCheckedBeforeAnyWork) {

@@ -155,6 +155,7 @@ LoopMeta meta_from(const ParsedArgs& a) {
 struct ReadyLoop {
     Audio audio;
     LoopMeta meta;
+    std::string warning;  // empty, or one line for stderr (the file is still added)
 };
 
 // Reads one file and settles its tempo. Input errors (bad audio, no tempo)
@@ -165,6 +166,10 @@ ReadyLoop prepare_file(const std::string& file, LoopMeta meta) {
     ReadyLoop r{read_audio(file, ro), std::move(meta)};
     // Stored as 16-bit FLAC: anything below half a step would be stored as silence.
     if (r.audio.peak() < 0.5f / 32768) throw input_error(file + ": audio is silent (below 16-bit resolution)");
+    // ... and anything above full scale (a float file) clipped: said, as stretch and separate say it.
+    if (const float peak = r.audio.peak(); peak > 1.0f)
+        r.warning = file + ": peak " + fmt("%.3g", peak) + " is above full scale: clipped in the catalog's 16-bit FLAC " +
+                    "(scale the file down to keep it)";
     if (r.meta.source.empty()) r.meta.source = file;
     if (r.meta.bpm <= 0) {
         int beats = 0;
@@ -192,6 +197,7 @@ int cmd_init(const Context& c) {
 int cmd_add(const Context& c) {
     ReadyLoop loop = prepare_file(c.args.positional[0], meta_from(c.args));
     Catalog cat = c.open(true);
+    if (!loop.warning.empty()) std::fprintf(stderr, "loopsep catalog: warning: %s\n", loop.warning.c_str());
     AddResult r = cat.add(loop.audio, loop.meta);
     if (r.status == AddStatus::Duplicate)
         std::printf("duplicate: %s is already stored as #%lld (not added again)\n", c.args.positional[0].c_str(),
@@ -249,6 +255,7 @@ int cmd_import(const Context& c) {
         // A database error here is not the file's fault: it ends the import.
         AddResult r = cat.add(loop->audio, loop->meta);
         bar.clear();
+        if (!loop->warning.empty()) std::fprintf(stderr, "loopsep catalog: warning: %s\n", loop->warning.c_str());
         if (r.status == AddStatus::Added) {
             ++added;
             std::printf("added %s -> %s\n", f.c_str(), describe(cat.get(r.id).value()).c_str());

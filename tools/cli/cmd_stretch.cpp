@@ -83,7 +83,11 @@ int run_stretch(const Argv& argv) {
     const std::string in_path = args.positional[0];
     check_output_path(out_path, args.has("--force"), {in_path});  // before any work
 
-    Audio loop = read_audio(in_path);
+    // At the file's own rate: a stretch changes the tempo, not the rate (an 8 kHz loop stays 8 kHz, and
+    // input_frames counts the file's frames).
+    ReadOptions ro;
+    ro.target_rate_hz = 0;
+    Audio loop = read_audio(in_path, ro);
     double from_bpm = from_bpm_given;
     int beats = 0;
     if (!have_from) {

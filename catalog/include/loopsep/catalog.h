@@ -149,6 +149,10 @@ SeedReport seed_from_manifest(Catalog& catalog, const std::string& manifest_path
 // Input error naming `what` when a loop is shorter than one beat at `bpm`, or when `beats` at `bpm`
 // and the audio's length disagree by more than 10 % (Catalog::add refuses such loops).
 void check_length_matches_tags(double duration_sec, double bpm, int beats, const std::string& what);
+// Input error naming `what` when a stored row's bpm or beats is outside what Catalog::add accepts (bpm in
+// (0, 1000], beats 1..100000): a row written behind the catalog's back, to skip or refuse before its tags
+// size a stretch or a file's loop chunk.
+void check_record_tags(const LoopRecord& r, const std::string& what);
 
 // What export_loops does with a file that is already there (a regular file; anything else, e.g. a
 // FIFO or a device, is always refused): Refuse (input error, nothing written), Replace (--force),

@@ -5,48 +5,33 @@
 // constraints off — plus a damaged audio blob, a stray embedding and a second row; then list, for_each,
 // get, load_audio, embeddings, stats, verify, export and the length/tag check read it all back.
 // Export must keep every file inside its folder, whatever the row's text says.
-#include <sqlite3.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
-#include <fuzzer/FuzzedDataProvider.h>
-
+#include "catalog_tamper.h"
+#include "fuzz_support.h"
 #include "loopsep/catalog.h"
-#include "loopsep/error.h"
 
 namespace fs = std::filesystem;
+using loopsep::fuzz::survive;
 
 namespace {
-
-const char* const kColumns[] = {"instrument", "genre",    "section", "bpm",    "beats",        "key",  "source",
-                                "sample_rate_hz", "channels", "frames", "duration_sec", "hash", "created_at"};
 
 struct Scratch {
     fs::path dir, db, out;
     std::string template_bytes;
 };
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The template: one 1-s, 120-BPM, two-beat loop as Catalog::add stores it, and an embedding.
 Scratch make_scratch() {
     Scratch s;
-    const char* base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    s.dir = fs::path(base) / ("loopsep-fuzz-catalog-" + std::to_string(getpid()));
-    fs::remove_all(s.dir);
-    fs::create_directories(s.dir);
+    s.dir = loopsep::fuzz::scratch_folder("catalog");
     s.db = s.dir / "fuzz.db";
     s.out = s.dir / "export";
     const fs::path tmpl = s.dir / "template.db";
@@ -64,90 +49,27 @@ Scratch make_scratch() {
         const auto id = c.add(a, m).id;
         c.set_embedding(id, "tag", std::vector<float>(8, 0.25f));
     }  // closing the last connection checkpoints the WAL into the file
-    s.template_bytes = slurp(tmpl);
+    s.template_bytes = loopsep::fuzz::file_bytes(tmpl);
     return s;
 }
 
 const Scratch& scratch() {
     static const Scratch s = make_scratch();
-    static const bool cleanup = std::atexit([] {
-        std::error_code ec;
-        fs::remove_all(scratch().dir, ec);
-    }) == 0;
-    (void)cleanup;
     return s;
 }
 
-void exec(sqlite3* db, const char* sql) { sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
-
-// Binds one fuzz-chosen value of any SQLite type.
-void bind_any(sqlite3_stmt* st, int i, FuzzedDataProvider& in) {
-    switch (in.ConsumeIntegralInRange<int>(0, 4)) {
-        case 0: sqlite3_bind_int64(st, i, in.ConsumeIntegral<std::int64_t>()); break;
-        case 1: sqlite3_bind_double(st, i, in.ConsumeFloatingPoint<double>()); break;
-        case 2: {
-            const std::string t = in.ConsumeRandomLengthString(64);
-            sqlite3_bind_text(st, i, t.data(), int(t.size()), SQLITE_TRANSIENT);
-            break;
-        }
-        case 3: {
-            const auto b = in.ConsumeBytes<unsigned char>(in.ConsumeIntegralInRange<int>(0, 32));
-            sqlite3_bind_blob(st, i, b.data(), int(b.size()), SQLITE_TRANSIENT);
-            break;
-        }
-        default: sqlite3_bind_null(st, i);
-    }
-}
-
-void run_sql(sqlite3* db, const std::string& sql, FuzzedDataProvider& in, int values) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return;
-    for (int i = 1; i <= values; ++i) bind_any(st, i, in);
-    sqlite3_step(st);
-    sqlite3_finalize(st);
-}
-
+// One run's damage, in the order the committed corpus was made for: row 1's fields, its audio, an
+// embedding whose dim and bytes need not agree, a second row with every field fuzzed, and its audio.
 void tamper(const fs::path& path, FuzzedDataProvider& in) {
-    sqlite3* db = nullptr;
-    if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
-        sqlite3_close(db);
-        return;
-    }
-    exec(db, "PRAGMA ignore_check_constraints = ON; PRAGMA foreign_keys = OFF;");
-    for (const char* col : kColumns)
-        if (in.ConsumeBool()) run_sql(db, std::string("UPDATE loops SET ") + col + " = ?1 WHERE id = 1", in, 1);
-    switch (in.ConsumeIntegralInRange<int>(0, 4)) {  // the stored audio
-        case 1: exec(db, "UPDATE loop_audio SET data = substr(data, 1, length(data) / 2)"); break;
-        case 2: {
-            const int at = in.ConsumeIntegralInRange<int>(1, 4096);
-            const int byte = in.ConsumeIntegral<std::uint8_t>();
-            const std::string sql = "UPDATE loop_audio SET data = substr(data, 1, " + std::to_string(at - 1) +
-                                    ") || x'" + "0123456789abcdef"[byte >> 4] + "0123456789abcdef"[byte & 15] +
-                                    "' || substr(data, " + std::to_string(at + 1) + ")";
-            exec(db, sql.c_str());
-            break;
-        }
-        case 3: run_sql(db, "UPDATE loop_audio SET data = ?1, format = ?2", in, 2); break;
-        case 4: exec(db, "DELETE FROM loop_audio"); break;
-        default: break;
-    }
-    if (in.ConsumeBool())  // an embedding whose dim and bytes need not agree
-        run_sql(db, "INSERT OR REPLACE INTO embeddings(loop_id, model_tag, dim, data) VALUES (1, ?1, ?2, ?3)", in, 3);
-    if (in.ConsumeBool())  // a second row, every field fuzzed, no audio unless the input gives one
-        run_sql(db,
-                "INSERT INTO loops(id, instrument, genre, section, bpm, beats, key, source, sample_rate_hz, channels, "
-                "frames, duration_sec, hash) VALUES (2, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                in, 12);
-    if (in.ConsumeBool()) run_sql(db, "INSERT INTO loop_audio(loop_id, format, data) VALUES (2, 'flac', ?1)", in, 1);
-    sqlite3_close(db);
-}
-
-template <class F>
-void survive(F&& f) {
-    try {
-        f();
-    } catch (const loopsep::Error&) {
-    }
+    loopsep::fuzz::RawCatalog db(path.string());
+    if (!db) return;
+    loopsep::fuzz::tamper_fields(db.get(), 1, in);
+    loopsep::fuzz::tamper_audio(db.get(), 1, in);
+    if (in.ConsumeBool())
+        loopsep::fuzz::run_sql(db.get(), "INSERT OR REPLACE INTO embeddings(loop_id, model_tag, dim, data) VALUES (1, ?1, ?2, ?3)",
+                               in, 3);
+    if (in.ConsumeBool()) loopsep::fuzz::insert_fuzzed_row(db.get(), 2, in);
+    if (in.ConsumeBool()) loopsep::fuzz::insert_fuzzed_audio(db.get(), 2, in);
 }
 
 }  // namespace

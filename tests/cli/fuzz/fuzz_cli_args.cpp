@@ -13,11 +13,13 @@
 #include <vector>
 
 #include "args.h"
+#include "fuzz_support.h"
 #include "loopsep/audio.h"
 #include "loopsep/error.h"
 #include "song_list.h"
 
 using namespace loopsep::cli;
+using loopsep::fuzz::survive;
 
 namespace {
 
@@ -41,14 +43,6 @@ const CommandSpec& stretch_like() {
                                    {"--force", false, ""}, {"--json", false, ""}},
                                   1, 1};
     return spec;
-}
-
-template <class F>
-void survive(F&& f) {
-    try {
-        f();
-    } catch (const loopsep::Error&) {
-    }
 }
 
 }  // namespace
