@@ -214,11 +214,12 @@ private:
     void add_bin_logits(std::vector<std::vector<float>>& masks, const std::vector<std::vector<float>>& logits,
                         const std::vector<double>* src) const {
         check_bin_logits(masks, logits, cfg_);
+        bool moved = false;
         for (std::size_t t = 0; t < masks.size(); ++t) {
             const auto d = src ? warp_rows(logits[t].data(), std::size_t(cfg_.window_frames()), cfg_.num_bins(), *src) : logits[t];
-            apply_bin_logits(masks[t].data(), d.data(), std::min(masks[t].size(), d.size()));
+            moved |= apply_bin_logits(masks[t].data(), d.data(), std::min(masks[t].size(), d.size()));
         }
-        normalise_jointly(masks);
+        if (moved) normalise_jointly(masks);  // unmoved, they are the jointly normalised band masks expanded
     }
 };
 
@@ -237,8 +238,10 @@ public:
         for (const auto& m : masks) norm.push_back(band_to_bin_.expand_rows(m));
         if (!bin_logits.empty()) {  // on the net's own grid: as they came
             check_bin_logits(norm, bin_logits, cfg_);
-            for (std::size_t t = 0; t < norm.size(); ++t) apply_bin_logits(norm[t].data(), bin_logits[t].data(), norm[t].size());
-            normalise_jointly(norm);
+            bool moved = false;
+            for (std::size_t t = 0; t < norm.size(); ++t)
+                moved |= apply_bin_logits(norm[t].data(), bin_logits[t].data(), norm[t].size());
+            if (moved) normalise_jointly(norm);
         }
         Audio region(song.num_channels(), 0, song.sample_rate_hz);
         for (int c = 0; c < song.num_channels(); ++c)

@@ -240,18 +240,22 @@ bool Separator::has_bin_logits() const { return impl_->config.bin_logits; }
 
 namespace {
 // m·e / (m·e + 1 − m) with e = exp(δ), δ held to ±60 (e stays finite in float; the mask is then within
-// 1e-26 of 0 or 1 anyway). Vectorised where the compiler can (also built for AVX2).
-LOOPSEP_VECTOR_CLONES void bin_logit_loop(float* __restrict m, const float* __restrict d, std::size_t n) {
+// 1e-26 of 0 or 1 anyway); δ = 0 leaves m. Returns whether any δ was non-zero.
+bool bin_logit_loop(float* __restrict m, const float* __restrict d, std::size_t n) {
+    bool moved = false;
     for (std::size_t i = 0; i < n; ++i) {
+        if (d[i] == 0.0f) continue;
+        moved = true;
         const float mc = std::clamp(m[i], kBinLogitEps, 1.0f - kBinLogitEps);
         const float me = mc * std::exp(std::clamp(d[i], -60.0f, 60.0f));
         m[i] = me / (me + (1.0f - mc));
     }
+    return moved;
 }
 }  // namespace
 
-void apply_bin_logits(float* bin_masks, const float* delta_logits, std::size_t n) {
-    bin_logit_loop(bin_masks, delta_logits, n);
+bool apply_bin_logits(float* bin_masks, const float* delta_logits, std::size_t n) {
+    return bin_logit_loop(bin_masks, delta_logits, n);
 }
 
 void Separator::refine_bin_masks(const std::vector<float>& mix, std::vector<std::vector<float>>& masks,

@@ -260,13 +260,15 @@ TEST(BinLogits, TheFloatFormulaIsTheLogitSum) {
     const std::vector<float> m = {0.0f, 1e-7f, 0.2f, 0.5f, 0.9f, 1.0f, 0.3f, 0.7f};
     const std::vector<float> d = {0.0f, 0.0f, 0.0f, 1.5f, -2.0f, 0.0f, 100.0f, -100.0f};
     auto got = m;
-    apply_bin_logits(got.data(), d.data(), got.size());
+    EXPECT_TRUE(apply_bin_logits(got.data(), d.data(), got.size()));
     for (std::size_t i = 0; i < m.size(); ++i) {
         const double mc = std::clamp(double(m[i]), 1e-6, 1 - 1e-6);
         const double want = 1.0 / (1.0 + std::exp(-(std::log(mc / (1 - mc)) + d[i])));
-        EXPECT_NEAR(got[i], want, 1e-6) << i;
+        if (d[i] == 0.0f) EXPECT_EQ(got[i], m[i]) << i;  // a zero delta: the mask itself, bit for bit (no clamp)
+        else EXPECT_NEAR(got[i], want, 1e-6) << i;
     }
-    EXPECT_EQ(got[2], 0.2f);  // delta 0 inside the clamp: the mask itself (to the float)
+    const std::vector<float> zero(m.size(), 0.0f);
+    EXPECT_FALSE(apply_bin_logits(got.data(), zero.data(), got.size()));  // nothing moved
 }
 
 TEST(ModelConfigFields, BandSplitAndBinLogitsRoundTripAndAreValidated) {

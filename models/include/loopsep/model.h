@@ -122,9 +122,11 @@ struct ModelConfig {                 // stored in the model file's metadata, val
 
 // A model with per-bin output logits (ModelConfig::bin_logits): bin masks (values in [0, 1], n of them)
 // ← sigmoid(logit(clamp(m, eps, 1 − eps)) + delta), computed as m·e^δ / (m·e^δ + 1 − m) (one exp per
-// value). With delta = 0 a mask is unchanged (up to the clamp's eps = 1e-6 and rounding).
+// value). A delta of exactly 0 leaves its mask as it is, bit for bit (sigmoid(logit(m)) = m; the clamp
+// only keeps the logit finite): a converted model's stems stay the band path's even through Rubber
+// Band, whose stretch back flips on mask differences of 1e-7. Returns whether any delta was non-zero.
 inline constexpr float kBinLogitEps = 1e-6f;
-void apply_bin_logits(float* bin_masks, const float* delta_logits, std::size_t n);
+bool apply_bin_logits(float* bin_masks, const float* delta_logits, std::size_t n);
 
 // The net's band-domain mask → a mask on every STFT bin: each bin is a convex combination of (at most a
 // few) neighbouring bands (the synthesis filterbank's columns sum to 1), so a band mask in [0,1] stays in
