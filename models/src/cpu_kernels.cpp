@@ -173,6 +173,29 @@ namespace {
 template <typename F>
 void over_rows(int64_t rows, const F& f) { at::parallel_for(0, rows, 16, f); }
 
+typedef float Lanes8 __attribute__((vector_size(32)));  // 8 channels: one AVX register, two SSE ones
+
+// One row of the band-split forward with C a multiple of 8: each run of entries of one band (they come
+// sorted by band) sums into 8-channel registers, added to the band's outputs when the band changes.
+// Measured (bench_model, v6 + 8 channels, one thread): 0.4 ms per window, from 1.5 ms with the scalar loop.
+void band_split_row_lanes(const float* a, const int64_t* band, const int64_t* bin, const float* w, int64_t J,
+                          int64_t C, float* o) {
+    for (int64_t c0 = 0; c0 < C; c0 += 8)
+        for (int64_t j = 0; j < J;) {
+            const int64_t b = band[j];
+            Lanes8 acc{};
+            for (; j < J && band[j] == b; ++j) {
+                Lanes8 wj;
+                std::memcpy(&wj, w + j * C + c0, sizeof(wj));
+                acc += wj * a[bin[j]];
+            }
+            Lanes8 out;
+            std::memcpy(&out, o + b * C + c0, sizeof(out));
+            out += acc;
+            std::memcpy(o + b * C + c0, &out, sizeof(out));
+        }
+}
+
 struct BandSplitFn : public torch::autograd::Function<BandSplitFn> {
     static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& in_any, const torch::Tensor& band,
                                  const torch::Tensor& bin, const torch::Tensor& w_any, const torch::Tensor& bias_any) {
@@ -191,6 +214,10 @@ struct BandSplitFn : public torch::autograd::Function<BandSplitFn> {
                 const float* a = ip + r * F;
                 float* o = op + r * B * C;
                 std::copy_n(bp, B * C, o);
+                if (C % 8 == 0) {
+                    band_split_row_lanes(a, bd, bn, wp, J, C, o);
+                    continue;
+                }
                 for (int64_t j = 0; j < J; ++j) {
                     const float x = a[bn[j]];
                     const float* wj = wp + j * C;
@@ -258,6 +285,16 @@ struct BinLogitsFn : public torch::autograd::Function<BinLogitsFn> {
             for (int64_t r = r0; r < r1; ++r) {
                 const float* f = fp + r * B * C;
                 float* o = op + r * F;
+                if (C == 8) {  // one register per bin (the top level's 8 channels, v1–v6)
+                    for (int64_t k = 0; k < F; ++k) {
+                        Lanes8 fk, wk;
+                        std::memcpy(&fk, f + bo[k] * 8, sizeof(fk));
+                        std::memcpy(&wk, wp + k * 8, sizeof(wk));
+                        const Lanes8 p = fk * wk;
+                        o[k] = bp[k] + (((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7])));
+                    }
+                    continue;
+                }
                 for (int64_t k = 0; k < F; ++k) {
                     const float* fk = f + bo[k] * C;
                     const float* wk = wp + k * C;

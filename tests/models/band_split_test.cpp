@@ -156,9 +156,15 @@ TEST(BandSplit, TheMapSeesInsideABand) {
     EXPECT_GT(max_abs_diff(net->mask(m1, q), net->mask(m2, q)), 1e-3f);
 }
 
-TEST(BandSplit, FastKernelsEqualTheIndexOpsInValueAndGradient) {
+// Both kernels have an 8-lane path (band split: channels a multiple of 8; bin logits: 8 top channels)
+// and a plain one: both configurations.
+class KernelChannels : public ::testing::TestWithParam<std::pair<int, int>> {};
+INSTANTIATE_TEST_SUITE_P(BandSplit, KernelChannels, ::testing::Values(std::make_pair(5, 8), std::make_pair(16, 16)));
+
+TEST_P(KernelChannels, FastKernelsEqualTheIndexOpsInValueAndGradient) {
     ModelConfig c = lt::small_test_config();
-    c.band_split_channels = 5;
+    c.band_split_channels = GetParam().first;
+    c.unet_channels[0] = GetParam().second;
     c.bin_logits = true;
     auto net = net::make_net(c, 8);
     torch::manual_seed(2);
