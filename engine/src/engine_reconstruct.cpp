@@ -129,6 +129,19 @@ void check_bin_logits(const std::vector<std::vector<float>>& masks, const std::v
             throw usage_error("render: bin logits of " + std::to_string(l.size()) + " values, expected window_frames × num_bins");
 }
 
+// Adds each target's delta logits (on the net's grid; warped to the rows of `src` when given, else the
+// masks are on that grid) to its bin masks, then normalises the targets jointly where a delta moved one.
+void add_bin_logits(std::vector<std::vector<float>>& masks, const std::vector<std::vector<float>>& logits,
+                    const ModelConfig& cfg, const std::vector<double>* src) {
+    check_bin_logits(masks, logits, cfg);
+    bool moved = false;
+    for (std::size_t t = 0; t < masks.size(); ++t) {
+        const auto d = src ? warp_rows(logits[t].data(), std::size_t(cfg.window_frames()), cfg.num_bins(), *src) : logits[t];
+        moved |= apply_bin_logits(masks[t].data(), d.data(), std::min(masks[t].size(), d.size()));
+    }
+    if (moved) normalise_jointly(masks);  // unmoved, they are the jointly normalised band masks expanded
+}
+
 // Default: warp the masks onto the original song's STFT frames and filter the original mixture.
 class MaskWarpReconstructor : public SegmentReconstructor {
 public:
@@ -177,7 +190,7 @@ public:
         const std::size_t bins = std::size_t(cfg_.num_bins());
         if (refiner_.active() || !bin_logits.empty()) {
             for (const auto& w : warped) refined.push_back(band_to_bin_.expand_rows(w));
-            if (!bin_logits.empty()) add_bin_logits(refined, bin_logits, &src);
+            if (!bin_logits.empty()) add_bin_logits(refined, bin_logits, cfg_, &src);
         }
         if (refiner_.active()) {
             const auto mid = detail::extract_mid_region(song, double(chunk_start), chunk_frames);
@@ -208,19 +221,6 @@ private:
     BandToBin band_to_bin_;
     BinRefiner refiner_;
     Stft stft_;
-
-    // Adds each target's delta logits (on the net's grid; warped to the rows of `src` when given) to its
-    // bin masks, then normalises the targets jointly.
-    void add_bin_logits(std::vector<std::vector<float>>& masks, const std::vector<std::vector<float>>& logits,
-                        const std::vector<double>* src) const {
-        check_bin_logits(masks, logits, cfg_);
-        bool moved = false;
-        for (std::size_t t = 0; t < masks.size(); ++t) {
-            const auto d = src ? warp_rows(logits[t].data(), std::size_t(cfg_.window_frames()), cfg_.num_bins(), *src) : logits[t];
-            moved |= apply_bin_logits(masks[t].data(), d.data(), std::min(masks[t].size(), d.size()));
-        }
-        if (moved) normalise_jointly(masks);  // unmoved, they are the jointly normalised band masks expanded
-    }
 };
 
 // Measured alternative: filter the stretched segment and stretch the result back to song time.
@@ -236,13 +236,7 @@ public:
         normalise_jointly(masks);
         std::vector<std::vector<float>> norm;
         for (const auto& m : masks) norm.push_back(band_to_bin_.expand_rows(m));
-        if (!bin_logits.empty()) {  // on the net's own grid: as they came
-            check_bin_logits(norm, bin_logits, cfg_);
-            bool moved = false;
-            for (std::size_t t = 0; t < norm.size(); ++t)
-                moved |= apply_bin_logits(norm[t].data(), bin_logits[t].data(), norm[t].size());
-            if (moved) normalise_jointly(norm);
-        }
+        if (!bin_logits.empty()) add_bin_logits(norm, bin_logits, cfg_, nullptr);  // on the net's own grid
         Audio region(song.num_channels(), 0, song.sample_rate_hz);
         for (int c = 0; c < song.num_channels(); ++c)
             region.channels[c] = detail::extract_region(song.channels[c], plan.region_start, plan.region_frames);
