@@ -133,13 +133,15 @@ int main(int argc, char** argv) {
         auto emb = sep->embed_query(loop);
         const double embed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
         // Wall and CPU ms per window of `queries` copies of the query in one call (after a warm-up call), as the
-        // engine runs it: band masks (their expansion to bins happens later, on the song's own STFT frames).
+        // engine runs it: band masks (their expansion to bins happens later, on the song's own STFT frames),
+        // and a model's per-bin delta logits, which the engine asks for too.
+        std::vector<std::vector<std::vector<float>>> logits;
         auto time_per_window = [&](std::size_t queries, double* cpu_ms) {
             const std::vector<std::vector<float>> q(queries, emb);
-            sep->predict_band_masks_for_queries(mix, q);
+            sep->predict_band_masks_for_queries(mix, q, nullptr, &logits);
             const auto start = Clock::now();
             const double cpu_start = cpu_seconds();
-            for (int i = 0; i < iters; ++i) sep->predict_band_masks_for_queries(mix, q);
+            for (int i = 0; i < iters; ++i) sep->predict_band_masks_for_queries(mix, q, nullptr, &logits);
             *cpu_ms = 1000.0 * (cpu_seconds() - cpu_start) / (iters * batch);
             return std::chrono::duration<double, std::milli>(Clock::now() - start).count() / (iters * batch);
         };
@@ -152,6 +154,23 @@ int main(int argc, char** argv) {
         const double ms4 = time_per_window(4, &cpu_ms4);
         std::printf("  four queries: %.2f ms wall per segment (%.2f ms CPU) = %.2fx one; each extra target %.2f ms wall "
                     "(shared levels %d)\n", ms4, cpu_ms4, ms4 / ms, (ms4 - ms) / 3.0, c.shared_levels);
+        if (c.band_split_channels > 0) std::printf("  band-split input: %d values per band\n", c.band_split_channels);
+        if (sep->has_bin_logits()) {  // the engine's part: whole bin masks, the logits added (per target, one thread)
+            const auto bands = sep->predict_band_masks_for_queries(mix, {emb}, nullptr, &logits)[0];
+            auto apply_all = [&] {
+                for (std::size_t i = 0; i < mix.size(); ++i) {
+                    auto m = sep->band_to_bin().expand_rows(bands[i]);
+                    loopsep::apply_bin_logits(m.data(), logits[0][i].data(), m.size());
+                }
+            };
+            apply_all();
+            const auto start = Clock::now();
+            const double cpu_start = cpu_seconds();
+            for (int i = 0; i < iters; ++i) apply_all();
+            std::printf("  bin logits on the bins (expansion + logit sum): %.2f ms wall, %.2f ms CPU per segment (per target)\n",
+                        std::chrono::duration<double, std::milli>(Clock::now() - start).count() / (iters * batch),
+                        1000.0 * (cpu_seconds() - cpu_start) / (iters * batch));
+        }
         if (sep->refines_bins()) {  // the engine's bin refinement, per window on the window's own frames
             const auto bands = sep->predict_band_masks_for_queries(mix, {emb})[0];
             auto refine_all = [&] {

@@ -189,17 +189,19 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
         std::vector<std::vector<float>> batch_templates;
         if (!templates.empty())
             for (std::size_t i = 0; i < n; ++i) batch_templates.push_back(std::move(templates[first + i]));
+        std::vector<std::vector<std::vector<float>>> bin_logits;  // [target][segment], a model with per-bin logits
         auto masks = model_->predict_band_masks_for_queries(mags, embeddings,  // [target][segment], in bands
-                                                             templates.empty() ? nullptr : &batch_templates);
+                                                             templates.empty() ? nullptr : &batch_templates, &bin_logits);
         mags.clear();
         result.times.model += seconds_since(tm);
 
         auto tr = Clock::now();
         std::vector<detail::SegmentAudio> rendered(n);
         parallel_for(n, params.threads, [&](std::size_t i, std::size_t worker) {
-            std::vector<std::vector<float>> per_target;
+            std::vector<std::vector<float>> per_target, logits;
             for (auto& m : masks) per_target.push_back(std::move(m[i]));
-            rendered[i] = reconstructors[worker]->render(song, plans[first + i], std::move(per_target));
+            for (auto& l : bin_logits) logits.push_back(std::move(l[i]));
+            rendered[i] = reconstructors[worker]->render(song, plans[first + i], std::move(per_target), logits);
         });
         output.add(rendered.data(), &plans[first], n, params.threads);
         result.times.reconstruct += seconds_since(tr);

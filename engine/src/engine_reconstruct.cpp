@@ -118,14 +118,39 @@ void StemAccumulator::flush(std::size_t until, const Audio& song, StemSink& sink
 
 namespace {
 
+// One delta-logit array per target, each window_frames × num_bins (a usage error otherwise).
+void check_bin_logits(const std::vector<std::vector<float>>& masks, const std::vector<std::vector<float>>& logits,
+                      const ModelConfig& cfg) {
+    if (logits.size() != masks.size())
+        throw usage_error("render: " + std::to_string(logits.size()) + " bin logit arrays for " +
+                          std::to_string(masks.size()) + " targets");
+    for (const auto& l : logits)
+        if (l.size() != std::size_t(cfg.window_frames()) * std::size_t(cfg.num_bins()))
+            throw usage_error("render: bin logits of " + std::to_string(l.size()) + " values, expected window_frames × num_bins");
+}
+
+// Adds each target's delta logits (on the net's grid; warped to the rows of `src` when given, else the
+// masks are on that grid) to its bin masks, then normalises the targets jointly where a delta moved one.
+void add_bin_logits(std::vector<std::vector<float>>& masks, const std::vector<std::vector<float>>& logits,
+                    const ModelConfig& cfg, const std::vector<double>* src) {
+    check_bin_logits(masks, logits, cfg);
+    bool moved = false;
+    for (std::size_t t = 0; t < masks.size(); ++t) {
+        const auto d = src ? warp_rows(logits[t].data(), std::size_t(cfg.window_frames()), cfg.num_bins(), *src) : logits[t];
+        moved |= apply_bin_logits(masks[t].data(), d.data(), std::min(masks[t].size(), d.size()));
+    }
+    if (moved) normalise_jointly(masks);  // unmoved, they are the jointly normalised band masks expanded
+}
+
 // Default: warp the masks onto the original song's STFT frames and filter the original mixture.
 class MaskWarpReconstructor : public SegmentReconstructor {
 public:
     MaskWarpReconstructor(const ModelConfig& cfg, const BandToBin& band_to_bin, const BinRefiner& refiner)
         : cfg_(cfg), band_to_bin_(band_to_bin), refiner_(refiner), stft_({cfg.n_fft, cfg.hop}) {}
 
-    SegmentAudio render(const Audio& song, const SegmentPlan& plan,
-                        std::vector<std::vector<float>> masks) override {
+    using SegmentReconstructor::render;
+    SegmentAudio render(const Audio& song, const SegmentPlan& plan, std::vector<std::vector<float>> masks,
+                        const std::vector<std::vector<float>>& bin_logits) override {
         normalise_jointly(masks);
         const int hop = cfg_.hop, bands = band_to_bin_.num_bands(), window = cfg_.window_frames();
         // Only the cross-fade span is kept (StemAccumulator weighs it). It is rebuilt from a chunk aligned
@@ -155,16 +180,22 @@ public:
         std::vector<Spectrogram> mix;
         if (x.size() == 2) pair = stft_.forward_pair(x[0].data(), x[1].data(), chunk_frames);
         else for (const auto& ch : x) mix.push_back(stft_.forward(ch.data(), ch.size()));
+        // A model with per-bin logits: whole bin masks, each bin's delta logit warped like the band masks
+        // (a linear map of the top level's features, so this equals warping those), added to the expanded
+        // mask's logit, then the targets normalised jointly again (per bin, as each may now claim more).
         // A model that refines its bins: whole bin masks, refined on the song's own frames with the
         // chunk's mid magnitudes (the net's input is the stretched mid; the refinement looks only at a bin's
         // neighbours), then normalised jointly again (two targets may both have claimed more of a bin).
         std::vector<std::vector<float>> refined;
+        const std::size_t bins = std::size_t(cfg_.num_bins());
+        if (refiner_.active() || !bin_logits.empty()) {
+            for (const auto& w : warped) refined.push_back(band_to_bin_.expand_rows(w));
+            if (!bin_logits.empty()) add_bin_logits(refined, bin_logits, cfg_, &src);
+        }
         if (refiner_.active()) {
             const auto mid = detail::extract_mid_region(song, double(chunk_start), chunk_frames);
-            for (const auto& w : warped) refined.push_back(band_to_bin_.expand_rows(w));
             refiner_.refine(magnitude_rows(stft_.forward(mid.data(), mid.size()), src.size()), refined);
         }
-        const std::size_t bins = std::size_t(cfg_.num_bins());
         for (std::size_t t = 0; t < warped.size(); ++t) {
             const float* rows = warped[t].data();
             const float* bin_rows = refined.empty() ? nullptr : refined[t].data();
@@ -199,11 +230,13 @@ public:
                          const BinRefiner& refiner)
         : cfg_(cfg), band_to_bin_(band_to_bin), stretch_(stretch), refiner_(refiner), stft_({cfg.n_fft, cfg.hop}) {}
 
-    SegmentAudio render(const Audio& song, const SegmentPlan& plan,
-                        std::vector<std::vector<float>> masks) override {
+    using SegmentReconstructor::render;
+    SegmentAudio render(const Audio& song, const SegmentPlan& plan, std::vector<std::vector<float>> masks,
+                        const std::vector<std::vector<float>>& bin_logits) override {
         normalise_jointly(masks);
         std::vector<std::vector<float>> norm;
         for (const auto& m : masks) norm.push_back(band_to_bin_.expand_rows(m));
+        if (!bin_logits.empty()) add_bin_logits(norm, bin_logits, cfg_, nullptr);  // on the net's own grid
         Audio region(song.num_channels(), 0, song.sample_rate_hz);
         for (int c = 0; c < song.num_channels(); ++c)
             region.channels[c] = detail::extract_region(song.channels[c], plan.region_start, plan.region_frames);

@@ -36,8 +36,15 @@ public:
     // band_masks: one per target, on the model grid in the net's bands (window_frames × num_bands,
     // time-major; Separator::predict_band_masks_for_queries). Expanded to bins with the model's BandToBin.
     // The masks are taken by value: they are normalised jointly in place.
-    virtual SegmentAudio render(const Audio& song, const SegmentPlan& plan,
-                                std::vector<std::vector<float>> band_masks) = 0;
+    // bin_logits: for a model with per-bin logits (Separator::has_bin_logits), one per target on the same
+    // grid (window_frames × num_bins; predict_band_masks_for_queries), else empty. They are moved with
+    // the band masks onto the frames the mask is applied on, added to the expanded masks' logits
+    // (apply_bin_logits), and the targets' bin masks normalised jointly again.
+    virtual SegmentAudio render(const Audio& song, const SegmentPlan& plan, std::vector<std::vector<float>> band_masks,
+                                const std::vector<std::vector<float>>& bin_logits) = 0;
+    SegmentAudio render(const Audio& song, const SegmentPlan& plan, std::vector<std::vector<float>> band_masks) {
+        return render(song, plan, std::move(band_masks), {});
+    }
 };
 
 // The cross-faded output while segments arrive: song frames [base, base + held) of every target.

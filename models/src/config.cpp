@@ -53,6 +53,8 @@ void ModelConfig::validate() const {
           "fine_regions", "must be 0 (no bin refinement) or divide num_bands");
     check(repetition_neighbours >= 0 && repetition_neighbours <= 16, "repetition_neighbours",
           "must be in 0..16 (0: no repetition input)");
+    check(band_split_channels >= 0 && band_split_channels <= 64, "band_split_channels",
+          "must be in 0..64 (0: no band-split input)");
     check(embedding_size >= 1 && embedding_size <= 4096, "embedding_size", "must be in 1..4096");
     check(training_steps >= 0, "training_steps", "must be ≥ 0");
 }
@@ -65,7 +67,8 @@ std::string ModelConfig::to_json() const {
         {"shared_levels", shared_levels}, {"top_decoder", to_string(top_decoder)},
         {"block_kernels", to_string(block_kernels)}, {"mid_blocks", mid_blocks},
         {"query_profile", query_profile}, {"fine_regions", fine_regions},
-        {"repetition_neighbours", repetition_neighbours},
+        {"repetition_neighbours", repetition_neighbours}, {"band_split_channels", band_split_channels},
+        {"bin_logits", bin_logits},
         {"instruments", instruments}, {"training_data", training_data}, {"training_steps", training_steps},
         {"window", "hann-periodic"}, {"stft_center", true}, {"stereo", "mid; one mask for both channels"},
         {"band_scale", "mel (HTK), triangular, 0..sample_rate/2"}};
@@ -96,6 +99,9 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& w
         if (j.contains("fine_regions")) c.fine_regions = j["fine_regions"].get<int>();  // absent in v1–v5 files: off
         if (j.contains("repetition_neighbours"))  // absent in v1–v6 files: no repetition input
             c.repetition_neighbours = j["repetition_neighbours"].get<int>();
+        if (j.contains("band_split_channels"))  // absent in v1–v6 files: no band-split input
+            c.band_split_channels = j["band_split_channels"].get<int>();
+        if (j.contains("bin_logits")) c.bin_logits = j["bin_logits"].get<bool>();  // absent in v1–v6 files: off
         if (j.contains("instruments")) c.instruments = j["instruments"].get<std::vector<std::string>>();
         if (j.contains("training_data")) c.training_data = j["training_data"].get<std::string>();
         if (j.contains("training_steps")) c.training_steps = j["training_steps"].get<long>();

@@ -169,6 +169,189 @@ torch::Tensor sparse_rows_differentiable(const torch::Tensor& in, const torch::T
 }
 
 namespace {
+// Rows of a [rows, ...] tensor in parallel chunks; each lambda call gets [r0, r1).
+template <typename F>
+void over_rows(int64_t rows, const F& f) { at::parallel_for(0, rows, 16, f); }
+
+typedef float Lanes8 __attribute__((vector_size(32)));  // 8 channels: one AVX register, two SSE ones
+
+// One row of the band-split forward with C a multiple of 8: each run of entries of one band (they come
+// sorted by band) sums into 8-channel registers, added to the band's outputs when the band changes
+// (one broadcast multiply-add per entry instead of C scalar ones).
+void band_split_row_lanes(const float* a, const int64_t* band, const int64_t* bin, const float* w, int64_t J,
+                          int64_t C, float* o) {
+    for (int64_t c0 = 0; c0 < C; c0 += 8)
+        for (int64_t j = 0; j < J;) {
+            const int64_t b = band[j];
+            Lanes8 acc{};
+            for (; j < J && band[j] == b; ++j) {
+                Lanes8 wj;
+                std::memcpy(&wj, w + j * C + c0, sizeof(wj));
+                acc += wj * a[bin[j]];
+            }
+            Lanes8 out;
+            std::memcpy(&out, o + b * C + c0, sizeof(out));
+            out += acc;
+            std::memcpy(o + b * C + c0, &out, sizeof(out));
+        }
+}
+
+struct BandSplitFn : public torch::autograd::Function<BandSplitFn> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& in_any, const torch::Tensor& band,
+                                 const torch::Tensor& bin, const torch::Tensor& w_any, const torch::Tensor& bias_any) {
+        const auto in = in_any.contiguous(), w = w_any.contiguous(), bias = bias_any.contiguous();
+        ctx->save_for_backward({in, band, bin, w});
+        const int64_t rows = in.size(0), F = in.size(1), B = bias.size(0), C = bias.size(1), J = w.size(0);
+        auto out = torch::empty({rows, B, C}, in.options());
+        const float* ip = in.data_ptr<float>();
+        const float* wp = w.data_ptr<float>();
+        const float* bp = bias.data_ptr<float>();
+        const int64_t* bd = band.data_ptr<int64_t>();
+        const int64_t* bn = bin.data_ptr<int64_t>();
+        float* op = out.data_ptr<float>();
+        over_rows(rows, [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) {
+                const float* a = ip + r * F;
+                float* o = op + r * B * C;
+                std::copy_n(bp, B * C, o);
+                if (C % 8 == 0) {
+                    band_split_row_lanes(a, bd, bn, wp, J, C, o);
+                    continue;
+                }
+                for (int64_t j = 0; j < J; ++j) {
+                    const float x = a[bn[j]];
+                    const float* wj = wp + j * C;
+                    float* ob = o + bd[j] * C;
+                    for (int64_t c = 0; c < C; ++c) ob[c] += wj[c] * x;
+                }
+            }
+        });
+        return out;
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grad) {
+        const auto saved = ctx->get_saved_variables();
+        const auto& in = saved[0];
+        const auto& band = saved[1];
+        const auto& bin = saved[2];
+        const auto& w = saved[3];
+        const auto g = grad[0].contiguous();
+        const int64_t rows = in.size(0), F = in.size(1), B = g.size(1), C = g.size(2), J = w.size(0);
+        const float* ip = in.data_ptr<float>();
+        const float* wp = w.data_ptr<float>();
+        const float* gp = g.data_ptr<float>();
+        const int64_t* bd = band.data_ptr<int64_t>();
+        const int64_t* bn = bin.data_ptr<int64_t>();
+        torch::Tensor grad_in, grad_w = torch::zeros_like(w);
+        if (ctx->needs_input_grad(0)) {
+            grad_in = torch::zeros_like(in);
+            float* gi = grad_in.data_ptr<float>();
+            over_rows(rows, [&](int64_t r0, int64_t r1) {
+                for (int64_t r = r0; r < r1; ++r)
+                    for (int64_t j = 0; j < J; ++j) {
+                        const float* gb = gp + (r * B + bd[j]) * C;
+                        float s = 0.0f;
+                        for (int64_t c = 0; c < C; ++c) s += wp[j * C + c] * gb[c];
+                        gi[r * F + bn[j]] += s;
+                    }
+            });
+        }
+        // Each worker owns a range of entries (and so of grad_w's rows); rows in order within it.
+        float* gw = grad_w.data_ptr<float>();
+        at::parallel_for(0, J, 64, [&](int64_t j0, int64_t j1) {
+            for (int64_t r = 0; r < rows; ++r)
+                for (int64_t j = j0; j < j1; ++j) {
+                    const float x = ip[r * F + bn[j]];
+                    const float* gb = gp + (r * B + bd[j]) * C;
+                    for (int64_t c = 0; c < C; ++c) gw[j * C + c] += x * gb[c];
+                }
+        });
+        return {grad_in, torch::Tensor(), torch::Tensor(), grad_w, g.sum(0)};
+    }
+};
+
+struct BinLogitsFn : public torch::autograd::Function<BinLogitsFn> {
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& feat_any,
+                                 const torch::Tensor& band_of, const torch::Tensor& w_any, const torch::Tensor& bias_any) {
+        const auto feat = feat_any.contiguous(), w = w_any.contiguous(), bias = bias_any.contiguous();
+        ctx->save_for_backward({feat, band_of, w});
+        const int64_t rows = feat.size(0), B = feat.size(1), C = feat.size(2), F = w.size(0);
+        auto out = torch::empty({rows, F}, feat.options());
+        const float* fp = feat.data_ptr<float>();
+        const float* wp = w.data_ptr<float>();
+        const float* bp = bias.data_ptr<float>();
+        const int64_t* bo = band_of.data_ptr<int64_t>();
+        float* op = out.data_ptr<float>();
+        over_rows(rows, [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r) {
+                const float* f = fp + r * B * C;
+                float* o = op + r * F;
+                if (C == 8) {  // one register per bin (the top level's 8 channels, v1–v6)
+                    for (int64_t k = 0; k < F; ++k) {
+                        Lanes8 fk, wk;
+                        std::memcpy(&fk, f + bo[k] * 8, sizeof(fk));
+                        std::memcpy(&wk, wp + k * 8, sizeof(wk));
+                        const Lanes8 p = fk * wk;
+                        o[k] = bp[k] + (((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7])));
+                    }
+                    continue;
+                }
+                for (int64_t k = 0; k < F; ++k) {
+                    const float* fk = f + bo[k] * C;
+                    const float* wk = wp + k * C;
+                    float s = bp[k];
+                    for (int64_t c = 0; c < C; ++c) s += wk[c] * fk[c];
+                    o[k] = s;
+                }
+            }
+        });
+        return out;
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grad) {
+        const auto saved = ctx->get_saved_variables();
+        const auto& feat = saved[0];
+        const auto& band_of = saved[1];
+        const auto& w = saved[2];
+        const auto g = grad[0].contiguous();
+        const int64_t rows = feat.size(0), B = feat.size(1), C = feat.size(2), F = w.size(0);
+        const float* fp = feat.data_ptr<float>();
+        const float* wp = w.data_ptr<float>();
+        const float* gp = g.data_ptr<float>();
+        const int64_t* bo = band_of.data_ptr<int64_t>();
+        auto grad_feat = torch::zeros_like(feat), grad_w = torch::zeros_like(w);
+        float* gf = grad_feat.data_ptr<float>();
+        over_rows(rows, [&](int64_t r0, int64_t r1) {
+            for (int64_t r = r0; r < r1; ++r)
+                for (int64_t k = 0; k < F; ++k) {
+                    const float gk = gp[r * F + k];
+                    float* o = gf + (r * B + bo[k]) * C;
+                    for (int64_t c = 0; c < C; ++c) o[c] += gk * wp[k * C + c];
+                }
+        });
+        float* gw = grad_w.data_ptr<float>();
+        at::parallel_for(0, F, 64, [&](int64_t k0, int64_t k1) {
+            for (int64_t r = 0; r < rows; ++r)
+                for (int64_t k = k0; k < k1; ++k) {
+                    const float gk = gp[r * F + k];
+                    const float* fk = fp + (r * B + bo[k]) * C;
+                    for (int64_t c = 0; c < C; ++c) gw[k * C + c] += gk * fk[c];
+                }
+        });
+        return {grad_feat, torch::Tensor(), grad_w, g.sum(0)};
+    }
+};
+}  // namespace
+
+torch::Tensor band_split(const torch::Tensor& in, const torch::Tensor& band, const torch::Tensor& bin,
+                         const torch::Tensor& w, const torch::Tensor& bias) {
+    return BandSplitFn::apply(in, band, bin, w, bias);
+}
+
+torch::Tensor bin_logits(const torch::Tensor& feat, const torch::Tensor& band_of, const torch::Tensor& w,
+                         const torch::Tensor& bias) {
+    return BinLogitsFn::apply(feat, band_of, w, bias);
+}
+
+namespace {
 // The direct 3×3 convolution. LibTorch hands these to oneDNN, which reorders the activations into and
 // out of its 16-channel blocked layout around every call and, for the net's 8-channel levels, pads
 // them to 16 channels (half the arithmetic wasted): the top decoder level's two convolutions plus

@@ -15,6 +15,16 @@ torch::Tensor sparse_rows(const torch::Tensor& in, const torch::Tensor& dst, con
 // The same with a gradient (the transposed map, by the same loop): for training.
 torch::Tensor sparse_rows_differentiable(const torch::Tensor& in, const torch::Tensor& dst, const torch::Tensor& src,
                                          const torch::Tensor& w, int64_t out_cols);
+// The band-split input (ModelConfig::band_split_channels), differentiable in all three of in, w and
+// bias: out[r, band[j], c] = bias[band[j], c] + Σ_j w[j, c]·in[r, bin[j]]; in [R, F] → out [R, B, C].
+// As index ops it materialises [R, entries, C] (≈ 25 MB for two windows); this loops over the entries.
+torch::Tensor band_split(const torch::Tensor& in, const torch::Tensor& band, const torch::Tensor& bin,
+                         const torch::Tensor& w, const torch::Tensor& bias);
+// The per-bin output logits (ModelConfig::bin_logits), differentiable in feat, w and bias:
+// out[r, k] = bias[k] + Σ_c w[k, c]·feat[r, band_of[k], c]; feat [R, B, C] → out [R, F]. As index ops
+// it materialises [R, F, C] (a bin-resolution copy of the top level's activations).
+torch::Tensor bin_logits(const torch::Tensor& feat, const torch::Tensor& band_of, const torch::Tensor& w,
+                         const torch::Tensor& bias);
 // relu(group_norm(x, groups)·weight + bias), no autograd.
 torch::Tensor group_norm_relu(const torch::Tensor& x, int64_t groups, const torch::Tensor& weight,
                               const torch::Tensor& bias, double eps);

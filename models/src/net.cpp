@@ -270,6 +270,26 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
         torch::NoGradGuard g;
         repetition->weight.zero_();  // starts silent: a converted net keeps its masks
     }
+    if (c.band_split_channels > 0) {
+        // Each band's map draws its own fan-in's scale (a band has 1 to ~90 bins); the convolution into
+        // the stem's output starts at zero. It has a bias (at zero too) so that it runs on the direct 3×3
+        // kernel with the stem's output as its residual.
+        const int64_t C = c.band_split_channels, entries = fa_bands.numel();
+        const auto per_band = torch::bincount(fa_bands, {}, c.num_bands).to(torch::kFloat32);  // bins per band
+        const auto bound = per_band.index_select(0, fa_bands).rsqrt().unsqueeze(1);           // [entries, 1]
+        band_split_weight = register_parameter("band_split_weight", (torch::rand({entries, C}) * 2.0 - 1.0) * bound);
+        band_split_bias = register_parameter("band_split_bias", torch::zeros({c.num_bands, C}));
+        band_split_conv = register_module(
+            "band_split_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(C, ch[0], 3).padding(1)));
+        torch::NoGradGuard g;
+        band_split_conv->weight.zero_();  // starts silent: a converted net keeps its masks
+        band_split_conv->bias.zero_();
+    }
+    if (c.bin_logits) {
+        bin_logit_weight = register_parameter("bin_logit_weight", torch::zeros({c.num_bins(), ch[0]}));
+        bin_logit_bias = register_parameter("bin_logit_bias", torch::zeros({c.num_bins()}));
+        bin_band = register_buffer("bin_band", synthesis_filterbank(c).argmax(0));  // [bins]
+    }
 }
 
 // The sparse filterbank products as a plain loop over the COO entries of each row. The LibTorch
@@ -288,6 +308,36 @@ torch::Tensor sparse_filterbank(const torch::Tensor& x, const torch::Tensor& dst
 torch::Tensor LoopSepNetImpl::band_magnitudes(const torch::Tensor& mag) {
     // bands[..., b] = Σ_k A[b,k]·mag[..., k]
     return sparse_filterbank(mag, fa_bands, fa_bins, fa_weights, config.num_bands);
+}
+
+torch::Tensor LoopSepNetImpl::band_split_features(const torch::Tensor& mag, FilterbankPath path) {
+    if (config.band_split_channels == 0) throw usage_error("band_split_features: the model has no band-split input");
+    const int64_t n = mag.size(0), T = mag.size(1), C = config.band_split_channels, B = config.num_bands;
+    const auto x = torch::log1p(mag).reshape({n * T, mag.size(2)});
+    torch::Tensor out;  // [N·T, B, C]
+    if (path == FilterbankPath::Auto && x.device().is_cpu() && x.scalar_type() == torch::kFloat32) {
+        out = cpu::band_split(x, fa_bands, fa_bins, band_split_weight, band_split_bias);
+    } else {  // index ops, any device: [rows, entries, C] summed into the bands
+        const auto terms = x.index_select(1, fa_bins).unsqueeze(2) * band_split_weight;
+        out = torch::zeros({n * T, B, C}, x.options()).index_add(1, fa_bands, terms) + band_split_bias;
+    }
+    return out.view({n, T, B, C}).permute({0, 3, 1, 2}).contiguous();
+}
+
+torch::Tensor LoopSepNetImpl::bin_logit_delta(const torch::Tensor& top, FilterbankPath path) {
+    if (!config.bin_logits) throw usage_error("bin_logit_delta: the model has no per-bin logits");
+    const int64_t n = top.size(0), C = top.size(1), T = top.size(2), B = top.size(3);
+    const auto feat = top.permute({0, 2, 3, 1}).reshape({n * T, B, C});  // [rows, bands, channels]
+    torch::Tensor out;  // [N·T, bins]
+    if (path == FilterbankPath::Auto && feat.device().is_cpu() && feat.scalar_type() == torch::kFloat32)
+        out = cpu::bin_logits(feat, bin_band, bin_logit_weight, bin_logit_bias);
+    else
+        out = (feat.index_select(1, bin_band) * bin_logit_weight).sum(2) + bin_logit_bias;
+    return out.view({n, T, config.num_bins()});
+}
+
+torch::Tensor LoopSepNetImpl::apply_bin_logits(const torch::Tensor& m, const torch::Tensor& delta) {
+    return torch::sigmoid(torch::logit(m, double(kBinLogitEps)) + delta);
 }
 
 torch::Tensor LoopSepNetImpl::features(const torch::Tensor& mag) {
@@ -343,6 +393,10 @@ LoopSepNetImpl::Shared LoopSepNetImpl::shared_prefix(const torch::Tensor& mix_ma
             throw usage_error("repetition templates must be [windows, window_frames, num_bands] like the mixture's bands");
         out.x = out.x + repetition->forward(torch::log1p(rep.clamp_min(0.0)).unsqueeze(1));
     }
+    if (config.band_split_channels > 0) {  // the bins inside each band, added to the stem's output
+        const auto residual = out.x;
+        out.x = run_conv(band_split_conv, band_split_features(mix_mag), &residual);
+    }
     for (int i = 0; i < config.shared_levels; ++i) {
         out.x = enc[i]->as<FilmResBlock>()->forward(out.x, torch::Tensor());
         out.skips.push_back(out.x);
@@ -353,7 +407,7 @@ LoopSepNetImpl::Shared LoopSepNetImpl::shared_prefix(const torch::Tensor& mix_ma
     return out;
 }
 
-torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::Tensor& emb_in) {
+torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::Tensor& emb_in, torch::Tensor* top_features) {
     const int64_t n = shared.x.size(0);
     if (emb_in.size(0) != 1 && emb_in.size(0) != n)
         throw usage_error("mask: " + std::to_string(emb_in.size(0)) + " embeddings for " + std::to_string(n) + " windows");
@@ -379,8 +433,10 @@ torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::
         x = dec[i]->as<FilmResBlock>()->forward(x, emb);
         if (planes.defined()) x = x + profile_bias(planes, i);
     }
-    if (in_place) return head(x.relu_()).sigmoid_().squeeze(1);
-    return torch::sigmoid(head(torch::relu(x))).squeeze(1);  // [N, T, B]
+    const auto features = in_place ? x.relu_() : torch::relu(x);
+    if (top_features) *top_features = features;
+    if (in_place) return head(features).sigmoid_().squeeze(1);
+    return torch::sigmoid(head(features)).squeeze(1);  // [N, T, B]
 }
 
 LoopSepNetImpl::QueryWeights LoopSepNetImpl::query_weights(const torch::Tensor& query) {
@@ -398,7 +454,7 @@ LoopSepNetImpl::QueryWeights LoopSepNetImpl::query_weights(const torch::Tensor& 
     return q;
 }
 
-torch::Tensor LoopSepNetImpl::band_mask_for(const Shared& shared, const QueryWeights& q) {
+torch::Tensor LoopSepNetImpl::band_mask_for(const Shared& shared, const QueryWeights& q, torch::Tensor* top_features) {
     auto x = shared.x;
     std::vector<torch::Tensor> skips = shared.skips;
     const int levels = int(config.unet_channels.size()) - 1;
@@ -420,12 +476,16 @@ torch::Tensor LoopSepNetImpl::band_mask_for(const Shared& shared, const QueryWei
         x = dec[i]->as<FilmResBlock>()->forward_folded(x, q.norm2[next++]);
         if (!q.profile.empty()) x = x + q.profile[std::size_t(i)];
     }
+    if (top_features) *top_features = torch::relu(x);
     return cpu::relu_conv1x1_sigmoid(x, head->weight, head->bias);  // [N, T, B]
 }
 
 torch::Tensor LoopSepNetImpl::mask_from(const Shared& shared, const torch::Tensor& embeddings) {
     // bin mask = Σ_b S[b,k]·band_mask[b]  → [N, T, F]
-    auto m = sparse_filterbank(band_mask_from(shared, embeddings), fs_bins, fs_bands, fs_weights, config.num_bins());
+    torch::Tensor top;
+    auto m = sparse_filterbank(band_mask_from(shared, embeddings, config.bin_logits ? &top : nullptr), fs_bins, fs_bands,
+                               fs_weights, config.num_bins());
+    if (config.bin_logits) m = apply_bin_logits(m, bin_logit_delta(top));
     if (config.fine_regions == 0) return m;
     return refine(shared.mix_magnitudes, m, split_query(embeddings).first);
 }
@@ -491,6 +551,22 @@ LoopSepNet with_repetition_input(LoopSepNet& net, int neighbours) {
     config.repetition_neighbours = neighbours;
     config.validate();
     return rebuilt_with(net, config);  // the repetition convolution is new: it starts at zero
+}
+
+LoopSepNet with_band_split(LoopSepNet& net, int channels, std::uint64_t seed) {
+    if (net->config.band_split_channels > 0) throw usage_error("the model already has a band-split input");
+    ModelConfig config = net->config;
+    config.band_split_channels = channels;
+    config.validate();
+    torch::manual_seed(seed);  // the per-band maps: a fresh initialisation
+    return rebuilt_with(net, config);  // their convolution is new: it starts at zero
+}
+
+LoopSepNet with_bin_logits(LoopSepNet& net) {
+    if (net->config.bin_logits) throw usage_error("the model already has per-bin logits");
+    ModelConfig config = net->config;
+    config.bin_logits = true;
+    return rebuilt_with(net, config);  // the per-bin maps are new: they start at zero
 }
 
 LoopSepNet with_query_profile(LoopSepNet& net) {

@@ -89,8 +89,10 @@ struct LoopSepNetImpl : torch::nn::Module {
     Shared shared_prefix(const torch::Tensor& mix_magnitudes, const torch::Tensor& repetition_bands = torch::Tensor());
     FilmResBlockImpl& first_conditioned_block();  // the encoder level after the shared ones, or mid
     torch::Tensor mask_from(const Shared& shared, const torch::Tensor& embeddings);
-    // mask_from() before the band → bin map: band masks [N, T, bands] in [0, 1].
-    torch::Tensor band_mask_from(const Shared& shared, const torch::Tensor& embeddings);
+    // mask_from() before the band → bin map: band masks [N, T, bands] in [0, 1]. `top_features` (when
+    // given): the head's input relu(x) [N, C, T, bands] of the top decoder level (bin_logit_delta's input).
+    torch::Tensor band_mask_from(const Shared& shared, const torch::Tensor& embeddings,
+                                 torch::Tensor* top_features = nullptr);
     // Inference on the CPU: what band_mask_from() needs for one query, made once and used for every
     // batch of windows (the LibTorch calls that make them cost as much as a small layer each time):
     // each conditioned block's folded GroupNorm affine, and the up-samplings in their 1×1 form.
@@ -101,7 +103,16 @@ struct LoopSepNetImpl : torch::nn::Module {
     };
     QueryWeights query_weights(const torch::Tensor& query);  // a query vector [1, Q]
     // band_mask_from(shared, embedding) for the query of `q` (no autograd, float, CPU).
-    torch::Tensor band_mask_for(const Shared& shared, const QueryWeights& q);
+    torch::Tensor band_mask_for(const Shared& shared, const QueryWeights& q, torch::Tensor* top_features = nullptr);
+    // config.band_split_channels: magnitudes [N, T, bins] → [N, C, T, bands], each band's log1p bin
+    // magnitudes (its entries in the analysis filterbank) through the band's own linear map, + bias.
+    torch::Tensor band_split_features(const torch::Tensor& magnitudes, FilterbankPath path = FilterbankPath::Auto);
+    // config.bin_logits: the per-bin delta logits [N, T, bins] from the top level's features
+    // relu(x) [N, C, T, bands]: delta[k] = bias[k] + Σ_c weight[k, c]·features[c, bin_band[k]].
+    torch::Tensor bin_logit_delta(const torch::Tensor& top_features, FilterbankPath path = FilterbankPath::Auto);
+    // bin masks [N, T, bins] moved by delta logits of the same shape: sigmoid(logit(clamp(m, eps, 1 − eps)) + δ)
+    // (loopsep::apply_bin_logits on tensors, differentiable).
+    static torch::Tensor apply_bin_logits(const torch::Tensor& bin_masks, const torch::Tensor& delta);
     // config.fine_regions: the bin refinement (ModelConfig::fine_regions) of expanded band masks
     // [N, T, bins] for mixture magnitudes [N, T, bins] and FiLM embeddings [N or 1, E] → bin masks.
     // Its output d moves each m a fraction tanh(d) of the way to 1 (d > 0) or to 0 (d < 0): it stays in [0, 1].
@@ -127,6 +138,15 @@ struct LoopSepNetImpl : torch::nn::Module {
     // config.repetition_neighbours: the repetition template's log bands → the top level's channels, added
     // to the stem's output (3×3, no bias, starting at zero; registered only then, last).
     torch::nn::Conv2d repetition{nullptr};
+    // config.band_split_channels C: per analysis-filterbank entry j (band fa_bands[j], bin fa_bins[j]) its
+    // C weights, per band C biases, and the 3×3 convolution (C → the top level's channels, starting at
+    // zero) that adds the result to the stem's output. Registered only then, after the above.
+    torch::Tensor band_split_weight, band_split_bias;  // [entries, C], [bands, C]
+    torch::nn::Conv2d band_split_conv{nullptr};
+    // config.bin_logits: per bin, weights over the top level's channels and a bias (starting at zero), and
+    // the band that weighs the bin most in the band → bin map. Registered only then, last.
+    torch::Tensor bin_logit_weight, bin_logit_bias;    // [bins, C_top], [bins]
+    torch::Tensor bin_band;                            // [bins] int64 (a buffer, rebuilt from the config)
     // Sparse filterbanks as buffers (not saved: rebuilt from the config).
     torch::Tensor fa_bands, fa_bins, fa_weights, fs_bands, fs_bins, fs_weights;
 };
@@ -170,6 +190,13 @@ LoopSepNet with_fine_head(LoopSepNet& net, int regions);
 // parameter copied, the repetition convolution at zero, so the masks are unchanged (loopsep train
 // --resume --repetition K).
 LoopSepNet with_repetition_input(LoopSepNet& net, int neighbours);
+// The same net with a band-split input of `channels` values per band (config.band_split_channels): every
+// parameter copied, the per-band maps drawn fresh (`seed`), the convolution that adds them to the stem's
+// output at zero, so the masks are unchanged (loopsep train --resume --band-split C).
+LoopSepNet with_band_split(LoopSepNet& net, int channels, std::uint64_t seed);
+// The same net with per-bin output logits (config.bin_logits): every parameter copied, the per-bin maps
+// at zero, so the masks are unchanged up to the logit clamp (loopsep train --resume --bin-logits).
+LoopSepNet with_bin_logits(LoopSepNet& net);
 // Parameters (not buffers) + the config as metadata.
 SafetensorsFile to_safetensors(LoopSepNet& net, const ModelConfig& config);
 // Copies every parameter from `file`; any missing, extra or mis-shaped tensor is an input error naming `what`.

@@ -133,8 +133,9 @@ std::vector<float> Separator::window_bands(const std::vector<float>& mag) const 
 
 std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_queries(
     const std::vector<std::vector<float>>& mix, const std::vector<std::vector<float>>& embeddings,
-    const std::vector<std::vector<float>>* repetition) const {
+    const std::vector<std::vector<float>>* repetition, std::vector<std::vector<std::vector<float>>>* bin_logits) const {
     const auto& c = impl_->config;
+    const std::size_t per_bin_logits = std::size_t(c.window_frames()) * c.num_bins();
     const std::size_t per = std::size_t(c.window_frames()) * c.num_bins();
     const std::size_t per_band = std::size_t(c.window_frames()) * c.num_bands;
     if (embeddings.empty()) throw usage_error("predict_masks: no query embedding");
@@ -158,6 +159,11 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_q
                                   std::to_string(c.num_bands) + " bands");
     }
     std::vector<std::vector<std::vector<float>>> out(embeddings.size(), std::vector<std::vector<float>>(mix.size()));
+    if (bin_logits) {
+        bin_logits->clear();
+        if (has_bin_logits()) bin_logits->assign(embeddings.size(), std::vector<std::vector<float>>(mix.size()));
+        else bin_logits = nullptr;
+    }
     if (mix.empty()) return out;
     // Chunks of windows run on separate threads, each with ONE LibTorch thread (set_torch_threads): on 2
     // cores this costs half the CPU of one chunk on two OpenMP threads (bench_model: 6.6 vs 11.3 CPU-ms
@@ -195,9 +201,15 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_q
         }
         const auto shared = impl_->net->shared_prefix(batch, rep);
         for (std::size_t q = 0; q < embeddings.size(); ++q) {
-            const auto band_masks = impl_->net->band_mask_for(shared, queries[q]).contiguous();  // [n, T, bands]
-            const float* p = band_masks.data_ptr<float>();
+            torch::Tensor top;
+            const auto band_masks = impl_->net->band_mask_for(shared, queries[q], bin_logits ? &top : nullptr).contiguous();
+            const float* p = band_masks.data_ptr<float>();  // [n, T, bands]
             for (std::size_t i = 0; i < n; ++i) out[q][start + i].assign(p + i * per_band, p + (i + 1) * per_band);
+            if (!bin_logits) continue;
+            const auto delta = impl_->net->bin_logit_delta(top).contiguous();  // [n, T, bins]
+            const float* d = delta.data_ptr<float>();
+            for (std::size_t i = 0; i < n; ++i)
+                (*bin_logits)[q][start + i].assign(d + i * per_bin_logits, d + (i + 1) * per_bin_logits);
         }
     };
     parallel_for(chunks, int(workers), [&](std::size_t i, std::size_t) { run_chunk(i); });
@@ -206,10 +218,14 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_band_masks_for_q
 
 std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_queries(
     const std::vector<std::vector<float>>& mix, const std::vector<std::vector<float>>& embeddings) const {
-    auto out = predict_band_masks_for_queries(mix, embeddings);
+    std::vector<std::vector<std::vector<float>>> deltas;
+    auto out = predict_band_masks_for_queries(mix, embeddings, nullptr, &deltas);
     parallel_for(mix.size(), g_inference_threads.load(), [&](std::size_t i, std::size_t) {
         std::vector<std::vector<float>> window(out.size());
-        for (std::size_t q = 0; q < out.size(); ++q) window[q] = impl_->band_to_bin.expand_rows(out[q][i]);
+        for (std::size_t q = 0; q < out.size(); ++q) {
+            window[q] = impl_->band_to_bin.expand_rows(out[q][i]);
+            if (!deltas.empty()) apply_bin_logits(window[q].data(), deltas[q][i].data(), window[q].size());
+        }
         if (refines_bins()) refine_bin_masks(mix[i], window, embeddings);
         for (std::size_t q = 0; q < out.size(); ++q) out[q][i] = std::move(window[q]);
     });
@@ -219,6 +235,28 @@ std::vector<std::vector<std::vector<float>>> Separator::predict_masks_for_querie
 const BandToBin& Separator::band_to_bin() const { return impl_->band_to_bin; }
 
 bool Separator::refines_bins() const { return impl_->config.fine_regions > 0; }
+
+bool Separator::has_bin_logits() const { return impl_->config.bin_logits; }
+
+namespace {
+// m·e / (m·e + 1 − m) with e = exp(δ), δ held to ±60 (e stays finite in float; the mask is then within
+// 1e-26 of 0 or 1 anyway); δ = 0 leaves m. Returns whether any δ was non-zero.
+bool bin_logit_loop(float* __restrict m, const float* __restrict d, std::size_t n) {
+    bool moved = false;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (d[i] == 0.0f) continue;
+        moved = true;
+        const float mc = std::clamp(m[i], kBinLogitEps, 1.0f - kBinLogitEps);
+        const float me = mc * std::exp(std::clamp(d[i], -60.0f, 60.0f));
+        m[i] = me / (me + (1.0f - mc));
+    }
+    return moved;
+}
+}  // namespace
+
+bool apply_bin_logits(float* bin_masks, const float* delta_logits, std::size_t n) {
+    return bin_logit_loop(bin_masks, delta_logits, n);
+}
 
 void Separator::refine_bin_masks(const std::vector<float>& mix, std::vector<std::vector<float>>& masks,
                                  const std::vector<std::vector<float>>& queries) const {

@@ -4,7 +4,7 @@
 //   loopsep-train-gpu --cache FILE [--cache FILE2 ...] --out MODEL [--val-cache FILE]
 //       [--steps N] [--batch B] [--lr X] [--seed S] [--minutes M] [--resume MODEL]
 //       [--channels 8,16,32,64] [--bands 96] [--embedding 64] [--query-channels 16,32,64]
-//       [--shared-levels N] [--mid-blocks N] [--query-profile] [--fine-head R] [--repetition K] [--fine-lr-scale X] [--warmup-steps N] [--val-every N] [--cpu] [--threads T]
+//       [--shared-levels N] [--mid-blocks N] [--query-profile] [--fine-head R] [--repetition K] [--band-split C] [--bin-logits] [--fine-lr-scale X] [--warmup-steps N] [--val-every N] [--cpu] [--threads T]
 //       [--replicas R] [--checkpoint FILE] [--checkpoint-every-min M]
 // Exit status 128 + the signal when SIGINT/SIGTERM stopped the run (saved, the schedule not done).
 #include <cstdlib>
@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
             const std::string a = argv[i];
             if (a == "--cpu") { p.cuda = false; continue; }
             if (a == "--query-profile") { p.query_profile = true; continue; }
+            if (a == "--bin-logits") { p.bin_logits = true; continue; }
             if (i + 1 >= argc) throw usage_error(a + ": needs a value");
             const std::string v = argv[++i];
             if (a == "--cache") caches.push_back(v);
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
             else if (a == "--top-channels") p.top_channels = std::atoi(v.c_str());
             else if (a == "--fine-head") p.fine_regions = std::atoi(v.c_str());
             else if (a == "--repetition") p.repetition_neighbours = std::atoi(v.c_str());
+            else if (a == "--band-split") p.band_split_channels = std::atoi(v.c_str());
             else if (a == "--fine-lr-scale") p.fine_lr_scale = std::atof(v.c_str());
             else if (a == "--warmup-steps") p.warmup_steps = std::atol(v.c_str());
             else throw usage_error("unknown option " + a);

@@ -59,6 +59,8 @@ void TrainParams::validate() const {
         throw usage_error("--fine-lr-scale must be in (0, 1000] (the bin refinement's learning rate over --lr)");
     if (repetition_neighbours < 0 || repetition_neighbours > 16)
         throw usage_error("--repetition must be in 1..16 (the bars whose median is the template; 0: the architecture's own)");
+    if (band_split_channels < 0 || band_split_channels > 64)
+        throw usage_error("--band-split must be in 1..64 (values per band from its bins; 0: the architecture's own)");
     if (warmup_steps < 0 || warmup_steps > steps) throw usage_error("--warmup-steps must be in 0..--steps");
     if (!(checkpoint_every_min > 0 && checkpoint_every_min <= 1e6))
         throw usage_error("--checkpoint-every-min must be in (0, 1000000] minutes");
@@ -695,11 +697,13 @@ void keep_checkpoint_architecture(TrainParams& p, const ModelConfig& c, const st
     refuse(p.top_channels > 0 && p.top_channels != c.unet_channels[0], "--top-channels");
     refuse(p.query_profile && !c.query_profile, "--query-profile");
     refuse(p.fine_regions > 0 && p.fine_regions != c.fine_regions, "--fine-head");
+    refuse(p.band_split_channels > 0 && p.band_split_channels != c.band_split_channels, "--band-split");
+    refuse(p.bin_logits && !c.bin_logits, "--bin-logits");
     p.shared_levels = -1;
     p.top_decoder.reset();
     p.block_kernels.reset();
-    p.mid_blocks = p.top_channels = p.fine_regions = 0;
-    p.query_profile = false;
+    p.mid_blocks = p.top_channels = p.fine_regions = p.band_split_channels = 0;
+    p.query_profile = p.bin_logits = false;
 }
 
 TrainResult train_model(const TrainParams& given, const SegmentCache& train, const SegmentCache* val, std::ostream& log) {
@@ -797,6 +801,20 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
             log << "repetition input over the " << p.repetition_neighbours
                 << " most alike bars added (its convolution starts at zero: the masks are unchanged)\n";
         }
+        if (p.band_split_channels > 0 && cfg.band_split_channels > 0 && p.band_split_channels != cfg.band_split_channels)
+            throw usage_error("--band-split " + std::to_string(p.band_split_channels) + ": " + p.resume +
+                              " already has a band-split input of " + std::to_string(cfg.band_split_channels) + " values per band");
+        if (p.band_split_channels > 0 && cfg.band_split_channels == 0) {
+            model = net::with_band_split(model, p.band_split_channels, p.seed);
+            cfg.band_split_channels = p.band_split_channels;
+            log << "band-split input of " << p.band_split_channels
+                << " values per band added (its convolution starts at zero: the masks are unchanged)\n";
+        }
+        if (p.bin_logits && !cfg.bin_logits) {
+            model = net::with_bin_logits(model);
+            cfg.bin_logits = true;
+            log << "per-bin output logits added (their weights start at zero: the masks are unchanged)\n";
+        }
     } else {
         if (p.shared_levels >= 0) cfg.shared_levels = p.shared_levels;
         if (p.top_decoder) cfg.top_decoder = *p.top_decoder;
@@ -806,6 +824,8 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
         if (p.query_profile) cfg.query_profile = true;
         if (p.fine_regions > 0) cfg.fine_regions = p.fine_regions;
         if (p.repetition_neighbours > 0) cfg.repetition_neighbours = p.repetition_neighbours;
+        if (p.band_split_channels > 0) cfg.band_split_channels = p.band_split_channels;
+        if (p.bin_logits) cfg.bin_logits = true;
         model = net::make_net(cfg, p.seed);
     }
     if (train.window_samples != cfg.num_window_samples())

@@ -14,6 +14,7 @@
 #include "loopsep/safetensors.h"
 #include "loopsep/train.h"
 #include <nlohmann/json.hpp>
+#include "error_expect.h"
 #include "test_util.h"
 
 using namespace loopsep;
@@ -769,4 +770,80 @@ TEST(Trainer, ResumingWithTheRepetitionInputAddsItAndTrainsItsConvolution) {
     again.steps = 2;
     train_model(again, train, &val, log);
     EXPECT_EQ(Separator::load(again.out)->config().repetition_neighbours, 2);
+}
+
+namespace {
+
+// Sum of |values| of the tensors of model file `path` whose names start with `prefix`.
+double weight_mass(const std::string& path, const std::string& prefix) {
+    double mass = 0;
+    for (const auto& [name, t] : read_safetensors(path).tensors)
+        if (name.rfind(prefix, 0) == 0)
+            for (float v : t.values) mass += std::abs(v);
+    return mass;
+}
+
+}  // namespace
+
+// Both finer-frequency paths from scratch: the loss falls, and the weights that start at zero move.
+TEST(Trainer, ANewModelWithTheBandSplitInputAndBinLogitsTrains) {
+    lt::TempDir dir;
+    TrainParams p = toy_train_params(dir.file("both.safetensors"));
+    p.band_split_channels = 4;
+    p.bin_logits = true;
+    const auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    const auto r = train_model(p, train, &val, log);
+    EXPECT_LT(r.last_loss, 0.7 * r.first_loss) << log.str();
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
+    const auto sep = Separator::load(p.out);
+    EXPECT_EQ(sep->config().band_split_channels, 4);
+    EXPECT_TRUE(sep->has_bin_logits());
+    EXPECT_GT(weight_mass(p.out, "band_split_conv."), 1e-3);
+    EXPECT_GT(weight_mass(p.out, "bin_logit_weight"), 1e-3);
+    EXPECT_GT(weight_mass(p.out, "bin_logit_bias"), 1e-3);
+}
+
+// Resuming a model with --band-split C --bin-logits converts it (its masks unchanged: tests/models),
+// a few steps move the new weights from zero, and the architecture then stays.
+TEST(Trainer, ResumingWithTheBandSplitInputAndBinLogitsAddsAndTrainsThem) {
+    TrainedToy toy;
+    auto& [dir, p, train, val, log, first] = toy;
+    TrainParams q = resumed_from(p, dir.file("finer.safetensors"));
+    q.band_split_channels = 4;
+    q.bin_logits = true;
+    q.steps = 10;
+    q.lr = 1e-3;
+    const auto r = train_model(q, train, &val, log);
+    EXPECT_NE(log.str().find("band-split input of 4 values per band added"), std::string::npos) << log.str();
+    EXPECT_NE(log.str().find("per-bin output logits added"), std::string::npos) << log.str();
+    EXPECT_TRUE(std::isfinite(r.last_loss));
+    const auto sep = Separator::load(q.out);
+    const int bins = sep->config().num_bins();
+    const auto entries = [&] {  // analysis filterbank entries of the toy config: what the per-band maps cover
+        ModelConfig c = p.config;
+        c.band_split_channels = 1;
+        const std::string tmp = dir.file("one.safetensors");
+        write_untrained_model(tmp, c, 1);
+        return read_safetensors(tmp).tensors.at("band_split_weight").values.size();
+    }();
+    EXPECT_EQ(sep->num_parameters() - Separator::load(p.out)->num_parameters(),
+              std::int64_t(entries * 4 + 32 * 4 + 8 * 4 * 9 + 8 + bins * (8 + 1)));
+    EXPECT_GT(weight_mass(q.out, "band_split_conv."), 1e-4);
+    EXPECT_GT(weight_mass(q.out, "bin_logit_"), 1e-4);
+    // Another channel count for a model that has one is refused; resuming without asking keeps both.
+    TrainParams other = resumed_from(q, dir.file("other.safetensors"));
+    other.band_split_channels = 5;
+    other.bin_logits = false;
+    EXPECT_THROW(train_model(other, train, &val, log), Error);
+    TrainParams again = resumed_from(q, dir.file("again.safetensors"));
+    again.band_split_channels = 0;
+    again.bin_logits = false;
+    again.steps = 2;
+    train_model(again, train, &val, log);
+    EXPECT_EQ(Separator::load(again.out)->config().band_split_channels, 4);
+    EXPECT_TRUE(Separator::load(again.out)->has_bin_logits());
+    TrainParams bad = p;
+    bad.band_split_channels = 65;
+    EXPECT_NE(lt::message_of([&] { bad.validate(); }).find("--band-split"), std::string::npos);
 }

@@ -93,6 +93,18 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     // own convolution beside the stem's (starting at zero, so a converted net keeps its masks). Without
     // a song around it (predict_masks on lone windows) a window is its own template.
     int repetition_neighbours = 0;
+    // The bins inside each band as a second input (v1–v6: 0, off). The band features are means: above
+    // ≈ 1.5 kHz a band holds several harmonics of a voice or a guitar, and the net cannot tell them from
+    // a noise of the same level. With C > 0 the log magnitudes of each band's bins (its support in the
+    // analysis filterbank) go through that band's own learned linear map to C values (+ bias), and the
+    // [C, time, bands] result enters the stem's output through its own 3×3 convolution (starting at
+    // zero, so a converted net keeps its masks).
+    int band_split_channels = 0;
+    // Per-bin output logits (v1–v6: off). The band mask is interpolated to the bins; with this on, each
+    // bin k also gets a delta logit from the top decoder level's features at the band that weighs it most
+    // (a per-bin linear map over the top level's channels, + bias, both starting at zero), and its mask is
+    // sigmoid(logit(clamp(m, eps, 1 − eps)) + delta) — apply_bin_logits().
+    bool bin_logits = false;
     // Values in a query vector (Separator::embed_query): the FiLM embedding, then the band profile if any.
     int query_vector_size() const { return embedding_size + (query_profile ? 2 * num_bands : 0); }
 
@@ -107,6 +119,14 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     std::uint64_t num_window_samples() const { return std::uint64_t(window_frames() - 1) * hop; }
     std::uint64_t segment_samples() const { return std::uint64_t(4.0 * 60.0 / reference_bpm * sample_rate_hz + 0.5); }
 };
+
+// A model with per-bin output logits (ModelConfig::bin_logits): bin masks (values in [0, 1], n of them)
+// ← sigmoid(logit(clamp(m, eps, 1 − eps)) + delta), computed as m·e^δ / (m·e^δ + 1 − m) (one exp per
+// value). A delta of exactly 0 leaves its mask as it is, bit for bit (sigmoid(logit(m)) = m; the clamp
+// only keeps the logit finite): a converted model's stems stay the band path's even through Rubber
+// Band, whose stretch back flips on mask differences of 1e-7. Returns whether any delta was non-zero.
+inline constexpr float kBinLogitEps = 1e-6f;
+bool apply_bin_logits(float* bin_masks, const float* delta_logits, std::size_t n);
 
 // The net's band-domain mask → a mask on every STFT bin: each bin is a convex combination of (at most a
 // few) neighbouring bands (the synthesis filterbank's columns sum to 1), so a band mask in [0,1] stays in
@@ -161,9 +181,16 @@ public:
     // `repetition` (optional, for a model with a repetition input): each window's repetition template,
     // window_frames() × num_bands band magnitudes (repetition_geometry(), loopsep/repetition.h); without
     // it each window is its own template.
+    // `bin_logits` (optional, for a model that has_bin_logits()): each query's windows' per-bin delta logits,
+    // bin_logits[query][window] = window_frames() × num_bins(), time-major; the bin masks are then
+    // apply_bin_logits() of the expanded band masks with them (before any refine_bin_masks()). Left empty
+    // for a model without them.
     std::vector<std::vector<std::vector<float>>> predict_band_masks_for_queries(
         const std::vector<std::vector<float>>& mix_magnitudes, const std::vector<std::vector<float>>& embeddings,
-        const std::vector<std::vector<float>>* repetition = nullptr) const;
+        const std::vector<std::vector<float>>* repetition = nullptr,
+        std::vector<std::vector<std::vector<float>>>* bin_logits = nullptr) const;
+    // Whether the model adds per-bin logits to its interpolated band masks (ModelConfig::bin_logits).
+    bool has_bin_logits() const;
     // The song's repetition (ModelConfig::repetition_neighbours): whether the model takes it, a window's band
     // magnitudes (its input to the templates: window_frames() × num_bands from the window's
     // window_frames() × num_bins() magnitudes, the net's own filterbank), and the templates' geometry.

@@ -166,6 +166,13 @@ struct TrainParams {
     // this many most alike other bars. 0: the architecture's own. With --resume, converts a net without it
     // first (net::with_repetition_input: its convolution starts at zero, the masks unchanged).
     int repetition_neighbours = 0;
+    // The bins inside each band as an input (ModelConfig::band_split_channels): this many values per band.
+    // 0: the architecture's own. With --resume, converts a net without it first (net::with_band_split: the
+    // per-band maps drawn fresh, their convolution into the stem's output at zero, the masks unchanged).
+    int band_split_channels = 0;
+    // Per-bin output logits (ModelConfig::bin_logits). false: the architecture's own. With --resume,
+    // converts a net without them first (net::with_bin_logits: the per-bin maps at zero, the masks unchanged).
+    bool bin_logits = false;
     // Learning-rate warm-up: the rate rises linearly from 0 over the first `warmup_steps` steps, then
     // follows the cosine schedule (0: none). A resume starts Adam afresh, and its first full-rate steps
     // move every weight by about the learning rate whatever its gradient: the warm-up avoids that jolt.
