@@ -32,8 +32,11 @@
 //                     strongly negative.
 //   silent            an estimate below −60 dBFS (RMS) although the target plays: a failure, not an answer
 //
+// passes2: the query path with SeparationParams::passes = 2 (pass 2 queried by the song's own most confident
+// bars); it also reports each target's self-query confidence and how many bars made it.
+//
 // usage: bench_separate --data DIR --model FILE [--max-songs N] [--catalog DB]
-//                       [--variants query,joint,proto,catalog,rubberband,fixed,stretch]
+//                       [--variants query,joint,proto,catalog,rubberband,fixed,stretch,passes2]
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -150,6 +153,7 @@ int main(int argc, char** argv) {
     std::map<std::string, std::map<std::string, std::string>> worst_other;  // the stem it resembled most, last song
     std::map<std::string, double> leak_sec;   // seconds of audio the leakage was measured on
     std::map<std::string, double> variant_sec, variant_audio_sec;  // wall time and audio seconds per variant
+    std::map<std::string, Stat> sq_confidence, sq_bars;  // passes2: per instrument
     double audio_sec = 0, run_sec = 0, joint_song_sec = 0;
     for (const Song& song : songs) {
         Audio mix;
@@ -161,7 +165,9 @@ int main(int argc, char** argv) {
             QualityScores q = compare(stems.at(inst), est);
             sdr[inst][variant].add(q.sdr_db);
             sisdr[inst][variant].add(q.si_sdr_db);
-            if (variant != "query" && variant != "proto" && variant != "catalog" && variant != "joint") return;
+            if (variant != "query" && variant != "proto" && variant != "catalog" && variant != "joint" &&
+                variant != "passes2")
+                return;
             double best_other = -INFINITY;
             for (const auto& [name, stem] : stems) {
                 if (name == inst || stem.peak() < 1e-4f) continue;
@@ -212,6 +218,10 @@ int main(int argc, char** argv) {
                         leak_sec[inst] += l.measured_sec;
                     }
                 }
+                if (variant == "passes2" && !r.self_query.empty()) {
+                    sq_confidence[inst].add(r.self_query[0].confidence);
+                    sq_bars[inst].add(double(r.self_query[0].segments.size()));
+                }
                 score(variant, r.stems[0]);
             };
             if (variants.count("query")) run("query", other_embeddings.front(), {});
@@ -220,6 +230,7 @@ int main(int argc, char** argv) {
             if (variants.count("fixed")) { SeparationParams p; p.grid = GridMode::Fixed; run("fixed", other_embeddings.front(), p); }
             if (variants.count("rubberband")) { SeparationParams p; p.input_stretch = InputStretch::RubberBand; run("rubberband", other_embeddings.front(), p); }
             if (variants.count("stretch")) { SeparationParams p; p.reconstruct = Reconstruction::Stretch; run("stretch", other_embeddings.front(), p); }
+            if (variants.count("passes2")) { SeparationParams p; p.passes = 2; run("passes2", other_embeddings.front(), p); }
             std::fprintf(stderr, "%s %s done\n", song.name.c_str(), inst.c_str());
         }
         if (variants.count("joint") && !joint_targets.empty()) {
@@ -234,7 +245,7 @@ int main(int argc, char** argv) {
         }
     }
     std::vector<std::string> cols;
-    for (const char* c : {"query", "joint", "proto", "catalog", "rubberband", "fixed", "stretch"})
+    for (const char* c : {"query", "passes2", "joint", "proto", "catalog", "rubberband", "fixed", "stretch"})
         if (variants.count(c)) cols.push_back(c);
     cols.push_back("irm");
     cols.push_back("mix");
@@ -260,6 +271,8 @@ int main(int argc, char** argv) {
                         worst_other[inst][variant].c_str());
         std::printf("\n");
     }
+    for (auto& [inst, c] : sq_confidence)
+        std::printf("passes2 self-query %-8s mean confidence %.3f, %.1f bars\n", inst.c_str(), c.mean(), sq_bars[inst].mean());
     for (auto& [v, sec] : variant_sec) {
         if (v == "joint") std::printf("joint (every target in one call): %.1f x real time\n", joint_song_sec / sec);
         else std::printf("%s: %.1f x real time\n", v.c_str(), variant_audio_sec[v] / sec);

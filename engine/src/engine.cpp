@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <cmath>
 
 #include "engine_plan.h"
 #include "engine_reconstruct.h"
+#include "engine_self_query.h"
 #include "loopsep/error.h"
 #include "loopsep/model.h"
 #include "loopsep/parallel.h"
@@ -41,6 +43,7 @@ void SeparationParams::validate() const {
     if (batch_segments < 1 || batch_segments > 256)
         throw usage_error("batch_segments must be in 1..256 (got " + std::to_string(batch_segments) + ")");
     if (threads < 1 || threads > 64) throw usage_error("threads must be in 1..64 (got " + std::to_string(threads) + ")");
+    if (passes < 1 || passes > 2) throw usage_error("passes must be 1 or 2 (got " + std::to_string(passes) + ")");
 }
 
 Engine::Engine(std::shared_ptr<const Separator> model, std::string model_tag)
@@ -153,12 +156,7 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
 
     // Per worker: its own FFT plans and reconstructor (scratch buffers are not shared).
     std::vector<std::unique_ptr<Stft>> stfts;
-    std::vector<std::unique_ptr<detail::SegmentReconstructor>> reconstructors;
-    const detail::BinRefiner refiner{model_.get(), embeddings};
-    for (int i = 0; i < params.threads; ++i) {
-        stfts.push_back(std::make_unique<Stft>(StftParams{cfg.n_fft, cfg.hop}));
-        reconstructors.push_back(make_reconstructor(params.reconstruct, cfg, model_->band_to_bin(), stretch, refiner));
-    }
+    for (int i = 0; i < params.threads; ++i) stfts.push_back(std::make_unique<Stft>(StftParams{cfg.n_fft, cfg.hop}));
     // A model with a repetition input sees, beside each window, the median of the song's most alike
     // bars: a first pass keeps every window's band magnitudes (window_frames × bands floats, ~74 KB a bar,
     // a tenth of the window's magnitudes), the templates are made from them, and the main pass below
@@ -175,6 +173,23 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
         templates = repetition_templates(bands, model_->repetition_geometry(), &result.repetition_segments);
         result.times.model += seconds_since(tm);
     }
+    // Two passes: pass 1 over the song with the given queries picks each target's most confident bars; their
+    // estimates make the queries of the pass below (engine_self_query.h). The beat grid, the plans and the
+    // templates serve both passes; the windows are stretched again (holding them would grow with the song).
+    std::vector<std::map<int, std::vector<float>>> leave_one_out(targets.size());
+    if (params.passes == 2) {
+        auto sq = detail::make_self_queries(
+            *model_, plans.size(),
+            [&](std::size_t w, std::size_t worker) { return window_magnitude(song, plans[w], cfg, params, *stfts[worker]); },
+            embeddings, templates, params.batch_segments, params.threads, &result.times.stretch, &result.times.model);
+        embeddings = std::move(sq.embeddings);
+        leave_one_out = std::move(sq.leave_one_out);
+        result.self_query = std::move(sq.info);
+    }
+    std::vector<std::unique_ptr<detail::SegmentReconstructor>> reconstructors;
+    const detail::BinRefiner refiner{model_.get(), embeddings};
+    for (int i = 0; i < params.threads; ++i)
+        reconstructors.push_back(make_reconstructor(params.reconstruct, cfg, model_->band_to_bin(), stretch, refiner));
     for (std::size_t first = 0; first < plans.size(); first += params.batch_segments) {
         const std::size_t n = std::min<std::size_t>(params.batch_segments, plans.size() - first);
         auto ts = Clock::now();
@@ -192,6 +207,19 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
         std::vector<std::vector<std::vector<float>>> bin_logits;  // [target][segment], a model with per-bin logits
         auto masks = model_->predict_band_masks_for_queries(mags, embeddings,  // [target][segment], in bands
                                                              templates.empty() ? nullptr : &batch_templates, &bin_logits);
+        // A window whose estimate is part of a target's self-query is queried by the other bars only.
+        for (std::size_t t = 0; t < leave_one_out.size(); ++t)
+            for (const auto& [w, query] : leave_one_out[t]) {
+                if (std::size_t(w) < first || std::size_t(w) >= first + n) continue;
+                const std::size_t i = std::size_t(w) - first;
+                std::vector<std::vector<float>> one_template;
+                if (!batch_templates.empty()) one_template.push_back(batch_templates[i]);
+                std::vector<std::vector<std::vector<float>>> one_logits;
+                auto one = model_->predict_band_masks_for_queries({mags[i]}, {query}, one_template.empty() ? nullptr : &one_template,
+                                                                  bin_logits.empty() ? nullptr : &one_logits);
+                masks[t][i] = std::move(one[0][0]);
+                if (!bin_logits.empty()) bin_logits[t][i] = std::move(one_logits[0][0]);
+            }
         mags.clear();
         result.times.model += seconds_since(tm);
 

@@ -78,6 +78,7 @@ nlohmann::json schedule_json(const TrainParams& p) {
             {"augment_eq_db", p.augment_eq_db},
             {"augment_pitch_semitones", p.augment_pitch_semitones},
             {"generic_fraction", p.generic_fraction},
+            {"self_query_fraction", p.self_query_fraction},
             {"accompaniment_only", p.accompaniment_only}};
 }
 
@@ -102,6 +103,7 @@ std::vector<std::string> apply_schedule(const nlohmann::json& s, TrainParams& p)
     p.augment_eq_db = s.at("augment_eq_db").get<double>();
     p.augment_pitch_semitones = s.at("augment_pitch_semitones").get<double>();
     p.generic_fraction = s.at("generic_fraction").get<double>();
+    p.self_query_fraction = s.value("self_query_fraction", 0.0);   // absent before same-song queries: none
     p.accompaniment_only = s.at("accompaniment_only").get<std::vector<std::string>>();
     return changed;
 }
@@ -141,6 +143,7 @@ void write(const std::string& path, const RunState& s, const ModelConfig& config
                                 {"arng", rng_text(s.arng)},
                                 {"grng", rng_text(s.grng)},
                                 {"crng", rng_text(s.crng)},
+                                {"srng", rng_text(s.srng)},
                                 {"adam_steps", adam_steps},
                                 {"has_average", average != nullptr},
                                 {"schedule", s.schedule},
@@ -177,6 +180,7 @@ Checkpoint parse(SafetensorsFile file, const std::string& what) {
         s.arng = rng_from(run, "arng", what);
         s.grng = rng_from(run, "grng", what);
         s.crng = rng_from(run, "crng", what);
+        if (run.contains("srng")) s.srng = rng_from(run, "srng", what);
         s.schedule = run.at("schedule");
         s.data = run.at("data");
         c.adam_steps = run.at("adam_steps");

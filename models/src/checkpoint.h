@@ -8,7 +8,7 @@
 //  * the weight average (TrainParams::ema_decay) per parameter ("average/<name>");
 //  * in the metadata "run": the schedule's parameters (steps, learning rate, warm-up, time limit, the
 //    example recipe), the steps done and the minutes spent, the best validation score behind --out,
-//    and the three random streams (examples, augmentation, generic sounds). The streams are the data
+//    and the random streams (examples, augmentation, generic sounds, repetition context, same-song queries). The streams are the data
 //    order: every batch is drawn from them, there is no epoch list.
 // float32 and the streams' full states: a resumed run takes the very steps the uninterrupted one would.
 #pragma once
@@ -37,6 +37,7 @@ struct RunState {
     bool saved = false;                 // written by this run, holding
     double best_sdr_db = 0;             //   this validation score (a resumed run replaces it only when beaten)
     std::mt19937_64 rng, arng, grng, crng;  // examples, augmentation, generic sounds, repetition context
+    std::mt19937_64 srng;               // same-song queries (absent from older checkpoints, which had none)
     nlohmann::json schedule;            // schedule_json() of the run's parameters
     nlohmann::json data;                // data_json() of its training cache
 };

@@ -89,6 +89,19 @@ std::vector<float> Separator::embed_query(const Audio& loop) const {
     return std::vector<float>(emb.data_ptr<float>(), emb.data_ptr<float>() + emb.numel());
 }
 
+std::vector<float> Separator::embed_query_magnitudes(const std::vector<float>& mag) const {
+    const auto& c = impl_->config;
+    const std::size_t bins = std::size_t(c.num_bins());
+    if (mag.empty() || mag.size() % bins != 0)
+        throw usage_error("embed_query_magnitudes: " + std::to_string(mag.size()) + " values are not whole frames of " +
+                          std::to_string(bins) + " bins");
+    torch::NoGradGuard g;
+    const auto in = torch::from_blob(const_cast<float*>(mag.data()), {1, int64_t(mag.size() / bins), int64_t(bins)},
+                                     torch::kFloat32).clamp_min(0.0f);
+    auto emb = impl_->net->embed(in).contiguous();
+    return std::vector<float>(emb.data_ptr<float>(), emb.data_ptr<float>() + emb.numel());
+}
+
 std::vector<float> Separator::prototype(const std::vector<std::vector<float>>& embeddings) {
     if (embeddings.empty()) throw usage_error("prototype: no embeddings");
     std::vector<float> mean(embeddings[0].size(), 0.0f);

@@ -1,6 +1,8 @@
-// The repetition context of training and validation examples (train_data.h): the same stems in other bars
-// of their songs, and the templates made from them with loopsep/repetition.h, as the engine makes them.
+// What the song's other bars give training and validation examples (train_data.h): the repetition context
+// (the same stems in other bars of their songs, and the templates made from them with loopsep/repetition.h,
+// as the engine makes them) and same-song queries.
 #include <algorithm>
+#include <cmath>
 
 #include "loopsep/error.h"
 #include "loopsep/model.h"
@@ -25,7 +27,74 @@ torch::Tensor bands_of(net::LoopSepNet& model, const torch::Tensor& spec) {
     return model->band_magnitudes(spec.abs().transpose(1, 2).contiguous()).to(torch::kCPU).contiguous();
 }
 
+// The bars of `song` other than `bar` where `instrument` has an active segment, ascending.
+std::vector<std::uint32_t> other_active_bars(const SegmentCache& c, const Index& ix, std::uint32_t song,
+                                             std::uint32_t bar, int instrument) {
+    std::vector<std::uint32_t> out;
+    const auto it = ix.song_bars.find(song);
+    if (it == ix.song_bars.end()) return out;
+    for (std::uint32_t b : it->second) {
+        if (b == bar) continue;
+        const int64_t o = segment_at(c, ix, song, b, instrument);
+        if (o >= 0 && c.segments[o].active) out.push_back(b);
+    }
+    return out;
+}
+
 }  // namespace
+
+SelfQuery pick_self_query(const SegmentCache& c, const Index& ix, std::uint32_t song, std::uint32_t bar, int instrument,
+                          std::mt19937_64& srng) {
+    SelfQuery q;
+    const auto bars = other_active_bars(c, ix, song, bar, instrument);
+    if (bars.empty()) return q;
+    q.bar = bars[srng() % bars.size()];
+    q.target = segment_at(c, ix, song, q.bar, instrument);
+    for (int64_t o : ix.bars.at({song, q.bar}))
+        if (o != q.target) q.rest.push_back(o);
+    q.leak_db = std::uniform_real_distribution<double>(kSelfQueryLeakMinDb, kSelfQueryLeakMaxDb)(srng);
+    return q;
+}
+
+torch::Tensor self_query_audio(const DeviceCache& dc, const std::vector<SelfQuery>& picks, const std::vector<float>& gain) {
+    torch::NoGradGuard g;
+    const int64_t N = int64_t(picks.size());
+    std::size_t J = 1;
+    for (const auto& q : picks) J = std::max(J, q.rest.size());
+    std::vector<int64_t> t_idx(N, -1), r_idx(N * J, -1);
+    std::vector<float> t_gain(N, 0.0f), r_gain(N * J, 0.0f);
+    for (int64_t i = 0; i < N; ++i) {
+        if (picks[i].target < 0) continue;
+        t_idx[i] = picks[i].target;
+        t_gain[i] = gain[i];
+        for (std::size_t j = 0; j < picks[i].rest.size(); ++j) {
+            r_idx[i * J + j] = picks[i].rest[j];
+            r_gain[i * J + j] = gain[i];   // the bar as mixed, at the query's level
+        }
+    }
+    const auto target = dc.mix(t_idx, t_gain, N, 1), rest = dc.mix(r_idx, r_gain, N, int64_t(J));
+    std::vector<float> leak(N, 0.0f);
+    for (int64_t i = 0; i < N; ++i) leak[i] = float(std::pow(10.0, picks[i].leak_db / 10.0));
+    const auto ratio = torch::from_blob(leak.data(), {N}, torch::kFloat32).clone().to(target.device());
+    // Scale the rest so that its energy is `ratio` times the target's (0 where either is silent).
+    const auto e_t = target.square().sum(1), e_r = rest.square().sum(1);
+    const auto scale = torch::where(e_r > 1e-12, (e_t * ratio / e_r.clamp_min(1e-12)).sqrt(), torch::zeros_like(e_r));
+    return target + rest * scale.unsqueeze(1);
+}
+
+std::vector<int64_t> val_self_queries(const SegmentCache& c, const std::vector<std::vector<int64_t>>& stems,
+                                      const std::vector<int>& instruments, std::uint64_t seed) {
+    const Index ix(c);
+    std::mt19937_64 rng(seed * 6364136223846793005ULL + 1442695040888963407ULL);
+    std::vector<int64_t> out(stems.size(), -1);
+    for (std::size_t i = 0; i < stems.size(); ++i) {
+        if (stems[i].empty()) continue;
+        const auto& s = c.segments[stems[i][0]];
+        const auto bars = other_active_bars(c, ix, s.song, s.bar, instruments[i]);
+        if (!bars.empty()) out[i] = segment_at(c, ix, s.song, bars[rng() % bars.size()], instruments[i]);
+    }
+    return out;
+}
 
 void add_repetition_context(Batch& out, const SegmentCache& c, const Index& ix, const DeviceCache& dc,
                             const std::vector<int64_t>& mix_idx, const std::vector<float>& mix_gain,

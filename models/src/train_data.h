@@ -1,7 +1,7 @@
 // INTERNAL (LibTorch): the training data as the trainer sees it — the segment cache on the device, its
-// index by instrument and bar, a batch of examples — and the batch's repetition context (the song's other
-// bars, for a net with a repetition input: ModelConfig::repetition_neighbours). For trainer.cpp and
-// train_context.cpp only.
+// index by instrument and bar, a batch of examples — and what the song's other bars give an example: the
+// repetition context (for a net with a repetition input: ModelConfig::repetition_neighbours) and same-song
+// queries (TrainParams::self_query_fraction). For trainer.cpp, train_context.cpp and the trainer's tests.
 #pragma once
 
 #include <torch/torch.h>
@@ -87,6 +87,9 @@ struct Batch {
     // Random EQ (TrainParams::augment_eq_db; empty: none), one curve per example for the target, the
     // rest of the mixture and the query, applied to their spectra in loss_fn.
     std::vector<augment::EqCurve> target_eq, rest_eq, query_eq;
+    // Per example: queried by another bar of its own song (add_self_queries; empty: none is). Such a query
+    // is the same recording as the target, so the augmentation gives it the example's pitch and target EQ.
+    std::vector<char> self_query;
     // The repetition context (add_repetition_context; undefined without): for each example b, kContextBars
     // other bars m of the songs its stems come from, the same stems at the same gains, split as the
     // example is into its target and the rest (row b·kContextBars + m; [B·kContextBars, L]).
@@ -118,5 +121,38 @@ torch::Tensor repetition_input(net::LoopSepNet& model, const Batch& b, const tor
 torch::Tensor song_repetition_input(net::LoopSepNet& model, const SegmentCache& c, const Index& ix,
                                     const DeviceCache& dc, const std::vector<int64_t>& stems,
                                     const torch::Tensor& mix_mag);
+
+// ---------------------------------------------------------------------------
+// Same-song queries (TrainParams::self_query_fraction): what `separate --passes 2` queries the net with —
+// the target as heard in other bars of the song, with what a first pass leaks of the rest.
+
+// The rest of the other bar's mixture is added this far under the target's energy (uniform in dB). A
+// first pass's estimate in the bars the engine picks (where the target's share is highest) leaks the rest
+// at roughly its SDR there: −25 dB is nearly the clean target (the "E" ceiling's query), −5 dB a poor
+// estimate (v6's mean validation SDR is 4–5 dB).
+constexpr double kSelfQueryLeakMinDb = -25.0, kSelfQueryLeakMaxDb = -5.0;
+
+struct SelfQuery {
+    int64_t target = -1;           // the instrument's segment in the other bar; −1: none (keep the foreign query)
+    std::uint32_t bar = 0;         // that bar
+    std::vector<int64_t> rest;     // the bar's other stems: the leakage
+    double leak_db = 0;            // the rest's energy over the target's, dB
+};
+
+// A same-song query for an example of `instrument` in (song, bar): another bar of the song where the
+// instrument plays (never `bar` itself), uniformly, and a leakage level in [kSelfQueryLeakMinDb,
+// kSelfQueryLeakMaxDb], both from `srng`. No other such bar: target −1 (the level is then not drawn).
+SelfQuery pick_self_query(const SegmentCache& c, const Index& ix, std::uint32_t song, std::uint32_t bar, int instrument,
+                          std::mt19937_64& srng);
+
+// The queries' waveforms [N, L]: each pick's target at `gain`, plus its rest scaled to leak_db under the
+// target's energy (nothing where the rest is silent). Picks with target −1 give zero rows.
+torch::Tensor self_query_audio(const DeviceCache& dc, const std::vector<SelfQuery>& picks, const std::vector<float>& gain);
+
+// Validation: for each window (its stems, its instrument) the segment of its instrument in another bar of
+// its song where it plays, −1 if none — chosen from its own stream seeded by `seed`, so the foreign
+// validation set is unchanged.
+std::vector<int64_t> val_self_queries(const SegmentCache& c, const std::vector<std::vector<int64_t>>& stems,
+                                      const std::vector<int>& instruments, std::uint64_t seed);
 
 }  // namespace loopsep::train_data

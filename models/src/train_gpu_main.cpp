@@ -5,7 +5,7 @@
 //       [--steps N] [--batch B] [--lr X] [--seed S] [--minutes M] [--resume MODEL]
 //       [--channels 8,16,32,64] [--bands 96] [--embedding 64] [--query-channels 16,32,64]
 //       [--shared-levels N] [--mid-blocks N] [--query-profile] [--fine-head R] [--repetition K] [--band-split C] [--bin-logits] [--fine-lr-scale X] [--warmup-steps N] [--val-every N] [--cpu] [--threads T]
-//       [--replicas R] [--checkpoint FILE] [--checkpoint-every-min M]
+//       [--replicas R] [--checkpoint FILE] [--checkpoint-every-min M] [--self-query-fraction F]
 // Exit status 128 + the signal when SIGINT/SIGTERM stopped the run (saved, the schedule not done).
 #include <cstdlib>
 #include <cstring>
@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
             else if (a == "--augment-pitch") p.augment_pitch_semitones = std::atof(v.c_str());
             else if (a == "--out-last") p.out_last = v;
             else if (a == "--generic-fraction") p.generic_fraction = std::atof(v.c_str());
+            else if (a == "--self-query-fraction") p.self_query_fraction = std::atof(v.c_str());
             else if (a == "--loss") p.loss = parse_train_loss(v);
             else if (a == "--silent-fraction") p.silent_fraction = std::atof(v.c_str());
             else if (a == "--channels") p.config.unet_channels = detail::parse_int_list(v, a);

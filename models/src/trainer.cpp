@@ -50,6 +50,8 @@ void TrainParams::validate() const {
         throw usage_error("--augment-pitch must be in 0..6 semitones (the largest random pitch shift)");
     if (!(generic_fraction >= 0 && generic_fraction <= 0.5))
         throw usage_error("--generic-fraction must be in 0..0.5 (the share of examples with a generic target, and of those with a generic distractor)");
+    if (!(self_query_fraction >= 0 && self_query_fraction <= 1))
+        throw usage_error("--self-query-fraction must be in [0, 1] (the share of examples queried by another bar of their own song)");
     if (mid_blocks < 0 || mid_blocks > 8) throw usage_error("--mid-blocks must be in 1..8 (0: the architecture's own)");
     if (top_channels < 0 || top_channels > 1024)
         throw usage_error("--top-channels must be in 1..1024 (0: the architecture's own)");
@@ -129,6 +131,12 @@ void augment_batch(Batch& batch, const TrainParams& p, const std::vector<char>& 
             batch.rest_eq.push_back(augment::random_eq_curve(arng));
             batch.query_eq.push_back(augment::random_eq_curve(arng));
         }
+        // A same-song query is the same recording as the target: its pitch and EQ (drawn above all the
+        // same, so the stream stays where it would be without same-song queries).
+        if (!batch.self_query.empty() && batch.self_query[b]) {
+            q_ratio[b] = ratio[b];
+            if (p.augment_eq_db > 0) batch.query_eq.back() = batch.target_eq.back();
+        }
     }
     if (p.augment_pitch_semitones > 0) {
         batch.mix = augment::resample(batch.mix, ratio);
@@ -197,10 +205,14 @@ void add_generic_sounds(Batch& out, const std::vector<char>& as_target, const st
 // `grng`: the generic sounds' own stream (null: none, TrainParams::generic_fraction = 0); `cfg`: the
 // net's window geometry, which places the generic sounds' bar (required with `grng`).
 // `crng`: the repetition context's own stream (null: no context; for a net with a repetition input).
+// `srng`: same-song queries' own stream (null: none, TrainParams::self_query_fraction = 0).
 Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc, const TrainParams& p,
                    std::mt19937_64& rng, std::mt19937_64* arng = nullptr, std::mt19937_64* grng = nullptr,
-                   const ModelConfig* cfg = nullptr, std::mt19937_64* crng = nullptr) {
+                   const ModelConfig* cfg = nullptr, std::mt19937_64* crng = nullptr, std::mt19937_64* srng = nullptr) {
     const int64_t B = p.batch;
+    // Each example's (song, bar, instrument) for a same-song query; instrument −1: a generic target (none).
+    std::vector<std::uint32_t> ex_song(B, 0), ex_bar(B, 0);
+    std::vector<int> ex_inst(B, -1);
     std::vector<char> paired(B, 0), generic_target(B, 0), generic_distractor(B, 0);
     std::vector<int64_t> mix_idx(B * kSlots, -1), tgt_idx(B, -1), q_idx(B, -1);
     std::vector<float> mix_gain(B * kSlots, 0.0f), tgt_gain(B, 0.0f), q_gain(B, 1.0f);
@@ -230,6 +242,7 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
                 tgt_gain[b] = mix_gain[b * kSlots + j];
                 paired[b] = 1;
                 generic_distractor[b] = generic_distractor[b - 1];
+                ex_song[b] = t.song; ex_bar[b] = t.bar; ex_inst[b] = int(t.instrument);
                 q_idx[b] = pick_query(c, ix, t.instrument, t.song, t.source, rng);
                 q_gain[b] = float(db_to_gain(-12.0 * u(rng)));
                 continue;
@@ -272,6 +285,7 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
         }
         q_idx[b] = pick_query(c, ix, inst, silent ? ~0u : song, source, rng);
         q_gain[b] = float(db_to_gain(-12.0 * u(rng)));
+        ex_song[b] = song; ex_bar[b] = bar; ex_inst[b] = generic ? -1 : inst;
         if (generic) {   // the drawn stems stay as the rest of the mixture; the target is generated
             if (!silent) mix_idx[b * kSlots] = -1;
             tgt_idx[b] = -1;
@@ -282,6 +296,22 @@ Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc
     out.mix = dc.mix(mix_idx, mix_gain, B, kSlots);
     out.target = dc.mix(tgt_idx, tgt_gain, B, 1);
     out.query = dc.mix(q_idx, q_gain, B, 1);
+    if (srng) {
+        // Same-song queries replace the foreign one for their share of the examples (a silent target's
+        // too: its song's other bars tell the net what to keep out), at the foreign query's level.
+        std::vector<SelfQuery> picks(B);
+        out.self_query.assign(B, 0);
+        for (int64_t b = 0; b < B; ++b) {
+            if (!(u(*srng) < p.self_query_fraction) || ex_inst[b] < 0) continue;
+            picks[b] = pick_self_query(c, ix, ex_song[b], ex_bar[b], ex_inst[b], *srng);
+            out.self_query[b] = picks[b].target >= 0;
+        }
+        if (std::find(out.self_query.begin(), out.self_query.end(), 1) != out.self_query.end()) {
+            std::vector<float> flag(out.self_query.begin(), out.self_query.end());
+            const auto f = torch::from_blob(flag.data(), {B, 1}, torch::kFloat32).clone().to(out.query.device());
+            out.query = out.query * (1.0f - f) + self_query_audio(dc, picks, q_gain) * f;
+        }
+    }
     torch::Tensor added_target, added_rest;  // generic sounds, which repeat in the context too
     if (grng)
         add_generic_sounds(out, generic_target, generic_distractor, paired, *cfg, *grng,
@@ -440,7 +470,17 @@ struct ValExample {
     std::vector<int64_t> stems;  // all stems of the bar (the real mixture)
     int64_t target;              // -1 when the target is silent in this bar
     int64_t query, wrong_query;  // wrong_query: another instrument's loop (-1 if none)
+    int64_t self_query = -1;     // the target in another bar of its song (val_self_queries; -1: none)
 };
+
+// Sets each window's same-song query (TrainParams::self_query_fraction): the set itself is unchanged.
+void add_val_self_queries(const SegmentCache& c, std::vector<ValExample>& set, std::uint64_t seed) {
+    std::vector<std::vector<int64_t>> stems;
+    std::vector<int> instruments;
+    for (const auto& e : set) { stems.push_back(e.stems); instruments.push_back(e.instrument); }
+    const auto picked = val_self_queries(c, stems, instruments, seed);
+    for (std::size_t i = 0; i < set.size(); ++i) set[i].self_query = picked[i];
+}
 
 std::vector<ValExample> make_val_set(const SegmentCache& c, int per_instrument, std::uint64_t seed) {
     Index ix(c);
@@ -507,6 +547,7 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
     const int64_t L = c.window_samples, len = std::min<int64_t>(int64_t(cfg.segment_samples()), L);
     const int64_t start = (L - len) / 2;
     std::map<int, std::vector<double>> m, irm, band_irm, mixs, wrong, wrong_stem, wrong_band_irm, leak;
+    std::map<int, std::vector<double>> self, foreign_same;   // same-song queries, and the foreign one on those windows
     std::map<std::string, std::vector<std::pair<double, double>>> by_source;  // (model, IRM) SDR
     const auto fa = net::analysis_filterbank(cfg).to(dc.codes.device());    // [B, F], rows sum to 1
     const auto fs_t = net::synthesis_filterbank(cfg).to(dc.codes.device()).t().contiguous();  // [F, B]
@@ -543,6 +584,12 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         by_source[c.instruments[e.instrument] + " / " + c.sources[c.segments[e.target].source]].push_back(
             {m[e.instrument].back(), irm[e.instrument].back()});
         mixs[e.instrument].push_back(sdr(ref, centre_mix));
+        if (e.self_query >= 0) {
+            auto sq = dc.mix({e.self_query}, {1.0f}, 1, 1);
+            auto sm = model->mask(mag, model->embed(net::stft_magnitude(sq, cfg)), rep).transpose(1, 2);
+            self[e.instrument].push_back(sdr(ref, net::istft(X * sm, cfg, L).narrow(1, start, len)[0]));
+            foreign_same[e.instrument].push_back(m[e.instrument].back());
+        }
         if (e.wrong_query >= 0) {
             auto wq = dc.mix({e.wrong_query}, {1.0f}, 1, 1);
             auto wm = model->mask(mag, model->embed(net::stft_magnitude(wq, cfg)), rep).transpose(1, 2);
@@ -597,6 +644,11 @@ EvalReport evaluate(net::LoopSepNet& model, const SegmentCache& c, const DeviceC
         r.mean_sdr_wrong_band_irm_db /= n;
     }
     if (nl) r.mean_leakage_db /= nl;
+    for (const auto& [inst, v] : self) {
+        r.self_query_examples += int(v.size());
+        r.mean_sdr_self_query_db += mean(v) / double(self.size());
+        r.mean_sdr_foreign_same_windows_db += mean(foreign_same[inst]) / double(self.size());
+    }
     for (const auto& [key, scores] : by_source) {
         SourceScores& s = r.per_source[key];
         s.examples = int(scores.size());
@@ -663,6 +715,10 @@ void print_report(const EvalReport& r, std::ostream& o) {
       << r.mean_sdr_mixture_db << ", wrong query " << r.mean_sdr_wrong_query_db << " (its instrument's own stem "
       << r.mean_sdr_wrong_stem_db << ", its band IRM " << r.mean_sdr_wrong_band_irm_db << "); mean leakage "
       << r.mean_leakage_db << " dB\n";
+    if (r.self_query_examples > 0)
+        o << "  same-song queries (another bar's true target): mean SDR " << r.mean_sdr_self_query_db << " dB over "
+          << r.self_query_examples << " windows (the foreign query on the same windows: "
+          << r.mean_sdr_foreign_same_windows_db << " dB)\n";
 }
 
 void print_sources(const EvalReport& r, std::ostream& o) {
@@ -842,6 +898,11 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
         cfg.training_data += a.str();
     }
     if (p.loss != TrainLoss::Magnitude) cfg.training_data += std::string("; ") + train_loss_name(p.loss) + " loss";
+    if (p.self_query_fraction > 0) {
+        std::ostringstream a;
+        a << "; same-song queries in " << p.self_query_fraction * 100 << " % of examples";
+        cfg.training_data += a.str();
+    }
     if (p.generic_fraction > 0) {
         std::ostringstream a;
         a << "; generic sounds (noise bands, harmonic tones) as " << p.generic_fraction * 100
@@ -877,6 +938,7 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
         vdc = std::make_unique<DeviceCache>(*val, dev);
         vset = make_val_set(*val, p.val_examples, 12345);
         log << "validation: " << vset.size() << " examples from " << val->songs.size() << " songs\n";
+        if (p.self_query_fraction > 0) add_val_self_queries(*val, vset, 12345);
     }
     int64_t n_params = 0;
     for (const auto& t : model->parameters()) n_params += t.numel();
@@ -912,6 +974,11 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
     std::mt19937_64 arng(p.seed * 104729 + 3);
     std::mt19937_64 grng(p.seed * 15485863 + 11);
     std::mt19937_64 crng(p.seed * 2654435761u + 29);  // the repetition context's bars
+    std::mt19937_64 srng(p.seed * 1000003 + 41);        // same-song queries
+    if (p.self_query_fraction > 0)
+        log << "same-song queries: " << p.self_query_fraction * 100 << " % of examples are queried by their target in"
+            << " another bar of their song, the rest of that bar " << -kSelfQueryLeakMaxDb << " to " << -kSelfQueryLeakMinDb
+            << " dB under it\n";
     if (cfg.repetition_neighbours > 0)
         log << "repetition input: each example's template is the median of the " << cfg.repetition_neighbours
             << " most alike of " << kContextBars << " other bars of its songs\n";
@@ -920,6 +987,7 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
         arng = ck->state.arng;
         grng = ck->state.grng;
         crng = ck->state.crng;
+        srng = ck->state.srng;
     }
     if (p.generic_fraction > 0)
         log << "generic sounds: " << p.generic_fraction * 100 << " % of examples have one as target (queried by another"
@@ -965,6 +1033,7 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
         st.arng = arng;
         st.grng = grng;
         st.crng = crng;
+        st.srng = srng;
         st.schedule = checkpoint::schedule_json(p);
         st.data = checkpoint::data_json(train);
         checkpoint::write(p.checkpoint, st, cfg, model, opt, average ? &average->values() : nullptr);
@@ -1007,7 +1076,8 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
             static_cast<torch::optim::AdamOptions&>(opt.param_groups()[g].options()).lr(lr * group_lr_scale[g]);
         auto batch = sample_batch(train, ix, dc, p, rng, augmenting ? &arng : nullptr,
                                   p.generic_fraction > 0 ? &grng : nullptr, &cfg,
-                                  cfg.repetition_neighbours > 0 ? &crng : nullptr);
+                                  cfg.repetition_neighbours > 0 ? &crng : nullptr,
+                                  p.self_query_fraction > 0 ? &srng : nullptr);
         double lv = 0;
         if (replicas) {
             opt.zero_grad();

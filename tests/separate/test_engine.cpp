@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "engine_self_query.h"
 #include "loopsep/catalog.h"
 #include "loopsep/engine.h"
 #include "loopsep/error.h"
@@ -419,4 +420,124 @@ TEST(Engine, TheFinerFrequencyPathsKeepTheStemsAtZeroAndBinLogitsReachTheSong) {
                                                       r[3].residual.channels[c][i] - song.channels[c][i]));
         EXPECT_LT(max_err, 1e-4);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Two passes (SeparationParams::passes; engine/src/engine_self_query.h)
+
+// Which bars make a self-query, on shares given by hand: by share, not below −20 dB nor 6 dB under the
+// best bar, never a near-silent bar, four of them (one more as a stand-in), none when under two qualify.
+TEST(SelfQueryBars, TheMostConfidentAudibleBarsAreChosen) {
+    using detail::choose_self_query_bars;
+    const std::vector<double> share{0.5, 0.02, 0.4, 0.6, 0.001, 0.3, 0.45, 0.9};
+    std::vector<double> energy(share.size(), 1.0);
+    energy[7] = 1e-5;   // a near-silent bar: its share is noise
+    const auto c = choose_self_query_bars(share, energy);
+    EXPECT_EQ(c.main, (std::vector<int>{3, 0, 6, 2}));
+    EXPECT_EQ(c.candidates, (std::vector<int>{3, 0, 6, 2, 5}));
+    EXPECT_NEAR(c.confidence, (0.6 + 0.5 + 0.45 + 0.4) / 4, 1e-12);
+    // 6 dB under the best: bar 5 (0.3) drops out when the best is 1.3 (a quarter of it is 0.325).
+    auto strong = share;
+    strong[3] = 1.3;
+    EXPECT_EQ(choose_self_query_bars(strong, energy).candidates, (std::vector<int>{3, 0, 6, 2}));
+    // Two bars are enough; one is not.
+    EXPECT_EQ(choose_self_query_bars({0.2, 0.3}, {1.0, 1.0}).main, (std::vector<int>{1, 0}));
+    EXPECT_TRUE(choose_self_query_bars({0.2, 0.001, 0.002}, {1.0, 1.0, 1.0}).main.empty());
+    EXPECT_EQ(choose_self_query_bars({0.2, 0.001, 0.002}, {1.0, 1.0, 1.0}).confidence, 0.0);
+}
+
+TEST(SelfQueryBars, TheShareIsTheEstimatesEnergyOverTheMixturesInTheCentre) {
+    // 4 frames × 2 bins, centre = frames 1..2; mask 0.5 on bin 0, 1 on bin 1.
+    const std::vector<float> mag{9, 9, 1, 2, 3, 4, 9, 9}, mask{1, 1, 0.5f, 1, 0.5f, 1, 1, 1};
+    const double want = (0.25 * 1 + 4 + 0.25 * 9 + 16) / (1 + 4 + 9 + 16);
+    EXPECT_NEAR(detail::estimated_share(mask, mag, 2, 1, 2), want, 1e-12);
+    EXPECT_EQ(detail::estimated_share(mask, std::vector<float>(8, 0.0f), 2, 1, 2), 0.0);
+}
+
+namespace {
+// 8 bars at 120 BPM (2 s each): kick on every beat, hat on eighths, and a plucked 220 Hz tone with
+// harmonics on every beat — except in bars 3 and 4, where the tone is absent.
+Audio song_with_a_gap(bool with_tone_everywhere = false) {
+    const int rate = 44100;
+    Audio song(2, std::size_t(16.0 * rate), rate);
+    std::uint32_t lcg = 99;
+    for (std::size_t i = 0; i < song.frames(); ++i) {
+        const double t = double(i) / rate, beat_sec = 0.5;
+        const double in_beat = std::fmod(t, beat_sec), in_eighth = std::fmod(t, beat_sec / 2);
+        const int beat = int(t / beat_sec), bar = beat / 4;
+        const double kick = in_beat < 0.12 ? std::sin(2 * M_PI * 55 * in_beat) * std::exp(-in_beat * 30) * (beat % 4 == 0 ? 1.0 : 0.6) : 0.0;
+        lcg = lcg * 1664525u + 1013904223u;
+        const double hat = in_eighth < 0.03 ? (double(lcg >> 8) / double(1u << 24) - 0.5) * std::exp(-in_eighth * 150) * 0.4 : 0.0;
+        double tone = 0;
+        if (with_tone_everywhere || (bar != 3 && bar != 4))
+            for (int h = 1; h <= 6; ++h) tone += std::sin(2 * M_PI * 220.0 * h * t) / h;
+        tone *= 0.25 * std::exp(-in_beat * 3);
+        for (auto& ch : song.channels) ch[i] = float(0.6 * kick + hat + tone);
+    }
+    return song;
+}
+
+// The tone alone, 2 s at 120 BPM: the query.
+Audio tone_loop() {
+    Audio loop(1, std::size_t(2.0 * 44100), 44100);
+    for (std::size_t i = 0; i < loop.frames(); ++i) {
+        const double t = double(i) / 44100, in_beat = std::fmod(t, 0.5);
+        double tone = 0;
+        for (int h = 1; h <= 6; ++h) tone += std::sin(2 * M_PI * 220.0 * h * t) / h;
+        loop.channels[0][i] = float(0.25 * std::exp(-in_beat * 3) * tone);
+    }
+    return loop;
+}
+}  // namespace
+
+// The shipped model on a song whose tone pauses in known bars: pass 2's self-query is made of bars where
+// the tone plays, never of the pause; the second pass changes the stem; stems and residual still sum to
+// the mixture.
+TEST(TwoPasses, TheSelfQueryComesFromBarsWhereTheTargetPlays) {
+    Engine engine(Separator::load(std::string(LOOPSEP_SOURCE_DIR) + "/models/loopsep-v6.safetensors"), "v6");
+    const Audio song = song_with_a_gap();
+    const std::vector<TargetQuery> targets{{"tone", engine.query_from_loop(tone_loop(), 120, "loop")}};
+    SeparationParams p;
+    p.residual = true;
+    const auto one = engine.separate(song, targets, p);
+    EXPECT_TRUE(one.self_query.empty());
+    p.passes = 2;
+    const auto two = engine.separate(song, targets, p);
+    ASSERT_EQ(two.self_query.size(), 1u);
+    const auto& sq = two.self_query[0];
+    EXPECT_GE(sq.segments.size(), 2u);
+    EXPECT_LE(sq.segments.size(), std::size_t(detail::kSelfQueryBars));
+    EXPECT_GT(sq.confidence, 0.0);
+    EXPECT_LE(sq.confidence, 1.0);
+    const auto segs = four_beat_segments(two.grid, song.frames(), 44100);
+    ASSERT_EQ(segs.size(), two.num_segments);
+    for (int s : sq.segments) {   // no chosen bar overlaps the pause [6 s, 10 s)
+        const double a = double(segs[std::size_t(s)].start_frame) / 44100, b = double(segs[std::size_t(s)].end_frame) / 44100;
+        EXPECT_TRUE(b <= 6.0 + 0.1 || a >= 10.0 - 0.1) << "segment " << s << " [" << a << ", " << b << ") was chosen";
+    }
+    double diff = 0, max_err = 0;
+    for (int c = 0; c < 2; ++c)
+        for (std::size_t i = 0; i < song.frames(); ++i) {
+            diff += std::fabs(two.stems[0].channels[c][i] - one.stems[0].channels[c][i]);
+            max_err = std::max(max_err, std::fabs(double(two.stems[0].channels[c][i]) + two.residual.channels[c][i] -
+                                                  song.channels[c][i]));
+        }
+    EXPECT_GT(diff / double(2 * song.frames()), 1e-3 * one.stems[0].rms());
+    EXPECT_LT(max_err, 1e-4);
+}
+
+TEST(TwoPasses, ThreePassesAreRefused) {
+    SeparationParams p;
+    p.passes = 3;
+    try {
+        p.validate();
+        ADD_FAILURE() << "three passes were accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Usage);
+        EXPECT_NE(std::string(e.what()).find("passes"), std::string::npos) << e.what();
+    }
+    p.passes = 0;
+    EXPECT_THROW(p.validate(), Error);
+    p.passes = 2;
+    EXPECT_NO_THROW(p.validate());
 }

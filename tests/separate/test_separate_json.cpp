@@ -149,3 +149,40 @@ TEST(SeparateFeedback, ASongWithoutTheTargetGivesAWarning) {
     EXPECT_TRUE(jb["songs"][0]["targets"][0]["warnings"].empty()) << jb["songs"][0]["targets"][0].dump();
     EXPECT_EQ(bass.err.find("warning"), std::string::npos) << bass.err;
 }
+
+// `--passes 2`: every target says which bars made its self-query and how confident pass 1 was there, in
+// the documented shape; one pass says nothing of it; a third pass is a usage error naming the option.
+TEST(SeparateJson, TwoPassesListTheSelfQueryBarsOfEachTarget) {
+    Fixture f;
+    const auto s = schema();
+    auto two = run_loopsep("separate song.wav --targets bongo,bass --query loop.wav --query loop.wav --query-bpm 120 "
+                           "--query-bpm 120 --outdir out --json --passes 2 --model m.safetensors", f.dir.path());
+    ASSERT_EQ(two.exit_code, 0) << two.err;
+    const auto j = nlohmann::json::parse(two.out);
+    EXPECT_TRUE(validate_json(s, j).empty()) << joined(validate_json(s, j));
+    const auto& song = j["songs"][0];
+    const auto segments = song["segments"].get<int>();
+    for (const auto& t : song["targets"]) {
+        ASSERT_TRUE(t.contains("self_query_bars")) << t.dump();
+        const auto bars = t["self_query_bars"].get<std::vector<int>>();
+        EXPECT_GE(bars.size(), 2u) << t.dump();   // the 7-s song has 3 bars, all with sound
+        for (int b : bars) {
+            EXPECT_GE(b, 0);
+            EXPECT_LT(b, segments);
+        }
+        const double c = t["self_query_confidence"].get<double>();
+        EXPECT_GT(c, 0.0);
+        EXPECT_LE(c, 1.0);
+    }
+    auto bad = j;   // the schema knows the new fields
+    bad["songs"][0]["targets"][0]["self_query_bars"] = "0,1";
+    EXPECT_EQ(validate_json(s, bad).size(), 1u);
+    auto one = run_loopsep("separate song.wav --target bongo --query loop.wav --query-bpm 120 --output one.wav --json "
+                           "--model m.safetensors", f.dir.path());
+    ASSERT_EQ(one.exit_code, 0) << one.err;
+    EXPECT_FALSE(nlohmann::json::parse(one.out)["songs"][0]["targets"][0].contains("self_query_bars"));
+    auto three = run_loopsep("separate song.wav --target bongo --query loop.wav --output three.wav --passes 3 "
+                             "--model m.safetensors", f.dir.path());
+    EXPECT_EQ(three.exit_code, 2);
+    EXPECT_NE(three.err.find("--passes"), std::string::npos) << three.err;
+}

@@ -60,6 +60,7 @@ const CommandSpec kSpec = with_song_list_options({
      {"--bitrate", true, "kbps for ogg, opus, mp3 (default 192, 160, 320)", "KBPS"},
      {"--threads", true, "CPU threads (default 2)", "N"},
      {"--batch", true, "segments per model call (default 8)", "N"},
+     {"--passes", true, "1 (default) | 2: a second pass queried by the song itself, the estimates of the bars where pass 1 is most confident of each target (--json: self_query_bars, self_query_confidence)", "N"},
      {"--reconstruct", true, "mask (default: masks warped back to song time) | stretch (re-stretch audio)", "M"},
      {"--input-stretch", true, "spectral (default) | rubberband: how segments reach the reference tempo for the model", "M"},
      {"--grid", true, "beats (default) | fixed (plain windows, no beat sync: ablation)", "G"},
@@ -190,6 +191,7 @@ int run_separate(const Argv& argv) {
     params.downbeat_offset = int(args.get_int("--downbeat-offset", 0, -3, 3));
     params.threads = int(args.get_int("--threads", 2, 1, 64));
     params.batch_segments = int(args.get_int("--batch", 8, 1, 256));
+    params.passes = int(args.get_int("--passes", 1, 1, 2));
     params.residual = residual;
     params.validate();
     const bool force = args.has("--force");
@@ -432,6 +434,10 @@ int run_separate(const Argv& argv) {
                 }
                 stems.push_back({{"name", target_names[t]}, {"path", outputs[t]}, {"query", query_used[t]},
                                  {"level_dbfs", levels_dbfs[t]}, {"energy_share", share(t)}, {"warnings", warnings}});
+                if (params.passes == 2 && t < r.self_query.size()) {   // which bars queried pass 2
+                    stems.back()["self_query_bars"] = r.self_query[t].segments;
+                    stems.back()["self_query_confidence"] = r.self_query[t].confidence;
+                }
             }
             nlohmann::json residual = nullptr;
             if (params.residual)

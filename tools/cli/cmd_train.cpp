@@ -100,6 +100,7 @@ int run_train(const Argv& argv) {
          {"--augment-eq", true, "random smooth EQ for the target, the rest of the mixture and the query, each its own, up to this many dB of boost or cut (default 0: off)", "DB"},
          {"--augment-pitch", true, "random pitch (and tempo) shift per example and per query, up to this many semitones (default 0: off)", "ST"},
          {"--generic-fraction", true, "share of examples whose target is a generated noise band or tone in a random rhythm, queried by another rendering of it; the same share of the rest get one as a distractor (default 0: off; at most 0.5)", "F"},
+         {"--self-query-fraction", true, "share of examples queried by their own target in another bar of the same song (with the rest of that bar leaking in 25 to 5 dB under it, as a first pass's estimate would), for separate --passes 2; validation then also scores same-song queries (default 0: off; 0..1)", "F"},
          {"--channels", true, "U-Net channels per level (default 8,16,32,64)", "LIST"},
          {"--query-channels", true, "query encoder channels (default 16,32,64)", "LIST"},
          {"--bands", true, "mel bands the net sees (default 96)", "N"},
@@ -141,6 +142,7 @@ int run_train(const Argv& argv) {
     p.augment_eq_db = args.get_double("--augment-eq", 0.0, 0.0, 24.0);
     p.augment_pitch_semitones = args.get_double("--augment-pitch", 0.0, 0.0, 6.0);
     p.generic_fraction = args.get_double("--generic-fraction", 0.0, 0.0, 0.5);
+    p.self_query_fraction = args.get_double("--self-query-fraction", 0.0, 0.0, 1.0);
     if (args.has("--loss")) p.loss = parse_train_loss(args.get("--loss"));
     if (args.has("--channels")) p.config.unet_channels = int_list(args.get("--channels"), "--channels");
     if (args.has("--query-channels"))

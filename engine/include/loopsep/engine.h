@@ -49,6 +49,12 @@ struct SeparationParams {
     int batch_segments = 8;          // segments per model call
     int threads = 2;                 // worker threads for stretching segments
     bool residual = false;           // also produce mixture − Σ targets
+    // 2: a second pass queried by the song itself. Pass 1 runs with the given queries; for each target the
+    // bars where its estimate's energy share is highest (SeparationInfo::self_query) make a self-query — the
+    // mean embedding of those windows' estimated magnitudes (pass 1's mask × the mixture, each window as
+    // a query is one) — and pass 2 separates with it, a window among those bars with the others only.
+    // Windows are stretched anew in each pass (memory stays flat in song length). 1: one pass (default).
+    int passes = 1;
     void validate() const;
 };
 
@@ -66,9 +72,20 @@ struct StageTimes {                  // seconds spent per stage
     double write = 0;                // handing finished audio to the StemSink (e.g. encoding files)
 };
 
+// A target's self-query (SeparationParams::passes = 2).
+struct SelfQueryInfo {
+    // The segments (four-beat bars, song order indices) whose pass-1 estimates made the query, most confident
+    // first; empty when fewer than two bars qualified (the target then keeps pass 1's result).
+    std::vector<int> segments;
+    // The mean over those bars of pass 1's estimated energy share of the target (the estimate's energy over
+    // the mixture's, in the window's four-beat centre, on the model's magnitudes): 0..1; 0 when empty.
+    double confidence = 0;
+};
+
 struct SeparationInfo {
     BeatGrid grid;
     std::size_t num_segments = 0;
+    std::vector<SelfQueryInfo> self_query;  // per target with passes = 2; empty otherwise
     // A model with a repetition input (ModelConfig::repetition_neighbours): for each segment, the segments
     // whose median was its repetition template, most alike first. Empty for other models.
     std::vector<std::vector<int>> repetition_segments;

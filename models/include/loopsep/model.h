@@ -164,6 +164,10 @@ public:
     std::int64_t num_parameters() const;
     // Query loop already at the reference tempo, 44.1 kHz, any length ≥ one bar (4 beats); stereo → mid inside.
     std::vector<float> embed_query(const Audio& loop) const;
+    // The same from the query's magnitudes: frames × num_bins(), time-major, |STFT| (the model's n_fft and hop)
+    // of a query at the reference tempo, e.g. a first pass's estimate of a window (mask × mixture magnitudes,
+    // as `separate --passes 2` makes its self-query). embed_query(loop) is this of the loop's mid.
+    std::vector<float> embed_query_magnitudes(const std::vector<float>& magnitudes) const;
     // Few-shot class prototype: mean of several query embeddings (Wang et al. 2022).
     static std::vector<float> prototype(const std::vector<std::vector<float>>& embeddings);
     // Batch of mixture MAGNITUDE windows, each window_frames() × num_bins(), time-major (|STFT| of the mid channel of

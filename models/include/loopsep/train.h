@@ -129,6 +129,14 @@ struct TrainParams {
     // keeps the net following queries unlike any training instrument (a noise loop: keep the noise).
     double generic_fraction = 0.0;
     std::vector<std::string> accompaniment_only = {"other"};  // never a target (catch-all stems)
+    // Same-song queries (0: off, the default; `separate --passes 2` is their use). This share of the
+    // examples is queried not by another song's loop but by the target stem of ANOTHER bar of the same
+    // song, with the rest of that bar's mixture added 25 to 5 dB under the target (uniform in dB), as a
+    // first pass's estimate leaks it; the query takes the example's own pitch shift and target EQ (it is
+    // the same recording). An example whose song has no other bar where its instrument plays keeps its
+    // foreign query. Drawn from its own random stream: the examples themselves stay the same. Validation
+    // then also scores the same windows queried by another bar's true target (EvalReport::self_query_*).
+    double self_query_fraction = 0.0;
     ModelConfig config;                 // architecture of a fresh model
     // Query-independent encoder levels (ModelConfig::shared_levels). -1: the architecture's own. With
     // --resume, a larger value converts the resumed net first: the FiLMs of the newly shared levels are
@@ -210,6 +218,11 @@ struct EvalReport {
     double mean_sdr_band_irm_db = 0;
     double mean_sdr_wrong_stem_db = 0, mean_sdr_wrong_band_irm_db = 0;
     double mean_leakage_db = 0;
+    // Same-song queries (TrainParams::self_query_fraction > 0): the windows whose song has another bar with
+    // their instrument, queried by that bar's true target (no leakage), and the foreign query on the same
+    // windows; means over the instruments, as mean_sdr_model_db. 0 windows: not measured.
+    int self_query_examples = 0;
+    double mean_sdr_self_query_db = 0, mean_sdr_foreign_same_windows_db = 0;
 };
 
 struct TrainResult {
