@@ -30,6 +30,25 @@ const char* genre_name(Genre g) {
     }
 }
 
+DownbeatModel parse_downbeat_model(const std::string& name) {
+    std::string s;
+    for (char c : name) s += char(std::tolower(static_cast<unsigned char>(c)));
+    if (s == "auto" || s.empty()) return DownbeatModel::Auto;
+    if (s == "pattern") return DownbeatModel::Pattern;
+    if (s == "learned") return DownbeatModel::Learned;
+    if (s == "both") return DownbeatModel::Both;
+    throw usage_error("--downbeat-model: unknown model '" + name + "' (auto, pattern, learned, both)");
+}
+
+const char* downbeat_model_name(DownbeatModel m) {
+    switch (m) {
+        case DownbeatModel::Learned: return "learned";
+        case DownbeatModel::Both: return "both";
+        case DownbeatModel::Pattern: return "pattern";
+        default: return "auto";
+    }
+}
+
 TempoPrior tempo_prior(Genre g) {
     switch (g) {
         case Genre::Bachata: return {110, 145, 127};
@@ -45,6 +64,9 @@ void BeatParams::validate() const {
     if (!(min_confidence >= 0 && min_confidence < 1)) throw usage_error("min_confidence: must be in [0, 1)");
     if (std::abs(downbeat_offset) >= beats_per_bar)
         throw usage_error("downbeat_offset: must be within ±" + std::to_string(beats_per_bar - 1) + " beats");
+    if (downbeat_model != DownbeatModel::Auto && downbeat_model != DownbeatModel::Pattern &&
+        downbeat_model != DownbeatModel::Learned && downbeat_model != DownbeatModel::Both)
+        throw usage_error("downbeat_model: must be auto, pattern, learned or both");
 }
 
 BeatGrid fixed_grid(double tempo_bpm, double duration_sec) {
@@ -156,11 +178,16 @@ BeatGrid track_beats(const Audio& song, const BeatParams& params) {
     const auto dp_frames = dp_beats(f, periods, params.tightness);
     if (dp_frames.size() < 4) return beatless("too few beats found (need 4)");
     // Hip-hop: beat phase and downbeats from the band-split evidence against the genre's bar
-    // template (meter.cpp). Bachata and neutral keep the DP's phase and the beat-level downbeat
-    // model, which the benches measure as better there (bench/beats_real/results.md).
+    // template and/or the learned classifier (meter.cpp, params.downbeat_model; auto = learned).
+    // Bachata takes the meter stage only with a learned model (its template measured worse than the
+    // beat-level model, which auto keeps); neutral always keeps the DP's phase and the beat-level
+    // downbeat model (bench/beats_real/results.md).
+    DownbeatModel model = params.downbeat_model;
+    if (model == DownbeatModel::Auto)
+        model = params.genre == Genre::HipHop ? DownbeatModel::Learned : DownbeatModel::Pattern;
     Meter meter;
-    if (params.genre == Genre::HipHop) {
-        meter = find_meter(f, dp_frames, params.beats_per_bar, params.genre);
+    if (params.genre == Genre::HipHop || (params.genre == Genre::Bachata && model != DownbeatModel::Pattern)) {
+        meter = find_meter(f, dp_frames, params.beats_per_bar, params.genre, model);
     } else {
         meter.beat_frames = dp_frames;
         meter.downbeat.assign(dp_frames.size(), false);

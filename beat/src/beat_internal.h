@@ -103,7 +103,49 @@ struct Meter {
     std::vector<double> beat_frames;
     std::vector<bool> downbeat;  // per beat
 };
-Meter find_meter(const Features& f, const std::vector<double>& dp_beat_frames, int beats_per_bar, Genre genre);
+// model: Pattern (template), Learned (classifier) or Both; track_beats resolves Auto before.
+Meter find_meter(const Features& f, const std::vector<double>& dp_beat_frames, int beats_per_bar, Genre genre,
+                 DownbeatModel model = DownbeatModel::Pattern);
+
+// What the meter stage sees (meter.cpp): the DP grid cut into sixteenths (four tatums per beat,
+// half a beat beyond each end) and, per tatum, band-split evidence z-scored over the song.
+constexpr int kTatumsPerBeat = 4;
+constexpr int kBarPositions = 16;  // sixteenths of a 4/4 bar
+enum MeterBand { kBandLow, kBandSnare, kBandHat, kBandLowMid, kBandHarm, kBandOnset, kBandBarHarm, kMeterBands };
+struct TatumEvidence {
+    std::vector<double> tatum_frames;
+    std::vector<bool> on_dp;                           // the tatum is one of the DP's beats
+    std::array<std::vector<double>, kMeterBands> x;    // per band, per tatum
+};
+// Needs at least two DP beats.
+TatumEvidence tatum_evidence(const Features& f, const std::vector<double>& dp_beat_frames);
+
+// The learned stage (downbeat_model.cpp): a multinomial logistic regression from the evidence of
+// a tatum and its neighbours (±kContextTatums, zero past the song's ends) to the tatum's position
+// in the bar (0..15). Row c of `w` is class c: bias, then kClassifierInputs weights.
+constexpr int kContextTatums = 4;
+constexpr int kClassifierInputs = kMeterBands * (2 * kContextTatums + 1);
+struct TatumClassifier {
+    std::vector<float> w = std::vector<float>(std::size_t(kBarPositions) * (kClassifierInputs + 1), 0.0f);
+};
+// The inputs of tatum j (kClassifierInputs values: band-major, offset −k..+k).
+void classifier_inputs(const TatumEvidence& e, std::size_t j, float* in);
+// log P(position | inputs), kBarPositions values.
+std::array<double, kBarPositions> log_posterior(const TatumClassifier& c, const float* in);
+// The weights trained by bench/beats_real/train_downbeat.cpp (downbeat_weights.h) for a genre;
+// hip-hop's for neutral.
+const TatumClassifier& trained_classifier(Genre g);
+// Deterministic training: mini-batch SGD (Adam) on cross-entropy plus l2 · |w|², samples visited
+// in an order drawn from `seed` (mt19937_64, our own Fisher–Yates). inputs: n × kClassifierInputs.
+struct ClassifierTraining {
+    unsigned long long seed = 1;
+    int epochs = 12;
+    int batch = 256;
+    double learning_rate = 0.01;
+    double l2 = 1e-4;
+};
+TatumClassifier train_classifier(const std::vector<float>& inputs, const std::vector<int>& labels,
+                                 const ClassifierTraining& opts);
 
 // FFTW's planner is not thread-safe: our FFTW plans and every aubio object (aubio plans
 // with FFTW too) are created and deleted under loopsep_core's process-wide

@@ -14,6 +14,8 @@
 //   lowmid— 180–350 Hz (bachata: the bongo's low drum on 4);
 //   harm  — chroma change from the half beat before to the half beat after (chords change on 1);
 //   onset — the full-band flux (what the DP saw): a little weight on the beats.
+// With DownbeatModel::Learned the evidence is instead the learned classifier's log P(position)
+// per tatum (downbeat_model.cpp), with Both the sum of the two.
 // Beats are the tatums at positions 0, 4, 8, 12 and downbeats those at 0; a grid whose
 // phase the evidence confirms comes out unchanged. Bar-level repetition is a property of
 // every rotation alike and is left to the tempo stage.
@@ -27,10 +29,11 @@
 namespace loopsep::beat_detail {
 namespace {
 
-constexpr int kTatums = 4;              // per beat
-constexpr int kPositions = 16;          // per 4/4 bar
-constexpr int kBands = 6;
-enum Band { kLow, kSnare, kHat, kLowMid, kHarm, kOnset };
+constexpr int kTatums = kTatumsPerBeat;
+constexpr int kPositions = kBarPositions;
+constexpr int kBands = 6;  // the template's bands: the first six MeterBands
+constexpr int kLow = kBandLow, kSnare = kBandSnare, kHat = kBandHat, kLowMid = kBandLowMid, kHarm = kBandHarm,
+              kOnset = kBandOnset;
 
 // Penalties in units of the per-tatum evidence (sums of z-scores): a beat-level jump (a bar cut
 // short or a phase change after a breakdown) and a sub-beat jump (the DP grid slipped).
@@ -38,6 +41,12 @@ constexpr double kBarJump = 8.0;
 constexpr double kSubJump = 12.0;
 // The DP grid's own phase wins near-ties: a little evidence for its beats being beats.
 constexpr double kKeepGrid = 0.1;
+// The learned stage's log P(position) counts an eighth: at full weight its confident per-tatum
+// posteriors outvote the jump costs and the grid jumps (beat F falls). Chosen on 15 held-out
+// training songs per genre (×4 bench edits; never realval or val): learned-only ALL beat F /
+// downbeat F 0.919 / 0.925 at 1, 0.940 / 0.947 at ½, 0.954 / 0.954 at ¼, 0.964 / 0.960 at ⅛,
+// 0.963 / 0.958 at 1/16 (bench/beats_real/results.md).
+constexpr double kLearnedWeight = 0.125;
 
 using Template = std::array<std::array<double, kPositions>, kBands>;
 
@@ -118,7 +127,53 @@ struct ChromaNovelty {
 
 }  // namespace
 
-Meter find_meter(const Features& f, const std::vector<double>& beats, int per_bar, Genre genre) {
+TatumEvidence tatum_evidence(const Features& f, const std::vector<double>& beats) {
+    TatumEvidence e;
+    const std::size_t n = beats.size();
+    // Tatums: four per beat interval, half a beat beyond each end of the grid (a grid a quarter
+    // or half beat late has its true first beat before the DP's first one).
+    auto period = [&](std::size_t i) { return i + 1 < n ? beats[i + 1] - beats[i] : beats[i] - beats[i - 1]; };
+    auto& tatum = e.tatum_frames;
+    for (int k = kTatums / 2; k >= 1; --k) {
+        const double t = beats[0] - k * period(0) / kTatums;
+        if (t >= 0) {
+            tatum.push_back(t);
+            e.on_dp.push_back(false);
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        for (int s = 0; s < kTatums; ++s) {
+            if (i + 1 == n && s > kTatums / 2) break;
+            const double t = beats[i] + s * period(i) / kTatums;
+            if (t >= double(f.frames())) break;
+            tatum.push_back(t);
+            e.on_dp.push_back(s == 0);
+        }
+    const std::size_t m = tatum.size();
+    const double mean_period = (beats.back() - beats.front()) / double(n - 1);
+    const int radius = std::clamp(int(std::lround(0.2 * mean_period / kTatums)), 2, 5);
+
+    auto& x = e.x;
+    for (auto& v : x) v.assign(m, 0.0);
+    const ChromaNovelty novelty(f);
+    // Chords change on the bar: a half-beat window each side makes the change sharp enough to
+    // place it to the sixteenth (a bar-long window only tells which beat). The two-beat window
+    // (kBandBarHarm) is for the learned stage only: which beat of the bar, not which sixteenth.
+    const double span_sec = 0.5 * mean_period / f.fps;
+    for (std::size_t j = 0; j < m; ++j) {
+        x[kLow][j] = peak_near(f.low, tatum[j], radius);
+        x[kSnare][j] = peak_near(f.snare, tatum[j], radius);
+        x[kHat][j] = peak_near(f.hat, tatum[j], radius);
+        x[kLowMid][j] = peak_near(f.lowmid, tatum[j], radius);
+        x[kOnset][j] = peak_near(f.onset, tatum[j], radius);
+        x[kHarm][j] = novelty.at(f.frame_time(tatum[j]), span_sec);
+        x[kBandBarHarm][j] = novelty.at(f.frame_time(tatum[j]), 4 * span_sec);
+    }
+    for (auto& v : x) zscore(v);
+    return e;
+}
+
+Meter find_meter(const Features& f, const std::vector<double>& beats, int per_bar, Genre genre, DownbeatModel model) {
     Meter out;
     const std::size_t n = beats.size();
     if (per_bar != 4 || n < 4) {
@@ -128,53 +183,33 @@ Meter find_meter(const Features& f, const std::vector<double>& beats, int per_ba
         for (std::size_t i : find_downbeats(f, beats, per_bar, genre)) out.downbeat[i] = true;
         return out;
     }
-    // Tatums: four per beat interval, half a beat beyond each end of the grid (a grid a quarter
-    // or half beat late has its true first beat before the DP's first one).
-    auto period = [&](std::size_t i) { return i + 1 < n ? beats[i + 1] - beats[i] : beats[i] - beats[i - 1]; };
-    std::vector<double> tatum;
-    std::vector<bool> on_dp;
-    for (int k = kTatums / 2; k >= 1; --k) {
-        const double t = beats[0] - k * period(0) / kTatums;
-        if (t >= 0) {
-            tatum.push_back(t);
-            on_dp.push_back(false);
-        }
-    }
-    for (std::size_t i = 0; i < n; ++i)
-        for (int s = 0; s < kTatums; ++s) {
-            if (i + 1 == n && s > kTatums / 2) break;
-            const double t = beats[i] + s * period(i) / kTatums;
-            if (t >= double(f.frames())) break;
-            tatum.push_back(t);
-            on_dp.push_back(s == 0);
-        }
+    const TatumEvidence ev = tatum_evidence(f, beats);
+    const auto& tatum = ev.tatum_frames;
+    const auto& on_dp = ev.on_dp;
+    const auto& x = ev.x;
     const std::size_t m = tatum.size();
-    const double mean_period = (beats.back() - beats.front()) / double(n - 1);
-    const int radius = std::clamp(int(std::lround(0.2 * mean_period / kTatums)), 2, 5);
-
-    std::array<std::vector<double>, kBands> x;
-    for (auto& v : x) v.assign(m, 0.0);
-    const ChromaNovelty novelty(f);
-    // Chords change on the bar: a half-beat window each side makes the change sharp enough to
-    // place it to the sixteenth (a bar-long window only tells which beat).
-    const double span_sec = 0.5 * mean_period / f.fps;
-    for (std::size_t j = 0; j < m; ++j) {
-        x[kLow][j] = peak_near(f.low, tatum[j], radius);
-        x[kSnare][j] = peak_near(f.snare, tatum[j], radius);
-        x[kHat][j] = peak_near(f.hat, tatum[j], radius);
-        x[kLowMid][j] = peak_near(f.lowmid, tatum[j], radius);
-        x[kOnset][j] = peak_near(f.onset, tatum[j], radius);
-        x[kHarm][j] = novelty.at(f.frame_time(tatum[j]), span_sec);
-    }
-    for (auto& v : x) zscore(v);
     const Template w = template_for(genre);
+    // The learned stage's evidence: log P(position) per tatum, times kLearnedWeight.
+    const bool use_template = model != DownbeatModel::Learned;
+    std::vector<std::array<double, kPositions>> learned;
+    if (model != DownbeatModel::Pattern) {
+        const TatumClassifier& c = trained_classifier(genre);
+        std::vector<float> in(kClassifierInputs);
+        learned.resize(m);
+        for (std::size_t j = 0; j < m; ++j) {
+            classifier_inputs(ev, j, in.data());
+            learned[j] = log_posterior(c, in.data());
+        }
+    }
 
     // Viterbi over the position in the bar.
     std::vector<std::array<double, kPositions>> score(m);
     std::vector<std::array<int, kPositions>> from(m);
     auto evidence = [&](std::size_t j, int p) {
         double e = 0;
-        for (int b = 0; b < kBands; ++b) e += w[b][p] * x[b][j];
+        if (use_template)
+            for (int b = 0; b < kBands; ++b) e += w[b][p] * x[b][j];
+        if (!learned.empty()) e += kLearnedWeight * learned[j][p];
         if (on_dp[j] && p % kTatums == 0) e += kKeepGrid;
         return e;
     };

@@ -2,6 +2,7 @@
 //
 // usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]...
 //                    [--real-dir DIR]... [--dump FILE] [--no-aubio] [--only S]
+//                    [--downbeat-model pattern|learned|both]
 //        bench_beats --time FILE [--genre G] [--repeat N]
 //
 // Renders the synthetic song set (bench_songs.h: pop with drum-less intros, ±4 % tempo
@@ -123,6 +124,7 @@ bool offbeat_error(const std::vector<double>& ref, const std::vector<double>& es
 }
 
 double g_tightness = loopsep::BeatParams{}.tightness;
+loopsep::DownbeatModel g_model = loopsep::BeatParams{}.downbeat_model;  // --downbeat-model
 bool g_aubio = true;      // --no-aubio: skip the aubio-alone baseline (its columns read 0)
 std::string g_only;       // --only S: score only songs whose name contains S
 std::FILE* g_dump = nullptr;  // --dump: every grid, to check that a speed-up leaves beats where they were
@@ -141,6 +143,7 @@ void score(const Case& c, std::map<std::string, Row>& rows, bool verbose, bool i
     loopsep::BeatParams params;
     params.tightness = g_tightness;
     params.genre = c.genre;
+    params.downbeat_model = g_model;
     const double true_bpm = median_tempo(c.beats);
     std::vector<Row*> targets{&rows[c.category]};
     for (const auto& t : c.tags) targets.push_back(&rows[t]);
@@ -258,6 +261,7 @@ int main(int argc, char** argv) {
         else if (a == "--verbose") verbose = true;
         else if (a == "--no-neutral") with_neutral = false;
         else if (a == "--no-aubio") g_aubio = false;
+        else if (a == "--downbeat-model" && i + 1 < argc) g_model = loopsep::parse_downbeat_model(argv[++i]);
         else if (a == "--only" && i + 1 < argc) g_only = argv[++i];
         else if (a == "--tightness" && i + 1 < argc) g_tightness = std::atof(argv[++i]);
         else if (a == "--write" && i + 1 < argc) write_dir = argv[++i];
@@ -265,7 +269,7 @@ int main(int argc, char** argv) {
         else if (a == "--real-dir" && i + 1 < argc) real_dirs.push_back(argv[++i]);
         else if (a == "--dump" && i + 1 < argc) g_dump = std::fopen(argv[++i], "w");
         else {
-            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]... [--real-dir DIR]... [--dump FILE] [--no-aubio] [--only S]\n"
+            std::fprintf(stderr, "usage: bench_beats [--seeds N] [--verbose] [--no-neutral] [--tightness T] [--write DIR] [--synth-dir DIR]... [--real-dir DIR]... [--dump FILE] [--no-aubio] [--only S] [--downbeat-model M]\n"
                                  "       bench_beats --time FILE [--genre G] [--repeat N]\n");
             return 2;
         }

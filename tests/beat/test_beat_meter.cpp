@@ -1,6 +1,6 @@
 // loopsep_beat: beat phase and downbeats from what marks the bar (meter.cpp), on drum patterns
-// synthesised here: a kick (pitch-dropping sine), a snare/clap (noise burst with a body tone),
-// a hat (differenced noise: mostly above 6 kHz) and a chord pad whose chord changes on each bar.
+// synthesised in the test (drum_signals.h). These test the bar template (DownbeatModel::Pattern);
+// test_beat_learned.cpp tests the learned stage, the default for hip-hop.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,106 +9,22 @@
 #include <string>
 
 #include "loopsep/beat.h"
+#include "drum_signals.h"
 #include "signals.h"
 
 using namespace loopsep;
 using beat_test::compare;
 using beat_test::kSr;
+using namespace beat_test;
 
 namespace {
-
-// One bar of sixteenths: a hit on position p when the string has a non-space char there.
-struct Pattern {
-    std::string kick, snare, hat;   // 16 chars each
-    double kick_gain = 0.8, snare_gain = 0.5, hat_gain = 0.3;
-};
-
-struct DrumSong {
-    Audio audio;
-    std::vector<double> beats, downbeats;
-};
-
-void add_kick(std::vector<float>& x, double t, double gain) { beat_test::add_click(x, t, gain, true); }
-
-void add_noise_burst(std::vector<float>& x, double t, double gain, double decay_sec, bool high, std::mt19937& rng) {
-    std::normal_distribution<float> n(0.0f, 1.0f);
-    const long start = long(std::lround(t * kSr));
-    const int len = int(6 * decay_sec * kSr);
-    float prev = 0;
-    for (int i = 0; i < len; ++i) {
-        const long j = start + i;
-        if (j < 0 || j >= long(x.size())) continue;
-        const float w = n(rng);
-        // Differenced noise for the hat (a first-order high-pass: energy towards 10+ kHz); plain
-        // noise plus a 190 Hz body for the snare.
-        float v = high ? w - prev : w + 1.5f * float(std::sin(2 * M_PI * 190.0 * i / kSr));
-        prev = w;
-        x[j] += float(gain * v * std::exp(-double(i) / kSr / decay_sec));
-    }
-}
-
-// Chord pad: three partials per chord (root·2, third, fifth, 200–500 Hz) sustained for the bar,
-// the chord changing on every downbeat (A, F, C, G minor/major triads in turn).
-void add_pad(std::vector<float>& x, double t0, double t1, int bar, double gain) {
-    static const double roots[4] = {220.0, 174.6, 261.6, 196.0};
-    const double r = roots[bar % 4];
-    const double partials[3] = {r, r * std::pow(2.0, (bar % 4 == 0 ? 3 : 4) / 12.0), r * 1.5};
-    const long a = long(t0 * kSr), b = std::min(long(x.size()), long(t1 * kSr));
-    for (long j = std::max(0L, a); j < b; ++j) {
-        const double t = double(j - a) / kSr;
-        const double env = std::min(1.0, t / 0.01) * std::min(1.0, double(b - j) / (0.01 * kSr));
-        double v = 0;
-        for (double hz : partials) v += std::sin(2 * M_PI * hz * t);
-        x[j] += float(gain * env * v / 3);
-    }
-}
-
-// `bars` bars of `pat` at `bpm`, after `pickup` beats of the pattern's last beats; the pad changes
-// chord on every downbeat (the pickup gets the last chord).
-DrumSong drum_song(const Pattern& pat, double bpm, int bars, int pickup, bool pad = true, unsigned seed = 5) {
-    DrumSong s;
-    const double beat = 60.0 / bpm, six = beat / 4, start = 0.4;
-    const double first_down = start + pickup * beat;
-    const double end = first_down + bars * 4 * beat;
-    std::vector<float> x(std::size_t((end + 1.0) * kSr), 0.0f);
-    std::mt19937 rng(seed);
-    for (int i = 0; i < pickup + bars * 4; ++i) s.beats.push_back(start + i * beat);
-    for (int b = 0; b < bars; ++b) s.downbeats.push_back(first_down + b * 4 * beat);
-    for (int k = -4 * pickup; k < 16 * bars; ++k) {
-        const int p = ((k % 16) + 16) % 16;
-        const double t = first_down + k * six;
-        if (pat.kick[p] != ' ') add_kick(x, t, pat.kick_gain);
-        if (pat.snare[p] != ' ') add_noise_burst(x, t, pat.snare_gain, 0.05, false, rng);
-        if (pat.hat[p] != ' ') add_noise_burst(x, t, pat.hat_gain, 0.03, true, rng);
-    }
-    if (pad) {
-        if (pickup > 0) add_pad(x, start, first_down, 3, 0.08);
-        for (int b = 0; b < bars; ++b)
-            add_pad(x, first_down + b * 4 * beat, first_down + (b + 1) * 4 * beat, b, 0.08);
-    }
-    s.audio.sample_rate_hz = kSr;
-    s.audio.channels = {x};
-    return s;
-}
-
-// The grid's beats and downbeats within the played bars (±0.1 s): the last hits ring on, and a
-// beat or downbeat where the next bar would start is not an error.
-BeatGrid hiphop_grid(const DrumSong& s) {
-    BeatParams p;
-    p.genre = Genre::HipHop;
-    BeatGrid g = track_beats(s.audio, p);
-    const double lo = s.beats.front() - 0.1, hi = s.beats.back() + 0.1;
-    for (auto* v : {&g.beats_sec, &g.downbeats_sec})
-        v->erase(std::remove_if(v->begin(), v->end(), [&](double t) { return t < lo || t > hi; }), v->end());
-    return g;
-}
 
 TEST(Meter, BreakWithAPickupGetsItsFirstDownbeat) {
     // Boom-bap: kick on 1 and the "and" of 3, snare on 2 and 4, hats on the eighths; two beats
     // of pickup before the first downbeat.
     const Pattern pat{"x         x     ", "    x       x   ", "x x x x x x x x "};
     const auto song = drum_song(pat, 90, 12, 2);
-    const BeatGrid g = hiphop_grid(song);
+    const BeatGrid g = hiphop_grid(song, DownbeatModel::Pattern);
     EXPECT_NEAR(g.tempo_bpm, 90, 1.0);
     ASSERT_FALSE(g.downbeats_sec.empty());
     EXPECT_NEAR(g.downbeats_sec.front(), song.downbeats.front(), 0.03);
@@ -133,7 +49,7 @@ TEST(Meter, DISABLED_OffBeatClapsAndHatsDoNotMoveTheGridOffTheKick) {
     pat.snare_gain = 0.9;
     pat.hat_gain = 0.6;
     const auto song = drum_song(pat, 95, 12, 0);
-    const BeatGrid g = hiphop_grid(song);
+    const BeatGrid g = hiphop_grid(song, DownbeatModel::Pattern);
     EXPECT_NEAR(g.tempo_bpm, 95, 1.0);
     const auto [worst, missed] = compare(song.beats, g.beats_sec, 0.03);
     EXPECT_LT(worst, 0.03) << "a beat off the kicks (the off-beat claps are not beats)";
@@ -145,7 +61,7 @@ TEST(Meter, HalfTimePatternKeepsTheTempoAndTheKickOnOne) {
     // Half-time feel at 80 BPM: kick on 1, snare only on 3, hats on the eighths.
     const Pattern pat{"x     x         ", "        x       ", "x x x x x x x x "};
     const auto song = drum_song(pat, 80, 12, 1);
-    const BeatGrid g = hiphop_grid(song);
+    const BeatGrid g = hiphop_grid(song, DownbeatModel::Pattern);
     EXPECT_NEAR(g.tempo_bpm, 80, 1.0);
     const auto [worst, missed] = compare(song.beats, g.beats_sec, 0.03);
     EXPECT_LT(worst, 0.03);
@@ -165,7 +81,7 @@ TEST(Meter, DISABLED_ChordChangesPlaceTheBarWhereTheDrumsAreAmbiguous) {
     // chord changes say where the bar starts. One beat of pickup.
     const Pattern pat{"x   x   x   x   ", "  x   x   x   x ", "x x x x x x x x "};
     const auto song = drum_song(pat, 88, 12, 1);
-    const BeatGrid g = hiphop_grid(song);
+    const BeatGrid g = hiphop_grid(song, DownbeatModel::Pattern);
     const auto [worst, missed] = compare(song.downbeats, g.downbeats_sec, 0.03);
     EXPECT_LT(worst, 0.03);
     EXPECT_EQ(missed, 0);
@@ -184,7 +100,7 @@ TEST(Meter, ADottedEighthLayerDoesNotSetTheTempoToFourThirds) {
     std::mt19937 rng(9);
     for (double t = song.downbeats.front(); t < song.beats.back() + 0.5; t += 3 * six)
         add_noise_burst(song.audio.channels[0], t, 0.05, 0.05, false, rng);
-    const BeatGrid g = hiphop_grid(song);
+    const BeatGrid g = hiphop_grid(song, DownbeatModel::Pattern);
     EXPECT_NEAR(g.tempo_bpm, 70, 1.0);
     EXPECT_EQ(compare(song.beats, g.beats_sec, 0.03).second, 0);
 }

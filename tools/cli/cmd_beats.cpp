@@ -1,4 +1,4 @@
-// loopsep beats SONG [--genre G] [--json] [--no-beats] [--downbeat-offset N]
+// loopsep beats SONG [--genre G] [--json] [--no-beats] [--downbeat-offset N] [--downbeat-model M]
 //
 // Beat grid, downbeats and four-beat segments of a song (beat/include/loopsep/beat.h).
 // Text output by default; --json prints exactly one JSON object on stdout:
@@ -7,7 +7,8 @@
 // downbeat phase, so a change of phase after a breakdown shows). Silent or beatless audio (or a grid
 // below the confidence threshold) is an error unless --no-beats, which falls back to fixed
 // four-beat windows at the prior's tempo ("beatless_reason" says why). --downbeat-offset N moves
-// every downbeat N beats later (negative: earlier), a correction by hand.
+// every downbeat N beats later (negative: earlier), a correction by hand. --downbeat-model picks the
+// meter stage's evidence (BeatParams::downbeat_model: auto, pattern, learned, both).
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -36,12 +37,13 @@ std::vector<double> rounded(const std::vector<double>& v) {
 
 int run_beats(const Argv& argv) {
     const CommandSpec spec{
-        "beats", "SONG [--genre G] [--json] [--no-beats] [--downbeat-offset N]",
+        "beats", "SONG [--genre G] [--json] [--no-beats] [--downbeat-offset N] [--downbeat-model M]",
         "Finds the beats, downbeats and four-beat segments (downbeat to downbeat) of a song.",
         {{"--genre", true, "tempo prior: bachata (110-145 BPM), hiphop (70-110), neutral (default, 70-180)", "G"},
          {"--json", false, "print one JSON object: tempo_bpm, beats, downbeats, segments, confidence"},
          {"--no-beats", false, "silent/beatless audio: fixed four-beat windows at the prior's tempo instead of an error"},
-         {"--downbeat-offset", true, "move every downbeat N beats later (-3..3; negative: earlier), to correct it by hand", "N"}},
+         {"--downbeat-offset", true, "move every downbeat N beats later (-3..3; negative: earlier), to correct it by hand", "N"},
+         {"--downbeat-model", true, "beat phase and downbeats: auto (default: per genre, what the benches measured best), pattern (bar template), learned (trained classifier), both", "M"}},
         1, 1};
     ParsedArgs args = parse_args(spec, argv);
     if (args.has("--help")) {
@@ -52,6 +54,7 @@ int run_beats(const Argv& argv) {
     params.genre = parse_genre(args.get("--genre"));
     params.allow_beatless = args.has("--no-beats");
     params.downbeat_offset = int(args.get_int("--downbeat-offset", 0, -(params.beats_per_bar - 1), params.beats_per_bar - 1));
+    if (args.has("--downbeat-model")) params.downbeat_model = parse_downbeat_model(args.get("--downbeat-model"));
     params.validate();
     const std::string path = args.positional[0];
 

@@ -33,6 +33,17 @@ struct TempoPrior {
 };
 TempoPrior tempo_prior(Genre g);  // bachata 110–145, hip-hop 70–110, neutral 70–180
 
+// How beat phase and downbeats are placed on the DP grid's sixteenths (meter.cpp): pattern — the
+// hand-set bar template over kick/snare/hat/chord evidence (hip-hop; bachata keeps the beat-level
+// downbeat model); learned — a small classifier trained on the project's own annotated songs
+// (downbeat_model.cpp, bench/beats_real/train_downbeat.cpp), hip-hop and bachata; both — the genre's
+// template and the classifier added, hip-hop and bachata. Each is followed by the same Viterbi pass. auto — what the benches measured best per genre: learned for hip-hop, pattern for
+// bachata (bench/beats_real/results.md). Neutral always keeps the beat-level model.
+enum class DownbeatModel { Auto, Pattern, Learned, Both };
+// "auto", "pattern", "learned", "both" (case-insensitive); usage error naming --downbeat-model otherwise.
+DownbeatModel parse_downbeat_model(const std::string& name);
+const char* downbeat_model_name(DownbeatModel m);
+
 struct BeatParams {
     Genre genre = Genre::Neutral;
     bool allow_beatless = false;   // silent/beatless audio → fixed grid (beatless = true) instead of an error
@@ -45,6 +56,7 @@ struct BeatParams {
     // A hand correction: every downbeat moved this many beats later (negative: earlier), in
     // -(beats_per_bar - 1) .. beats_per_bar - 1; bars are kept whole at the song's ends.
     int downbeat_offset = 0;
+    DownbeatModel downbeat_model = DownbeatModel::Auto;  // meter evidence (see above)
     void validate() const;         // usage error naming the parameter
 };
 
