@@ -695,11 +695,12 @@ void keep_checkpoint_architecture(TrainParams& p, const ModelConfig& c, const st
     refuse(p.top_channels > 0 && p.top_channels != c.unet_channels[0], "--top-channels");
     refuse(p.query_profile && !c.query_profile, "--query-profile");
     refuse(p.fine_regions > 0 && p.fine_regions != c.fine_regions, "--fine-head");
+    refuse(p.space_to_depth && !c.space_to_depth, "--space-to-depth");
     p.shared_levels = -1;
     p.top_decoder.reset();
     p.block_kernels.reset();
     p.mid_blocks = p.top_channels = p.fine_regions = 0;
-    p.query_profile = false;
+    p.query_profile = p.space_to_depth = false;
 }
 
 TrainResult train_model(const TrainParams& given, const SegmentCache& train, const SegmentCache* val, std::ostream& log) {
@@ -740,6 +741,9 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
         if (p.lr > 3e-4 && p.warmup_steps == 0)  // measured: 3 steps at 1e-3 silenced v6's drums (TRAINING.md)
             log << "note: fine-tuning at --lr " << p.lr << " without --warmup-steps: a fresh Adam's first steps move every"
                 << " weight by about the rate; 1e-4..3e-4 with a warm-up keeps what the model knows\n";
+        if (p.space_to_depth && !cfg.space_to_depth)
+            throw usage_error("--space-to-depth: " + p.resume + " has a full-resolution top level; a space-to-depth net is "
+                              "trained from scratch (leave out --resume), it cannot be converted");
         if (p.shared_levels >= 0 && p.shared_levels < cfg.shared_levels)
             throw usage_error("--shared-levels " + std::to_string(p.shared_levels) + ": " + p.resume + " already shares " +
                               std::to_string(cfg.shared_levels) + " levels (they cannot be conditioned again)");
@@ -806,6 +810,20 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
         if (p.query_profile) cfg.query_profile = true;
         if (p.fine_regions > 0) cfg.fine_regions = p.fine_regions;
         if (p.repetition_neighbours > 0) cfg.repetition_neighbours = p.repetition_neighbours;
+        if (p.space_to_depth) {
+            if (p.top_channels > 0)
+                throw usage_error("--top-channels: with --space-to-depth the full-resolution top level is not built "
+                                  "(the U-Net starts at --channels' second entry)");
+            if (cfg.unet_channels.size() < 3)
+                throw usage_error("--space-to-depth: --channels must list 3 or more levels (the first is dropped)");
+            cfg.unet_channels.erase(cfg.unet_channels.begin());
+            cfg.shared_levels = std::max(0, cfg.shared_levels - 1);
+            if (p.shared_levels >= 0) p.shared_levels = cfg.shared_levels;  // already built so: no conversion below
+            cfg.space_to_depth = true;
+            log << "space-to-depth top level: the band features folded 2x2 into 4 channels, U-Net channels";
+            for (int c : cfg.unet_channels) log << " " << c;
+            log << ", " << cfg.shared_levels << " shared level(s)\n";
+        }
         model = net::make_net(cfg, p.seed);
     }
     if (train.window_samples != cfg.num_window_samples())

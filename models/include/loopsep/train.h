@@ -166,6 +166,11 @@ struct TrainParams {
     // this many most alike other bars. 0: the architecture's own. With --resume, converts a net without it
     // first (net::with_repetition_input: its convolution starts at zero, the masks unchanged).
     int repetition_neighbours = 0;
+    // A new net with a space-to-depth top level (ModelConfig::space_to_depth): the U-Net of `config`
+    // without its first (full-resolution) level, its input folded 2×2 into 4 channels; `shared_levels`
+    // counts the levels of `config` (a shared top level dropped leaves one fewer). With --resume only
+    // a model that has it already (a net cannot be converted); --top-channels is refused with it.
+    bool space_to_depth = false;
     // Learning-rate warm-up: the rate rises linearly from 0 over the first `warmup_steps` steps, then
     // follows the cosine schedule (0: none). A resume starts Adam afresh, and its first full-rate steps
     // move every weight by about the learning rate whatever its gradient: the warm-up avoids that jolt.
