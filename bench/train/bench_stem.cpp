@@ -9,8 +9,9 @@
 //  * s2d:    what would replace it: the features folded 2×2 into channels (pixel_unshuffle → 4 channels
 //            at half the frames and bands), a 3×3 convolution 4 → c1, the same identity, a 1×1 head
 //            c1 → 4, pixel_shuffle back and the sigmoid.
-// "whole − top + s2d" estimates the net with the space-to-depth stem. An estimate of speed only: the
-// architecture (and what it learns per example) is not built here.
+// "whole − top + s2d" estimates the net with the space-to-depth stem. An estimate of speed only; the
+// architecture is built as ModelConfig::space_to_depth (loopsep train --space-to-depth), measured in
+// models/TRAINING.md ("A space-to-depth top level").
 #include <torch/torch.h>
 
 #include <algorithm>

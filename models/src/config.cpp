@@ -38,10 +38,13 @@ void ModelConfig::validate() const {
     check(context_frames >= 0 && context_frames <= 512, "context_frames", "must be in 0..512");
     check(unet_channels.size() >= 2 && unet_channels.size() <= 6, "unet_channels", "must list 2..6 levels");
     const int levels = static_cast<int>(unet_channels.size()) - 1;
-    check(window_frames() % (1 << levels) == 0, "window_frames",
-          "(segment + 2·context) must be divisible by 2^levels = " + std::to_string(1 << levels));
-    check(num_bands >= 8 && num_bands <= num_bins() && num_bands % (1 << levels) == 0, "num_bands",
-          "must be in 8..num_bins and divisible by 2^levels");
+    // Every down-sampling halves time and bands; the space-to-depth fold halves them once more.
+    const int coarsest = (1 << levels) * top_level_scale();
+    const std::string divisor = space_to_depth ? "2^(levels + 1) = " + std::to_string(coarsest) + " (space_to_depth)"
+                                               : "2^levels = " + std::to_string(coarsest);
+    check(window_frames() % coarsest == 0, "window_frames", "(segment + 2·context) must be divisible by " + divisor);
+    check(num_bands >= 8 && num_bands <= num_bins() && num_bands % coarsest == 0, "num_bands",
+          "must be in 8..num_bins and divisible by " + divisor);
     for (int c : unet_channels) check(c >= 1 && c <= 1024, "unet_channels", "entries must be in 1..1024");
     check(!query_channels.empty() && query_channels.size() <= 6, "query_channels", "must list 1..6 layers");
     for (int c : query_channels) check(c >= 1 && c <= 1024, "query_channels", "entries must be in 1..1024");
@@ -68,7 +71,7 @@ std::string ModelConfig::to_json() const {
         {"block_kernels", to_string(block_kernels)}, {"mid_blocks", mid_blocks},
         {"query_profile", query_profile}, {"fine_regions", fine_regions},
         {"repetition_neighbours", repetition_neighbours}, {"band_split_channels", band_split_channels},
-        {"bin_logits", bin_logits},
+        {"bin_logits", bin_logits}, {"space_to_depth", space_to_depth},
         {"instruments", instruments}, {"training_data", training_data}, {"training_steps", training_steps},
         {"window", "hann-periodic"}, {"stft_center", true}, {"stereo", "mid; one mask for both channels"},
         {"band_scale", "mel (HTK), triangular, 0..sample_rate/2"}};
@@ -102,6 +105,7 @@ ModelConfig ModelConfig::from_json(const std::string& text, const std::string& w
         if (j.contains("band_split_channels"))  // absent in v1–v6 files: no band-split input
             c.band_split_channels = j["band_split_channels"].get<int>();
         if (j.contains("bin_logits")) c.bin_logits = j["bin_logits"].get<bool>();  // absent in v1–v6 files: off
+        if (j.contains("space_to_depth")) c.space_to_depth = j["space_to_depth"].get<bool>();  // absent in v1–v6 files: off
         if (j.contains("instruments")) c.instruments = j["instruments"].get<std::vector<std::string>>();
         if (j.contains("training_data")) c.training_data = j["training_data"].get<std::string>();
         if (j.contains("training_steps")) c.training_steps = j["training_steps"].get<long>();

@@ -222,7 +222,8 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
 
     const auto& ch = c.unet_channels;
     const int levels = int(ch.size()) - 1;
-    stem = register_module("stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, ch[0], 3).padding(1)));
+    const int top_planes = c.space_to_depth ? 4 : 1;  // per band plane entering or leaving the top level
+    stem = register_module("stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(top_planes, ch[0], 3).padding(1)));
     enc = register_module("enc", torch::nn::ModuleList());
     down = register_module("down", torch::nn::ModuleList());
     up = register_module("up", torch::nn::ModuleList());
@@ -238,7 +239,7 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
         mid_extra = register_module("mid_extra", torch::nn::ModuleList());
         for (int i = 1; i < c.mid_blocks; ++i) mid_extra->push_back(FilmResBlock(ch[levels], E, true, c.block_kernels));
     }
-    head = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[0], 1, 1)));
+    head = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(ch[0], top_planes, 1)));
     if (c.query_profile) {
         profile = register_module("profile", torch::nn::ModuleList());
         torch::NoGradGuard g;
@@ -266,7 +267,7 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
     if (c.repetition_neighbours > 0) {
         // Registered last, so other configs keep their initialisation draws; no bias (the stem has one).
         repetition = register_module(
-            "repetition", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, ch[0], 3).padding(1).bias(false)));
+            "repetition", torch::nn::Conv2d(torch::nn::Conv2dOptions(top_planes, ch[0], 3).padding(1).bias(false)));
         torch::NoGradGuard g;
         repetition->weight.zero_();  // starts silent: a converted net keeps its masks
     }
@@ -280,7 +281,7 @@ LoopSepNetImpl::LoopSepNetImpl(const ModelConfig& c) : config(c) {
         band_split_weight = register_parameter("band_split_weight", (torch::rand({entries, C}) * 2.0 - 1.0) * bound);
         band_split_bias = register_parameter("band_split_bias", torch::zeros({c.num_bands, C}));
         band_split_conv = register_module(
-            "band_split_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(C, ch[0], 3).padding(1)));
+            "band_split_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(C * top_planes, ch[0], 3).padding(1)));
         torch::NoGradGuard g;
         band_split_conv->weight.zero_();  // starts silent: a converted net keeps its masks
         band_split_conv->bias.zero_();
@@ -303,6 +304,17 @@ torch::Tensor sparse_filterbank(const torch::Tensor& x, const torch::Tensor& dst
     auto sizes = x.sizes().vec();
     sizes.back() = out_cols;
     return torch::zeros(sizes, x.options()).index_add(-1, dst, x.index_select(-1, src) * weights);
+}
+
+torch::Tensor space_to_depth(const torch::Tensor& x) {
+    if (x.dim() != 4 || x.size(2) % 2 != 0 || x.size(3) % 2 != 0)
+        throw usage_error("space_to_depth: expected [N, C, T, B] with T and B even");
+    return torch::pixel_unshuffle(x, 2);
+}
+
+torch::Tensor depth_to_space(const torch::Tensor& x) {
+    if (x.dim() != 4 || x.size(1) % 4 != 0) throw usage_error("depth_to_space: expected [N, 4C, T, B]");
+    return torch::pixel_shuffle(x, 2);
 }
 
 torch::Tensor LoopSepNetImpl::band_magnitudes(const torch::Tensor& mag) {
@@ -372,7 +384,8 @@ std::pair<torch::Tensor, torch::Tensor> LoopSepNetImpl::split_query(const torch:
 }
 
 torch::Tensor LoopSepNetImpl::profile_bias(const torch::Tensor& planes, int level) {
-    const auto pooled = level == 0 ? planes : torch::avg_pool1d(planes, {1 << level}, {1 << level});
+    const int64_t pool = (int64_t(1) << level) * config.top_level_scale();  // bands per position of the level
+    const auto pooled = pool == 1 ? planes : torch::avg_pool1d(planes, {pool}, {pool});
     return profile[std::size_t(level)]->as<torch::nn::Conv1d>()->forward(pooled).unsqueeze(2);
 }
 
@@ -381,22 +394,51 @@ FilmResBlockImpl& LoopSepNetImpl::first_conditioned_block() {
     return config.shared_levels < levels ? *enc[config.shared_levels]->as<FilmResBlock>() : *mid;
 }
 
+torch::Tensor LoopSepNetImpl::to_top_level(const torch::Tensor& planes) const {
+    return config.space_to_depth ? space_to_depth(planes) : planes;
+}
+
+torch::Tensor LoopSepNetImpl::stem_output(const torch::Tensor& features, const torch::Tensor& repetition_log,
+                                          const torch::Tensor& split_features) {
+    auto x = run_conv(stem, to_top_level(features));
+    if (repetition_log.defined()) x = x + repetition->forward(to_top_level(repetition_log));
+    if (split_features.defined()) {  // the bins inside each band, through their own convolution
+        const auto residual = x;
+        x = run_conv(band_split_conv, to_top_level(split_features), &residual);
+    }
+    return x;
+}
+
+torch::Tensor LoopSepNetImpl::top_features_of(const torch::Tensor& x) const {
+    const auto features = torch::relu(x);
+    // A space-to-depth net's top level is at half the frames and bands: each band-grid cell reads the
+    // features of the coarse cell it was folded into (the per-bin logits look at one band per bin).
+    if (!config.space_to_depth) return features;
+    return features.repeat_interleave(2, 2).repeat_interleave(2, 3);
+}
+
+torch::Tensor LoopSepNetImpl::head_mask(torch::Tensor x, bool in_place) {
+    // The unfold commutes with the sigmoid (both act per value): the sigmoid runs first, on the 4 planes.
+    if (config.space_to_depth)
+        return depth_to_space(in_place ? head(x.relu_()).sigmoid_() : torch::sigmoid(head(torch::relu(x)))).squeeze(1);
+    if (in_place) return head(x.relu_()).sigmoid_().squeeze(1);
+    return torch::sigmoid(head(torch::relu(x))).squeeze(1);  // [N, T, B]
+}
+
 LoopSepNetImpl::Shared LoopSepNetImpl::shared_prefix(const torch::Tensor& mix_mag, const torch::Tensor& repetition_bands) {
     Shared out;
     out.mix_magnitudes = mix_mag;
     const auto bands = band_magnitudes(mix_mag);
-    out.x = run_conv(stem, torch::log1p(bands).unsqueeze(1));
+    torch::Tensor rep_log;
     if (config.repetition_neighbours > 0) {
         // No song around the windows: each is its own template (ModelConfig::repetition_neighbours).
         const auto& rep = repetition_bands.defined() ? repetition_bands : bands;
         if (rep.sizes() != bands.sizes())
             throw usage_error("repetition templates must be [windows, window_frames, num_bands] like the mixture's bands");
-        out.x = out.x + repetition->forward(torch::log1p(rep.clamp_min(0.0)).unsqueeze(1));
+        rep_log = torch::log1p(rep.clamp_min(0.0)).unsqueeze(1);
     }
-    if (config.band_split_channels > 0) {  // the bins inside each band, added to the stem's output
-        const auto residual = out.x;
-        out.x = run_conv(band_split_conv, band_split_features(mix_mag), &residual);
-    }
+    out.x = stem_output(torch::log1p(bands).unsqueeze(1), rep_log,
+                        config.band_split_channels > 0 ? band_split_features(mix_mag) : torch::Tensor());
     for (int i = 0; i < config.shared_levels; ++i) {
         out.x = enc[i]->as<FilmResBlock>()->forward(out.x, torch::Tensor());
         out.skips.push_back(out.x);
@@ -433,10 +475,8 @@ torch::Tensor LoopSepNetImpl::band_mask_from(const Shared& shared, const torch::
         x = dec[i]->as<FilmResBlock>()->forward(x, emb);
         if (planes.defined()) x = x + profile_bias(planes, i);
     }
-    const auto features = in_place ? x.relu_() : torch::relu(x);
-    if (top_features) *top_features = features;
-    if (in_place) return head(features).sigmoid_().squeeze(1);
-    return torch::sigmoid(head(features)).squeeze(1);  // [N, T, B]
+    if (top_features) *top_features = top_features_of(x);
+    return head_mask(x, in_place);  // [N, T, B]
 }
 
 LoopSepNetImpl::QueryWeights LoopSepNetImpl::query_weights(const torch::Tensor& query) {
@@ -476,7 +516,10 @@ torch::Tensor LoopSepNetImpl::band_mask_for(const Shared& shared, const QueryWei
         x = dec[i]->as<FilmResBlock>()->forward_folded(x, q.norm2[next++]);
         if (!q.profile.empty()) x = x + q.profile[std::size_t(i)];
     }
-    if (top_features) *top_features = torch::relu(x);
+    if (top_features) *top_features = top_features_of(x);
+    // The one-plane head as one fused loop; the space-to-depth head's 4 planes (at a quarter of the
+    // positions) through LibTorch's 1×1 convolution.
+    if (config.space_to_depth) return head_mask(x, inference(x));
     return cpu::relu_conv1x1_sigmoid(x, head->weight, head->bias);  // [N, T, B]
 }
 

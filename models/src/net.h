@@ -30,6 +30,11 @@ enum class FilterbankPath { Auto, Reference };
 torch::Tensor sparse_filterbank(const torch::Tensor& x, const torch::Tensor& dst, const torch::Tensor& src,
                                 const torch::Tensor& weights, int64_t out_cols, FilterbankPath path = FilterbankPath::Auto);
 
+// ModelConfig::space_to_depth's fold and its inverse: [N, C, T, B] → [N, 4C, T/2, B/2], channel 4c + 2i + j
+// holding x[n, c, 2t + i, 2b + j] (time offset i, band offset j; T and B even), and back.
+torch::Tensor space_to_depth(const torch::Tensor& x);
+torch::Tensor depth_to_space(const torch::Tensor& x);
+
 struct FilmResBlockImpl : torch::nn::Module {
     // embedding_size 0: a plain residual block (no FiLM; the embedding argument is ignored).
     // convolutions false: relu(FiLM(norm2(x))) alone (TopDecoder::Film), no residual: only norm2 and
@@ -88,6 +93,20 @@ struct LoopSepNetImpl : torch::nn::Module {
     };
     Shared shared_prefix(const torch::Tensor& mix_magnitudes, const torch::Tensor& repetition_bands = torch::Tensor());
     FilmResBlockImpl& first_conditioned_block();  // the encoder level after the shared ones, or mid
+    // Band-domain planes [N, C, T, bands] → the top U-Net level's grid: folded by space_to_depth() with
+    // config.space_to_depth, else as they are. Every input added to the stem's output goes through it.
+    torch::Tensor to_top_level(const torch::Tensor& planes) const;
+    // The stem's output, the U-Net's input: stem(features) + repetition(template) + band_split_conv(split)
+    // for log band planes [N, 1, T, bands] and band-split features [N, C, T, bands] (undefined: no such
+    // input), each folded to the top level's grid.
+    torch::Tensor stem_output(const torch::Tensor& features, const torch::Tensor& repetition_log,
+                              const torch::Tensor& split_features = torch::Tensor());
+    // The last decoder level's output x → the features the per-bin logits read, on the band grid
+    // [N, channels, T, bands] (relu(x); a space-to-depth net's repeated 2×2).
+    torch::Tensor top_features_of(const torch::Tensor& x) const;
+    // The head on the last decoder level's output x → band masks [N, T, bands] in [0, 1] (sigmoid; with
+    // config.space_to_depth its 4 channels unfolded by depth_to_space()). `in_place`: x may be overwritten.
+    torch::Tensor head_mask(torch::Tensor x, bool in_place);
     torch::Tensor mask_from(const Shared& shared, const torch::Tensor& embeddings);
     // mask_from() before the band → bin map: band masks [N, T, bands] in [0, 1]. `top_features` (when
     // given): the head's input relu(x) [N, C, T, bands] of the top decoder level (bin_logit_delta's input).
@@ -122,6 +141,7 @@ struct LoopSepNetImpl : torch::nn::Module {
     ModelConfig config;
     torch::nn::ModuleList query_convs{nullptr};
     torch::nn::Linear query_out{nullptr};
+    // stem: 1 → unet_channels[0] (4 → with config.space_to_depth); head: unet_channels[0] → 1 (→ 4).
     torch::nn::Conv2d stem{nullptr}, head{nullptr};
     torch::nn::ModuleList enc{nullptr}, down{nullptr}, up{nullptr}, dec{nullptr};
     FilmResBlock mid{nullptr};
@@ -136,7 +156,8 @@ struct LoopSepNetImpl : torch::nn::Module {
     torch::nn::Linear fine_coef{nullptr};
     torch::Tensor fine_region_of_bin;  // [bins] int64: the region of the band that weighs each bin most
     // config.repetition_neighbours: the repetition template's log bands → the top level's channels, added
-    // to the stem's output (3×3, no bias, starting at zero; registered only then, last).
+    // to the stem's output (3×3, no bias, starting at zero; registered only then, last); folded like the
+    // features with config.space_to_depth.
     torch::nn::Conv2d repetition{nullptr};
     // config.band_split_channels C: per analysis-filterbank entry j (band fa_bands[j], bin fa_bins[j]) its
     // C weights, per band C biases, and the 3×3 convolution (C → the top level's channels, starting at

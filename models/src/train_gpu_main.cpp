@@ -4,7 +4,7 @@
 //   loopsep-train-gpu --cache FILE [--cache FILE2 ...] --out MODEL [--val-cache FILE]
 //       [--steps N] [--batch B] [--lr X] [--seed S] [--minutes M] [--resume MODEL]
 //       [--channels 8,16,32,64] [--bands 96] [--embedding 64] [--query-channels 16,32,64]
-//       [--shared-levels N] [--mid-blocks N] [--query-profile] [--fine-head R] [--repetition K] [--band-split C] [--bin-logits] [--fine-lr-scale X] [--warmup-steps N] [--val-every N] [--cpu] [--threads T]
+//       [--shared-levels N] [--mid-blocks N] [--query-profile] [--space-to-depth] [--fine-head R] [--repetition K] [--band-split C] [--bin-logits] [--fine-lr-scale X] [--warmup-steps N] [--val-every N] [--cpu] [--threads T]
 //       [--replicas R] [--checkpoint FILE] [--checkpoint-every-min M] [--self-query-fraction F]
 // Exit status 128 + the signal when SIGINT/SIGTERM stopped the run (saved, the schedule not done).
 #include <cstdlib>
@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
             if (a == "--cpu") { p.cuda = false; continue; }
             if (a == "--query-profile") { p.query_profile = true; continue; }
             if (a == "--bin-logits") { p.bin_logits = true; continue; }
+            if (a == "--space-to-depth") { p.space_to_depth = true; continue; }
             if (i + 1 >= argc) throw usage_error(a + ": needs a value");
             const std::string v = argv[++i];
             if (a == "--cache") caches.push_back(v);

@@ -755,11 +755,12 @@ void keep_checkpoint_architecture(TrainParams& p, const ModelConfig& c, const st
     refuse(p.fine_regions > 0 && p.fine_regions != c.fine_regions, "--fine-head");
     refuse(p.band_split_channels > 0 && p.band_split_channels != c.band_split_channels, "--band-split");
     refuse(p.bin_logits && !c.bin_logits, "--bin-logits");
+    refuse(p.space_to_depth && !c.space_to_depth, "--space-to-depth");
     p.shared_levels = -1;
     p.top_decoder.reset();
     p.block_kernels.reset();
     p.mid_blocks = p.top_channels = p.fine_regions = p.band_split_channels = 0;
-    p.query_profile = p.bin_logits = false;
+    p.query_profile = p.bin_logits = p.space_to_depth = false;
 }
 
 TrainResult train_model(const TrainParams& given, const SegmentCache& train, const SegmentCache* val, std::ostream& log) {
@@ -800,6 +801,9 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
         if (p.lr > 3e-4 && p.warmup_steps == 0)  // measured: 3 steps at 1e-3 silenced v6's drums (TRAINING.md)
             log << "note: fine-tuning at --lr " << p.lr << " without --warmup-steps: a fresh Adam's first steps move every"
                 << " weight by about the rate; 1e-4..3e-4 with a warm-up keeps what the model knows\n";
+        if (p.space_to_depth && !cfg.space_to_depth)
+            throw usage_error("--space-to-depth: " + p.resume + " has a full-resolution top level; a space-to-depth net is "
+                              "trained from scratch (leave out --resume), it cannot be converted");
         if (p.shared_levels >= 0 && p.shared_levels < cfg.shared_levels)
             throw usage_error("--shared-levels " + std::to_string(p.shared_levels) + ": " + p.resume + " already shares " +
                               std::to_string(cfg.shared_levels) + " levels (they cannot be conditioned again)");
@@ -882,6 +886,20 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
         if (p.repetition_neighbours > 0) cfg.repetition_neighbours = p.repetition_neighbours;
         if (p.band_split_channels > 0) cfg.band_split_channels = p.band_split_channels;
         if (p.bin_logits) cfg.bin_logits = true;
+        if (p.space_to_depth) {
+            if (p.top_channels > 0)
+                throw usage_error("--top-channels: with --space-to-depth the full-resolution top level is not built "
+                                  "(the U-Net starts at --channels' second entry)");
+            if (cfg.unet_channels.size() < 3)
+                throw usage_error("--space-to-depth: --channels must list 3 or more levels (the first is dropped)");
+            cfg.unet_channels.erase(cfg.unet_channels.begin());
+            cfg.shared_levels = std::max(0, cfg.shared_levels - 1);
+            if (p.shared_levels >= 0) p.shared_levels = cfg.shared_levels;  // already built so: no conversion below
+            cfg.space_to_depth = true;
+            log << "space-to-depth top level: the band features folded 2x2 into 4 channels, U-Net channels";
+            for (int c : cfg.unet_channels) log << " " << c;
+            log << ", " << cfg.shared_levels << " shared level(s)\n";
+        }
         model = net::make_net(cfg, p.seed);
     }
     if (train.window_samples != cfg.num_window_samples())

@@ -363,6 +363,47 @@ TEST(Trainer, TimeFreqKernelsLearnTheToyTask) {
     EXPECT_THROW(train_model(back, train, &val, log), Error);
 }
 
+TEST(Trainer, SpaceToDepthNetLearnsTheToyTaskOnTwoReplicasAndIsNeverAConversion) {
+    lt::TempDir dir;
+    TrainParams p = toy_train_params(dir.file("s2d.safetensors"));
+    p.space_to_depth = true;  // toy channels {8, 8, 16} → a U-Net {8, 16} on the folded grid
+    p.shared_levels = 1;      // the dropped top level was the shared one: none left
+    p.threads = 2;
+    p.replicas = 2;
+    auto train = toy_cache(p.config, 6, 1), val = toy_cache(p.config, 3, 2);
+    std::ostringstream log;
+    const auto r = train_model(p, train, &val, log);
+    const auto sep = Separator::load(p.out);
+    EXPECT_TRUE(sep->config().space_to_depth);
+    EXPECT_EQ(sep->config().unet_channels, (std::vector<int>{8, 16}));
+    EXPECT_EQ(sep->config().shared_levels, 0);
+    EXPECT_NE(log.str().find("space-to-depth top level"), std::string::npos) << log.str();
+    EXPECT_LT(r.last_loss, 0.7 * r.first_loss) << log.str();
+    EXPECT_GT(r.best.mean_sdr_model_db, r.best.mean_sdr_mixture_db) << log.str();
+    // Resumed with the option repeated: it has it, the run goes on.
+    TrainParams more = resumed_from(p, dir.file("more.safetensors"));
+    more.steps = 2;
+    EXPECT_NO_THROW(train_model(more, train, &val, log));
+    // A full-resolution net cannot be resumed as a space-to-depth one, and the dropped level cannot be widened.
+    TrainParams full = toy_train_params(dir.file("full.safetensors"));
+    full.steps = 2;
+    train_model(full, train, &val, log);
+    TrainParams convert = resumed_from(full, dir.file("convert.safetensors"));
+    convert.space_to_depth = true;
+    try {
+        train_model(convert, train, &val, log);
+        ADD_FAILURE() << "a full-resolution net resumed with --space-to-depth";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Usage);
+        EXPECT_NE(std::string(e.what()).find("--space-to-depth"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("from scratch"), std::string::npos) << e.what();
+    }
+    TrainParams wide = toy_train_params(dir.file("wide.safetensors"));
+    wide.space_to_depth = true;
+    wide.top_channels = 16;
+    EXPECT_THROW(train_model(wide, train, &val, log), Error);
+}
+
 TEST(Trainer, ResumingASquareNetWithTimeFreqKernelsConvertsAndTrainsOn) {
     lt::TempDir dir;
     TrainParams p = toy_train_params(dir.file("square.safetensors"));

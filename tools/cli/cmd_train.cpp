@@ -115,6 +115,7 @@ int run_train(const Argv& argv) {
          {"--repetition", true, "give the net the song's repetition: a template per window, the median of the K most alike other bars of its song; with --resume converts the model, its masks unchanged at first (default: none, or the resumed model's)", "K"},
          {"--band-split", true, "give the net the bins inside each band: each band's log bin magnitudes through its own learned map to this many values, added to the stem's output; with --resume converts the model, its masks unchanged at first (default: none, or the resumed model's)", "C"},
          {"--bin-logits", false, "add a per-bin delta logit (from the top decoder level's features at the bin's band) to the interpolated band mask; with --resume converts the model, its masks unchanged at first (default: off, or the resumed model's)"},
+         {"--space-to-depth", false, "a new model whose U-Net starts at --channels' second level: the band features folded 2x2 (time x band) into 4 channels, the mask unfolded back (about 2x the examples per second; not a conversion: with --resume only a model that has it)"},
          {"--fine-lr-scale", true, "the bin refinement's learning rate as a multiple of --lr (default 1)", "X"},
          {"--warmup-steps", true, "raise the learning rate linearly from 0 over this many steps before the cosine decay (default 0: none)", "N"},
          {"--bars-per-song", true, "prepare only this many bars per song, spread evenly (default: all)", "N"},
@@ -160,6 +161,7 @@ int run_train(const Argv& argv) {
     if (args.has("--repetition")) p.repetition_neighbours = int(args.get_int("--repetition", 4, 1, 16));
     if (args.has("--band-split")) p.band_split_channels = int(args.get_int("--band-split", 8, 1, 64));
     p.bin_logits = args.has("--bin-logits");
+    p.space_to_depth = args.has("--space-to-depth");
     p.fine_lr_scale = args.get_double("--fine-lr-scale", 1.0, 1e-6, 1000.0);
     p.warmup_steps = args.get_int("--warmup-steps", 0, 0, 10000000);
     p.config.validate();

@@ -105,6 +105,17 @@ struct ModelConfig {                 // stored in the model file's metadata, val
     // (a per-bin linear map over the top level's channels, + bias, both starting at zero), and its mask is
     // sigmoid(logit(clamp(m, eps, 1 − eps)) + delta) — apply_bin_logits().
     bool bin_logits = false;
+    // A space-to-depth top level (v1–v6: off). The full-resolution U-Net level (8 channels at every frame
+    // and band) cost two thirds of a training step's forward + backward while holding a twentieth of the
+    // weights. With this on, the log band features [N, 1, T, bands] are folded 2×2 (time × band) into 4
+    // channels at half the frames and bands (net::space_to_depth) before the stem, and the head's 4
+    // channels are unfolded back to [N, 1, T, bands] (net::depth_to_space): the U-Net of `unet_channels`
+    // runs entirely at half resolution or below (its level 0 is at T/2 × bands/2), so window_frames and
+    // num_bands must be divisible by 2^(levels + 1). A new net's option (loopsep train --space-to-depth
+    // drops --channels' first level); a trained net cannot be converted to it.
+    bool space_to_depth = false;
+    // How much U-Net level 0 is coarser than the band features: 2 with space_to_depth, else 1.
+    int top_level_scale() const { return space_to_depth ? 2 : 1; }
     // Values in a query vector (Separator::embed_query): the FiLM embedding, then the band profile if any.
     int query_vector_size() const { return embedding_size + (query_profile ? 2 * num_bands : 0); }
 

@@ -181,6 +181,11 @@ struct TrainParams {
     // Per-bin output logits (ModelConfig::bin_logits). false: the architecture's own. With --resume,
     // converts a net without them first (net::with_bin_logits: the per-bin maps at zero, the masks unchanged).
     bool bin_logits = false;
+    // A new net with a space-to-depth top level (ModelConfig::space_to_depth): the U-Net of `config`
+    // without its first (full-resolution) level, its input folded 2×2 into 4 channels; `shared_levels`
+    // counts the levels of `config` (a shared top level dropped leaves one fewer). With --resume only
+    // a model that has it already (a net cannot be converted); --top-channels is refused with it.
+    bool space_to_depth = false;
     // Learning-rate warm-up: the rate rises linearly from 0 over the first `warmup_steps` steps, then
     // follows the cosine schedule (0: none). A resume starts Adam afresh, and its first full-rate steps
     // move every weight by about the learning rate whatever its gradient: the warm-up avoids that jolt.
