@@ -23,10 +23,9 @@ if [ "${2:-}" = "--stop" ]; then
   echo "run.sh: checkpoint copied to $committed ($(du -h "$committed" | cut -f1)); commit it"
   exit 0
 fi
-if [ ! -x "$WORK/bin/loopsep" ]; then
-  mkdir -p "$WORK/bin"
-  cp "$root/build/tools/loopsep" "$root"/build/tools/libloopsep_*_commands.so "$WORK/bin/"
-fi
+# Each leg runs the tree's current build, copied (a leg may continue a campaign begun by older code).
+mkdir -p "$WORK/bin"
+cp "$root/build/tools/loopsep" "$root"/build/tools/libloopsep_*_commands.so "$WORK/bin/"
 caches=()
 for c in "$WORK"/train_*.cache; do caches+=(--cache "$c"); done
 [ ${#caches[@]} -gt 0 ] || { echo "run.sh: no training caches in $WORK (run models/campaign/data.sh $WORK)" >&2; exit 2; }
@@ -40,11 +39,15 @@ if [ ! -f "$WORK/campaign.ckpt" ] && [ -f "$committed" ]; then cp "$committed" "
 if [ -f "$WORK/campaign.ckpt" ]; then
   start=(--resume "$WORK/campaign.ckpt")
 else
-  # shellcheck disable=SC2206
-  arch=(${ARCH:-})
-  start=(--steps 125000 --batch 16 --lr 1e-3 --warmup-steps 1000 --seed 44 --loss sdr --ema 0.999
-         --augment-eq 20 --augment-pitch 4 --generic-fraction 0.05 --pair-fraction 0.3 --minutes 100000
-         "${arch[@]}")
+  # The architecture: v6's shape (8,16,32,64, three shared levels) with the space-to-depth top level,
+  # the band-split input, per-bin logits and the repetition input, all from the first step. The recipe:
+  # v6's examples (EQ and pitch augmentation, generic sounds, pairs) plus same-song queries for pass 2;
+  # the magnitude loss (the SDR loss collapses a new net's masks to zero within 100 steps: TRAINING.md),
+  # 125 000 steps of 16 = 2 M examples on one cosine schedule.
+  start=(--steps 125000 --batch 16 --lr 1e-3 --warmup-steps 1000 --seed 44 --loss magnitude --ema 0.999
+         --augment-eq 20 --augment-pitch 4 --generic-fraction 0.05 --pair-fraction 0.3 --self-query-fraction 0.2
+         --minutes 100000 --channels 8,16,32,64 --shared-levels 3 --space-to-depth --band-split 8 --bin-logits
+         --repetition 4)
 fi
 echo "== leg started $(date -u +%FT%TZ) at commit $(git -C "$root" rev-parse --short HEAD): ${start[*]}" >> "$WORK/train.log"
 nohup "$WORK/bin/loopsep" train "${common[@]}" "${start[@]}" >> "$WORK/train.log" 2>&1 &
