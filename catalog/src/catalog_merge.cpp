@@ -105,12 +105,6 @@ bool open_source(const std::string& path, Connection& c) {
     return true;
 }
 
-bool same_file(const std::string& a, const std::string& b) {
-    struct stat sa {}, sb {};
-    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
-}
-
 // The writer side: statements prepared once, reused for every row of every source.
 class Target {
 public:
