@@ -73,12 +73,21 @@ public:
     // application's database, of a newer schema, in a read-only location, or
     // missing (when !create_if_missing). Creates the parent directory if needed.
     static Catalog open(const std::string& path, bool create_if_missing);
+    // The same checks, for reading only (SQLite read-only, no migration, nothing created beside the
+    // file): every read works, every write is an input error naming the file. An older schema (which
+    // needs a migration) or an empty file is an input error.
+    static Catalog open_read_only(const std::string& path);
+    // What commands that only read a catalog (and cache embeddings in it when they can) open: `open`
+    // when the file and its folder can be written (or it is missing), otherwise open_read_only — a
+    // catalog on read-only media, in a read-only folder or another user's read-only file.
+    static Catalog open_for_queries(const std::string& path, bool create_if_missing);
 
     Catalog(Catalog&&) noexcept;
     Catalog& operator=(Catalog&&) noexcept;
     ~Catalog();
 
     const std::string& path() const;
+    bool read_only() const;   // opened by open_read_only
 
     // Encodes to FLAC 16-bit, hashes the decoded PCM, stores it in one
     // BEGIN IMMEDIATE transaction. Same hash + instrument already stored:
