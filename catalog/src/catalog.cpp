@@ -22,6 +22,7 @@
 #include "catalog_internal.h"
 #include "loopsep/error.h"
 #include "loopsep/files.h"
+#include "loopsep/loop_limits.h"
 #include "loopsep/sha256.h"
 
 namespace loopsep {
@@ -119,7 +120,7 @@ std::string parent_dir(const std::string& path) {
 // wrong file) would make every query built from the loop wrong, so they are refused when added.
 namespace {
 constexpr double kLengthTolerance = 0.10;  // loops are cut by hand: a tenth of the length is slack enough
-constexpr double kMaxBpm = 1000;           // what Catalog::add accepts (validate_meta) ...
+constexpr double kMaxBpm = kMaxLoopBpm;    // what Catalog::add accepts (validate_meta) and export writes ...
 constexpr int kMaxBeats = 100000;          // ... and so what a stored row may hold
 }  // namespace
 
@@ -342,7 +343,8 @@ namespace {
 void validate_meta(const LoopMeta& m, const std::string& what) {
     if (m.instrument.empty()) throw usage_error(what + ": instrument must not be empty");
     if (m.genre.empty()) throw usage_error(what + ": genre must not be empty");
-    if (!(m.bpm > 0 && m.bpm <= kMaxBpm)) throw usage_error(what + ": bpm must be in (0, 1000]");
+    if (!(m.bpm > 0 && m.bpm <= kMaxBpm))
+        throw usage_error(what + ": bpm must be in (0, " + std::to_string(int(kMaxBpm)) + "]");
     if (m.beats < 0 || m.beats > kMaxBeats) throw usage_error(what + ": beats must be in 0..100000");
 }
 

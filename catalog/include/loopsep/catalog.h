@@ -159,7 +159,7 @@ SeedReport seed_from_manifest(Catalog& catalog, const std::string& manifest_path
 // and the audio's length disagree by more than 10 % (Catalog::add refuses such loops).
 void check_length_matches_tags(double duration_sec, double bpm, int beats, const std::string& what);
 // Input error naming `what` when a stored row's bpm or beats is outside what Catalog::add accepts (bpm in
-// (0, 1000], beats 1..100000): a row written behind the catalog's back, to skip or refuse before its tags
+// (0, kMaxLoopBpm = 999], beats 1..100000): a row written behind the catalog's back, to skip or refuse before its tags
 // size a stretch or a file's loop chunk.
 void check_record_tags(const LoopRecord& r, const std::string& what);
 
