@@ -73,6 +73,10 @@ TEST(TrainOutputs, AFifoTheResumedModelOrACacheIsNeverWrittenOver) {
         EXPECT_EQ(fifo.err, "loopsep: p: not a regular file (a FIFO), refusing to replace it\n") << flag;
         EXPECT_TRUE(is_fifo(r.dir.file("p")));
     }
+    // A cache prepared from folders is written too: never over a FIFO (checked before any folder is read).
+    const auto cache_fifo = lt::run_loopsep("train --data . --cache p --out n.safetensors", r.dir.path());
+    EXPECT_EQ(cache_fifo.exit_code, 1);
+    EXPECT_EQ(cache_fifo.err, "loopsep: p: not a regular file (a FIFO), refusing to replace it\n");
     ASSERT_EQ(r.train("--out m.safetensors").exit_code, 0);
     const std::string model = r.text("m.safetensors");
     const auto self = r.train("--resume m.safetensors --out m.safetensors --force");

@@ -43,8 +43,9 @@ std::vector<double> estimate_downbeats(const Audio& mixture) {
 // (device, FIFO), the --resume file (except a checkpoint continuing in itself), a --cache or
 // --val-cache file. A --cache prepared from folders is rewritten like a build product (it is derived
 // from the folders), but never over a non-regular file or the --resume file.
-void check_run_outputs(const TrainParams& p, const std::vector<std::string>& caches, bool prepare_only,
-                       bool writes_caches, bool force) {
+// `caches`: every --cache and --val-cache; `written_caches`: those prepared from folders here.
+void check_run_outputs(const TrainParams& p, const std::vector<std::string>& caches,
+                       const std::vector<std::string>& written_caches, bool prepare_only, bool force) {
     std::optional<CheckpointRunFiles> own;
     if (!p.resume.empty()) {
         require_regular_file(p.resume);
@@ -55,8 +56,7 @@ void check_run_outputs(const TrainParams& p, const std::vector<std::string>& cac
     };
     std::vector<std::string> inputs = caches;
     if (!p.resume.empty()) inputs.push_back(p.resume);
-    if (writes_caches)
-        for (const auto& cache : caches) check_output_path(cache, true, {p.resume});
+    for (const auto& cache : written_caches) check_output_path(cache, true, {p.resume});
     if (prepare_only) return;
     check_output_path(p.out, force || (own && is(p.out, own->out)), inputs);
     if (!p.out_last.empty())
@@ -205,9 +205,11 @@ int run_train(const Argv& argv) {
     if (!val_dirs.empty() && val_caches.size() > 1)
         throw usage_error("validation folders are prepared into one cache file: give one, not " +
                           std::to_string(val_caches.size()));
-    std::vector<std::string> all_caches = caches;
+    std::vector<std::string> all_caches = caches, written_caches;
     all_caches.insert(all_caches.end(), val_caches.begin(), val_caches.end());
-    check_run_outputs(p, all_caches, prepare_only, !data.empty() || !val_dirs.empty(), args.has("--force"));
+    if (!data.empty()) written_caches = caches;
+    if (!val_dirs.empty()) written_caches.insert(written_caches.end(), val_caches.begin(), val_caches.end());
+    check_run_outputs(p, all_caches, written_caches, prepare_only, args.has("--force"));
     set_torch_threads(p.threads);
 
     const bool fast = !args.has("--finer-stretch");
