@@ -44,9 +44,10 @@ done
 if [ -z "$work" ]; then work=$(mktemp -d /tmp/bench-harvest-XXXXXX); fi
 mkdir -p "$work"
 
-# Songs to harvest, and one other song whose loops give the query.
-"$bin" synth --genre bachata --songs "$songs" --seed "$seed" --split val --out "$work/songs" --quiet
-"$bin" synth --genre bachata --songs 1 --seed $((seed + 1000)) --split val --loops --out "$work/query" --quiet
+# Songs to harvest, and one other song whose loops give the query (--force: a --work folder of an
+# earlier run gets the same songs again).
+"$bin" synth --genre bachata --songs "$songs" --seed "$seed" --split val --out "$work/songs" --quiet --force
+"$bin" synth --genre bachata --songs 1 --seed $((seed + 1000)) --split val --loops --out "$work/query" --quiet --force
 query=$(ls "$work"/query/*/loops/"${target}"_00.wav 2>/dev/null | head -1 || true)
 [ -n "$query" ] || { echo "bench_harvest: the query song has no $target loop" >&2; exit 1; }
 qbpm=$(python3 -c "import json,sys; l=[x for x in json.load(open(sys.argv[1])) if x['file']=='${target}_00.wav']; print(l[0]['bpm'])" "$(dirname "$query")/loops.json")

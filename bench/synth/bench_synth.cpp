@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
             p.split = split;
             p.quiet = true;
             p.out_dir = out;
+            p.force = true;   // the same songs again over an earlier run's
             const auto t0 = std::chrono::steady_clock::now();
             render_songs(p);
             const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -40,7 +40,7 @@ for run in $(seq 1 "$RUNS"); do
     if [ "$MODEL" = scratch ]; then start=(--shared-levels 3); fi
     if [ "$arch" = s2d ]; then start+=(--space-to-depth); fi
     log=$tmp/${config//\//_}.$run.log
-    "$LOOPSEP" train --cache "$CACHE" "${start[@]}" --out "$tmp/m.safetensors" --quiet \
+    "$LOOPSEP" train --cache "$CACHE" "${start[@]}" --out "$tmp/m.safetensors" --force --quiet \
       --steps "$STEPS" --batch $BATCH --lr 3e-4 --seed $((100 + run)) --threads "$t" --replicas "$r" \
       --loss sdr --ema 0.999 --augment-eq 20 --augment-pitch 4 --generic-fraction 0.05 --pair-fraction 0.3 \
       --val-every 1000000 > "$log" 2>&1

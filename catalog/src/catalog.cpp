@@ -22,6 +22,7 @@
 #include "catalog_internal.h"
 #include "loopsep/error.h"
 #include "loopsep/files.h"
+#include "loopsep/loop_limits.h"
 #include "loopsep/sha256.h"
 
 namespace loopsep {
@@ -119,7 +120,7 @@ std::string parent_dir(const std::string& path) {
 // wrong file) would make every query built from the loop wrong, so they are refused when added.
 namespace {
 constexpr double kLengthTolerance = 0.10;  // loops are cut by hand: a tenth of the length is slack enough
-constexpr double kMaxBpm = 1000;           // what Catalog::add accepts (validate_meta) ...
+constexpr double kMaxBpm = kMaxLoopBpm;    // what Catalog::add accepts (validate_meta) and export writes ...
 constexpr int kMaxBeats = 100000;          // ... and so what a stored row may hold
 }  // namespace
 
@@ -189,6 +190,34 @@ Catalog::~Catalog() = default;
 
 const std::string& Catalog::path() const { return impl_->path; }
 
+namespace {
+
+// The read-only probes every open starts with, in one read transaction (another process may be
+// creating the schema right now): the file must be ours and of a schema this loopsep understands.
+// Returns the schema version (0: a new, empty database).
+std::int64_t probe_catalog(sqlite3* db, const std::string& path) {
+    std::int64_t app_id = 0, version = 0, tables = 0;
+    try {
+        sql::exec(db, path, "BEGIN");
+        app_id = pragma_int(db, path, "PRAGMA application_id");
+        version = pragma_int(db, path, "PRAGMA user_version");
+        tables = pragma_int(db, path, "SELECT count(*) FROM sqlite_master");
+        sql::exec(db, path, "COMMIT");
+    } catch (const sql::SqlError& e) {
+        if (e.busy()) throw;
+        throw input_error(path + ": corrupt or not a SQLite database (" + sqlite3_errmsg(db) + "); refusing to touch it");
+    }
+    if (app_id != kCatalogApplicationId && (app_id != 0 || tables > 0))
+        throw input_error(path + ": a SQLite database, but not a loopsep catalog; refusing to touch it");
+    if (version > kCatalogSchemaVersion)
+        throw input_error(path + ": catalog schema version " + std::to_string(version) +
+                          " is newer than this loopsep understands (" + std::to_string(kCatalogSchemaVersion) +
+                          "); upgrade loopsep");
+    return version;
+}
+
+}  // namespace
+
 Catalog Catalog::open(const std::string& path, bool create_if_missing) {
     if (path.empty()) throw usage_error("catalog path is empty");
     auto impl = std::make_unique<Impl>();
@@ -240,25 +269,7 @@ Catalog Catalog::open(const std::string& path, bool create_if_missing) {
             throw input_error(path + ": read-only, cannot write to the catalog");
 
         // Read-only probes first: nothing is written before we know the file is ours.
-        std::int64_t app_id = 0, version = 0, tables = 0;
-        try {
-            // One read transaction: another process may be creating the schema right now.
-            sql::exec(impl->db, path, "BEGIN");
-            app_id = pragma_int(impl->db, path, "PRAGMA application_id");
-            version = pragma_int(impl->db, path, "PRAGMA user_version");
-            tables = pragma_int(impl->db, path, "SELECT count(*) FROM sqlite_master");
-            sql::exec(impl->db, path, "COMMIT");
-        } catch (const sql::SqlError& e) {
-            if (e.busy()) throw;
-            throw input_error(path + ": corrupt or not a SQLite database (" + sqlite3_errmsg(impl->db) +
-                              "); refusing to touch it");
-        }
-        if (app_id != kCatalogApplicationId && (app_id != 0 || tables > 0))
-            throw input_error(path + ": a SQLite database, but not a loopsep catalog; refusing to touch it");
-        if (version > kCatalogSchemaVersion)
-            throw input_error(path + ": catalog schema version " + std::to_string(version) +
-                              " is newer than this loopsep understands (" + std::to_string(kCatalogSchemaVersion) +
-                              "); upgrade loopsep");
+        probe_catalog(impl->db, path);
 
         // Setup and migration; another process may be doing the same right now,
         // so re-read the version inside the write transaction and retry on BUSY.
@@ -293,12 +304,47 @@ Catalog Catalog::open(const std::string& path, bool create_if_missing) {
     return Catalog(std::move(impl));
 }
 
+Catalog Catalog::open_read_only(const std::string& path) {
+    if (path.empty()) throw usage_error("catalog path is empty");
+    struct stat st{};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw input_error(path + ": is a folder, not a catalog file");
+    require_regular_file(path);
+    check_existing_file(path);
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    const std::string uri = sql::read_only_uri(path);
+    if (sqlite3_open_v2(uri.c_str(), &impl->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr) !=
+        SQLITE_OK)
+        sql::fail(impl->db, path, "cannot open the catalog");
+    sqlite3_extended_result_codes(impl->db, 1);
+    sqlite3_busy_timeout(impl->db, 10000);
+    const std::int64_t version = probe_catalog(impl->db, path);
+    if (version < kCatalogSchemaVersion)   // 0: empty; older: would need a migration, which writes
+        throw input_error(path + (version == 0 ? ": an empty catalog" : ": catalog schema version " + std::to_string(version) +
+                                                                          " is older (open it once writable to migrate it)") +
+                          ", and it is read-only");
+    sql::exec(impl->db, path, "PRAGMA foreign_keys=ON");
+    impl->read_only = true;
+    return Catalog(std::move(impl));
+}
+
+Catalog Catalog::open_for_queries(const std::string& path, bool create_if_missing) {
+    struct stat st{};
+    if (!path.empty() && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        (::access(path.c_str(), W_OK) != 0 || ::access(parent_dir(path).c_str(), W_OK) != 0))
+        return open_read_only(path);
+    return open(path, create_if_missing);
+}
+
+bool Catalog::read_only() const { return impl_->read_only; }
+
 namespace {
 
 void validate_meta(const LoopMeta& m, const std::string& what) {
     if (m.instrument.empty()) throw usage_error(what + ": instrument must not be empty");
     if (m.genre.empty()) throw usage_error(what + ": genre must not be empty");
-    if (!(m.bpm > 0 && m.bpm <= kMaxBpm)) throw usage_error(what + ": bpm must be in (0, 1000]");
+    if (!(m.bpm > 0 && m.bpm <= kMaxBpm))
+        throw usage_error(what + ": bpm must be in (0, " + std::to_string(int(kMaxBpm)) + "]");
     if (m.beats < 0 || m.beats > kMaxBeats) throw usage_error(what + ": beats must be in 0..100000");
 }
 

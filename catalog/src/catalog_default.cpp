@@ -118,11 +118,12 @@ SeedReport seed_from_manifest(Catalog& catalog, const std::string& manifest_path
 }
 
 Catalog open_default_catalog() {
-    Catalog catalog = Catalog::open(default_catalog_path(), true);
+    // A default catalog made read-only (shared, or on read-only media) is used as it is, unseeded.
+    Catalog catalog = Catalog::open_for_queries(default_catalog_path(), true);
     const std::string manifest = bundled_samples_dir() + "/loops/loops.json";
     struct stat st{};
     // Seed once, as soon as the bundled manifest exists (it may ship after the catalog was made).
-    if (catalog.meta_value("seeded_from").empty() && ::stat(manifest.c_str(), &st) == 0) {
+    if (!catalog.read_only() && catalog.meta_value("seeded_from").empty() && ::stat(manifest.c_str(), &st) == 0) {
         seed_from_manifest(catalog, manifest);
         catalog.set_meta_value("seeded_from", manifest);
     }

@@ -18,6 +18,7 @@ constexpr std::int32_t kCatalogApplicationId = 0x4c505350;
 struct Catalog::Impl {
     sqlite3* db = nullptr;
     std::string path;
+    bool read_only = false;   // Catalog::open_read_only
     ~Impl();
 };
 

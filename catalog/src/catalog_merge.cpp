@@ -63,22 +63,7 @@ bool open_source(const std::string& path, Connection& c) {
             throw input_error(path + ": not a SQLite database, cannot merge it");
     }
     c.path = path;
-    // Without a log the file is the whole catalog (its writer closed it cleanly): read it as
-    // immutable, so SQLite creates no -wal/-shm beside it (the folder may even be read-only).
-    // With a log (a crash, or a writer still running) SQLite must read it: plain read-only.
-    std::error_code ec;
-    const bool has_wal = fs::exists(path + "-wal", ec);
-    std::string uri = "file:";
-    for (char ch : fs::absolute(path).string()) {
-        if (ch == '?' || ch == '#' || ch == '%') {
-            char esc[4];
-            std::snprintf(esc, sizeof esc, "%%%02X", static_cast<unsigned char>(ch));
-            uri += esc;
-        } else {
-            uri += ch;
-        }
-    }
-    uri += has_wal ? "?mode=ro" : "?immutable=1";
+    const std::string uri = sql::read_only_uri(path);
     if (sqlite3_open_v2(uri.c_str(), &c.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr) !=
         SQLITE_OK)
         sql::fail(c.db, path, "cannot open the catalog");
@@ -103,12 +88,6 @@ bool open_source(const std::string& path, Connection& c) {
         throw input_error(path + ": catalog schema version " + std::to_string(version) +
                           " is older: open it once with `loopsep catalog --db " + path + " stats` to migrate it");
     return true;
-}
-
-bool same_file(const std::string& a, const std::string& b) {
-    struct stat sa {}, sb {};
-    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
-           sa.st_ino == sb.st_ino;
 }
 
 // The writer side: statements prepared once, reused for every row of every source.

@@ -5,6 +5,8 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -84,6 +86,26 @@ private:
     const std::string& path_;
     sqlite3_stmt* s_ = nullptr;
 };
+
+// The URI that opens `path` for reading only (with SQLITE_OPEN_READONLY | SQLITE_OPEN_URI). Without a
+// log the file is the whole catalog (its writer closed it cleanly): read it as immutable, so SQLite
+// creates no -wal/-shm beside it (the folder may be read-only). With a log (a crash, or a writer still
+// running) SQLite must read it: plain read-only.
+inline std::string read_only_uri(const std::string& path) {
+    std::error_code ec;
+    const bool has_wal = std::filesystem::exists(path + "-wal", ec);
+    std::string uri = "file:";
+    for (char ch : std::filesystem::absolute(path).string()) {
+        if (ch == '?' || ch == '#' || ch == '%') {
+            char esc[4];
+            std::snprintf(esc, sizeof esc, "%%%02X", static_cast<unsigned char>(ch));
+            uri += esc;
+        } else {
+            uri += ch;
+        }
+    }
+    return uri + (has_wal ? "?mode=ro" : "?immutable=1");
+}
 
 inline void exec(sqlite3* db, const std::string& path, const char* sql) {
     char* err = nullptr;

@@ -68,12 +68,16 @@ void check_output_path(const std::string& output, bool force, const std::vector<
         throw input_error(output + ": " + std::strerror(errno));
     }
     if (!S_ISREG(out.st_mode)) throw input_error(output + ": " + describe_kind(out.st_mode) + ", refusing to replace it");
-    for (const auto& in : inputs) {
-        struct stat st {};
-        if (::stat(in.c_str(), &st) == 0 && st.st_dev == out.st_dev && st.st_ino == out.st_ino)
+    for (const auto& in : inputs)
+        if (same_file(in, output))
             throw input_error(output + ": is the input file " + in + " (refusing to overwrite an input)");
-    }
     if (!force) throw input_error(output + ": exists (use --force to overwrite)");
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+    struct stat sa {}, sb {};
+    return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }
 
 int remove_stale_temps(const std::string& path) {

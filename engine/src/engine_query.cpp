@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "loopsep/catalog.h"
@@ -86,6 +88,31 @@ std::optional<std::vector<float>> cached_embedding(const Catalog& catalog, std::
         if (!std::isfinite(v)) return std::nullopt;
     return cached;
 }
+
+// Catalogs (by path) whose embedding cache this process could not write — read-only, locked past the
+// busy timeout, a full disk: said once on stderr and not tried again, so a locked catalog does not
+// cost its timeout per loop and per target. The embeddings are computed from the loops each time.
+class UnwritableCaches {
+public:
+    bool contains(const std::string& path) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return paths_.count(path) > 0;
+    }
+    void add(const std::string& path, const std::string& why) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (paths_.insert(path).second)
+            std::fprintf(stderr, "loopsep: warning: cannot cache loop embeddings in the catalog (%s); computing them each time\n",
+                         why.c_str());
+    }
+
+private:
+    std::mutex mutex_;
+    std::set<std::string> paths_;
+};
+UnwritableCaches& unwritable_caches() {
+    static UnwritableCaches caches;
+    return caches;
+}
 }  // namespace
 
 std::vector<LoopRecord> prototype_loops(Catalog& catalog, const std::string& instrument, Genre genre) {
@@ -132,7 +159,13 @@ std::vector<float> Engine::query_from_catalog(Catalog& catalog, const std::strin
             Audio audio = catalog.load_audio(rec.id);
             check_length_matches_tags(audio.duration_sec(), rec.bpm, rec.beats, label);
             std::vector<float> e = query_from_loop(audio, rec.bpm, label);
-            if (!cache_key.empty()) catalog.set_embedding(rec.id, cache_key, e);
+            if (!cache_key.empty() && !unwritable_caches().contains(catalog.path())) {
+                try {
+                    catalog.set_embedding(rec.id, cache_key, e);
+                } catch (const Error& write_error) {   // the loop is fine: keep its embedding
+                    unwritable_caches().add(catalog.path(), write_error.what());
+                }
+            }
             embeddings.push_back(std::move(e));
         } catch (const Error& e) {
             last_problem = e.what();

@@ -17,6 +17,7 @@
 #include "loopsep/error.h"
 #include "loopsep/files.h"
 #include "loopsep/key.h"
+#include "loopsep/loop_limits.h"
 
 namespace loopsep {
 
@@ -24,8 +25,8 @@ namespace fs = std::filesystem;
 constexpr std::size_t kSongFieldChars = 32;
 
 void LoopInfo::validate() const {
-    if (!(tempo_bpm > 0) || !std::isfinite(tempo_bpm) || tempo_bpm > 999)
-        throw usage_error("LoopInfo.tempo_bpm must be in (0, 999]");
+    if (!(tempo_bpm > 0) || !std::isfinite(tempo_bpm) || tempo_bpm > kMaxLoopBpm)
+        throw usage_error("LoopInfo.tempo_bpm must be in (0, " + std::to_string(int(kMaxLoopBpm)) + "]");
     if (beats <= 0 || beats > 65535) throw usage_error("LoopInfo.beats must be positive");
     if (root_note < -1 || root_note > 127) throw usage_error("LoopInfo.root_note must be -1 or a MIDI note 0..127");
     if (meter_numerator <= 0 || meter_numerator > 64) throw usage_error("LoopInfo.meter_numerator must be in 1..64");

@@ -137,6 +137,7 @@ void write(const std::string& path, const RunState& s, const ModelConfig& config
                                 {"step", s.step},
                                 {"elapsed_min", s.elapsed_min},
                                 {"out", s.out},
+                                {"out_last", s.out_last},
                                 {"saved", s.saved},
                                 {"best_sdr_db", s.best_sdr_db},
                                 {"rng", rng_text(s.rng)},
@@ -157,6 +158,31 @@ bool is_checkpoint(const SafetensorsFile& file) {
     return it != file.metadata.end() && it->second == kFormat;
 }
 
+}  // namespace loopsep::checkpoint
+
+namespace loopsep {
+
+std::optional<CheckpointRunFiles> checkpoint_run_files(const std::string& path) {
+    const SafetensorsFile file = read_safetensors(path);
+    if (!checkpoint::is_checkpoint(file)) return std::nullopt;
+    const auto run_text = file.metadata.find("run");
+    if (run_text == file.metadata.end()) throw input_error(path + ": checkpoint lacks its 'run' metadata");
+    try {
+        const auto run = nlohmann::json::parse(run_text->second);
+        CheckpointRunFiles files;
+        files.out = run.at("out").get<std::string>();
+        files.out_last_recorded = run.contains("out_last");
+        if (files.out_last_recorded) files.out_last = run.at("out_last").get<std::string>();
+        return files;
+    } catch (const nlohmann::json::exception& e) {
+        throw input_error(path + ": checkpoint 'run' metadata is malformed (" + e.what() + ")");
+    }
+}
+
+}  // namespace loopsep
+
+namespace loopsep::checkpoint {
+
 Checkpoint parse(SafetensorsFile file, const std::string& what) {
     Checkpoint c;
     c.what = what;
@@ -174,6 +200,7 @@ Checkpoint parse(SafetensorsFile file, const std::string& what) {
         s.step = run.at("step").get<long>();
         s.elapsed_min = run.at("elapsed_min").get<double>();
         s.out = run.at("out").get<std::string>();
+        if (run.contains("out_last")) s.out_last = run.at("out_last").get<std::string>();
         s.saved = run.at("saved").get<bool>();
         s.best_sdr_db = run.at("best_sdr_db").get<double>();
         s.rng = rng_from(run, "rng", what);

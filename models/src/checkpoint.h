@@ -34,6 +34,7 @@ struct RunState {
     long step = 0;                      // steps of the schedule done
     double elapsed_min = 0;             // wall time spent on it (its position when TrainParams::max_minutes is set)
     std::string out;                    // the run's --out
+    std::string out_last;               // and --out-last (recorded since the output rule; see checkpoint_run_files)
     bool saved = false;                 // written by this run, holding
     double best_sdr_db = 0;             //   this validation score (a resumed run replaces it only when beaten)
     std::mt19937_64 rng, arng, grng, crng;  // examples, augmentation, generic sounds, repetition context

@@ -1047,6 +1047,7 @@ TrainResult train_model(const TrainParams& given, const SegmentCache& train, con
         st.saved = saved;
         st.best_sdr_db = best;
         st.out = p.out;
+        st.out_last = p.out_last;
         st.rng = rng;
         st.arng = arng;
         st.grng = grng;

@@ -195,6 +195,39 @@ TEST(Catalog, OpenRefusals) {
     EXPECT_NE(expect_input_error([&] { Catalog::open(newer, false); }).find("newer"), std::string::npos);
 }
 
+// A catalog that cannot be written (read-only media or folder, another user's file): every read works,
+// every write is an input error naming the file, and nothing appears beside it.
+TEST(Catalog, OpenReadOnlyReadsEverythingAndWritesNothing) {
+    TempDir dir;
+    const std::string path = dir / "c.db";
+    std::int64_t id = 0;
+    {
+        Catalog cat = Catalog::open(path, true);
+        id = cat.add(make_loop(500), meta("bongo", "bachata", 120)).id;
+        cat.set_embedding(id, "unet-v1", {0.5f, 2.0f});
+        EXPECT_FALSE(cat.read_only());
+    }
+    ASSERT_FALSE(fs::exists(path + "-wal"));   // closed cleanly: the file is the whole catalog
+    const std::string before = read_file(path);
+    Catalog ro = Catalog::open_read_only(path);
+    EXPECT_TRUE(ro.read_only());
+    ASSERT_EQ(ro.list().size(), 1u);
+    EXPECT_EQ(ro.instruments(), std::vector<std::string>{"bongo"});
+    EXPECT_EQ(ro.load_audio(id).frames(), make_loop(500).frames());
+    EXPECT_EQ(ro.embedding(id, "unet-v1").value(), (std::vector<float>{0.5f, 2.0f}));
+    EXPECT_NE(expect_input_error([&] { ro.set_embedding(id, "unet-v2", {1.0f}); }).find(path + ": "), std::string::npos);
+    EXPECT_NE(expect_input_error([&] { ro.add(make_loop(700), meta("bongo", "bachata", 120)); }).find(path + ": "),
+              std::string::npos);
+    EXPECT_EQ(read_file(path), before);
+    EXPECT_FALSE(fs::exists(path + "-wal"));
+    EXPECT_FALSE(fs::exists(path + "-shm"));
+    // open_for_queries opens a writable catalog for writing (as root every file is writable).
+    EXPECT_FALSE(Catalog::open_for_queries(path, false).read_only());
+    // An empty file or another application's database is refused, as by open.
+    write_file(dir / "empty.db", "");
+    expect_input_error([&] { Catalog::open_read_only(dir / "empty.db"); });
+}
+
 TEST(Catalog, CorruptHeaderPageRefusedUntouched) {
     TempDir dir;
     const std::string db = dir / "c.db";

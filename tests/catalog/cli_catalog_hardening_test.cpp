@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "loopsep/catalog.h"
+#include "loopsep/error.h"
+#include "loopsep/loopfile.h"
 #include "test_util.h"
 
 using namespace loopsep;
@@ -132,6 +134,34 @@ TEST(CatalogHardening, ExportOfATamperedRowIsAnInputErrorNamingTheRow) {
     raw_sql(db, "UPDATE loops SET bpm = 120, beats = 0 WHERE id = 1");
     expect_refusal(run_loopsep({"catalog", "--db", db, "export", "1", "--out", dir / "out"}, d, kTimeout), 1,
                    "loop #1: beats 0");
+    EXPECT_FALSE(fs::exists(dir / "out") && !fs::is_empty(dir / "out"));
+}
+
+// One tempo limit for tags and loop files (kMaxLoopBpm, the acid chunk's 999): a row at 999.5 BPM passed
+// the tag check (up to 1000) and then made export fail with exit 2 in the acid writer. Now add refuses
+// it, a row changed to it is an input error naming the row, and 999 itself exports with its tempo.
+TEST(CatalogHardening, TheTempoLimitIsTheSameForTagsAndExportedLoopFiles) {
+    TempDir dir;
+    const std::string db = dir / "c.db", d = dir.path.string();
+    {
+        Catalog c = Catalog::open(db, true);
+        LoopMeta m;
+        m.instrument = "bongo";
+        m.genre = "bachata";
+        m.bpm = 999.5;
+        m.beats = 16;
+        EXPECT_THROW(c.add(make_loop(440, 999.5, 16), m), loopsep::Error);
+        EXPECT_EQ(c.count(), 0);
+        m.bpm = 999;
+        ASSERT_EQ(c.add(make_loop(440, 999, 16), m).id, 1);
+    }
+    ASSERT_EQ(run_loopsep({"catalog", "--db", db, "export", "1", "--out", dir / "ok"}, d, kTimeout).rc, 0);
+    ASSERT_EQ(std::distance(fs::directory_iterator(dir / "ok"), fs::directory_iterator()), 1);
+    EXPECT_DOUBLE_EQ(read_loop_info(fs::directory_iterator(dir / "ok")->path().string()).tempo_bpm, 999.0);
+    raw_sql(db, "UPDATE loops SET bpm = 999.5 WHERE id = 1");
+    auto r = run_loopsep({"catalog", "--db", db, "export", "1", "--out", dir / "out"}, d, kTimeout);
+    expect_refusal(r, 1, "loop #1: bpm 999.5 is not in (0, 999]");
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_FALSE(fs::exists(dir / "out") && !fs::is_empty(dir / "out"));
 }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine_self_query.h"
@@ -540,4 +541,55 @@ TEST(TwoPasses, ThreePassesAreRefused) {
     EXPECT_THROW(p.validate(), Error);
     p.passes = 2;
     EXPECT_NO_THROW(p.validate());
+}
+
+// A catalog whose embedding cache cannot be written — opened read-only (read-only file, folder or media),
+// or a write that fails (here a trigger that aborts it, as a lock or a full disk would) — still gives the
+// prototype of its loops: the embeddings are computed and used, one warning line names the catalog, no
+// loop is skipped, and a second query does not try again.
+TEST(Engine, PrototypeIsMadeFromTheLoopsWhenTheCatalogCannotBeWritten) {
+    TempDir dir;
+    Engine engine(Separator::load(small_model(dir)), "test");
+    auto make = [&](const std::string& db) {
+        Catalog c = Catalog::open(db, true);
+        LoopMeta m;
+        m.instrument = "bongo";
+        m.genre = "bachata";
+        m.bpm = 120;
+        m.beats = 4;
+        c.add(loopsep::testing::make_test_song(120, 2.0, 1), m);
+        m.bpm = 100;
+        c.add(loopsep::testing::make_test_song(100, 2.4, 1), m);
+    };
+    make(dir.file("writable.db"));
+    make(dir.file("ro.db"));
+    make(dir.file("failing.db"));
+    Catalog writable = Catalog::open(dir.file("writable.db"), false);
+    const std::vector<float> expected = engine.query_from_catalog(writable, "bongo", Genre::Bachata);
+    ASSERT_EQ(writable.embedding_tags(1).size(), 1u);
+
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(dir.file("failing.db").c_str(), &raw), SQLITE_OK);
+    const char* abort_writes =
+        "CREATE TRIGGER no_cache BEFORE INSERT ON embeddings BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;";
+    ASSERT_EQ(sqlite3_exec(raw, abort_writes, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+
+    Catalog ro = Catalog::open_read_only(dir.file("ro.db"));
+    Catalog failing = Catalog::open(dir.file("failing.db"), false);
+    for (Catalog* c : {&ro, &failing}) {
+        ::testing::internal::CaptureStderr();
+        const std::vector<float> got = engine.query_from_catalog(*c, "bongo", Genre::Bachata);
+        const std::vector<float> again = engine.query_from_catalog(*c, "bongo", Genre::Bachata);
+        const std::string err = ::testing::internal::GetCapturedStderr();
+        ASSERT_EQ(got.size(), expected.size());
+        for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-6) << c->path() << " " << i;
+        EXPECT_EQ(again, got);
+        EXPECT_EQ(err.find("skipping"), std::string::npos) << err;
+        const std::string warning = "loopsep: warning: cannot cache loop embeddings in the catalog (" + c->path() + ": ";
+        EXPECT_EQ(err.rfind(warning, 0), 0u) << err;
+        EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;   // once, for two queries of two loops
+        EXPECT_TRUE(c->embedding_tags(1).empty());
+        EXPECT_TRUE(c->embedding_tags(2).empty());
+    }
 }

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "loopsep/audio.h"
+#include "loopsep/catalog.h"
 #include "model_fixture.h"
 #include "song_fixture.h"
 #include "test_util.h"
@@ -306,4 +307,49 @@ TEST(Hardening, MisleadingMessagesAreClear) {
                                    f.dir.path(), kTimeoutSec),
                        2, out);
     EXPECT_FALSE(file_exists(f.dir.file("o.m4a")));
+}
+
+// A catalog that cannot be written — a read-only file in a read-only folder, as another user's or one on
+// read-only media is — still gives every target its prototype: opened for reading, its embeddings
+// computed and not cached, one warning for the run. As root, permissions do not apply: the run drops to
+// the unprivileged user (setpriv), as a real user would be.
+TEST(Hardening, AReadOnlyCatalogStillGivesThePrototype) {
+    Fixture f;
+    const bool root = ::geteuid() == 0;
+    if (root && std::system("command -v setpriv > /dev/null") != 0) GTEST_SKIP() << "setpriv (util-linux) is not installed";
+    const std::string cat_dir = f.dir.file("cat"), db = cat_dir + "/c.db";
+    {
+        Catalog c = Catalog::open(db, true);
+        LoopMeta m;
+        m.genre = "bachata";
+        m.bpm = 120;
+        m.beats = 4;
+        for (const char* instrument : {"bongo", "guira"}) {
+            m.instrument = instrument;
+            c.add(loopsep::testing::make_test_song(120, 2.0, 1), m);
+        }
+    }
+    const std::string before = loopsep::testing::read_text(db);
+    ASSERT_EQ(::chmod(db.c_str(), 0444), 0);
+    ASSERT_EQ(::chmod(cat_dir.c_str(), 0555), 0);
+    ASSERT_EQ(::chmod(f.dir.path().c_str(), 0777), 0);   // the unprivileged run reads the inputs, writes out/
+    for (const char* name : {"m.safetensors", "song.wav"}) ASSERT_EQ(::chmod(f.dir.file(name).c_str(), 0644), 0);
+    const std::string as_user = root ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+    const int status = std::system(("cd '" + f.dir.path() + "' && timeout 120 " + as_user + "'" + LOOPSEP_BINARY +
+                                    "' separate song.wav --targets bongo,guira --outdir out --catalog cat/c.db"
+                                    " --model m.safetensors --genre bachata --quiet > stdout.txt 2> stderr.txt")
+                                       .c_str());
+    const std::string err = loopsep::testing::read_text(f.dir.file("stderr.txt"));
+    ::chmod(cat_dir.c_str(), 0755);   // so the TempDir can be removed by a non-root run
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << err;
+    EXPECT_TRUE(file_exists(f.dir.file("out/song/bongo.wav"))) << err;
+    EXPECT_TRUE(file_exists(f.dir.file("out/song/guira.wav"))) << err;
+    EXPECT_EQ(err.find("skipping"), std::string::npos) << err;
+    const std::string warning = "loopsep: warning: cannot cache loop embeddings in the catalog (cat/c.db: ";
+    const auto at = err.find(warning);
+    EXPECT_NE(at, std::string::npos) << err;
+    EXPECT_EQ(err.find(warning, at + 1), std::string::npos) << err;   // once for both targets
+    EXPECT_EQ(loopsep::testing::read_text(db), before);
+    EXPECT_FALSE(file_exists(db + "-wal"));
+    EXPECT_FALSE(file_exists(db + "-shm"));
 }

@@ -154,7 +154,7 @@ int run_separate(const Argv& argv) {
     const std::string model_path = args.get("--model", default_model_path());
     std::optional<Catalog> catalog;
     auto open_catalog = [&]() -> Catalog& {
-        if (!catalog) catalog.emplace(args.has("--catalog") ? Catalog::open(args.get("--catalog"), false) : open_default_catalog());
+        if (!catalog) catalog.emplace(args.has("--catalog") ? Catalog::open_for_queries(args.get("--catalog"), false) : open_default_catalog());
         return *catalog;
     };
     std::vector<std::string> target_names;

@@ -45,6 +45,7 @@ CommandSpec synth_spec() {
                 {"--hydrogen-dir", true, "Hydrogen drum kits (default /usr/share/hydrogen/data/drumkits)", "DIR"},
                 {"--freepats-cfg", true, "freepats patch map (default /etc/timidity/freepats.cfg)", "FILE"},
                 {"--quiet", false, "no progress lines (and no progress bar on a terminal)"},
+                {"--force", false, "replace song folders that already exist (each as a whole); without it an existing one is refused"},
             },
             0, 0};
 }
@@ -76,6 +77,7 @@ int run_synth(const Argv& argv) {
     p.hydrogen_dir = args.get("--hydrogen-dir", "/usr/share/hydrogen/data/drumkits");
     p.freepats_cfg = args.get("--freepats-cfg", "/etc/timidity/freepats.cfg");
     p.quiet = args.has("--quiet");
+    p.force = args.has("--force");
     // On a terminal: a bar over the songs, with each song's line printed above it.
     Progress bar("synth", p.quiet);
     if (bar.enabled()) {

@@ -5,11 +5,14 @@
 // folders are synth songs or multitracks (loopsep/multitrack.h); the beat tracker
 // supplies the bars of multitracks that bring no beats.txt.
 #include <iostream>
+#include <optional>
+#include <vector>
 
 #include "args.h"
 #include "commands.h"
 #include "loopsep/beat.h"
 #include "loopsep/error.h"
+#include "loopsep/files.h"
 #include "loopsep/model.h"
 #include "loopsep/train.h"
 #include "progress.h"
@@ -32,8 +35,43 @@ std::vector<double> estimate_downbeats(const Audio& mixture) {
     return track_beats(mixture, bp).downbeats_sec;
 }
 
+// The output rule (loopsep/files.h) for the files a run writes. An existing --out, --out-last or
+// --checkpoint is refused without --force, except the run's own files when --resume names its
+// checkpoint: that checkpoint as --checkpoint, and the --out and --out-last it records (a checkpoint
+// written before loopsep recorded --out-last accepts any --out-last) — a run interrupted and resumed
+// rewrites them, as the uninterrupted run would have. Never, even with --force: a non-regular file
+// (device, FIFO), the --resume file (except a checkpoint continuing in itself), a --cache or
+// --val-cache file. A --cache prepared from folders is rewritten like a build product (it is derived
+// from the folders), but never over a non-regular file or the --resume file.
+// `caches`: every --cache and --val-cache; `written_caches`: those prepared from folders here.
+void check_run_outputs(const TrainParams& p, const std::vector<std::string>& caches,
+                       const std::vector<std::string>& written_caches, bool prepare_only, bool force) {
+    std::optional<CheckpointRunFiles> own;
+    if (!p.resume.empty()) {
+        require_regular_file(p.resume);
+        own = checkpoint_run_files(p.resume);
+    }
+    auto is = [](const std::string& given, const std::string& recorded) {
+        return !recorded.empty() && (given == recorded || same_file(given, recorded));
+    };
+    std::vector<std::string> inputs = caches;
+    if (!p.resume.empty()) inputs.push_back(p.resume);
+    for (const auto& cache : written_caches) check_output_path(cache, true, {p.resume});
+    if (prepare_only) return;
+    check_output_path(p.out, force || (own && is(p.out, own->out)), inputs);
+    if (!p.out_last.empty())
+        check_output_path(p.out_last,
+                          force || (own && (!own->out_last_recorded || is(p.out_last, own->out_last))), inputs);
+    if (!p.checkpoint.empty()) {
+        if (own && is(p.checkpoint, p.resume))   // the run goes on in its own checkpoint
+            check_output_path(p.checkpoint, true, caches);
+        else
+            check_output_path(p.checkpoint, force, inputs);
+    }
+}
+
 // Without folders: the cache files, read and merged in order. With folders: prepared from them, and
-// written to the one cache file if one is given.
+// written to the one cache file if one is given (run_train refuses more than one).
 
 SegmentCache load_or_prepare(const std::vector<std::string>& dirs, const std::vector<std::string>& cache_paths,
                              const ModelConfig& cfg, int threads, bool fast, int bars, const char* what,
@@ -46,9 +84,6 @@ SegmentCache load_or_prepare(const std::vector<std::string>& dirs, const std::ve
         }
         return merged;
     }
-    if (cache_paths.size() > 1)
-        throw usage_error(std::string(what) + " folders are prepared into one cache file: give one, not " +
-                          std::to_string(cache_paths.size()));
     const std::string cache_path = cache_paths.empty() ? std::string() : cache_paths.front();
     PrepareParams pp;
     pp.data_dirs = dirs;
@@ -83,6 +118,7 @@ int run_train(const Argv& argv) {
          {"--seed", true, "random seed (default 1)", "S"},
          {"--resume", true, "start from this model file (its architecture wins; Adam and the schedule start afresh), or go on with the run in this --checkpoint file (its weights, optimiser, schedule, weight average and random streams; its training parameters replace those given)", "CKPT"},
          {"--checkpoint", true, "write the run's full state here (atomically) every --checkpoint-every-min minutes, on SIGINT/SIGTERM (after the current step; the exit status is then 128 + the signal) and at the end, to --resume from", "FILE"},
+         {"--force", false, "overwrite an existing --out, --out-last or --checkpoint (not needed for the files of the run that --resume CKPT goes on with)"},
          {"--checkpoint-every-min", true, "minutes between --checkpoint writes (default 10)", "M"},
          {"--threads", true, "CPU threads (default 2)", "T"},
          {"--replicas", true, "copies of the net sharing each batch, one thread each of --threads (default 1; 2 on 2 cores is faster, models/TRAINING.md)", "R"},
@@ -172,6 +208,16 @@ int run_train(const Argv& argv) {
     if (data.empty() && caches.empty()) throw usage_error("--data: at least one folder of songs is required");
     const bool prepare_only = args.has("--prepare-only");
     if (!prepare_only && p.out.empty()) throw usage_error("--out: a model file is required");
+    if (!data.empty() && caches.size() > 1)
+        throw usage_error("training folders are prepared into one cache file: give one, not " + std::to_string(caches.size()));
+    if (!val_dirs.empty() && val_caches.size() > 1)
+        throw usage_error("validation folders are prepared into one cache file: give one, not " +
+                          std::to_string(val_caches.size()));
+    std::vector<std::string> all_caches = caches, written_caches;
+    all_caches.insert(all_caches.end(), val_caches.begin(), val_caches.end());
+    if (!data.empty()) written_caches = caches;
+    if (!val_dirs.empty()) written_caches.insert(written_caches.end(), val_caches.begin(), val_caches.end());
+    check_run_outputs(p, all_caches, written_caches, prepare_only, args.has("--force"));
     set_torch_threads(p.threads);
 
     const bool fast = !args.has("--finer-stretch");

@@ -73,12 +73,21 @@ public:
     // application's database, of a newer schema, in a read-only location, or
     // missing (when !create_if_missing). Creates the parent directory if needed.
     static Catalog open(const std::string& path, bool create_if_missing);
+    // The same checks, for reading only (SQLite read-only, no migration, nothing created beside the
+    // file): every read works, every write is an input error naming the file. An older schema (which
+    // needs a migration) or an empty file is an input error.
+    static Catalog open_read_only(const std::string& path);
+    // What commands that only read a catalog (and cache embeddings in it when they can) open: `open`
+    // when the file and its folder can be written (or it is missing), otherwise open_read_only — a
+    // catalog on read-only media, in a read-only folder or another user's read-only file.
+    static Catalog open_for_queries(const std::string& path, bool create_if_missing);
 
     Catalog(Catalog&&) noexcept;
     Catalog& operator=(Catalog&&) noexcept;
     ~Catalog();
 
     const std::string& path() const;
+    bool read_only() const;   // opened by open_read_only
 
     // Encodes to FLAC 16-bit, hashes the decoded PCM, stores it in one
     // BEGIN IMMEDIATE transaction. Same hash + instrument already stored:
@@ -150,7 +159,7 @@ SeedReport seed_from_manifest(Catalog& catalog, const std::string& manifest_path
 // and the audio's length disagree by more than 10 % (Catalog::add refuses such loops).
 void check_length_matches_tags(double duration_sec, double bpm, int beats, const std::string& what);
 // Input error naming `what` when a stored row's bpm or beats is outside what Catalog::add accepts (bpm in
-// (0, 1000], beats 1..100000): a row written behind the catalog's back, to skip or refuse before its tags
+// (0, kMaxLoopBpm = 999], beats 1..100000): a row written behind the catalog's back, to skip or refuse before its tags
 // size a stretch or a file's loop chunk.
 void check_record_tags(const LoopRecord& r, const std::string& what);
 

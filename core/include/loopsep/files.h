@@ -27,6 +27,9 @@ std::uint64_t require_regular_file(const std::string& path);
 // ignored). Throws input_error naming `output`. Also removes stale temporaries of `output`.
 void check_output_path(const std::string& output, bool force, const std::vector<std::string>& inputs);
 
+// True when both paths exist and name the same file (device and inode, whatever path names it).
+bool same_file(const std::string& a, const std::string& b);
+
 // Removes "<path>.tmp-<pid>" files beside `path` whose process is no longer alive (a run killed
 // with SIGKILL cannot clean up after itself). Returns how many were removed.
 int remove_stale_temps(const std::string& path);

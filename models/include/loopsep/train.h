@@ -241,6 +241,16 @@ struct TrainResult {
 
 TrainResult train_model(const TrainParams& params, const SegmentCache& train, const SegmentCache* val, std::ostream& log);
 
+// The files a training checkpoint (TrainParams::checkpoint) says its run writes: what `loopsep train
+// --resume CKPT` may rewrite without --force. nullopt when `path` is a model file, not a checkpoint;
+// an input error naming it when it is neither. Checkpoints written before the --out-last record
+// have out_last_recorded false.
+struct CheckpointRunFiles {
+    std::string out, out_last;
+    bool out_last_recorded = false;
+};
+std::optional<CheckpointRunFiles> checkpoint_run_files(const std::string& path);
+
 // Scores a model file on a validation cache: SDR (centre part, per four-beat window) of the
 // model, the ideal ratio mask (power), the mixture as estimate and the model with a wrong
 // instrument's query; leakage where the target is silent. Deterministic for a seed.

@@ -429,8 +429,19 @@ std::string render_one(const SynthParams& params, int index, FluidBank& bank) {
 
 void render_songs(const SynthParams& params) {
     params.validate();
+    // The output rule (loopsep/files.h) for song folders, checked for every song before any is made.
+    for (int i = 0; i < params.songs; ++i) {
+        const fs::path dir = fs::path(params.out_dir) / song_name(params, params.first_index + i);
+        std::error_code ec;
+        const auto st = fs::status(dir, ec);
+        if (!fs::exists(st)) continue;
+        if (!fs::is_directory(st))
+            throw input_error(dir.string() + ": exists and is not a song folder, refusing to replace it");
+        if (!params.force) throw input_error(dir.string() + ": song folder exists (use --force to overwrite)");
+    }
     fs::create_directories(params.out_dir);
     for (int i = 0; i < params.songs; ++i) {
+        if (params.force) fs::remove_all(fs::path(params.out_dir) / song_name(params, params.first_index + i));
         // A fresh FluidSynth per song (loading is cheap with dynamic sample
         // loading): a reset synth still carries some state between renders,
         // and a song must render identically alone or after others (sharding).

@@ -67,6 +67,9 @@ struct SynthParams {
     std::string hydrogen_dir = "/usr/share/hydrogen/data/drumkits";  // Hydrogen kits (train and realval pools)
     std::string freepats_cfg = "/etc/timidity/freepats.cfg";        // freepats patches (train and realval pools)
     bool quiet = false;             // no progress lines on stderr
+    // A song folder that already exists is refused unless set; then it is replaced as a whole (see
+    // render_songs). Other content of out_dir is never touched.
+    bool force = false;
     // Called after each song with its one-line summary instead of printing it (not even when quiet):
     // lets a caller keep a progress bar and the lines apart.
     std::function<void(const std::string& line, int songs_done, int songs_total)> on_song;
@@ -79,7 +82,10 @@ struct SynthParams {
 std::string song_name(const SynthParams& params, int index);
 
 // Renders params.songs songs and writes them. Throws loopsep::Error on bad
-// parameters or unusable sound sources (e.g. a missing soundfont).
+// parameters or unusable sound sources (e.g. a missing soundfont). Before rendering anything: an
+// input error naming the first song folder that exists (without `force`) or that is not a folder
+// (never replaced). With `force` an existing song folder is removed just before its song is
+// written, so no file of an older render (its loops, stems of another format) stays beside the new.
 void render_songs(const SynthParams& params);
 
 }  // namespace loopsep::synth
