@@ -25,7 +25,7 @@ cache() {  # out.cache extra-args... (the set folders follow)
   local out=$WORK/$1
   shift
   [ -f "$out" ] && return 0
-  "$L" train "$@" --cache "$out.tmp" --out "$WORK/unused.safetensors" --prepare-only > "$out.log" 2>&1
+  "$L" train "$@" --cache "$out.tmp" --out "$WORK/unused.safetensors" --prepare-only --force > "$out.log" 2>&1
   mv "$out.tmp" "$out"
 }
 if [ ! -f "$WORK/full_val.cache" ] || [ ! -f "$WORK/full_realval.cache" ] || [ ! -f "$WORK/realval1.cache" ]; then

@@ -34,7 +34,7 @@ for c in "$WORK"/train_*.cache; do caches+=(--cache "$c"); done
 common=("${caches[@]}" --val-cache "$WORK/full_val.cache" --val-cache "$WORK/full_realval.cache"
         --out "$WORK/best.safetensors" --out-last "$WORK/last.safetensors" --checkpoint "$WORK/campaign.ckpt"
         --checkpoint-every-min 10 --threads "${THREADS:-2}" --replicas "${REPLICAS:-2}"
-        --val-every 2000 --val-examples 12 --quiet)
+        --val-every 2000 --val-examples 12 --quiet --force)   # --force: WORK's files are the campaign's own
 if [ ! -f "$WORK/campaign.ckpt" ] && [ -f "$committed" ]; then cp "$committed" "$WORK/campaign.ckpt"; fi
 if [ -f "$WORK/campaign.ckpt" ]; then
   start=(--resume "$WORK/campaign.ckpt")
