@@ -63,6 +63,13 @@ inline std::string read_text(const std::string& path) {
     return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// How many times `needle` occurs in `text` (overlapping occurrences counted).
+inline int count(const std::string& text, const std::string& needle) {
+    int n = 0;
+    for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+}
+
 struct RunResult {
     int exit_code = -1;
     std::string out, err;

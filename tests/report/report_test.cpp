@@ -20,14 +20,10 @@ using loopsep::testing::file_exists;
 using loopsep::testing::read_text;
 using loopsep::testing::run_loopsep;
 using loopsep::testing::TempDir;
+using loopsep::testing::count;
 
 namespace {
 
-int count(const std::string& text, const std::string& needle) {
-    int n = 0;
-    for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-    return n;
-}
 
 bool near(report::Rgb a, report::Rgb b, int tolerance) {
     return std::abs(a.r - b.r) <= tolerance && std::abs(a.g - b.g) <= tolerance && std::abs(a.b - b.b) <= tolerance;

@@ -20,14 +20,10 @@ using namespace loopsep;
 using loopsep::testing::read_text;
 using loopsep::testing::run_loopsep;
 using loopsep::testing::TempDir;
+using loopsep::testing::count;
 
 namespace {
 
-int count(const std::string& text, const std::string& needle) {
-    int n = 0;
-    for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-    return n;
-}
 
 // Every <g class="section" ...> of the page: its data-start-sec and data-end-sec.
 std::vector<std::pair<double, double>> section_marks(const std::string& html) {

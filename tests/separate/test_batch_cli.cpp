@@ -20,6 +20,7 @@ using loopsep::testing::make_test_song;
 using loopsep::testing::read_text;
 using loopsep::testing::TempDir;
 using loopsep::testing::write_text;
+using loopsep::testing::count;
 
 namespace fs = std::filesystem;
 
@@ -67,11 +68,6 @@ std::set<std::string> inputs_of(const nlohmann::json& run, const char* key) {
     return s;
 }
 
-int count(const std::string& text, const std::string& needle) {
-    int n = 0;
-    for (auto p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
-    return n;
-}
 
 }  // namespace
 
