@@ -36,6 +36,16 @@ double max_sum_error(const SeparationResult& r, const Audio& song) {
     return worst;
 }
 
+// A run with the residual and reconstruction `rec`; the stretch reconstruction with Rubber Band's input
+// stretch too, as `separate --reconstruct stretch` pairs them.
+SeparationParams residual_params(Reconstruction rec) {
+    SeparationParams p;
+    p.residual = true;
+    p.reconstruct = rec;
+    if (rec == Reconstruction::Stretch) p.input_stretch = InputStretch::RubberBand;
+    return p;
+}
+
 std::string small_model(const TempDir& dir) {
     std::string path = dir.file("tiny.safetensors");
     loopsep::testing::write_small_test_model(path, 7);
@@ -230,10 +240,7 @@ TEST(Engine, RunsTheBinRefinementOfAModelThatHasOne) {
     Audio song = loopsep::testing::make_test_song(124, 8.0);
     Audio loop = loopsep::testing::make_test_song(120, 2.0, 1);
     for (auto rec : {Reconstruction::MaskWarp, Reconstruction::Stretch}) {
-        SeparationParams p;
-        p.residual = true;
-        p.reconstruct = rec;
-        if (rec == Reconstruction::Stretch) p.input_stretch = InputStretch::RubberBand;
+        const SeparationParams p = residual_params(rec);
         std::vector<SeparationResult> r;
         for (const auto& path : {plain, top_off}) {
             Engine engine(Separator::load(path), "test");
@@ -393,10 +400,7 @@ TEST(Engine, TheFinerFrequencyPathsKeepTheStemsAtZeroAndBinLogitsReachTheSong) {
     Audio song = loopsep::testing::make_test_song(124, 8.0);
     Audio loop = loopsep::testing::make_test_song(120, 2.0, 1);
     for (auto rec : {Reconstruction::MaskWarp, Reconstruction::Stretch}) {
-        SeparationParams p;
-        p.residual = true;
-        p.reconstruct = rec;
-        if (rec == Reconstruction::Stretch) p.input_stretch = InputStretch::RubberBand;
+        const SeparationParams p = residual_params(rec);
         std::vector<SeparationResult> r;
         for (const auto& path : {plain, split, logits, top_off}) {
             Engine engine(Separator::load(path), "test");
