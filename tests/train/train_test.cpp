@@ -931,6 +931,21 @@ TEST(SelfQuery, ComesFromAnotherBarOfTheSameSongWhereTheInstrumentPlays) {
     EXPECT_NE(c.segments[std::size_t(val[0])].bar, 1u);
 }
 
+// The CPU mixing loop gives the tensor path's floats: empty slots, a stem used twice, any gains.
+TEST(DeviceCache, TheCpuMixIsTheTensorMix) {
+    const auto c = toy_cache_with_a_gap();
+    const train_data::DeviceCache dc(c, torch::kCPU);
+    const int64_t S = int64_t(c.segments.size());
+    ASSERT_GE(S, 3);
+    const std::vector<int64_t> idx{0, -1, 2, 1, 1, -1, -1, -1, -1, S - 1, 0, 2};
+    const std::vector<float> gain{1.0f, 3.0f, 0.37f, 2.5f, -0.8f, 1.0f, 0.0f, 1.0f, 1.0f, 0.01f, 7.0f, 1e-3f};
+    const auto fast = dc.mix(idx, gain, 4, 3), ref = dc.mix_tensors(idx, gain, 4, 3);
+    ASSERT_EQ(fast.sizes(), ref.sizes());
+    EXPECT_GT(ref.abs().sum().item<double>(), 0.0);
+    EXPECT_TRUE(torch::equal(fast, ref)) << (fast - ref).abs().max().item<double>();
+    EXPECT_EQ(fast[2].abs().sum().item<double>(), 0.0);  // every slot empty: silence
+}
+
 TEST(SelfQuery, TheRestLeaksInAtTheDrawnLevelUnderTheTarget) {
     const auto c = toy_cache_with_a_gap();
     const train_data::Index ix(c);
