@@ -33,10 +33,11 @@
 //   silent            an estimate below −60 dBFS (RMS) although the target plays: a failure, not an answer
 //
 // passes2: the query path with SeparationParams::passes = 2 (pass 2 queried by the song's own most confident
-// bars); it also reports each target's self-query confidence and how many bars made it.
+// bars); it also reports each target's self-query confidence and how many bars made it. passes2half: the
+// same with SeparationParams::self_query_weight = 0.5 (pass 2's query half the self-query, half the given).
 //
 // usage: bench_separate --data DIR --model FILE [--max-songs N] [--catalog DB]
-//                       [--variants query,joint,proto,catalog,rubberband,fixed,stretch,passes2]
+//                       [--variants query,joint,proto,catalog,rubberband,fixed,stretch,passes2,passes2half]
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -175,7 +176,7 @@ int main(int argc, char** argv) {
             sdr[inst][variant].add(q.sdr_db);
             sisdr[inst][variant].add(q.si_sdr_db);
             if (variant != "query" && variant != "proto" && variant != "catalog" && variant != "joint" &&
-                variant != "passes2")
+                variant != "passes2" && variant != "passes2half")
                 return;
             double best_other = -INFINITY;
             for (const auto& [name, stem] : stems) {
@@ -240,6 +241,12 @@ int main(int argc, char** argv) {
             if (variants.count("rubberband")) { SeparationParams p; p.input_stretch = InputStretch::RubberBand; run("rubberband", other_embeddings.front(), p); }
             if (variants.count("stretch")) { SeparationParams p; p.reconstruct = Reconstruction::Stretch; run("stretch", other_embeddings.front(), p); }
             if (variants.count("passes2")) { SeparationParams p; p.passes = 2; run("passes2", other_embeddings.front(), p); }
+            if (variants.count("passes2half")) {
+                SeparationParams p;
+                p.passes = 2;
+                p.self_query_weight = 0.5;
+                run("passes2half", other_embeddings.front(), p);
+            }
             std::fprintf(stderr, "%s %s done\n", song.name.c_str(), inst.c_str());
         }
         if (variants.count("joint") && !joint_targets.empty()) {
@@ -254,7 +261,7 @@ int main(int argc, char** argv) {
         }
     }
     std::vector<std::string> cols;
-    for (const char* c : {"query", "passes2", "joint", "proto", "catalog", "rubberband", "fixed", "stretch"})
+    for (const char* c : {"query", "passes2", "passes2half", "joint", "proto", "catalog", "rubberband", "fixed", "stretch"})
         if (variants.count(c)) cols.push_back(c);
     cols.push_back("irm");
     cols.push_back("mix");

@@ -44,6 +44,8 @@ void SeparationParams::validate() const {
         throw usage_error("batch_segments must be in 1..256 (got " + std::to_string(batch_segments) + ")");
     if (threads < 1 || threads > 64) throw usage_error("threads must be in 1..64 (got " + std::to_string(threads) + ")");
     if (passes < 1 || passes > 2) throw usage_error("passes must be 1 or 2 (got " + std::to_string(passes) + ")");
+    if (!(self_query_weight >= 0.0 && self_query_weight <= 1.0))
+        throw usage_error("self_query_weight must be within 0..1 (got " + std::to_string(self_query_weight) + ")");
 }
 
 Engine::Engine(std::shared_ptr<const Separator> model, std::string model_tag)
@@ -182,6 +184,17 @@ SeparationInfo Engine::separate_to(const Audio& input, const std::vector<TargetQ
             *model_, plans.size(),
             [&](std::size_t w, std::size_t worker) { return window_magnitude(song, plans[w], cfg, params, *stfts[worker]); },
             embeddings, templates, params.batch_segments, params.threads, &result.times.stretch, &result.times.model);
+        // The given query keeps (1 − self_query_weight) of pass 2's query, the windows' own ones too.
+        const float w = float(params.self_query_weight);
+        auto blend = [&](std::vector<float>& self, const std::vector<float>& given) {
+            for (std::size_t i = 0; i < self.size(); ++i) self[i] = w * self[i] + (1.0f - w) * given[i];
+        };
+        if (w < 1.0f)
+            for (std::size_t t = 0; t < targets.size(); ++t) {
+                if (sq.info[t].segments.empty()) continue;
+                blend(sq.embeddings[t], embeddings[t]);
+                for (auto& [window, e] : sq.leave_one_out[t]) blend(e, embeddings[t]);
+            }
         embeddings = std::move(sq.embeddings);
         leave_one_out = std::move(sq.leave_one_out);
         result.self_query = std::move(sq.info);

@@ -36,6 +36,15 @@ double max_sum_error(const SeparationResult& r, const Audio& song) {
     return worst;
 }
 
+// The largest sample difference between two signals of the same shape.
+double max_difference(const Audio& a, const Audio& b) {
+    double worst = 0;
+    for (std::size_t c = 0; c < a.channels.size(); ++c)
+        for (std::size_t i = 0; i < a.frames(); ++i)
+            worst = std::max(worst, std::fabs(double(a.channels[c][i]) - b.channels[c][i]));
+    return worst;
+}
+
 // A run with the residual and reconstruction `rec`; the stretch reconstruction with Rubber Band's input
 // stretch too, as `separate --reconstruct stretch` pairs them.
 SeparationParams residual_params(Reconstruction rec) {
@@ -531,6 +540,32 @@ TEST(TwoPasses, TheSelfQueryComesFromBarsWhereTheTargetPlays) {
         }
     EXPECT_GT(diff / double(2 * song.frames()), 1e-3 * one.stems[0].rms());
     EXPECT_LT(max_err, 1e-4);
+}
+
+// self_query_weight blends pass 2's query with the given one: at 0 pass 2 is queried exactly as pass 1
+// was, so the stems are one pass's (to float rounding: the windows are batched differently); at 0.5 they
+// differ from both.
+TEST(TwoPasses, TheSelfQueryWeightBlendsTowardTheGivenQuery) {
+    Engine engine(Separator::load(std::string(LOOPSEP_SOURCE_DIR) + "/models/loopsep-v6.safetensors"), "v6");
+    const Audio song = song_with_a_gap();
+    const std::vector<TargetQuery> targets{{"tone", engine.query_from_loop(tone_loop(), 120, "loop")}};
+    SeparationParams p;
+    const auto one = engine.separate(song, targets, p);
+    p.passes = 2;
+    const auto two = engine.separate(song, targets, p);
+    p.self_query_weight = 0.0;
+    const auto given = engine.separate(song, targets, p);
+    p.self_query_weight = 0.5;
+    const auto half = engine.separate(song, targets, p);
+    ASSERT_FALSE(given.self_query.empty());
+    EXPECT_GE(given.self_query[0].segments.size(), 2u);   // the bars are still chosen and reported
+    EXPECT_LT(max_difference(given.stems[0], one.stems[0]), 1e-6);
+    EXPECT_GT(max_difference(half.stems[0], one.stems[0]), 1e-4);
+    EXPECT_GT(max_difference(half.stems[0], two.stems[0]), 1e-4);
+    for (double bad : {-0.1, 1.5, std::nan("")}) {
+        p.self_query_weight = bad;
+        EXPECT_THROW(p.validate(), Error) << bad;
+    }
 }
 
 TEST(TwoPasses, ThreePassesAreRefused) {

@@ -55,6 +55,9 @@ struct SeparationParams {
     // a query is one) — and pass 2 separates with it, a window among those bars with the others only.
     // Windows are stretched anew in each pass (memory stays flat in song length). 1: one pass (default).
     int passes = 1;
+    // With passes = 2: pass 2's query is this share of the self-query and the rest of the given query's
+    // embedding (1: the self-query alone, the default; 0.5: their mean). 0..1.
+    double self_query_weight = 1.0;
     void validate() const;
 };
 
