@@ -27,13 +27,6 @@ namespace {
 
 constexpr double kMarginDb = 6.0;
 
-// Both channels, one after the other: the SI-SDR of a stereo stem as one signal.
-std::vector<float> flat(const Audio& a) {
-    std::vector<float> out;
-    for (const auto& ch : a.channels) out.insert(out.end(), ch.begin(), ch.end());
-    return out;
-}
-
 struct Margin {
     double own_db = 0.0, best_other_db = -1e9;
     std::string best_other;
@@ -55,8 +48,8 @@ std::map<std::string, Margin> margins(const std::string& genre, int seed, const 
         args += " --query '" + std::string(LOOPSEP_SOURCE_DIR) + "/samples/loops/" + genre + "_4242_0000_" + t + "_00.flac'";
     const auto sep = run_loopsep(args);
     EXPECT_EQ(sep.exit_code, 0) << sep.err;
-    std::map<std::string, std::vector<float>> stems;
-    for (const auto& e : fs::directory_iterator(song + "/stems")) stems[e.path().stem()] = flat(read_audio(e.path()));
+    std::map<std::string, Audio> stems;
+    for (const auto& e : fs::directory_iterator(song + "/stems")) stems.emplace(e.path().stem(), read_audio(e.path()));
     std::map<std::string, Margin> out;
     for (const auto& t : targets) {
         std::string estimate;
@@ -66,14 +59,14 @@ std::map<std::string, Margin> margins(const std::string& genre, int seed, const 
             ADD_FAILURE() << genre << " " << seed << ": no estimate of " << t;
             continue;
         }
-        const auto est = flat(read_audio(estimate));
+        const Audio est = read_audio(estimate);
         Margin m;
         for (const auto& [name, ref] : stems) {
-            if (ref.size() != est.size()) {
-                ADD_FAILURE() << t << ": " << est.size() << " samples against " << name << "'s " << ref.size();
+            if (ref.frames() != est.frames()) {
+                ADD_FAILURE() << t << ": " << est.frames() << " frames against " << name << "'s " << ref.frames();
                 continue;
             }
-            const double v = si_sdr_db(ref.data(), est.data(), ref.size());
+            const double v = compare(ref, est).si_sdr_db;   // over both channels, as bench_separate scores
             if (name == t) m.own_db = v;
             else if (v > m.best_other_db) m.best_other_db = v, m.best_other = name;
         }
