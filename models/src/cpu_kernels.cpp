@@ -285,12 +285,17 @@ struct BinLogitsFn : public torch::autograd::Function<BinLogitsFn> {
             for (int64_t r = r0; r < r1; ++r) {
                 const float* f = fp + r * B * C;
                 float* o = op + r * F;
-                if (C == 8) {  // one register per bin (the top level's 8 channels, v1–v6)
+                if (C % 8 == 0) {  // one register per 8 channels (8 top channels in v1–v6, 16 with space-to-depth)
                     for (int64_t k = 0; k < F; ++k) {
-                        Lanes8 fk, wk;
-                        std::memcpy(&fk, f + bo[k] * 8, sizeof(fk));
-                        std::memcpy(&wk, wp + k * 8, sizeof(wk));
-                        const Lanes8 p = fk * wk;
+                        const float* fk = f + bo[k] * C;
+                        const float* wk = wp + k * C;
+                        Lanes8 p{};
+                        for (int64_t c0 = 0; c0 < C; c0 += 8) {
+                            Lanes8 fv, wv;
+                            std::memcpy(&fv, fk + c0, sizeof(fv));
+                            std::memcpy(&wv, wk + c0, sizeof(wv));
+                            p += fv * wv;
+                        }
                         o[k] = bp[k] + (((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7])));
                     }
                     continue;

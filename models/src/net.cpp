@@ -338,14 +338,23 @@ torch::Tensor LoopSepNetImpl::band_split_features(const torch::Tensor& mag, Filt
 
 torch::Tensor LoopSepNetImpl::bin_logit_delta(const torch::Tensor& top, FilterbankPath path) {
     if (!config.bin_logits) throw usage_error("bin_logit_delta: the model has no per-bin logits");
+    const bool fast = path == FilterbankPath::Auto && top.device().is_cpu() && top.scalar_type() == torch::kFloat32;
+    if (!fast) {  // index ops on the band grid (a space-to-depth net's coarse cells repeated 2×2 first)
+        const auto grid = config.space_to_depth ? top.repeat_interleave(2, 2).repeat_interleave(2, 3) : top;
+        const int64_t n = grid.size(0), C = grid.size(1), T = grid.size(2), B = grid.size(3);
+        const auto feat = grid.permute({0, 2, 3, 1}).reshape({n * T, B, C});  // [rows, bands, channels]
+        return ((feat.index_select(1, bin_band) * bin_logit_weight).sum(2) + bin_logit_bias).view({n, T, config.num_bins()});
+    }
+    // On the top level's own grid: a space-to-depth net's coarse cell (2 frames × 2 bands) gives both of
+    // its frames the same delta, so each coarse frame is computed once, from band bin_band / 2, and
+    // repeated — the same values as the band-grid formulation at half its work and without the 4×
+    // copy of the features (measured: the two were a quarter of a space-to-depth net's inference).
     const int64_t n = top.size(0), C = top.size(1), T = top.size(2), B = top.size(3);
-    const auto feat = top.permute({0, 2, 3, 1}).reshape({n * T, B, C});  // [rows, bands, channels]
-    torch::Tensor out;  // [N·T, bins]
-    if (path == FilterbankPath::Auto && feat.device().is_cpu() && feat.scalar_type() == torch::kFloat32)
-        out = cpu::bin_logits(feat, bin_band, bin_logit_weight, bin_logit_bias);
-    else
-        out = (feat.index_select(1, bin_band) * bin_logit_weight).sum(2) + bin_logit_bias;
-    return out.view({n, T, config.num_bins()});
+    const auto feat = top.permute({0, 2, 3, 1}).reshape({n * T, B, C});
+    const auto band_of = config.space_to_depth ? torch::div(bin_band, 2, "floor") : bin_band;
+    const auto out = cpu::bin_logits(feat, band_of, bin_logit_weight, bin_logit_bias);  // [N·T, bins]
+    if (!config.space_to_depth) return out.view({n, T, config.num_bins()});
+    return out.view({n, T, 1, config.num_bins()}).expand({n, T, 2, config.num_bins()}).reshape({n, 2 * T, config.num_bins()});
 }
 
 torch::Tensor LoopSepNetImpl::apply_bin_logits(const torch::Tensor& m, const torch::Tensor& delta) {
@@ -410,11 +419,9 @@ torch::Tensor LoopSepNetImpl::stem_output(const torch::Tensor& features, const t
 }
 
 torch::Tensor LoopSepNetImpl::top_features_of(const torch::Tensor& x) const {
-    const auto features = torch::relu(x);
-    // A space-to-depth net's top level is at half the frames and bands: each band-grid cell reads the
-    // features of the coarse cell it was folded into (the per-bin logits look at one band per bin).
-    if (!config.space_to_depth) return features;
-    return features.repeat_interleave(2, 2).repeat_interleave(2, 3);
+    // On the top level's grid: a space-to-depth net's is at half the frames and bands, and
+    // bin_logit_delta reads each band-grid cell from the coarse cell it was folded into.
+    return torch::relu(x);
 }
 
 torch::Tensor LoopSepNetImpl::head_mask(torch::Tensor x, bool in_place) {

@@ -101,15 +101,15 @@ struct LoopSepNetImpl : torch::nn::Module {
     // input), each folded to the top level's grid.
     torch::Tensor stem_output(const torch::Tensor& features, const torch::Tensor& repetition_log,
                               const torch::Tensor& split_features = torch::Tensor());
-    // The last decoder level's output x → the features the per-bin logits read, on the band grid
-    // [N, channels, T, bands] (relu(x); a space-to-depth net's repeated 2×2).
+    // The last decoder level's output x → the features the per-bin logits read, relu(x) on the top level's
+    // grid: [N, channels, T, bands], or a space-to-depth net's [N, channels, T / 2, bands / 2].
     torch::Tensor top_features_of(const torch::Tensor& x) const;
     // The head on the last decoder level's output x → band masks [N, T, bands] in [0, 1] (sigmoid; with
     // config.space_to_depth its 4 channels unfolded by depth_to_space()). `in_place`: x may be overwritten.
     torch::Tensor head_mask(torch::Tensor x, bool in_place);
     torch::Tensor mask_from(const Shared& shared, const torch::Tensor& embeddings);
     // mask_from() before the band → bin map: band masks [N, T, bands] in [0, 1]. `top_features` (when
-    // given): the head's input relu(x) [N, C, T, bands] of the top decoder level (bin_logit_delta's input).
+    // given): the head's input relu(x) of the top decoder level, on its grid (bin_logit_delta's input).
     torch::Tensor band_mask_from(const Shared& shared, const torch::Tensor& embeddings,
                                  torch::Tensor* top_features = nullptr);
     // Inference on the CPU: what band_mask_from() needs for one query, made once and used for every
@@ -126,8 +126,9 @@ struct LoopSepNetImpl : torch::nn::Module {
     // config.band_split_channels: magnitudes [N, T, bins] → [N, C, T, bands], each band's log1p bin
     // magnitudes (its entries in the analysis filterbank) through the band's own linear map, + bias.
     torch::Tensor band_split_features(const torch::Tensor& magnitudes, FilterbankPath path = FilterbankPath::Auto);
-    // config.bin_logits: the per-bin delta logits [N, T, bins] from the top level's features
-    // relu(x) [N, C, T, bands]: delta[k] = bias[k] + Σ_c weight[k, c]·features[c, bin_band[k]].
+    // config.bin_logits: the per-bin delta logits [N, T, bins] from the top level's features (top_features_of:
+    // [N, C, T, bands], or a space-to-depth net's [N, C, T / 2, bands / 2]):
+    // delta[t, k] = bias[k] + Σ_c weight[k, c]·features[c, t, bin_band[k]] (space-to-depth: [c, t / 2, bin_band[k] / 2]).
     torch::Tensor bin_logit_delta(const torch::Tensor& top_features, FilterbankPath path = FilterbankPath::Auto);
     // bin masks [N, T, bins] moved by delta logits of the same shape: sigmoid(logit(clamp(m, eps, 1 − eps)) + δ)
     // (loopsep::apply_bin_logits on tensors, differentiable).

@@ -156,10 +156,11 @@ TEST(BandSplit, TheMapSeesInsideABand) {
     EXPECT_GT(max_abs_diff(net->mask(m1, q), net->mask(m2, q)), 1e-3f);
 }
 
-// Both kernels have an 8-lane path (band split: channels a multiple of 8; bin logits: 8 top channels)
-// and a plain one: both configurations.
+// Both kernels have an 8-lane path (channels a multiple of 8: the band split's C, the bin logits' top
+// channels) and a plain one: each path of each kernel.
 class KernelChannels : public ::testing::TestWithParam<std::pair<int, int>> {};
-INSTANTIATE_TEST_SUITE_P(BandSplit, KernelChannels, ::testing::Values(std::make_pair(5, 8), std::make_pair(16, 16)));
+INSTANTIATE_TEST_SUITE_P(BandSplit, KernelChannels,
+                         ::testing::Values(std::make_pair(5, 8), std::make_pair(16, 16), std::make_pair(8, 12)));
 
 TEST_P(KernelChannels, FastKernelsEqualTheIndexOpsInValueAndGradient) {
     ModelConfig c = lt::small_test_config();

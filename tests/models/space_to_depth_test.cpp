@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "loopsep/error.h"
 #include "loopsep/model.h"
@@ -154,6 +155,36 @@ TEST(SpaceToDepth, RepetitionTemplateIsFoldedLikeTheFeatures) {
     // A template other than the window moves the masks.
     const auto other = net->band_magnitudes(torch::rand({2, c.window_frames(), c.num_bins()}) * 4.0);
     EXPECT_GT(max_abs_diff(net->mask(mag, q, other), net->mask(mag, q)), 1e-3f);
+}
+
+TEST(SpaceToDepth, BinLogitsOnTheCoarseGridEqualTheBandGridFormulationInValueAndGradient) {
+    // The CPU kernel reads each coarse cell once per coarse frame (bin_band / 2) and repeats the row; the
+    // index ops repeat the features 2×2 onto the band grid first. Same deltas, same gradients.
+    ModelConfig c = s2d_config();
+    c.bin_logits = true;
+    auto net = net::make_net(c, 5);
+    perturb(net, 6);
+    const int64_t T = c.window_frames(), B = c.num_bands, C = c.unet_channels[0];
+    const auto top = torch::rand({2, C, T / 2, B / 2}, torch::requires_grad());
+    auto run = [&](net::FilterbankPath path) {
+        net->zero_grad();
+        if (top.grad().defined()) top.grad().zero_();
+        const auto d = net->bin_logit_delta(top, path);
+        (d * torch::linspace(-1, 2, d.numel()).view(d.sizes())).sum().backward();
+        return std::vector<torch::Tensor>{d.detach(), top.grad().clone(), net->bin_logit_weight.grad().clone(),
+                                          net->bin_logit_bias.grad().clone()};
+    };
+    const auto fast = run(net::FilterbankPath::Auto), ref = run(net::FilterbankPath::Reference);
+    ASSERT_EQ(fast[0].sizes(), (std::vector<int64_t>{2, T, c.num_bins()}));
+    const char* names[] = {"delta", "d top", "d weight", "d bias"};
+    for (std::size_t i = 0; i < fast.size(); ++i) {
+        const float scale = std::max(1.0f, ref[i].abs().max().item<float>());
+        EXPECT_LT(max_abs_diff(fast[i], ref[i]) / scale, 1e-5f) << names[i];
+        EXPECT_GT(ref[i].abs().max().item<float>(), 0.0f) << names[i];
+    }
+    // A coarse frame's two frames share their deltas; neighbouring coarse frames do not.
+    EXPECT_EQ(max_abs_diff(fast[0].select(1, 4), fast[0].select(1, 5)), 0.0f);
+    EXPECT_GT(max_abs_diff(fast[0].select(1, 5), fast[0].select(1, 6)), 1e-3f);
 }
 
 class SpaceToDepthPaths : public ::testing::TestWithParam<int> {};
