@@ -61,6 +61,18 @@ std::string small_model(const TempDir& dir) {
     return path;
 }
 
+// Two bachata bongo loops of four beats at different tempos (120 and 100 BPM): a prototype's rows 1 and 2.
+void add_two_bongo_loops(Catalog& c) {
+    LoopMeta m;
+    m.instrument = "bongo";
+    m.genre = "bachata";
+    m.bpm = 120;
+    m.beats = 4;
+    c.add(loopsep::testing::make_test_song(120, 2.0, 1), m);
+    m.bpm = 100;
+    c.add(loopsep::testing::make_test_song(100, 2.4, 1), m);
+}
+
 }  // namespace
 
 TEST(Engine, StemsMatchTheSongAndSumWithTheResidualToTheMixture) {
@@ -354,14 +366,7 @@ TEST(Engine, PrototypeRecomputesADamagedOrNonFiniteCachedEmbedding) {
     Engine engine(Separator::load(small_model(dir)), "test");
     const std::string db = dir.file("c.db");
     Catalog c = Catalog::open(db, true);
-    LoopMeta m;
-    m.instrument = "bongo";
-    m.genre = "bachata";
-    m.bpm = 120;
-    m.beats = 4;
-    c.add(loopsep::testing::make_test_song(120, 2.0, 1), m);
-    m.bpm = 100;
-    c.add(loopsep::testing::make_test_song(100, 2.4, 1), m);
+    add_two_bongo_loops(c);
     const std::vector<float> before = engine.query_from_catalog(c, "bongo", Genre::Bachata);
     const std::string key = c.embedding_tags(1).at(0);  // cached by the first call
     ASSERT_EQ(c.embedding_tags(2).at(0), key);
@@ -588,14 +593,7 @@ TEST(Engine, PrototypeIsMadeFromTheLoopsWhenTheCatalogCannotBeWritten) {
     Engine engine(Separator::load(small_model(dir)), "test");
     auto make = [&](const std::string& db) {
         Catalog c = Catalog::open(db, true);
-        LoopMeta m;
-        m.instrument = "bongo";
-        m.genre = "bachata";
-        m.bpm = 120;
-        m.beats = 4;
-        c.add(loopsep::testing::make_test_song(120, 2.0, 1), m);
-        m.bpm = 100;
-        c.add(loopsep::testing::make_test_song(100, 2.4, 1), m);
+        add_two_bongo_loops(c);
     };
     make(dir.file("writable.db"));
     make(dir.file("ro.db"));
