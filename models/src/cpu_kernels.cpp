@@ -118,6 +118,29 @@ torch::Tensor relu_conv1x1_sigmoid(const torch::Tensor& x_any, const torch::Tens
     return out.sigmoid_();
 }
 
+namespace {
+// sparse_rows for R rows at once (R ≤ 4): each run of entries with one destination is summed in
+// registers, R independent sums, each in the entries' order from the output's value (the same floats
+// as adding one entry at a time into the output). One row at a time, every entry's load → add → store
+// through out[dst] waited for the previous entry's store; the filterbanks' entries come in runs (the
+// analysis map's sorted by band), so that chain was the loop's whole cost.
+template <int R>
+void sparse_rows_block(const float* a, int64_t in_cols, float* o, int64_t out_cols, const int64_t* d,
+                       const int64_t* s, const float* wt, int64_t entries) {
+    for (int64_t j = 0; j < entries;) {
+        const int64_t dj = d[j];
+        float sum[R];
+        for (int i = 0; i < R; ++i) sum[i] = o[i * out_cols + dj];
+        for (; j < entries && d[j] == dj; ++j) {
+            const float w = wt[j];
+            const int64_t k = s[j];
+            for (int i = 0; i < R; ++i) sum[i] += w * a[i * in_cols + k];
+        }
+        for (int i = 0; i < R; ++i) o[i * out_cols + dj] = sum[i];
+    }
+}
+}  // namespace
+
 // out[row, dst[j]] += w[j] · in[row, src[j]] for every row; out has out_cols columns.
 torch::Tensor sparse_rows(const torch::Tensor& in_any, const torch::Tensor& dst, const torch::Tensor& src,
                           const torch::Tensor& w, int64_t out_cols) {
@@ -134,11 +157,9 @@ torch::Tensor sparse_rows(const torch::Tensor& in_any, const torch::Tensor& dst,
     const float* ip = in.data_ptr<float>();
     float* op = out.data_ptr<float>();
     at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-            const float* a = ip + r * in_cols;
-            float* o = op + r * out_cols;
-            for (int64_t j = 0; j < entries; ++j) o[d[j]] += wt[j] * a[s[j]];
-        }
+        int64_t r = r0;
+        for (; r + 4 <= r1; r += 4) sparse_rows_block<4>(ip + r * in_cols, in_cols, op + r * out_cols, out_cols, d, s, wt, entries);
+        for (; r < r1; ++r) sparse_rows_block<1>(ip + r * in_cols, in_cols, op + r * out_cols, out_cols, d, s, wt, entries);
     });
     return out;
 }
