@@ -5,7 +5,8 @@
 # windows, one thread each.
 #   models/campaign/evaluate.sh WORK [MODEL] [SHIPPED]
 #     MODEL    default WORK/last.safetensors (the weight average at the last checkpoint)
-#     SHIPPED  default models/loopsep-v6.safetensors (its reports are cached in WORK/eval/)
+#     SHIPPED  default models/loopsep-v6.safetensors (a committed model: its reports are made once, kept
+#              in WORK/eval/ under its file name)
 # Writes WORK/eval/<name>_{real,synthetic,train}.txt (bench_model's reports) and prints one line per
 # model and set: mean SDR, ideal ratio mask, gap. Run it on a quiet machine (or read only the SDRs:
 # the speed lines of the reports are then not the machine's).
@@ -23,9 +24,10 @@ mkdir -p "$WORK/eval"
 train_cache=$(ls "$WORK"/train_*.cache | head -1)
 declare -A sets=([real]="$WORK/full_realval.cache" [synthetic]="$WORK/full_val.cache" [train]="$train_cache")
 
+shipped=$(basename "$SHIPPED" .safetensors)
 report() {  # model name set → the report file (the shipped model's are made once)
   local out=$WORK/eval/$2_$3.txt
-  if [ "$2" != shipped ] || [ ! -s "$out" ]; then
+  if [ "$2" != "$shipped" ] || [ ! -s "$out" ]; then
     "$BENCH" --model "$1" --val-cache "${sets[$3]}" --val-examples 24 --threads 1 > "$out.tmp" 2>&1
     mv "$out.tmp" "$out"
   fi
@@ -36,7 +38,7 @@ name=$(basename "$MODEL" .safetensors)
 steps=$(grep -o 'trained [0-9]* steps' "$(report "$MODEL" "$name" real)" | grep -o '[0-9]*' || echo '?')
 echo "model $MODEL: $steps steps"
 for set in real synthetic train; do
-  for who in "$name:$MODEL" "shipped:$SHIPPED"; do
+  for who in "$name:$MODEL" "$shipped:$SHIPPED"; do
     f=$(report "${who#*:}" "${who%%:*}" "$set")
     # "mean SDR dB: model 2.63, IRM 9.31, band IRM 7.89, ..."
     grep -m1 'mean SDR dB' "$f" | sed -E "s/.*model ([-0-9.]+), IRM ([-0-9.]+), band IRM ([-0-9.]+).*/\1 \2 \3/" |

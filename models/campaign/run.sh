@@ -23,9 +23,11 @@ committed=$here/$stage.ckpt ckpt=$WORK/$stage.ckpt
 log=$WORK/$([ $stage = campaign ] && echo train || echo finetune).log
 pidfile=$WORK/$stage.pid
 [ $stage = campaign ] && pidfile=$WORK/train.pid   # the name of the first sessions' legs
+pid=$(cat "$pidfile" 2>/dev/null || true)
+running=false
+if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then running=true; fi
 if [ "${1:-}" = "--stop" ]; then
-  pid=$(cat "$pidfile" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if $running; then
     kill -TERM "$pid"
     while kill -0 "$pid" 2>/dev/null; do sleep 2; done
   fi
@@ -33,8 +35,7 @@ if [ "${1:-}" = "--stop" ]; then
   echo "run.sh: checkpoint copied to $committed ($(du -h "$committed" | cut -f1)); commit it"
   exit 0
 fi
-pid=$(cat "$pidfile" 2>/dev/null || true)
-if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "run.sh: the $stage trainer $pid is running already" >&2; exit 2; fi
+if $running; then echo "run.sh: the $stage trainer $pid is running already" >&2; exit 2; fi
 # Each leg runs the tree's current build, copied (a leg may continue a campaign begun by older code);
 # each file renamed into place, so that a trainer of the other stage keeps the files it has mapped.
 mkdir -p "$WORK/bin"
