@@ -1,7 +1,8 @@
 // INTERNAL (LibTorch): the training data as the trainer sees it — the segment cache on the device, its
 // index by instrument and bar, a batch of examples — and what the song's other bars give an example: the
 // repetition context (for a net with a repetition input: ModelConfig::repetition_neighbours) and same-song
-// queries (TrainParams::self_query_fraction). For trainer.cpp, train_context.cpp and the trainer's tests.
+// queries (TrainParams::self_query_fraction). For the trainer (trainer.cpp, train_batch.cpp, train_context.cpp,
+// validation.cpp) and its tests.
 #pragma once
 
 #include <torch/torch.h>
@@ -150,6 +151,23 @@ torch::Tensor repetition_input(net::LoopSepNet& model, const Batch& b, const tor
 torch::Tensor song_repetition_input(net::LoopSepNet& model, const SegmentCache& c, const Index& ix,
                                     const DeviceCache& dc, const std::vector<int64_t>& stems,
                                     const torch::Tensor& mix_mag);
+
+// ---------------------------------------------------------------------------
+// A batch of examples (train_batch.cpp).
+
+// Query of `instrument` from another song, preferably another sound source.
+int64_t pick_query(const SegmentCache& c, const Index& ix, int instrument, std::uint32_t song, std::uint32_t source,
+                   std::mt19937_64& rng);
+
+// `arng`: the augmentation's own stream (null: no augmentation), so the examples drawn from `rng`
+// (stems, gains, queries) are the same with and without it.
+// `grng`: the generic sounds' own stream (null: none, TrainParams::generic_fraction = 0); `cfg`: the
+// net's window geometry, which places the generic sounds' bar (required with `grng`).
+// `crng`: the repetition context's own stream (null: no context; for a net with a repetition input).
+// `srng`: same-song queries' own stream (null: none, TrainParams::self_query_fraction = 0).
+Batch sample_batch(const SegmentCache& c, const Index& ix, const DeviceCache& dc, const TrainParams& p,
+                   std::mt19937_64& rng, std::mt19937_64* arng = nullptr, std::mt19937_64* grng = nullptr,
+                   const ModelConfig* cfg = nullptr, std::mt19937_64* crng = nullptr, std::mt19937_64* srng = nullptr);
 
 // ---------------------------------------------------------------------------
 // Same-song queries (TrainParams::self_query_fraction): what `separate --passes 2` queries the net with —
