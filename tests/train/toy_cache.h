@@ -1,5 +1,5 @@
 // The toy training data the trainer suites share: songs of a steady tone ("sine") and bursts of
-// noise ("noise"), encoded as a SegmentCache in any window geometry.
+// noise ("noise"), encoded as a SegmentCache in any window geometry; and the toy net and run they train.
 #pragma once
 
 #include <cmath>
@@ -49,6 +49,40 @@ inline SegmentCache toy_song_cache(const ModelConfig& c, int songs, int bars, un
 // One bar per song, bursts of 2000 samples.
 inline SegmentCache toy_cache(const ModelConfig& c, int songs, unsigned seed) {
     return toy_song_cache(c, songs, 1, seed, [](int) { return 2000u; }, "toy");
+}
+
+// Small windows: 32 frames (28 + 2·2 context) → 15872 samples; a tiny net.
+inline ModelConfig toy_config() {
+    ModelConfig c;
+    c.segment_frames = 28;
+    c.context_frames = 2;
+    c.num_bands = 32;
+    c.unet_channels = {8, 8, 16};
+    c.query_channels = {8, 8};
+    c.embedding_size = 16;
+    return c;
+}
+
+// The toy training run both trainer tests start from: 60 steps of the toy net, writing `out`.
+inline TrainParams toy_train_params(const std::string& out) {
+    TrainParams p;
+    p.config = toy_config();
+    p.out = out;
+    p.steps = 60;
+    p.batch = 8;
+    p.lr = 3e-3;
+    p.val_every = 1000;
+    p.val_examples = 4;
+    p.threads = 1;  // OpenMP spin-waits badly on a loaded 2-core machine
+    return p;
+}
+
+// `p` continued from the model it wrote, into `out`.
+inline TrainParams resumed_from(const TrainParams& p, const std::string& out) {
+    TrainParams q = p;
+    q.resume = p.out;
+    q.out = out;
+    return q;
 }
 
 }  // namespace loopsep::testing
