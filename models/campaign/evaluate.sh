@@ -11,6 +11,7 @@
 #     MODEL    default WORK/last.safetensors (the weight average at the last checkpoint)
 #     SHIPPED  default models/loopsep-v6.safetensors (a committed model: its reports are made once, kept
 #              in WORK/eval/ under its file name)
+#   BUILD (environment) the build tree whose bench_model and engine run (default: the tree's build/)
 # Writes WORK/eval/<name>_{real,synthetic,train}.txt (bench_model's reports) and prints one line per
 # model and set: mean SDR, ideal ratio mask, gap. Run it on a quiet machine (or read only the SDRs:
 # the speed lines of the reports are then not the machine's).
@@ -23,7 +24,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 MODEL=${1:-$WORK/last.safetensors}
 SHIPPED=${2:-$root/models/loopsep-v6.safetensors}
-BENCH=${BENCH:-$root/build/models/loopsep_bench_model}
+BUILD=${BUILD:-$root/build}
+BENCH=${BENCH:-$BUILD/models/loopsep_bench_model}
 [ -x "$BENCH" ] || { echo "evaluate.sh: no $BENCH (build with -DLOOPSEP_BUILD_TESTS=ON)" >&2; exit 2; }
 mkdir -p "$WORK/eval"
 # The training windows: the first block of training songs (v6's own, so both models are scored on
@@ -32,13 +34,17 @@ train_cache=$(ls "$WORK"/train_*.cache | head -1)
 declare -A sets=([real]="$WORK/full_realval.cache" [synthetic]="$WORK/full_val.cache" [train]="$train_cache")
 
 shipped=$(basename "$SHIPPED" .safetensors)
-report() {  # model name set → the report file (the shipped model's are made once)
-  local out=$WORK/eval/$2_$3.txt
-  if [ "$2" != "$shipped" ] || [ ! -s "$out" ]; then
-    "$BENCH" --model "$1" --val-cache "${sets[$3]}" --val-examples 24 --threads 1 > "$out.tmp" 2>&1
+made() {  # name out command... → out, the command's report: made each time, the shipped model's once
+  local who=$1 out=$2
+  shift 2
+  if [ "$who" != "$shipped" ] || [ ! -s "$out" ]; then
+    "$@" > "$out.tmp" 2>&1
     mv "$out.tmp" "$out"
   fi
   echo "$out"
+}
+report() {  # model name set → its window report
+  made "$2" "$WORK/eval/$2_$3.txt" "$BENCH" --model "$1" --val-cache "${sets[$3]}" --val-examples 24 --threads 1
 }
 
 name=$(basename "$MODEL" .safetensors)
@@ -56,13 +62,8 @@ done
 $end_to_end || exit 0
 # End to end: each split's mean over its targets (7 a split: bachata bass, bongo, güira, guitar; hip-hop
 # bass, drums, vocals), per column of bench_separate's table up to the ideal mask (the parenthesised SI-SDRs dropped).
-e2e() {  # model name → the report file (the shipped model's made once)
-  local out=$WORK/eval/$2_e2e.txt
-  if [ "$2" != "$shipped" ] || [ ! -s "$out" ]; then
-    bash "$root/bench/quality/run.sh" "$root/build" "$1" 6 query,passes2,passes2half > "$out.tmp" 2>&1
-    mv "$out.tmp" "$out"
-  fi
-  echo "$out"
+e2e() {  # model name → its end-to-end report
+  made "$2" "$WORK/eval/$2_e2e.txt" bash "$root/bench/quality/run.sh" "$BUILD" "$1" 6 query,passes2,passes2half
 }
 for who in "$name:$MODEL" "$shipped:$SHIPPED"; do
   awk -v w="${who%%:*}" '
