@@ -10,12 +10,15 @@ build=$(cd "$1" && pwd) source=$(cd "$2" && pwd)
 tmp=$(mktemp -d /tmp/loopsep-install-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "install test: $*" >&2; exit 1; }
+# The default model is whichever file models/include/loopsep/model.h ships (kShippedModelFile).
+model=$(sed -n 's/.*kShippedModelFile = "\(.*\)";.*/\1/p' "$source/models/include/loopsep/model.h")
+[ -n "$model" ] || fail "kShippedModelFile not found in $source/models/include/loopsep/model.h"
 
 cmake --install "$build" --prefix "$tmp/first" >/dev/null
 mv "$tmp/first" "$tmp/moved"
 P=$tmp/moved
 for f in bin/loopsep lib/loopsep/libloopsep_model_commands.so lib/loopsep/libloopsep_beat_commands.so \
-         lib/loopsep/libloopsep_synth_commands.so share/loopsep/models/loopsep-v6.safetensors \
+         lib/loopsep/libloopsep_synth_commands.so share/loopsep/$model \
          share/loopsep/samples/loops/loops.json share/loopsep/samples/demo/bachata_demo.flac; do
   [ -f "$P/$f" ] || fail "missing $P/$f"
 done
@@ -37,7 +40,7 @@ else
   "${run[@]}" >out.json || fail "separate failed"
 fi
 # The model and the query's loops came from the moved prefix (the catalog was seeded from its samples).
-grep -qF "\"model\": \"$P/share/loopsep/models/loopsep-v6.safetensors\"" out.json || fail "model not from the prefix: $(grep '"model"' out.json)"
+grep -qF "\"model\": \"$P/share/loopsep/$model\"" out.json || fail "model not from the prefix: $(grep '"model"' out.json)"
 grep -qF '"kind": "prototype"' out.json || fail "the query is not the default catalog's prototype"
 sqlite3 "$tmp/home/.local/share/loopsep/catalog.db" "select value from meta where key = 'seeded_from'" | grep -qF "$P/share/loopsep/samples/loops/loops.json" \
   || fail "default catalog not seeded from the prefix"

@@ -322,13 +322,13 @@ TEST(Separator, DefaultModelPathFollowsTheEnvironment) {
     ::setenv("LOOPSEP_MODEL", "/tmp/some-model.safetensors", 1);
     EXPECT_EQ(default_model_path(), "/tmp/some-model.safetensors");
     ::unsetenv("LOOPSEP_MODEL");
-    EXPECT_NE(default_model_path().find("models/loopsep-v6.safetensors"), std::string::npos);
+    EXPECT_NE(default_model_path().find(kShippedModelFile), std::string::npos);
 }
 
 // The model shipped in models/ (the default for `separate`) loads with this LibTorch,
 // carries its provenance, and its masks depend on the query.
 TEST(ShippedModel, LoadsAndRespondsToTheQuery) {
-    const std::string path = std::string(LOOPSEP_SOURCE_DIR) + "/models/loopsep-v6.safetensors";
+    const std::string path = std::string(LOOPSEP_SOURCE_DIR) + "/" + kShippedModelFile;
     auto sep = Separator::load(path);
     const auto& c = sep->config();
     EXPECT_EQ(c.sample_rate_hz, 44100);

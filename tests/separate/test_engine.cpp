@@ -510,7 +510,7 @@ Audio tone_loop() {
 // the tone plays, never of the pause; the second pass changes the stem; stems and residual still sum to
 // the mixture.
 TEST(TwoPasses, TheSelfQueryComesFromBarsWhereTheTargetPlays) {
-    Engine engine(Separator::load(std::string(LOOPSEP_SOURCE_DIR) + "/models/loopsep-v6.safetensors"), "v6");
+    Engine engine(Separator::load(std::string(LOOPSEP_SOURCE_DIR) + "/" + kShippedModelFile), "shipped");
     const Audio song = song_with_a_gap();
     const std::vector<TargetQuery> targets{{"tone", engine.query_from_loop(tone_loop(), 120, "loop")}};
     SeparationParams p;
@@ -546,7 +546,7 @@ TEST(TwoPasses, TheSelfQueryComesFromBarsWhereTheTargetPlays) {
 // was, so the stems are one pass's (to float rounding: the windows are batched differently); at 0.5 they
 // differ from both.
 TEST(TwoPasses, TheSelfQueryWeightBlendsTowardTheGivenQuery) {
-    Engine engine(Separator::load(std::string(LOOPSEP_SOURCE_DIR) + "/models/loopsep-v6.safetensors"), "v6");
+    Engine engine(Separator::load(std::string(LOOPSEP_SOURCE_DIR) + "/" + kShippedModelFile), "shipped");
     const Audio song = song_with_a_gap();
     const std::vector<TargetQuery> targets{{"tone", engine.query_from_loop(tone_loop(), 120, "loop")}};
     SeparationParams p;
