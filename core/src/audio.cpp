@@ -279,9 +279,11 @@ void check_writable(const Audio& audio, const std::string& what) {
         throw input_error(what + ": unsupported sample rate " + std::to_string(audio.sample_rate_hz));
 }
 
-// A file named .wav or .flac must start like one. Otherwise libsndfile probes every format it knows,
-// and random bytes that happen to look like MPEG make libmpg123 print its own notes on stderr
-// ("Illegal Audio-MPEG-Header ...") before the one-line error: the name settles it first.
+// A file named .wav or .flac must start like an audio container. Otherwise libsndfile probes every
+// format it knows, and random bytes that happen to look like MPEG make libmpg123 print its own notes on
+// stderr ("Illegal Audio-MPEG-Header ...") before the one-line error: the name settles it first.
+// Any container libsndfile recognises by its magic is accepted whatever the name says: real libraries
+// hold AIFF files named .wav (hydrogen-drumkits' Audiophob kit does), and those read fine.
 void check_container_matches_name(const std::string& path) {
     std::string ext;
     if (const auto dot = path.rfind('.'); dot != std::string::npos && path.find('/', dot) == std::string::npos)
@@ -295,10 +297,13 @@ void check_container_matches_name(const std::string& path) {
     const std::size_t got = std::fread(head, 1, sizeof head, f);
     std::fclose(f);
     const std::string magic(head, got);
-    if (wav && magic != "RIFF" && magic != "RIFX" && magic != "RF64" && magic != "BW64" && magic != "riff")
-        throw input_error(path + ": not a readable audio file (named .wav, but no RIFF header)");
-    if (flac && magic != "fLaC" && magic.rfind("ID3", 0) != 0)
-        throw input_error(path + ": not a readable audio file (named .flac, but no fLaC header)");
+    static const char* const kContainerMagics[] = {"RIFF", "RIFX", "RF64", "BW64", "riff", "fLaC",
+                                                   "FORM", "OggS", "caff", ".snd", "dns."};
+    for (const char* m : kContainerMagics)
+        if (magic == m) return;
+    if (flac && magic.rfind("ID3", 0) == 0) return;
+    throw input_error(path + ": not a readable audio file (named ." + ext + ", but no " +
+                      (wav ? "RIFF" : "fLaC") + " header)");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <sndfile.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "loopsep/audio.h"
@@ -167,6 +168,25 @@ TEST(AudioIoBadInput, MissingEmptyTextTruncatedSilentTinyAreRefusedNamingTheFile
     one.channels[0][0] = 0.5f;
     write_audio(dir.file("one.wav"), one, {});
     EXPECT_NE(message_of([&] { read_audio(dir.file("one.wav")); }).find("too short"), std::string::npos);
+}
+
+// The name check that keeps random bytes from libmpg123 must not refuse a real container under the
+// wrong name: hydrogen-drumkits ships AIFF files named .wav, and the synth's real-recording pools read them.
+TEST(AudioIo, RealContainersUnderAnotherExtensionAreRead) {
+    TempDir dir;
+    const Audio tone = loopsep::testing::sine(440, 0.5);
+    for (const FileFormat format : {FileFormat::Aiff, FileFormat::Flac}) {
+        const std::string real = dir.file(std::string("tone") + file_extension(format));
+        write_audio(real, tone, {format, SampleBits::Int16});
+        const std::string misnamed = dir.file(std::string("tone_") + file_format_name(format) + ".wav");
+        std::filesystem::rename(real, misnamed);
+        const Audio back = read_audio(misnamed);
+        ASSERT_EQ(back.frames(), tone.frames()) << misnamed;
+        EXPECT_LT(max_abs_diff(back.channels[0], tone.channels[0]), 1e-3) << misnamed;
+    }
+    write_audio(dir.file("tone.wav"), tone, {FileFormat::Wav, SampleBits::Int16});
+    std::filesystem::rename(dir.file("tone.wav"), dir.file("tone_wav.flac"));
+    EXPECT_EQ(read_audio(dir.file("tone_wav.flac")).frames(), tone.frames());
 }
 
 TEST(AudioIoBadInput, AbsurdRateAndTooManyChannels) {
