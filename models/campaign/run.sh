@@ -5,6 +5,7 @@
 #                                                   written), copy the checkpoint to models/campaign/ for commit
 #   models/campaign/run.sh WORK --finetune [--stop] the same for the closing SDR-loss fine-tune, started from
 #                                                   WORK/last.safetensors once the campaign's schedule is done
+#                                                   (else the committed models/campaign/campaign-final.safetensors)
 # WORK holds the data (models/campaign/data.sh WORK), bin/ (a private copy of the binaries, so that a
 # rebuild of the tree does not replace the running trainer), the live checkpoint (campaign.ckpt or
 # finetune.ckpt), the best and last weights and the log (appended, one leg after another):
@@ -58,8 +59,11 @@ elif [ $stage = finetune ]; then
   # The SDR loss on the campaign's weight average, as v1 → v2 (the magnitude loss is the proxy that a
   # young net needs; the SDR is what is scored): 10 000 steps of 16 (160 000 examples), a short warm-up
   # so that Adam's moments settle before the rate peaks, the campaign's examples.
-  [ -f "$WORK/last.safetensors" ] || { echo "run.sh: no $WORK/last.safetensors to fine-tune (the campaign's weights)" >&2; exit 2; }
-  start=(--resume "$WORK/last.safetensors" --steps 10000 --batch 16 --lr 3e-4 --warmup-steps 200 --seed 45
+  # The campaign's last weight average: WORK's own, else the committed one (a fresh machine).
+  from=$WORK/last.safetensors
+  [ -f "$from" ] || from=$here/campaign-final.safetensors
+  [ -f "$from" ] || { echo "run.sh: no $WORK/last.safetensors to fine-tune (the campaign's weights)" >&2; exit 2; }
+  start=(--resume "$from" --steps 10000 --batch 16 --lr 3e-4 --warmup-steps 200 --seed 45
          --loss sdr --ema 0.999 --augment-eq 20 --augment-pitch 4 --generic-fraction 0.05 --pair-fraction 0.3
          --self-query-fraction 0.2 --minutes 100000)
 else
