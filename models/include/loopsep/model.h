@@ -233,7 +233,7 @@ private:
 // freed activation memory in the heap (mallopt; without it every batch page-faults its tensors in again).
 void set_torch_threads(int threads);
 // The shipped default model, relative to the source tree (the one place a model switch changes in C++).
-inline constexpr const char* kShippedModelFile = "models/loopsep-v6.safetensors";
+inline constexpr const char* kShippedModelFile = "models/loopsep-v7.safetensors";
 // $LOOPSEP_MODEL, else kShippedModelFile under <prefix>/share/loopsep when installed, else under the
 // source tree (loopsep/shipped_files.h).
 std::string default_model_path();
