@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
-MODEL=${2:-models/loopsep-v6.safetensors}
+# The default model: the shipped one, as model.h names it (kShippedModelFile).
+MODEL=${2:-$(sed -n 's/.*kShippedModelFile = "\([^"]*\)".*/\1/p' models/include/loopsep/model.h)}
 RUNS=${3:-5}
 L=$BUILD/tools/loopsep
 W=$(mktemp -d /tmp/loopsep-passes-XXXXXX)

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The full validation that ends each session of the campaign (issue #44; models/TRAINING.md, "The
 # campaign"): the model against the ideal masks on the real-recording and synthetic validation windows
-# and on its own training windows (the issue's capacity target), beside the shipped model on the same
-# windows, one thread each.
+# and on its own training windows (the issue's capacity target), beside the model shipped when it began
+# (v6) on the same windows, one thread each.
 #   models/campaign/evaluate.sh WORK [--end-to-end] [MODEL] [SHIPPED]
 #     --end-to-end  also separate bench/quality's four song sets (6 songs each) with both models, one
 #              pass, two passes and two passes with half the given loop (`bench/quality/run.sh MODEL 6
 #              query,passes2,passes2half`), and print each split's mean SDR over its targets; the
 #              reports in WORK/eval/<name>_e2e.txt (the stop rule's check and the campaign's end)
 #     MODEL    default WORK/last.safetensors (the weight average at the last checkpoint)
-#     SHIPPED  default models/loopsep-v6.safetensors (a committed model: its reports are made once, kept
-#              in WORK/eval/ under its file name)
+#     SHIPPED  default models/loopsep-v6.safetensors, the campaign's baseline (a committed model: its
+#              reports are made once, kept in WORK/eval/ under its file name)
 #   BUILD (environment) the build tree whose bench_model and engine run (default: the tree's build/)
 # Writes WORK/eval/<name>_{real,synthetic,train}.txt (bench_model's reports) and prints one line per
 # model and set: mean SDR, ideal ratio mask, gap. Run it on a quiet machine (or read only the SDRs:
