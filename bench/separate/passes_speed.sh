@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
-# The default model: the shipped one, as model.h names it (kShippedModelFile).
-MODEL=${2:-$(sed -n 's/.*kShippedModelFile = "\([^"]*\)".*/\1/p' models/include/loopsep/model.h)}
+# No MODEL: `separate` runs its own default (the shipped model, or $LOOPSEP_MODEL).
+model_args=()
+[ -n "${2:-}" ] && model_args=(--model "$2")
 RUNS=${3:-5}
 L=$BUILD/tools/loopsep
 W=$(mktemp -d /tmp/loopsep-passes-XXXXXX)
@@ -20,7 +21,7 @@ for i in $(seq 1 "$RUNS"); do
   for passes in 1 2; do
     rm -f "$W/out.wav"
     sync  # nothing of an earlier run left to write back meanwhile
-    /usr/bin/time -f "%e %M" -o "$W/time" $L separate "$song" --target bongo --genre bachata --model "$MODEL" \
+    /usr/bin/time -f "%e %M" -o "$W/time" $L separate "$song" --target bongo --genre bachata "${model_args[@]}" \
         --query samples/loops/bachata_4242_0001_bongo_00.flac --passes "$passes" --output "$W/out.wav" --force > /dev/null
     echo "$passes $(cat "$W/time")" >> "$W/runs.txt"
   done
